@@ -1,0 +1,72 @@
+"""Admin API: the allow / block / review lists that rules read at run time."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from fraudscreen.api.auth import require_scope
+from fraudscreen.api.v1 import json_body
+from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError
+from fraudscreen.rules import LIST_KINDS, LIST_NAMES, normalise_list_value
+
+bp = Blueprint("admin", __name__, url_prefix="/v1/lists")
+
+
+def _check(pointer: str, value: object, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidRequestError(
+            "Invalid list entry.", details=[ErrorDetail(pointer, f"must be one of {', '.join(allowed)}")]
+        )
+    return str(value)
+
+
+def _row_json(row: object) -> dict[str, object]:
+    return {
+        "list": row.list_name,  # type: ignore[attr-defined]
+        "kind": row.kind,  # type: ignore[attr-defined]
+        "value": row.value,  # type: ignore[attr-defined]
+        "note": row.note,  # type: ignore[attr-defined]
+        "created_at": row.created_at.isoformat(),  # type: ignore[attr-defined]
+    }
+
+
+@bp.get("")
+@require_scope("admin")
+def list_entries() -> Response:
+    """Every list entry, or those of ``?list=allow|block|review``."""
+    name = request.args.get("list")
+    if name is not None:
+        _check("/list", name, LIST_NAMES)
+    rows = current_app.extensions["fraudscreen"].store.list_entries(name)
+    return jsonify({"entries": [_row_json(r) for r in rows]})
+
+
+@bp.post("/<list_name>")
+@require_scope("admin")
+def add_entry(list_name: str) -> tuple[Response, int]:
+    """Add ``{"kind", "value", "note"}`` to a list."""
+    _check("/list", list_name, LIST_NAMES)
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The body must be an object.", details=[ErrorDetail("", "must be an object")])
+    kind = _check("/kind", body.get("kind"), LIST_KINDS)
+    value = normalise_list_value(kind, str(body.get("value", "")))
+    note = str(body.get("note", ""))[:255]
+    screener = current_app.extensions["fraudscreen"]
+    row = screener.store.add_list_entry(list_name, kind, value, note, actor=g.api_key.name)
+    screener.invalidate_lists()
+    return jsonify(_row_json(row)), 201
+
+
+@bp.delete("/<list_name>")
+@require_scope("admin")
+def remove_entry(list_name: str) -> Response:
+    """Remove ``?kind=&value=`` from a list."""
+    _check("/list", list_name, LIST_NAMES)
+    kind = _check("/kind", request.args.get("kind"), LIST_KINDS)
+    value = normalise_list_value(kind, request.args.get("value", ""))
+    screener = current_app.extensions["fraudscreen"]
+    if not screener.store.remove_list_entry(list_name, kind, value, actor=g.api_key.name):
+        raise NotFoundError("No such list entry.")
+    screener.invalidate_lists()
+    return jsonify({"removed": True})

@@ -1,0 +1,73 @@
+"""API-key authentication: ``Authorization: Bearer <key>``, keys stored hashed, scopes checked."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+
+from fraudscreen.errors import AuthenticationError, PermissionDeniedError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+KEY_CACHE_SECONDS = 5.0
+"""A revoked key stops working in every worker within this many seconds."""
+
+
+class KeyCache:
+    """Remembers recent authentications for a few seconds to keep the hot path off the database."""
+
+    def __init__(self, ttl: float = KEY_CACHE_SECONDS, size: int = 256) -> None:
+        self._ttl, self._size = ttl, size
+        self._entries: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[str], Any]) -> Any:
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self._ttl:
+            return entry[1]
+        value = load(key)
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+            self._entries[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _bearer_key() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise AuthenticationError("Send an API key as 'Authorization: Bearer <key>'.")
+    return key.strip()
+
+
+def require_scope(scope: str) -> Callable[[F], F]:
+    """Decorate a view: the request needs a valid API key holding ``scope`` (or ``admin``)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            key = _bearer_key()
+            screener = current_app.extensions["fraudscreen"]
+            cache: KeyCache = current_app.extensions["fraudscreen_keys"]
+            api_key = cache.get(key, screener.store.authenticate)
+            if api_key is None:
+                raise AuthenticationError("The API key is not valid.")
+            if scope not in api_key.scopes and "admin" not in api_key.scopes:
+                raise PermissionDeniedError(f"This API key lacks the '{scope}' scope.")
+            g.api_key = api_key
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

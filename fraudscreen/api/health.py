@@ -1,0 +1,35 @@
+"""Liveness, readiness, Prometheus metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from fraudscreen.api.openapi import openapi_document
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process is up."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Every part is loaded: database, GeoIP, model, rules. 503 with the problems otherwise."""
+    report = current_app.extensions["fraudscreen"].readiness()
+    return jsonify(report), 200 if report["ready"] else 503
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics of this worker process."""
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of the API."""
+    return jsonify(openapi_document())

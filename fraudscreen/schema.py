@@ -1,0 +1,270 @@
+"""The score request: MaxMind minFraud object names plus the extensions screening needs.
+
+:func:`parse_order` turns a decoded JSON body into an :class:`OrderRequest`, or raises
+:class:`~fraudscreen.errors.InvalidRequestError` whose ``details`` carry a JSON pointer per
+problem (``/device/ip_address``). A full card number anywhere in the body is refused
+before anything else looks at it (:class:`~fraudscreen.errors.CardNumberRefusedError`).
+Unknown fields are not errors: they come back as warnings. Names and street addresses are
+accepted for compatibility with minFraud integrations and then ignored: nothing keeps them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fraudscreen.enrich.card import find_card_numbers
+from fraudscreen.errors import CardNumberRefusedError, ErrorDetail, InvalidRequestError
+from fraudscreen.profile import OUTCOMES
+from fraudscreen.result import ScreeningWarning
+
+__all__ = ["CART_CATEGORIES", "OUTCOMES", "OrderRequest", "parse_order", "parse_time"]
+
+CART_CATEGORIES = ("hosting", "vps", "dedicated", "domain", "ssl", "email", "other")
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+Text255 = Annotated[str, Field(max_length=255)]
+
+
+class _Part(BaseModel):
+    """Base of every request object: unknown keys are kept aside and reported as warnings."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, frozen=True)
+
+
+def _upper_country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.upper()
+    if not _COUNTRY.match(value):
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code such as 'GB'")
+    return value
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+CountryCode = Annotated[str, AfterValidator(_upper_country)]
+"""An ISO 3166-1 alpha-2 code, upper-cased."""
+UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
+"""An RFC 3339 time, converted to UTC (a time without offset is taken as UTC)."""
+
+
+class Device(_Part):
+    """The buyer's device: IP address (required), user agent, language and a device id."""
+
+    ip_address: str = Field(description="The buyer's IP address, IPv4 or IPv6.")
+    user_agent: Annotated[str, Field(max_length=512)] | None = None
+    accept_language: Text255 | None = None
+    session_age: float | None = Field(default=None, ge=0)
+    session_id: Text255 | None = None
+    id: Text255 | None = Field(default=None, description="Device fingerprint or cookie id (extension).")
+
+    @field_validator("ip_address")
+    @classmethod
+    def _valid_ip(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError("must be an IPv4 or IPv6 address") from None
+
+
+class Event(_Part):
+    """The event: its transaction id (idempotency key), time and type."""
+
+    transaction_id: Text255 | None = None
+    shop_id: Text255 | None = None
+    time: UtcDatetime | None = Field(default=None, description="RFC 3339 time; default: when received.")
+    type: Literal[
+        "account_creation", "account_login", "email_change", "password_reset",
+        "payout_change", "purchase", "recurring_purchase", "referral", "survey",
+    ] | None = None
+
+
+class Account(_Part):
+    """The buyer's account at the shop."""
+
+    user_id: Text255 | None = None
+    username_md5: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
+    created_at: UtcDatetime | None = Field(
+        default=None, description="When the account was created (extension)."
+    )
+
+
+class Email(_Part):
+    """The buyer's email address; kept only as a keyed hash plus its domain."""
+
+    address: Text255 | None = None
+    domain: Text255 | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _looks_like_email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local, at, domain = value.rpartition("@")
+        if not at or not local or "." not in domain or " " in value:
+            raise ValueError("must be an email address")
+        return value
+
+
+class Address(_Part):
+    """A billing or shipping address. Only country, region, city, postal and phone are used."""
+
+    first_name: Text255 | None = None
+    last_name: Text255 | None = None
+    company: Text255 | None = None
+    address: Text255 | None = None
+    address_2: Text255 | None = None
+    city: Text255 | None = None
+    region: Annotated[str, Field(max_length=4)] | None = None
+    country: CountryCode | None = None
+    postal: Text255 | None = None
+    phone_number: Text255 | None = None
+    phone_country_code: Annotated[str, Field(pattern=r"^\+?[0-9]{1,4}$")] | None = None
+    delivery_speed: Literal["same_day", "overnight", "expedited", "standard"] | None = None
+
+
+class Payment(_Part):
+    """How the buyer pays."""
+
+    method: Literal["card", "paypal", "bank_transfer", "wallet", "crypto", "other"] | None = None
+    processor: Text255 | None = None
+    was_authorized: bool | None = None
+    decline_code: Text255 | None = None
+
+
+class CreditCard(_Part):
+    """The card, known only by issuer number (BIN), last digits and an opaque token."""
+
+    issuer_id_number: Annotated[str, Field(pattern=r"^(?:[0-9]{6}|[0-9]{8})$")] | None = None
+    last_digits: Annotated[str, Field(pattern=r"^(?:[0-9]{2}|[0-9]{4})$")] | None = None
+    token: Text255 | None = None
+    country: CountryCode | None = None
+    bank_name: Text255 | None = None
+    avs_result: Annotated[str, Field(min_length=1, max_length=1)] | None = None
+    cvv_result: Annotated[str, Field(min_length=1, max_length=1)] | None = None
+    was_3d_secure_successful: bool | None = None
+
+
+class OrderInfo(_Part):
+    """The order's amount and currency, discount and referrer."""
+
+    amount: float | None = Field(default=None, ge=0, le=1e13)
+    currency: str | None = None
+    discount_code: Text255 | None = None
+    affiliate_id: Text255 | None = None
+    subaffiliate_id: Text255 | None = None
+    referrer_uri: Annotated[str, Field(max_length=1024)] | None = None
+    is_gift: bool | None = None
+    has_gift_message: bool | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.upper()
+        if not _CURRENCY.match(value):
+            raise ValueError("must be an ISO 4217 currency code such as 'EUR'")
+        return value
+
+
+class CartItem(_Part):
+    """One line of the shopping cart."""
+
+    category: Text255 | None = None
+    item_id: Text255 | None = None
+    quantity: int | None = Field(default=None, ge=0, le=1_000_000)
+    price: float | None = Field(default=None, ge=0, le=1e13)
+
+
+class OrderRequest(_Part):
+    """A score request. Only ``device.ip_address`` is required."""
+
+    device: Device
+    event: Event = Event()
+    account: Account = Account()
+    email: Email = Email()
+    billing: Address = Address()
+    shipping: Address = Address()
+    payment: Payment = Payment()
+    credit_card: CreditCard = CreditCard()
+    order: OrderInfo = OrderInfo()
+    shopping_cart: Annotated[list[CartItem], Field(max_length=100)] = []
+    custom_inputs: dict[str, str | float | bool] = {}
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
+    return "/" + "/".join(parts) if parts else ""
+
+
+def _clean_message(error: dict[str, Any]) -> str:
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "extra_forbidden":
+        return "is not allowed"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _unknown_field_warnings(model: BaseModel, prefix: str = "") -> list[ScreeningWarning]:
+    warnings: list[ScreeningWarning] = []
+    for key in model.model_extra or {}:
+        pointer = f"{prefix}/{key}"
+        warnings.append(ScreeningWarning("unknown_field", "This field is not known and was ignored.", pointer))
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            warnings.extend(_unknown_field_warnings(value, f"{prefix}/{name}"))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    warnings.extend(_unknown_field_warnings(item, f"{prefix}/{name}/{i}"))
+    return warnings
+
+
+def refuse_card_numbers(body: Any) -> None:
+    """Raise :class:`CardNumberRefusedError` if any value or key holds a full card number."""
+    pointers = find_card_numbers(body)
+    if pointers:
+        raise CardNumberRefusedError(pointers)
+
+
+def parse_order(body: Any) -> tuple[OrderRequest, list[ScreeningWarning]]:
+    """Validate a decoded JSON body; return the order and warnings for unknown fields."""
+    refuse_card_numbers(body)
+    if not isinstance(body, dict):
+        raise InvalidRequestError(
+            "The request body must be a JSON object.", details=[ErrorDetail("", "must be an object")]
+        )
+    try:
+        order = OrderRequest.model_validate(body)
+    except ValidationError as exc:
+        details = [
+            ErrorDetail(_pointer(err["loc"]), _clean_message(err))  # type: ignore[arg-type]
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        raise InvalidRequestError("The request does not follow the schema.", details=details) from None
+    return order, _unknown_field_warnings(order)
+
+
+def parse_time(value: str, pointer: str) -> datetime:
+    """Parse an RFC 3339 time for a request field, naive times being UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        raise InvalidRequestError(
+            "Invalid time.", details=[ErrorDetail(pointer, "must be an RFC 3339 time")]
+        ) from None
+    return _aware(parsed)  # type: ignore[return-value]

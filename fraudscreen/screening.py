@@ -1,0 +1,309 @@
+"""Screen one order end to end, without HTTP: validate, enrich, profile, score, decide, persist.
+
+:class:`Screener` is what the API, the CLI and the benchmarks call. It holds the loaded parts
+(GeoIP readers, model bundle, rule set, store) and notes which are missing, so that a missing
+part turns into a ``review`` with a warning instead of an error or a silent accept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraudscreen.config import Settings
+from fraudscreen.decision import decide
+from fraudscreen.enrich import GeoIP
+from fraudscreen.errors import FraudscreenError, ModelError, RuleError, StoreError
+from fraudscreen.features import build_context, describe_feature, feature_vector
+from fraudscreen.installation import load_or_create_secrets
+from fraudscreen.model import ModelBundle, Thresholds, risk_score
+from fraudscreen.profile import build_profile
+from fraudscreen.result import Reason, ScreeningResult, ScreeningWarning
+from fraudscreen.rules import ListEntry, ListMatcher, RuleSet
+from fraudscreen.schema import OrderRequest, parse_order
+from fraudscreen.signals import Enricher
+from fraudscreen.store import OrderRecord, Store
+
+log = logging.getLogger(__name__)
+
+LISTS_REFRESH_SECONDS = 1.0
+"""How stale another worker's list change may be before this worker sees it."""
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The JSON answer to a score request and whether it is a stored answer replayed."""
+
+    response: dict[str, Any]
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One scored order before it is stored: the answer, the record to keep, its features."""
+
+    result: ScreeningResult
+    record: OrderRecord
+    features: np.ndarray
+
+
+@dataclass
+class Parts:
+    """The loaded parts of the service and the problems met loading them."""
+
+    store: Store
+    geoip: GeoIP
+    model: ModelBundle | None
+    rules: RuleSet | None
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def load_parts(settings: Settings) -> Parts:
+    """Open the store and load GeoIP, model and rules; a part that fails is recorded, not raised."""
+    problems: dict[str, str] = {}
+    store = Store(settings.resolved_database_url)
+    geoip = GeoIP(
+        settings.geoip_city_path, settings.geoip_asn_path, settings.geoip_anonymous_ip_path
+    )
+    if not geoip.city_available:
+        problems["geoip"] = "; ".join(geoip.problems) or "no city database configured"
+    model: ModelBundle | None = None
+    try:
+        model = ModelBundle.load(settings.resolved_model_path)
+    except ModelError as exc:
+        problems["model"] = exc.message
+    rules: RuleSet | None = None
+    try:
+        rules = RuleSet.load(settings.resolved_rules_path)
+    except RuleError as exc:
+        problems["rules"] = exc.message
+    return Parts(store=store, geoip=geoip, model=model, rules=rules, problems=problems)
+
+
+_DEGRADED_REASONS = {
+    "geoip": Reason("GEOIP_UNAVAILABLE", "The GeoIP database is not loaded.", "system"),
+    "model": Reason("MODEL_UNAVAILABLE", "No model could score this order.", "system"),
+    "rules": Reason("RULES_UNAVAILABLE", "The rules could not be loaded.", "system"),
+    "store": Reason("HISTORY_UNAVAILABLE", "The account history could not be read.", "system"),
+}
+
+
+class Screener:
+    """Screens orders with one set of loaded parts. Thread-safe for concurrent ``screen`` calls."""
+
+    def __init__(self, settings: Settings, parts: Parts) -> None:
+        self.settings = settings
+        self.parts = parts
+        secrets = load_or_create_secrets(settings.data_dir)
+        self.enricher = Enricher(parts.geoip, secrets.email_hmac_key)
+        self._lists_lock = threading.Lock()
+        self._lists: tuple[float, int, ListMatcher] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Screener:
+        """Load every part from the settings (the store must already be migrated)."""
+        return cls(settings, load_parts(settings))
+
+    @property
+    def store(self) -> Store:
+        return self.parts.store
+
+    @property
+    def thresholds(self) -> Thresholds | None:
+        """The model bundle's thresholds, with the settings' overrides applied."""
+        model = self.parts.model
+        if model is None:
+            return None
+        return Thresholds(
+            review=self.settings.review_threshold or model.thresholds.review,
+            reject=self.settings.reject_threshold or model.thresholds.reject,
+        )
+
+    def reload_model(self, path: Path | None = None) -> ModelBundle:
+        """Load a model bundle and swap it in; raises :class:`ModelError` and keeps the old one."""
+        bundle = ModelBundle.load(path or self.settings.resolved_model_path)
+        self.parts.model = bundle
+        self.parts.problems.pop("model", None)
+        return bundle
+
+    def readiness(self) -> dict[str, Any]:
+        """What /readyz reports: each part, ok or the problem."""
+        problems = dict(self.parts.problems)
+        if not self.store.ping():
+            problems["store"] = "the database does not answer"
+        model = self.parts.model
+        return {
+            "ready": not problems,
+            "problems": problems,
+            "model_version": model.version if model else None,
+            "rules_version": self.parts.rules.version if self.parts.rules else None,
+            "geoip": self.parts.geoip.databases(),
+        }
+
+    def invalidate_lists(self) -> None:
+        """Forget the cached list matcher (after a list change in this process)."""
+        with self._lists_lock:
+            self._lists = None
+
+    def _list_matcher(self) -> ListMatcher:
+        now = time.monotonic()
+        cached = self._lists
+        if cached is not None and now - cached[0] < LISTS_REFRESH_SECONDS:
+            return cached[2]
+        with self._lists_lock:
+            revision = self.store.lists_revision()
+            if self._lists is not None and self._lists[1] == revision:
+                self._lists = (now, revision, self._lists[2])
+            else:
+                entries = [
+                    ListEntry(r.list_name, r.kind, r.value, r.note)
+                    for r in self.store.list_entries()
+                ]
+                self._lists = (now, revision, ListMatcher(entries))
+            return self._lists[2]
+
+    def screen(self, body: Any, *, received_at: datetime | None = None) -> Screened:
+        """Screen a decoded JSON body. Raises :class:`InvalidRequestError` for a bad body."""
+        order, warnings = parse_order(body)
+        transaction_id = order.event.transaction_id
+        if transaction_id:
+            stored = self._find_stored(transaction_id)
+            if stored is not None:
+                return Screened(stored, replayed=True)
+        evaluation = self.evaluate(order, warnings, received_at=received_at)
+        result, record = evaluation.result, evaluation.record
+        try:
+            stored_order, created = self.store.save_order(record)
+        except StoreError:
+            log.error("order not stored: the database is unavailable")
+            response = result.to_dict()
+            response["warnings"].append(
+                ScreeningWarning("not_stored", "The order could not be stored.").to_dict()
+            )
+            return Screened(response, replayed=False)
+        if not created:
+            return Screened(stored_order.response, replayed=True)
+        return Screened(record.response, replayed=False)
+
+    def _find_stored(self, transaction_id: str) -> dict[str, Any] | None:
+        try:
+            stored = self.store.find_by_transaction(transaction_id)
+        except StoreError:
+            return None
+        return stored.response if stored is not None else None
+
+    def evaluate(
+        self,
+        order: OrderRequest,
+        warnings: list[ScreeningWarning] | None = None,
+        *,
+        received_at: datetime | None = None,
+    ) -> Evaluation:
+        """Score a validated order and build what would be stored; writes nothing."""
+        received = received_at or datetime.now(UTC)
+        warnings = list(warnings or [])
+        signals = self.enricher.enrich(order, received_at=received)
+        warnings.extend(signals.warnings)
+        degraded = [_DEGRADED_REASONS[p] for p in self.parts.problems if p in _DEGRADED_REASONS]
+        account_id = order.account.user_id
+        at = signals.event_time
+        try:
+            history = self.store.load_history(account_id, signals.entities, at)
+            profile = build_profile(history, at=at, account_created_at=order.account.created_at)
+            matcher = self._list_matcher()
+        except StoreError:
+            degraded.append(_DEGRADED_REASONS["store"])
+            profile = build_profile(None, at=at, account_created_at=order.account.created_at)
+            matcher = ListMatcher([])
+        if account_id is None:
+            warnings.append(
+                ScreeningWarning(
+                    "no_account_id",
+                    "Without account.user_id the account profile is empty.",
+                    "/account/user_id",
+                )
+            )
+        entities = signals.entities
+        lists = matcher.match(
+            ip=entities.ip,
+            email_domain=entities.email_domain,
+            email_hash=entities.email_hash,
+            bin=order.credit_card.issuer_id_number,
+            countries=tuple(c for c in (signals.ip.country, signals.billing_country) if c),
+            device_id=entities.device_id,
+            account_id=account_id,
+        )
+        context = build_context(order, signals, profile, lists)
+        model, thresholds = self.parts.model, self.thresholds
+        probability: float | None = None
+        model_reasons: list[Reason] = []
+        vector = feature_vector(context)
+        if model is not None:
+            probability = model.predict_one(vector)
+            context["model"]["score"] = risk_score(probability)
+            if thresholds is not None and probability >= thresholds.review:
+                model_reasons = [
+                    Reason(f"MODEL_{name.upper()}", describe_feature(name), "model")
+                    for name, _ in model.explain(vector, top=3)
+                ]
+        hits = []
+        if self.parts.rules is not None:
+            evaluation = self.parts.rules.evaluate(context)
+            hits = list(evaluation.hits)
+            for rule_id in evaluation.errors:
+                warnings.append(
+                    ScreeningWarning("rule_error", f"Rule {rule_id} could not be evaluated.")
+                )
+        outcome = decide(
+            probability=probability,
+            thresholds=thresholds,
+            hits=hits,
+            model_signals=model_reasons,
+            degraded=degraded,
+        )
+        for problem in self.parts.problems:
+            warnings.append(
+                ScreeningWarning(f"{problem}_unavailable", _DEGRADED_REASONS[problem].message)
+            )
+        result = ScreeningResult(
+            id=uuid.uuid4().hex,
+            order_id=order.event.transaction_id,
+            decision=outcome.decision,
+            risk_score=risk_score(probability) if probability is not None else None,  # type: ignore[arg-type]
+            reasons=outcome.reasons,
+            ip_location=signals.ip.to_dict(),
+            profile=profile.to_dict(),
+            model_version=model.version if model else None,
+            rules_version=self.parts.rules.version if self.parts.rules else None,
+            warnings=warnings,
+            disposition=outcome.disposition,  # type: ignore[arg-type]
+        )
+        response = result.to_dict()
+        record = OrderRecord(
+            order_id=result.id,
+            transaction_id=order.event.transaction_id,
+            account_id=account_id,
+            event_time=at,
+            received_at=received,
+            account_created_at=order.account.created_at,
+            amount=order.order.amount,
+            currency=order.order.currency,
+            amount_usd=signals.amount_usd,
+            entities=entities,
+            ip_country=signals.ip.country,
+            decision=outcome.decision,
+            risk_score=result.risk_score if result.risk_score is not None else -1.0,
+            response=response,
+        )
+        return Evaluation(result, record, vector)
+
+
+__all__ = ["Evaluation", "Parts", "Screened", "Screener", "load_parts", "FraudscreenError"]

@@ -1,0 +1,214 @@
+"""Engine set-up, transactions, migrations and the audit log shared by every part of the store.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``, a busy timeout and foreign keys on;
+write transactions start with ``BEGIN IMMEDIATE`` so that concurrent writers (several
+gunicorn workers) queue on the lock instead of failing on a deferred lock upgrade.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Table, create_engine, event, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
+
+from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
+from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer
+from fraudscreen.store.fastpath import FastPath
+from fraudscreen.store.tables import audit_log
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_IMMEDIATE = "fraudscreen_immediate"
+_PG_MIGRATION_LOCK = 0x66726175  # arbitrary advisory-lock id for concurrent upgrades
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def require_aware(value: datetime, name: str) -> datetime:
+    """Refuse naive datetimes: every time in the store is timezone-aware UTC."""
+    if value.tzinfo is None:
+        raise InvalidRequestError(f"{name} must be a timezone-aware datetime")
+    return value
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """An INSERT with ``on_conflict_do_*`` for the dialect (SQLite and PostgreSQL share the API)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StoreError(f"unsupported database dialect {dialect!r}")
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration built in code (no alembic.ini), pointing at the package migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook emit BEGIN instead of the sqlite3 module.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    # Straight to the driver: this runs once per transaction on the hot path.
+    conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+        "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    )
+
+
+def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+    record.info["pid"] = os.getpid()
+
+
+def _refuse_foreign_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    # SQLAlchemy's recipe for os.fork(): a connection opened by the parent (for example
+    # gunicorn --preload) is never used by a child; the pool opens a new one instead.
+    if record.info.get("pid") != os.getpid():
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise DisconnectionError("connection belongs to another process")
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for ``url`` with the SQLite pragmas and BEGIN handling installed."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, hide_parameters=True)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
+    event.listen(engine, "connect", _remember_pid)
+    event.listen(engine, "checkout", _refuse_foreign_pid)
+    return engine
+
+
+class StoreBase:
+    """The engine, read/write transactions, migrations and the audit log."""
+
+    def __init__(self, url: str) -> None:
+        """Create the engine (and SQLite pragmas); does not migrate: call :meth:`upgrade`."""
+        try:
+            self.engine = make_engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open the database ({type(exc).__name__})") from exc
+        self.dialect = self.engine.dialect.name
+        self._write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
+        self._checkpointer = Checkpointer(self.engine) if self.dialect == "sqlite" else None
+        self._fast = FastPath(self.engine)
+
+    def _wrote(self) -> None:
+        """Note a committed write (SQLite: background WAL checkpoints)."""
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction (deferred BEGIN on SQLite: a consistent snapshot, no write lock)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+                conn.rollback()
+        except FraudscreenError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed ({type(exc).__name__})") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        try:
+            with self._write_engine.begin() as conn:
+                yield conn
+            self._wrote()
+        except FraudscreenError:
+            raise
+        except IntegrityError as exc:
+            raise ConflictError("the change conflicts with stored data") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed ({type(exc).__name__})") from exc
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest migration (``alembic upgrade head``)."""
+        config = alembic_config()
+        try:
+            with self._write_engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                    )
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database migration failed ({type(exc).__name__})") from exc
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query; never raises."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1").scalar()
+                conn.rollback()
+            return True
+        except Exception:  # noqa: BLE001 - readiness must never raise
+            log.warning("database ping failed", exc_info=False)
+            return False
+
+    def close(self) -> None:
+        """Stop the checkpoint thread and close every pooled connection."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        self.engine.dispose()
+
+    def audit(
+        self, actor: str, action: str, target: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        """Append one entry to the audit log (who did what to which object, when)."""
+        with self._write() as conn:
+            self._audit(conn, actor, action, target, details)
+
+    @staticmethod
+    def _audit(
+        conn: Connection,
+        actor: str,
+        action: str,
+        target: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        conn.execute(
+            insert(audit_log),
+            {
+                "at": utcnow(),
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "details": dict(details or {}),
+            },
+        )

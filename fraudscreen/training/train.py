@@ -1,0 +1,231 @@
+"""Fit the fraud model, calibrate it, pick thresholds and measure it on held-out rows.
+
+Splits (``train_model``):
+
+* **test**: the latest ``test_fraction`` of rows by event time (or a stratified random share
+  when no times are given). Used only for the reported metrics.
+* **calibration**: the latest ``calibration_fraction`` of the remaining rows. Fits the
+  probability calibration and chooses the thresholds.
+* **fit**: the rest. Fits the ``HistGradientBoostingClassifier``.
+
+The shipped model is the one fitted on the fit part; it is *not* refitted on all rows, so the
+held-out metrics in the bundle describe exactly the model that serves.
+
+Calibration is centred isotonic regression (Oron & Flournoy, 2017): isotonic regression of the
+label on the raw score, then a piecewise-linear map through the centre of each isotonic block.
+It stays monotone and calibrated like plain isotonic regression but is strictly increasing
+between the first and last block, so thresholds can hit a review capacity instead of jumping
+over a plateau that holds several percent of the orders.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from fraudscreen.errors import ModelError
+from fraudscreen.model import Calibration, ModelBundle, Thresholds
+
+MIN_REJECT_SUPPORT = 10
+"""A reject threshold must put at least this many calibration rows at or above it."""
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.1,
+    "max_iter": 300,
+    "max_depth": 6,
+    "max_leaf_nodes": 31,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "class_weight": "balanced",
+    "early_stopping": True,
+    "validation_fraction": 0.15,
+    "n_iter_no_change": 20,
+}
+"""HistGradientBoostingClassifier parameters; ``max_depth`` bounds the compiled predictor's cost."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A trained bundle and a JSON-ready training report (split sizes, metrics, thresholds)."""
+
+    bundle: ModelBundle
+    report: dict[str, Any]
+
+
+def choose_thresholds(
+    y_true: np.ndarray,
+    p: np.ndarray,
+    *,
+    review_capacity: float = 0.05,
+    min_reject_precision: float = 0.95,
+    min_support: int = MIN_REJECT_SUPPORT,
+) -> Thresholds:
+    """Pick review and reject thresholds on calibrated probabilities.
+
+    Review: the probability value at or above which the share of rows is closest to
+    ``review_capacity`` (ties go to the smaller share). Rows in [review, reject) go to people,
+    so the queue never exceeds the capacity. Reject: the lowest value above review at or above
+    which at least ``min_support`` rows have a fraud share >= ``min_reject_precision``; if no
+    value qualifies, 1.0, which never fires because probabilities are capped below 1.
+    """
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    p = np.asarray(p, dtype=np.float64).ravel()
+    if y.shape != p.shape or y.size == 0:
+        raise ModelError("choose_thresholds needs equally long, non-empty y_true and p")
+    if not 0.0 < review_capacity < 1.0:
+        raise ModelError("review_capacity must be in (0, 1)")
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order]
+    last_of_run = np.flatnonzero(np.append(ps[1:] != ps[:-1], True))  # end index of each value
+    values = ps[last_of_run]  # distinct values, descending
+    counts = last_of_run + 1  # rows at or above each value
+    frauds = np.cumsum(ys)[last_of_run]
+    shares = counts / y.size
+    gap = np.abs(shares - review_capacity)
+    review = float(values[np.flatnonzero(gap == gap.min())[0]])
+    precision = frauds / counts
+    ok = (values > review) & (counts >= min_support) & (precision >= min_reject_precision)
+    reject = float(values[np.flatnonzero(ok)[-1]]) if ok.any() else 1.0
+    return Thresholds(review=min(review, math.nextafter(reject, 0.0)), reject=reject)
+
+
+def evaluate(y_true: np.ndarray, p: np.ndarray, thresholds: Thresholds) -> dict[str, Any]:
+    """Quality of probabilities ``p`` against labels, and the decision mix under ``thresholds``."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    p = np.asarray(p, dtype=np.float64).ravel()
+    n, n_fraud = int(y.size), int(y.sum())
+    both = 0 < n_fraud < n
+    flagged, rejected = p >= thresholds.review, p >= thresholds.reject
+    queued = flagged & ~rejected
+
+    def _ratio(num: float, den: float) -> float | None:
+        return float(num / den) if den else None
+
+    return {
+        "rows": n,
+        "frauds": n_fraud,
+        "fraud_rate": _ratio(n_fraud, n),
+        "roc_auc": float(roc_auc_score(y, p)) if both else None,
+        "average_precision": float(average_precision_score(y, p)) if both else None,
+        "brier": float(brier_score_loss(y, p)) if n else None,
+        "review_threshold": thresholds.review,
+        "reject_threshold": thresholds.reject,
+        "flagged_share": _ratio(int(flagged.sum()), n),
+        "recall_at_review": _ratio(int((flagged & (y == 1)).sum()), n_fraud),
+        "precision_at_review": _ratio(int((flagged & (y == 1)).sum()), int(flagged.sum())),
+        "reject_recall": _ratio(int((rejected & (y == 1)).sum()), n_fraud),
+        "reject_precision": _ratio(int((rejected & (y == 1)).sum()), int(rejected.sum())),
+        "decision_mix": {
+            "accept": _ratio(int((~flagged).sum()), n),
+            "review": _ratio(int(queued.sum()), n),
+            "reject": _ratio(int(rejected.sum()), n),
+        },
+    }
+
+
+def fit_calibration(raw: np.ndarray, y: np.ndarray) -> Calibration:
+    """Centred isotonic map from raw scores to probabilities (see the module docstring)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    fitted = iso.fit(raw, y).predict(raw)
+    levels, block = np.unique(fitted, return_inverse=True)
+    centres = np.bincount(block, weights=raw) / np.bincount(block)
+    return Calibration(tuple(float(c) for c in centres), tuple(float(v) for v in levels))
+
+
+def _split(n: int, y: np.ndarray, fraction: float, times: np.ndarray | None,
+           seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (earlier/rest, later/held) : by time when given, else stratified random."""
+    n_held = max(1, round(n * fraction))
+    if n_held >= n:
+        raise ModelError("too few rows to split")
+    if times is not None:
+        order = np.argsort(times, kind="stable")
+        return np.sort(order[: n - n_held]), np.sort(order[n - n_held:])
+    from sklearn.model_selection import train_test_split
+
+    strat = y if np.bincount(y, minlength=2).min() >= 2 else None
+    rest, held = train_test_split(np.arange(n), test_size=n_held, random_state=seed, stratify=strat)
+    return np.sort(rest), np.sort(held)
+
+
+def _feature_signals(X: np.ndarray) -> dict[str, Any]:
+    """Training medians (explanation baseline) and 1st/99th percentiles (compiler probes)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        med = np.nanmedian(X, axis=0)
+        lo, hi = np.nanpercentile(X, 1, axis=0), np.nanpercentile(X, 99, axis=0)
+    clean = [np.where(np.isnan(a), 0.0, a) for a in (med, lo, hi)]
+    return {"method": "what-if-to-median", "baseline": clean[0].tolist(),
+            "p01": clean[1].tolist(), "p99": clean[2].tolist()}
+
+
+def train_model(
+    X: np.ndarray,
+    y: np.ndarray,
+    feature_names: Sequence[str],
+    *,
+    event_times: np.ndarray | None = None,
+    version: str,
+    data_sha256: str,
+    seed: int = 0,
+    review_capacity: float = 0.05,
+    min_reject_precision: float = 0.95,
+    test_fraction: float = 0.2,
+    calibration_fraction: float = 0.25,
+    params: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """Train, calibrate and threshold a model; metrics on the test rows only (module docstring)."""
+    import sklearn
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.asarray(y).astype(np.int64).ravel()
+    names = tuple(feature_names)
+    if X.ndim != 2 or X.shape[0] != y.size or X.shape[1] != len(names):
+        raise ModelError("X must be rows x len(feature_names) and match y")
+    if not set(np.unique(y).tolist()) <= {0, 1} or y.sum() == 0 or y.sum() == y.size:
+        raise ModelError("y must hold both classes, coded 0 (legit) and 1 (fraud)")
+    times = None if event_times is None else np.asarray(event_times)
+    train_idx, test_idx = _split(y.size, y, test_fraction, times, seed)
+    sub_times = None if times is None else times[train_idx]
+    fit_rel, cal_rel = _split(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed)
+    fit_idx, cal_idx = train_idx[fit_rel], train_idx[cal_rel]
+
+    hp = {**DEFAULT_PARAMS, **dict(params or {}), "random_state": seed}
+    estimator = HistGradientBoostingClassifier(**hp).fit(X[fit_idx], y[fit_idx])
+    calibration = fit_calibration(estimator.decision_function(X[cal_idx]), y[cal_idx])
+    signals = _feature_signals(X[fit_idx])
+    provisional = Thresholds(review=0.0, reject=1.0)
+    bundle = ModelBundle(
+        version=version, feature_names=names, estimator=estimator, thresholds=provisional,
+        calibration=calibration, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        training_data_sha256=data_sha256, sklearn_version=sklearn.__version__, signals=signals,
+        params={**hp, "n_trees": int(estimator.n_iter_),
+                "test_fraction": test_fraction, "calibration_fraction": calibration_fraction,
+                "split": "time" if times is not None else "stratified-random",
+                "review_capacity": review_capacity, "min_reject_precision": min_reject_precision},
+    )
+    p_cal = bundle.predict_proba(X[cal_idx])
+    bundle.thresholds = choose_thresholds(y[cal_idx], p_cal, review_capacity=review_capacity,
+                                          min_reject_precision=min_reject_precision)
+    bundle.metrics = evaluate(y[test_idx], bundle.predict_proba(X[test_idx]), bundle.thresholds)
+    report = {
+        "version": version,
+        "rows": {"fit": int(fit_idx.size), "calibration": int(cal_idx.size),
+                 "test": int(test_idx.size)},
+        "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
+        "n_trees": int(estimator.n_iter_),
+        "calibration_metrics": evaluate(y[cal_idx], p_cal, bundle.thresholds),
+        "test_metrics": bundle.metrics,
+    }
+    return TrainResult(bundle=bundle, report=report)

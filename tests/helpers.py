@@ -1,0 +1,58 @@
+"""Shared test data: a realistic order and settings pointing at the test GeoIP databases."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from fraudscreen.config import Settings
+
+DATA = Path(__file__).parent / "data"
+MAXMIND = DATA / "maxmind"
+
+ORDER: dict[str, Any] = {
+    "device": {
+        "ip_address": "81.2.69.142",
+        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        "accept_language": "en-GB,en;q=0.8",
+        "id": "dev-7f3a",
+    },
+    "event": {"transaction_id": "t-1", "time": "2026-11-20T10:00:00Z", "type": "purchase"},
+    "account": {"user_id": "acct-a", "created_at": "2026-10-01T09:00:00Z"},
+    "email": {"address": "jane.doe@example.org"},
+    "billing": {"country": "GB", "city": "London", "postal": "EC2A 4NE",
+                "phone_number": "+44 20 7946 0958"},
+    "payment": {"method": "card"},
+    "credit_card": {"issuer_id_number": "411111", "last_digits": "1111", "country": "GB",
+                    "avs_result": "Y", "cvv_result": "Y"},
+    "order": {"amount": 119.0, "currency": "GBP"},
+    "shopping_cart": [{"category": "vps", "item_id": "vps-m", "quantity": 1, "price": 119.0}],
+}
+
+
+def order_body(**changes: Any) -> dict[str, Any]:
+    """A copy of :data:`ORDER` with ``part__field=value`` changes (``None`` removes the field)."""
+    data = copy.deepcopy(ORDER)
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = data
+        for p in parents:
+            node = node.setdefault(p, {})
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return data
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    """Settings on a temporary data dir with the MaxMind test City, ASN and Anonymous-IP databases."""
+    base = Settings(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        geoip_city_path=str(MAXMIND / "GeoIP2-City-Test.mmdb"),
+        geoip_asn_path=str(MAXMIND / "GeoLite2-ASN-Test.mmdb"),
+        geoip_anonymous_ip_path=str(MAXMIND / "GeoIP2-Anonymous-IP-Test.mmdb"),
+    )
+    return base.with_overrides(**overrides) if overrides else base

@@ -1,0 +1,240 @@
+"""The HTTP API through Flask's test client, on SQLite and PostgreSQL, with the MaxMind test databases."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from fraudscreen.api import create_app
+from fraudscreen.config import Settings
+
+from helpers import ORDER, make_settings, order_body
+
+CARD = "4111111111111111"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    return make_settings(tmp_path, store_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> FlaskClient:
+    return create_app(settings).test_client()
+
+
+@pytest.fixture
+def keys(client: FlaskClient) -> dict[str, str]:
+    store = client.application.extensions["fraudscreen"].store
+    return {
+        scope: store.create_api_key(f"test-{scope}", [scope])[1]
+        for scope in ("score", "outcomes", "admin")
+    }
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def score(client: FlaskClient, key: str, body: Any) -> Any:
+    return client.post("/v1/score", json=body, headers=auth(key))
+
+
+def count_orders(settings: Settings) -> int:
+    engine = sa.create_engine(settings.resolved_database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM orders")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_score_answers_with_decision_location_profile_and_versions(client, keys) -> None:
+    response = score(client, keys["score"], order_body())
+    assert response.status_code == 200, response.get_json()
+    data = response.get_json()
+    assert data["decision"] in ("accept", "review", "reject")
+    assert 0.01 <= data["risk_score"] <= 99
+    assert data["order_id"] == ORDER["event"]["transaction_id"]
+    loc = data["ip_location"]
+    assert (loc["country"], loc["city"], loc["accuracy_radius"]) == ("GB", "London", 10)
+    assert loc["latitude"] == pytest.approx(51.5142)
+    assert data["profile"]["prior_orders"] == 0
+    assert data["model_version"] and data["rules_version"]
+    assert isinstance(data["reasons"], list) and isinstance(data["warnings"], list)
+
+
+def test_auth_is_required_and_scoped(client, keys) -> None:
+    assert client.post("/v1/score", json=order_body()).status_code == 401
+    assert score(client, "fs_not_a_key", order_body()).status_code == 401
+    denied = score(client, keys["outcomes"], order_body())
+    assert denied.status_code == 403
+    assert denied.get_json()["error"]["code"] == "forbidden"
+    assert client.get("/v1/lists", headers=auth(keys["score"])).status_code == 403
+
+
+def test_schema_errors_are_400_with_pointers_and_store_nothing(client, keys, settings) -> None:
+    body = order_body()
+    body["device"]["ip_address"] = "300.1.2.3"
+    body["billing"]["country"] = "Britain"
+    response = score(client, keys["score"], body)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_request"
+    assert {d["pointer"] for d in error["details"]} == {"/device/ip_address", "/billing/country"}
+    assert count_orders(settings) == 0
+
+
+def test_invalid_json_and_oversized_bodies(client, keys) -> None:
+    bad = client.post("/v1/score", data=b"{not json", headers=auth(keys["score"]),
+                      content_type="application/json")
+    assert bad.status_code == 400
+    assert bad.get_json()["error"]["code"] == "invalid_request"
+    big = order_body()
+    big["custom_inputs"] = {"padding": "x" * 70_000}
+    too_big = score(client, keys["score"], big)
+    assert too_big.status_code == 413
+    assert too_big.get_json()["error"]["code"] == "request_too_large"
+
+
+def test_unknown_fields_are_warnings(client, keys) -> None:
+    body = order_body()
+    body["device"]["colour"] = "teal"
+    data = score(client, keys["score"], body).get_json()
+    assert {"code": "unknown_field", "message": data["warnings"][0]["message"],
+            "input_pointer": "/device/colour"} in data["warnings"]
+
+
+def test_card_number_is_refused_and_nothing_is_stored_or_logged(
+    client, keys, settings, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = order_body()
+    body["credit_card"]["token"] = CARD
+    body["email"]["address"] = "carder@example.net"
+    response = score(client, keys["score"], body)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "card_number_refused"
+    assert error["details"] == [{"pointer": "/credit_card/token", "message": "looks like a full card number"}]
+    assert CARD not in response.get_data(as_text=True)
+    assert count_orders(settings) == 0
+    assert CARD not in caplog.text and "carder@example.net" not in caplog.text
+    if settings.resolved_database_url.startswith("sqlite"):
+        raw = b"".join(p.read_bytes() for p in settings.data_dir.glob("fraudscreen.db*"))
+        assert CARD.encode() not in raw and b"carder@example.net" not in raw
+
+
+def test_same_transaction_id_returns_the_stored_answer(client, keys, settings) -> None:
+    first = score(client, keys["score"], order_body())
+    again = score(client, keys["score"], order_body(order__amount=999.0))
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == first.get_json()
+    assert count_orders(settings) == 1
+
+
+def test_outcome_is_recorded_and_shown(client, keys) -> None:
+    created = score(client, keys["score"], order_body()).get_json()
+    for order_id in (created["id"], created["order_id"]):
+        response = client.post(f"/v1/orders/{order_id}/outcome", json={"outcome": "chargeback"},
+                               headers=auth(keys["outcomes"]))
+        assert response.status_code == 200
+    stored = client.get(f"/v1/orders/{created['id']}", headers=auth(keys["score"])).get_json()
+    assert stored["outcome"] == "chargeback" and stored["decision"] == created["decision"]
+    bad = client.post(f"/v1/orders/{created['id']}/outcome", json={"outcome": "meh"},
+                      headers=auth(keys["outcomes"]))
+    assert bad.status_code == 400
+    assert bad.get_json()["error"]["details"][0]["pointer"] == "/outcome"
+    missing = client.post("/v1/orders/nope/outcome", json={"outcome": "fraud"},
+                          headers=auth(keys["outcomes"]))
+    assert missing.status_code == 404
+
+
+def test_profile_builds_up_and_counts_a_shared_device(client, keys) -> None:
+    times = ["2026-11-20T10:00:00Z", "2026-11-20T10:20:00Z", "2026-11-20T10:40:00Z"]
+    for i, t in enumerate(times):
+        body = order_body(event__transaction_id=f"a-{i}", event__time=t)
+        body["device"]["ip_address"] = ["81.2.69.142", "81.2.69.160", "2.125.160.216"][i]
+        assert score(client, keys["score"], body).status_code == 200
+    other = order_body(event__transaction_id="b-1", event__time="2026-11-20T11:00:00Z",
+                       account__user_id="acct-b")
+    data = score(client, keys["score"], other).get_json()
+    assert data["profile"]["prior_orders"] == 0
+    assert data["profile"]["device_accounts_ever"] == 1
+    assert data["profile"]["device_accounts_1d"] == 1
+    profile = client.get(f"/v1/accounts/{ORDER['account']['user_id']}/profile?at=2026-11-20T10:50:00Z",
+                         headers=auth(keys["score"])).get_json()["profile"]
+    assert profile["orders_1h"] == 3 and profile["orders_30d"] == 3
+    assert profile["distinct_ips_30d"] == 3 and profile["distinct_ip_countries_30d"] == 1
+    assert profile["amount_usd_24h"] > 0
+    missing = client.get("/v1/accounts/nobody/profile", headers=auth(keys["score"]))
+    assert missing.status_code == 404
+
+
+def test_blocklist_rejects_and_allowlist_wins(client, keys) -> None:
+    admin = auth(keys["admin"])
+    added = client.post("/v1/lists/block", json={"kind": "ip", "value": "81.2.69.0/24"}, headers=admin)
+    assert added.status_code == 201
+    data = score(client, keys["score"], order_body()).get_json()
+    assert (data["decision"], data["reasons"][0]["code"]) == ("reject", "BLOCKLISTED")
+    client.post("/v1/lists/allow", json={"kind": "account_id", "value": "acct-a"}, headers=admin)
+    data = score(client, keys["score"], order_body(event__transaction_id="t-2")).get_json()
+    assert (data["decision"], data["reasons"][0]["code"]) == ("accept", "ALLOWLISTED")
+    listed = client.get("/v1/lists", headers=admin).get_json()["entries"]
+    assert {(e["list"], e["kind"], e["value"]) for e in listed} == {
+        ("block", "ip", "81.2.69.0/24"), ("allow", "account_id", "acct-a")}
+    bad = client.post("/v1/lists/block", json={"kind": "ip", "value": "not-an-ip"}, headers=admin)
+    assert bad.status_code == 400 and bad.get_json()["error"]["details"][0]["pointer"] == "/value"
+    removed = client.delete("/v1/lists/block?kind=ip&value=81.2.69.0/24", headers=admin)
+    assert removed.status_code == 200
+
+
+def test_private_ip_is_a_warning(client, keys) -> None:
+    body = order_body()
+    body["device"]["ip_address"] = "10.1.2.3"
+    data = score(client, keys["score"], body).get_json()
+    assert data["ip_location"]["country"] is None
+    assert "ip_private" in {w["code"] for w in data["warnings"]}
+
+
+def test_missing_model_answers_review_and_readyz_says_why(tmp_path: Path, store_url: str) -> None:
+    settings = make_settings(tmp_path, store_url, model_path=tmp_path / "nope.joblib")
+    client = create_app(settings).test_client()
+    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    data = score(client, key, order_body()).get_json()
+    assert data["decision"] == "review" and data["risk_score"] is None
+    assert "model_unavailable" in {w["code"] for w in data["warnings"]}
+    assert "MODEL_UNAVAILABLE" in {r["code"] for r in data["reasons"]}
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "model" in ready.get_json()["problems"]
+
+
+def test_missing_geoip_database_answers_review(tmp_path: Path, store_url: str) -> None:
+    settings = make_settings(tmp_path, store_url, geoip_city_path=str(tmp_path / "none.mmdb"))
+    client = create_app(settings).test_client()
+    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    data = score(client, key, order_body()).get_json()
+    assert data["decision"] in ("review", "reject")
+    assert "geoip_unavailable" in {w["code"] for w in data["warnings"]}
+    assert client.get("/readyz").status_code == 503
+
+
+def test_health_metrics_and_openapi(client, keys) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    score(client, keys["score"], order_body())
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "fraudscreen_decisions_total" in metrics
+    spec = client.get("/openapi.json").get_json()
+    assert "/v1/score" in spec["paths"] and "OrderRequest" in spec["components"]["schemas"]
+    assert client.get("/nope").get_json()["error"]["code"] == "not_found"
+    assert json.loads(client.get("/nope").get_data())["error"]["message"]

@@ -1,0 +1,163 @@
+"""Model bundle, thresholds and training on synthetic data where one feature drives fraud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from fraudscreen.errors import ModelError
+from fraudscreen.model import PROBABILITY_CAP, ModelBundle, Thresholds, risk_score
+from fraudscreen.training.train import TrainResult, choose_thresholds, evaluate, train_model
+
+NAMES = ("ip_distance", "account_age", "amount", "noise_a", "noise_b", "noise_c")
+
+
+def _data(n: int = 8000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(NAMES)))
+    logit = -4.2 + 3.0 * X[:, 0] - 0.5 * X[:, 1]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    X[rng.random(X.shape) < 0.03] = np.nan  # missing values, as real features have
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    return _data()
+
+
+@pytest.fixture(scope="module")
+def result(data: tuple[np.ndarray, np.ndarray]) -> TrainResult:
+    X, y = data
+    return train_model(X, y, NAMES, event_times=np.arange(len(y)), version="test-1",
+                       data_sha256="ab" * 32, seed=0)
+
+
+def test_held_out_auc_and_metrics(result: TrainResult) -> None:
+    m = result.bundle.metrics
+    assert m["roc_auc"] > 0.9
+    for key in ("roc_auc", "average_precision", "fraud_rate", "rows", "recall_at_review",
+                "precision_at_review", "reject_precision", "reject_recall", "decision_mix"):
+        assert key in m
+    assert m["rows"] == result.report["rows"]["test"] == 1600
+    assert set(m["decision_mix"]) == {"accept", "review", "reject"}
+    assert sum(m["decision_mix"].values()) == pytest.approx(1.0)
+    assert result.report["rows"]["fit"] + result.report["rows"]["calibration"] == 6400
+
+
+def test_thresholds_ordered_and_in_unit_interval(result: TrainResult) -> None:
+    t = result.bundle.thresholds
+    assert 0.0 <= t.review < t.reject <= 1.0
+    with pytest.raises(ModelError):
+        Thresholds(review=0.5, reject=0.4)
+
+
+def test_choose_thresholds_respects_capacity_and_precision() -> None:
+    rng = np.random.default_rng(3)
+    p = rng.random(20000) ** 3
+    y = (rng.random(20000) < p).astype(int)
+    t = choose_thresholds(y, p, review_capacity=0.05, min_reject_precision=0.95)
+    assert abs(np.mean(p >= t.review) - 0.05) <= 0.01
+    assert t.reject < 1.0
+    rejected = p >= t.reject
+    assert rejected.sum() >= 10 and y[rejected].mean() >= 0.95
+    # nothing reaches the precision: never auto-reject
+    t2 = choose_thresholds(np.zeros(1000, int) | (rng.random(1000) < 0.5), rng.random(1000))
+    assert t2.reject == 1.0
+
+
+def test_calibrated_thresholds_hit_capacity_on_calibration_rows(result: TrainResult) -> None:
+    cal = result.report["calibration_metrics"]
+    assert abs(cal["flagged_share"] - 0.05) <= 0.01
+    if result.bundle.thresholds.reject < 1.0:
+        assert cal["reject_precision"] >= 0.95
+
+
+def test_compiled_forest_matches_sklearn(result: TrainResult, data: tuple) -> None:
+    X, _ = data
+    bundle = result.bundle
+    raw = np.array([bundle.raw_score(row) for row in X[:300]])
+    np.testing.assert_allclose(raw, bundle.estimator.decision_function(X[:300]), atol=1e-9, rtol=0)
+
+
+def test_predict_one_equals_predict_proba_row(result: TrainResult, data: tuple) -> None:
+    X, _ = data
+    batch = result.bundle.predict_proba(X[:500])
+    assert batch.shape == (500,) and np.all((batch >= 0) & (batch <= PROBABILITY_CAP))
+    assert [result.bundle.predict_one(row) for row in X[:500]] == batch.tolist()
+
+
+def test_explain_names_the_driving_feature(result: TrainResult) -> None:
+    x = np.zeros(len(NAMES))
+    x[0] = 3.0  # far above the median of the fraud-driving feature
+    reasons = result.bundle.explain(x)
+    assert reasons and reasons[0][0] == "ip_distance"
+    assert all(v > 0 for _, v in reasons) and len(reasons) <= 3
+    assert result.bundle.explain(np.array(result.bundle.signals["baseline"])) == []
+
+
+def test_explain_equals_brute_force_what_if(result: TrainResult, data: tuple) -> None:
+    X, _ = data
+    b = result.bundle
+    base = np.array(b.signals["baseline"])
+    for row in X[:20]:
+        moved = np.tile(row, (len(NAMES), 1))
+        moved[np.arange(len(NAMES)), np.arange(len(NAMES))] = base
+        brute = b.raw_score(row) - np.array([b.raw_score(m) for m in moved])
+        pushes = [(n, v) for n, v in zip(NAMES, brute, strict=True) if v > 1e-12]
+        expected = sorted(pushes, key=lambda t: -t[1])
+        got = b.explain(row, top=len(NAMES))
+        assert [n for n, _ in got] == [n for n, _ in expected]
+        assert [v for _, v in got] == pytest.approx([v for _, v in expected], abs=1e-6)
+
+
+def test_save_load_round_trip(result: TrainResult, data: tuple, tmp_path: Path) -> None:
+    X, _ = data
+    path = tmp_path / "models" / "bundle.joblib"
+    result.bundle.save(path)
+    loaded = ModelBundle.load(path)
+    assert loaded.version == "test-1" and loaded.feature_names == NAMES
+    assert loaded.thresholds == result.bundle.thresholds
+    assert loaded.metrics == result.bundle.metrics
+    np.testing.assert_array_equal(loaded.predict_proba(X), result.bundle.predict_proba(X))
+    loaded.ensure_features(list(NAMES))
+    with pytest.raises(ModelError):
+        loaded.ensure_features(list(reversed(NAMES)))
+
+
+def test_load_missing_corrupt_or_foreign_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError):
+        ModelBundle.load(tmp_path / "nope.joblib")
+    corrupt = tmp_path / "corrupt.joblib"
+    corrupt.write_bytes(b"\x80\x04not a pickle at all")
+    with pytest.raises(ModelError):
+        ModelBundle.load(corrupt)
+    foreign = tmp_path / "foreign.joblib"
+    joblib.dump({"some": "dict"}, foreign)
+    with pytest.raises(ModelError):
+        ModelBundle.load(foreign)
+
+
+def test_evaluate_decision_mix() -> None:
+    y = np.array([0, 0, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.6, 0.7, 0.95])
+    m = evaluate(y, p, Thresholds(review=0.5, reject=0.9))
+    assert m["decision_mix"] == {"accept": 0.4, "review": 0.4, "reject": 0.2}
+    assert m["recall_at_review"] == 1.0 and m["precision_at_review"] == pytest.approx(2 / 3)
+    assert m["reject_precision"] == 1.0 and m["reject_recall"] == 0.5
+    assert m["roc_auc"] == 1.0
+
+
+def test_random_split_without_times() -> None:
+    X, y = _data(3000, seed=1)
+    r = train_model(X, y, NAMES, version="r", data_sha256="0" * 64, seed=1)
+    assert r.bundle.params["split"] == "stratified-random"
+    assert r.bundle.metrics["roc_auc"] > 0.85
+
+
+@pytest.mark.parametrize(("p", "score"), [(0.0, 0.01), (0.1234, 12.34), (1.0, 99.0), (0.995, 99.0)])
+def test_risk_score(p: float, score: float) -> None:
+    assert risk_score(p) == score

@@ -1,0 +1,117 @@
+"""The score request schema: pointers in errors, warnings for unknown fields, card refusal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from fraudscreen.errors import CardNumberRefusedError, InvalidRequestError
+from fraudscreen.schema import parse_order
+
+from helpers import order_body
+
+def body(**changes: object) -> dict:
+    return order_body(**changes)
+
+
+def test_valid_order_is_normalised() -> None:
+    order, warnings = parse_order(
+        body(billing__country="gb", order__currency="gbp", account__created_at="2026-11-01T09:00:00+01:00")
+    )
+    assert warnings == []
+    assert order.billing.country == "GB"
+    assert order.order.currency == "GBP"
+    assert order.account.created_at == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    assert order.event.time == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def test_ipv6_is_accepted_and_canonical() -> None:
+    order, _ = parse_order(body(device__ip_address="2001:0DB8::0001"))
+    assert order.device.ip_address == "2001:db8::1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "pointer"),
+    [
+        ({"device__ip_address": "999.1.1.1"}, "/device/ip_address"),
+        ({"device__ip_address": None}, "/device/ip_address"),
+        ({"billing__country": "GBR"}, "/billing/country"),
+        ({"order__amount": -1}, "/order/amount"),
+        ({"order__currency": "pounds"}, "/order/currency"),
+        ({"event__time": "yesterday"}, "/event/time"),
+        ({"email__address": "not-an-email"}, "/email/address"),
+        ({"credit_card__issuer_id_number": "4111"}, "/credit_card/issuer_id_number"),
+        ({"credit_card__last_digits": "111"}, "/credit_card/last_digits"),
+        ({"shopping_cart": [{"quantity": "many"}]}, "/shopping_cart/0/quantity"),
+        ({"event__type": "burglary"}, "/event/type"),
+    ],
+)
+def test_errors_point_at_the_field(changes: dict, pointer: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        parse_order(body(**changes))
+    assert info.value.code == "invalid_request"
+    assert pointer in [d.pointer for d in info.value.details]
+
+
+def test_several_errors_are_all_reported() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        parse_order(body(billing__country="X", order__amount="lots"))
+    pointers = {d.pointer for d in info.value.details}
+    assert {"/billing/country", "/order/amount"} <= pointers
+
+
+def test_error_messages_do_not_echo_input() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        parse_order(body(email__address="secret.person@@nowhere"))
+    text = str(info.value) + " ".join(d.message for d in info.value.details)
+    assert "secret.person" not in text
+
+
+def test_non_object_body_is_refused() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        parse_order(["not", "an", "object"])
+    assert info.value.details[0].pointer == ""
+
+
+def test_unknown_fields_are_warnings_with_pointers() -> None:
+    data = body()
+    data["device"]["colour"] = "blue"
+    data["surprise"] = 1
+    data["shopping_cart"][0]["gift_wrap"] = True
+    order, warnings = parse_order(data)
+    assert order.device.ip_address == "81.2.69.142"
+    assert {w.input_pointer for w in warnings} == {
+        "/device/colour",
+        "/surprise",
+        "/shopping_cart/0/gift_wrap",
+    }
+    assert {w.code for w in warnings} == {"unknown_field"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "pointer"),
+    [
+        ({"credit_card__token": "4111111111111111"}, "/credit_card/token"),
+        ({"custom_inputs": {"note": "card 4111 1111 1111 1111 thanks"}}, "/custom_inputs/note"),
+        ({"order__discount_code": "5555-5555-5555-4444"}, "/order/discount_code"),
+        ({"shopping_cart": [{"item_id": 378282246310005}]}, "/shopping_cart/0/item_id"),
+    ],
+)
+def test_full_card_number_anywhere_is_refused(changes: dict, pointer: str) -> None:
+    with pytest.raises(CardNumberRefusedError) as info:
+        parse_order(body(**changes))
+    assert info.value.status == 400
+    assert info.value.code == "card_number_refused"
+    assert [d.pointer for d in info.value.details] == [pointer]
+    assert "4111" not in info.value.message
+
+
+def test_card_refusal_wins_over_schema_errors() -> None:
+    with pytest.raises(CardNumberRefusedError):
+        parse_order(body(device__ip_address="bad", credit_card__token="4111111111111111"))
+
+
+def test_order_ids_that_fail_luhn_are_fine() -> None:
+    order, _ = parse_order(body(event__transaction_id="4111111111111112"))
+    assert order.event.transaction_id == "4111111111111112"
