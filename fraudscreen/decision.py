@@ -41,13 +41,14 @@ def decide(
     reasons = [Reason(h.code, h.message, "rule") for h in ordered]
     action = strongest_action(ordered)
     if action is not None:
-        decision = _ACTION_DECISION[action]
-        if decision == "accept" or not degraded:
-            return DecisionOutcome(decision, "rule", reasons + list(model_signals))
-        return DecisionOutcome(decision, "rule", reasons + list(degraded) + list(model_signals))
+        by_rule = _ACTION_DECISION[action]
+        if by_rule == "accept" or not degraded:
+            return DecisionOutcome(by_rule, "rule", reasons + list(model_signals))
+        return DecisionOutcome(by_rule, "rule", reasons + list(degraded) + list(model_signals))
 
+    decision: Decision
     if probability is None or thresholds is None:
-        decision: Decision = "review"
+        decision = "review"
     elif probability >= thresholds.reject:
         decision = "reject"
     elif probability >= thresholds.review:

@@ -18,14 +18,20 @@ from typing import Any
 import numpy as np
 
 from fraudscreen.profile import ProfileSnapshot
+from fraudscreen.rules.context import SCHEMA
 from fraudscreen.schema import CART_CATEGORIES, OrderRequest
 from fraudscreen.signals import OrderSignals
 
 PAYMENT_METHODS = ("card", "paypal", "bank_transfer")
 
+def _sentence(doc: str) -> str:
+    text = doc.split(";")[0]
+    return text[:1].upper() + text[1:]
+
+
 # name -> (path into the rule context, description shown as a model reason)
 FEATURES: dict[str, tuple[tuple[str, str], str]] = {
-    "amount_usd": (("order", "amount_usd"), "Order amount"),
+    "amount_usd": (("order", "amount_usd"), "Order amount (USD)"),
     "item_count": (("order", "item_count"), "Number of items in the cart"),
     "has_discount_code": (("order", "has_discount_code"), "A discount code was used"),
     **{
@@ -36,12 +42,12 @@ FEATURES: dict[str, tuple[tuple[str, str], str]] = {
         f"payment_{m}": (("order", f"payment_{m}"), f"Paid by {m.replace('_', ' ')}")
         for m in PAYMENT_METHODS
     },
-    "account_age_days": (("account", "age_days"), "Age of the account"),
+    "account_age_days": (("account", "age_days"), "Age of the account (days)"),
     "ip_found": (("ip", "found"), "The IP address has a known location"),
     "ip_is_anonymous": (("ip", "is_anonymous"), "The IP address is anonymous"),
     "ip_is_hosting_provider": (("ip", "is_hosting_provider"), "The IP belongs to a hosting provider"),
     "ip_is_tor_exit_node": (("ip", "is_tor_exit_node"), "The IP is a Tor exit node"),
-    "ip_distance_to_billing_km": (("ip", "distance_to_billing_km"), "Distance from IP to billing place"),
+    "ip_distance_to_billing_km": (("ip", "distance_to_billing_km"), "Distance from the IP location to the billing place (km)"),
     "email_present": (("email", "present"), "An email address was given"),
     "email_is_disposable": (("email", "is_disposable"), "The email domain is disposable"),
     "email_is_free": (("email", "is_free"), "The email domain is a free-mail provider"),
@@ -56,7 +62,7 @@ FEATURES: dict[str, tuple[tuple[str, str], str]] = {
     "mismatch_card_billing_country": (("mismatch", "card_billing_country"), "Card country differs from billing country"),
     "mismatch_phone_billing_country": (("mismatch", "phone_billing_country"), "Phone country differs from billing country"),
     **{
-        f"profile_{name}": (("profile", name), f"Account profile: {name.replace('_', ' ')}")
+        f"profile_{name}": (("profile", name), _sentence(SCHEMA["profile"][name].doc))
         for name in (
             "orders_1h", "orders_24h", "orders_30d", "amount_usd_24h", "amount_usd_30d",
             "seconds_since_last_order", "distinct_ips_30d", "distinct_ip_countries_30d",
@@ -73,12 +79,21 @@ _PATHS = tuple(path for path, _ in FEATURES.values())
 _UNKNOWN_IS_MINUS_ONE = frozenset(
     {"account_age_days", "ip_distance_to_billing_km", "amount_usd", "profile_seconds_since_last_order"}
 )
+_FLAGS = frozenset(
+    {"phone_valid", "device_id_present", "device_is_bot", "device_is_mobile"}
+    | {n for n in FEATURES if n.startswith("mismatch_")}
+)
 _MINUS_ONE_INDEXES = tuple(i for i, n in enumerate(FEATURE_NAMES) if n in _UNKNOWN_IS_MINUS_ONE)
 
 
-def describe_feature(name: str) -> str:
-    """The reviewer-facing description of a model feature."""
-    return FEATURES[name][1] if name in FEATURES else name
+def describe_feature(name: str, value: float | None = None) -> str:
+    """The reviewer-facing description of a model feature, with this order's value if given."""
+    text = FEATURES[name][1] if name in FEATURES else name
+    if value is None or math.isnan(value):
+        return text
+    if name.startswith(("has_", "cart_", "payment_", "ip_is_", "ip_found", "email_", "card_")) or name in _FLAGS:
+        return f"{text}: {'yes' if value else 'no'}"
+    return f"{text}: {value:,.4g}"
 
 
 def _num(value: float | int | None) -> float:
