@@ -1,0 +1,195 @@
+"""Honest traffic of the simulated hosting shop, oddities included.
+
+Returning customers renew, add or upgrade, mostly from home on a known device; some travel,
+sit behind a VPN, order by API from their servers, or share an office IP with colleagues.
+New customers sign up and order minutes or days later; a few businesses buy a dedicated
+server at once; a few privacy-minded buyers use a disposable mailbox. Web agencies sign up
+several client accounts in one sitting on one device, office IP and company card. Each of
+these trips a default rule now and then, so that no single rule is perfect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fraudscreen.training.sim_actors import Account, Device, Item, SimBase, cumulative
+from fraudscreen.training.sim_tables import (
+    ADDON_WEIGHTS,
+    API_AGENTS,
+    CATALOG,
+    COMPANY_SUFFIX,
+    COMPANY_WORDS,
+    COUNTRIES,
+    DISCOUNTS,
+    LEGIT_DISPOSABLE_MAIL,
+    MOBILE_AGENTS,
+)
+
+
+class LegitScenarios(SimBase):
+    """Existing customers (the population), new customers and agencies."""
+
+    population: list[Account]
+    agencies: list[Account]
+    activity_cum: list[float]
+
+    def build_population(self) -> None:
+        """Accounts that signed up before the window: they make the returning-customer orders."""
+        self.population, self.agencies = [], []
+        for _ in range(max(40, self.n // 4)):
+            self._existing_customer()
+        self.activity_cum = cumulative(a.activity for a in self.population)
+
+    def _existing_customer(self) -> None:
+        created = self.start - timedelta(days=self.rng.uniform(20, 1500))
+        country = self.country()
+        if self.chance(0.06):  # a company: 2-6 buyers on one office IP and a company domain
+            domain = f"{self.pick(COMPANY_WORDS)}-{self.pick(COMPANY_SUFFIX)}"
+            domain += f".{COUNTRIES[country].tld}"
+            office, _ = self.ip_in(country)
+            for _ in range(self.rng.randint(2, 6)):
+                acct = self.account(country, created + timedelta(days=self.rng.uniform(0, 15)),
+                                    email=self.email(country, domain=domain))
+                acct.office_ip, acct.activity = office, self.rng.paretovariate(1.5)
+                self.population.append(acct)
+            return
+        acct = self.account(country, created)
+        if self.chance(0.3):
+            acct.devices.append(self.device(country))
+        if acct.plan[0] in ("vps", "dedicated") and self.chance(0.15):
+            acct.traits["devops"] = True
+        acct.activity = self.rng.paretovariate(1.5)
+        self.population.append(acct)
+
+    def legit_card_checks(self) -> tuple[str, str]:
+        """AVS and CVV answers of honest buyers: mostly matches, a few typos."""
+        avs = self.rng.choices("YAZN", weights=(88, 5, 4, 3))[0]
+        return avs, ("Y" if self.chance(0.98) else "N")
+
+    def returning_order(self) -> None:
+        """An existing customer renews, adds or upgrades; usually from home on a known device."""
+        acct = self.rng.choices(self.population, cum_weights=self.activity_cum)[0]
+        t = self.local_time(acct.utc_offset)
+        category, item, price = acct.plan
+        roll = self.rng.random()
+        items: list[Item]
+        if roll < 0.5:
+            scenario, items = "renewal", [(category, (item, price), 1)]
+        elif roll < 0.85:
+            addon = self.weighted(ADDON_WEIGHTS)
+            scenario = "addon"
+            items = [(addon, None, self.rng.randint(2, 12) if addon == "email" else 1)]
+        else:
+            scenario, items = "upgrade", [self.upgrade_of(category, item)]
+        if acct.method == "card" and self.chance(0.04):
+            acct.cards.insert(0, self.card(acct.cards[0]["country"]))  # a new card replaces it
+        if self.chance(0.1):
+            acct.devices.append(self.device(acct.country))
+        device = self.pick(acct.devices)
+        where = self.rng.random()
+        if acct.traits.get("devops") and where < 0.4:  # ordered by API from their own servers
+            scenario = "api_client"
+            ip = self.exit_ip("hosting").ip
+            device = acct.traits.setdefault("api_device", self.device(
+                acct.country, agents=API_AGENTS, with_id=0.0))
+            items = [("vps", self.pick(CATALOG["vps"]), self.rng.randint(1, 4))]
+        elif acct.office_ip and where < 0.8:
+            scenario, ip = "office", acct.office_ip
+        elif where < 0.76:
+            ip = acct.home_ip
+        elif where < 0.88:
+            ip = self.ip_in(acct.country)[0]  # dynamic address, mobile network
+        elif where < 0.95:
+            scenario = "traveller"
+            ip = self.ip_in(self._elsewhere(acct.country))[0]
+            if self.chance(0.5):
+                device = Device(device.id, self.pick(MOBILE_AGENTS), device.accept_language)
+        else:
+            scenario, ip = "vpn_user", self.exit_ip("vpn", "tor").ip
+        avs, cvv = self.legit_card_checks()
+        self.request(t, acct, ip=ip, device=device, items=items, label="legit",
+                     scenario=scenario, avs=avs, cvv=cvv)
+
+    def _elsewhere(self, home: str) -> str:
+        other = self.country()
+        return other if other != home else self.pick(("US", "GB", "ES", "JP", "SG"))
+
+    def new_customer(self) -> None:
+        """Sign-up, then a first order minutes (sometimes days) later; maybe an add-on later."""
+        country = self.country()
+        t = self.local_time(COUNTRIES[country].utc_offset)
+        scenario = "new_customer"
+        business = self.chance(0.04)  # a business buying a dedicated server at once
+        roll = self.rng.random()
+        if business or roll < 0.4:  # the sign-up is part of the checkout
+            lag = self.rng.uniform(20, 300)
+        elif roll < 0.7:
+            lag = self.rng.uniform(300, 1800)
+        else:
+            lag = self.rng.uniform(3600, 5 * 86400)
+        email = None
+        if self.chance(0.012):
+            scenario = "privacy_buyer"
+            email = self.email(country, domain=self.pick(LEGIT_DISPOSABLE_MAIL))
+        acct = self.account(country, t - timedelta(seconds=lag), email=email)
+        if business:
+            scenario = "new_business"
+            acct.method = "card"
+            item, price = self.pick(CATALOG["dedicated"][1:])
+            acct.plan = ("dedicated", item, price)
+        category, item, price = acct.plan
+        items: list[Item] = [(category, (item, price), self.rng.randint(1, 3) if business else 1)]
+        if category in ("hosting", "vps") and self.chance(0.6):
+            items.append(("domain", None, 1))
+        if self.chance(0.15):
+            items.append(("ssl", None, 1))
+        ip = acct.home_ip
+        if self.chance(0.05):
+            scenario, ip = "vpn_user", self.exit_ip("vpn", "tor").ip
+        avs, cvv = self.legit_card_checks()
+        discount = self.pick(DISCOUNTS) if self.chance(0.15) else None
+        self.request(t, acct, ip=ip, device=acct.devices[0], items=items, label="legit",
+                     scenario=scenario, avs=avs, cvv=cvv, discount=discount)
+        if self.chance(0.3):
+            later = t + timedelta(days=self.rng.uniform(1, 20))
+            if later < self.end:
+                self.request(later, acct, ip=acct.home_ip, device=acct.devices[0],
+                             items=[(self.pick(("domain", "ssl", "email")), None, 1)],
+                             label="legit", scenario="addon")
+
+    def agency_batch(self) -> None:
+        """A web agency sets up clients: several accounts in an hour, one device, IP and card."""
+        if not self.agencies or (len(self.agencies) < 1 + self.n // 6000 and self.chance(0.3)):
+            country = self.pick(("US", "GB", "DE", "NL", "FR", "CA"))
+            owner = self.account(country, self.start - timedelta(days=self.rng.uniform(60, 900)))
+            owner.office_ip = self.ip_in(country)[0]
+            owner.method = "card"
+            self.agencies.append(owner)
+        agency = self.pick(self.agencies)
+        assert agency.office_ip is not None
+        t = self.local_time(agency.utc_offset)
+        device, card = agency.devices[0], agency.cards[0]
+        if self.chance(0.5):  # bulk: one client's domains, one order each
+            client = self._client(agency, t - timedelta(days=self.rng.uniform(1, 90)))
+            for _ in range(self.rng.randint(5, 8)):
+                self.request(t, client, ip=agency.office_ip, device=device, card=card,
+                             items=[("domain", None, 1)], label="legit", scenario="agency")
+                t += timedelta(seconds=self.rng.uniform(30, 500))
+            return
+        for _ in range(self.rng.randint(4, 6)):
+            client = self._client(agency, t - timedelta(seconds=self.rng.uniform(60, 600)))
+            self.request(t, client, ip=agency.office_ip, device=device, card=card,
+                         items=[(client.plan[0], client.plan[1:], 1), ("domain", None, 1)],
+                         label="legit", scenario="agency")
+            t += timedelta(seconds=self.rng.uniform(120, 900))
+
+    def _client(self, agency: Account, created_at: datetime) -> Account:
+        """A client account the agency manages: agency's address, client's own domain."""
+        domain = f"{self.pick(COMPANY_WORDS)}-{self.pick(COMPANY_SUFFIX)}.com"
+        client = self.account(agency.country, created_at,
+                              email=self.email(agency.country, domain=domain))
+        client.city, client.postal, client.region = agency.city, agency.postal, agency.region
+        client.method = "card"
+        item, price = self.pick(CATALOG["hosting"][3:6])
+        client.plan = ("hosting", item, price)
+        return client

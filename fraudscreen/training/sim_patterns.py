@@ -1,0 +1,235 @@
+"""Fraud patterns of the simulated hosting shop (their shares: :data:`FRAUD_SHARES`).
+
+Each pattern is one method that adds one attack (one or more orders) to the event list;
+``data/README.md`` describes what each looks like in the data. A crew works from a far-away
+country (:data:`~.sim_tables.FRAUD_SOURCES`) and connects from its own IP, from an
+anonymizer stand-in (:mod:`.sim_ips`) or from a residential proxy in the victim's country.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fraudscreen.training.sim_actors import Account, Device, Item, Ring, SimBase
+from fraudscreen.training.sim_tables import (
+    CATALOG,
+    COUNTRIES,
+    DISCOUNTS,
+    DISPOSABLE_MAIL,
+    FLAT_HOURS,
+    FRAUD_OFFSET,
+    FRAUD_SOURCES,
+    LOCAL_HOUR_WEIGHTS,
+)
+
+FRAUD_RATE = 0.03
+"""Share of fraud orders in the stream."""
+FRAUD_SHARES = {
+    "stolen_card": 0.24,
+    "card_testing": 0.15,
+    "fraud_ring": 0.14,
+    "geo_mismatch": 0.10,
+    "anonymizer": 0.10,
+    "friendly_fraud": 0.10,
+    "sleeper_accounts": 0.10,
+    "disposable_email": 0.07,
+}
+"""Target share of fraud *orders* per pattern (the run keeps the counts close to these)."""
+DRIFT_PATTERN = "sleeper_accounts"
+DRIFT_START = 0.5
+"""The drift pattern only appears from this fraction of the time window on."""
+
+
+class FraudPatterns(SimBase):
+    """One method per pattern of :data:`FRAUD_SHARES`; they share a few crew helpers."""
+
+    population: list[Account]
+    rings: list[Ring]
+    sleeper_bins: tuple[str, ...]
+
+    def init_patterns(self) -> None:
+        """State the patterns keep across attacks: rings, and the BINs of a breached issuer."""
+        self.fraud_codes = [c for c in FRAUD_SOURCES if c in self.pool]
+        self.rings = []
+        self.sleeper_bins = tuple("4" + self.digits(5) for _ in range(3))
+
+    # ----- crew helpers
+    def crew(self) -> str:
+        """The far-away country a crew works from."""
+        return str(self.pick(self.fraud_codes))
+
+    def connect(self, crew: str, victim: str, *, own: float, exit_: float) -> str:
+        """The IP a crew orders from: its own, an anonymizer exit, or a residential proxy."""
+        roll = self.rng.random()
+        if roll < own:
+            return self.ip_in(crew)[0]
+        if roll < own + exit_:
+            return self.exit_ip().ip
+        return self.ip_in(victim)[0]
+
+    def fraud_device(self, crew: str) -> Device:
+        """A fraudster's browser (language of the crew; sometimes headless or a script)."""
+        return self.device(crew, fraud=True)
+
+    def fraud_card_checks(self) -> tuple[str, str]:
+        """AVS and CVV answers on stolen card data: the address often fails, the code less."""
+        avs = self.rng.choices("NYZA", weights=(30, 45, 15, 10))[0]
+        return avs, "Y" if self.chance(0.85) else "N"
+
+    # ----- patterns
+    def stolen_card(self) -> None:
+        """New account, order seconds after sign-up, high value, the victim's card."""
+        victim, crew = self.country(), self.crew()
+        ip = self.connect(crew, victim, own=0.45, exit_=0.25)
+        t = self.local_time(FRAUD_OFFSET[crew], LOCAL_HOUR_WEIGHTS)
+        email = self.email(victim, domain=self.pick(DISPOSABLE_MAIL) if self.chance(0.3) else None)
+        acct = self.account(victim, t - timedelta(seconds=self.rng.uniform(5, 90)), email=email,
+                            fraud=True)
+        device, card = self.fraud_device(crew), self.card(victim)
+        for k in range(2 if self.chance(0.3) else 1):
+            self._cash_out(t + timedelta(seconds=k * self.rng.uniform(120, 600)), acct, ip,
+                           device, card)
+        if self.chance(0.2):  # the card was sold on: more buyers, more new accounts, same day
+            for _ in range(self.rng.randint(1, 3)):
+                t += timedelta(minutes=self.rng.uniform(10, 300))
+                crew = self.crew()
+                buyer = self.account(victim, t - timedelta(seconds=self.rng.uniform(5, 90)),
+                                     fraud=True)
+                self._cash_out(t, buyer, self.connect(crew, victim, own=0.45, exit_=0.25),
+                               self.fraud_device(crew), card)
+
+    def _cash_out(self, t: datetime, acct: Account, ip: str, device: Device,
+                  card: dict[str, str]) -> None:
+        """A big server order on a stolen card."""
+        category = "dedicated" if self.chance(0.6) else "vps"
+        item = self.pick(CATALOG[category][-2:] if self.chance(0.7) else CATALOG[category][:2])
+        avs, cvv = self.fraud_card_checks()
+        self.request(t, acct, ip=ip, device=device, items=[(category, item, self.rng.randint(1, 3))],
+                     label="fraud", scenario="stolen_card", card=card, avs=avs, cvv=cvv)
+
+    def card_testing(self) -> None:
+        """A burst of small orders from one device and IP on many cards and a few new accounts."""
+        crew = self.crew()
+        ip = self.connect(crew, self.country(), own=0.5, exit_=0.3)
+        t = self.local_time(FRAUD_OFFSET[crew], FLAT_HOURS)
+        device = self.fraud_device(crew)
+        accounts: list[Account] = []
+        for _ in range(self.rng.randint(6, 20)):
+            if not accounts or self.chance(0.2):
+                country = self.country()
+                domain = self.pick(DISPOSABLE_MAIL) if self.chance(0.5) else None
+                created = t - timedelta(seconds=self.rng.uniform(3, 40))
+                accounts.append(self.account(country, created, fraud=True,
+                                             email=self.email(country, domain=domain)))
+            small = ("domain", self.pick(CATALOG["domain"][-1:] + CATALOG["domain"][:1]), 1) \
+                if self.chance(0.6) else ("ssl", CATALOG["ssl"][0], 1)
+            self.request(t, accounts[-1], ip=ip, device=device, items=[small], label="fraud",
+                         scenario="card_testing", card=self.card(self.country()),
+                         avs=self.pick("NZAY"), cvv="N" if self.chance(0.4) else "Y")
+            t += timedelta(seconds=self.rng.uniform(10, 120))
+
+    def fraud_ring(self) -> None:
+        """One order of a ring account; rings reuse a few devices and IPs across accounts."""
+        if not self.rings or (len(self.rings) < 1 + self.n // 8000 and self.chance(0.3)):
+            crew = self.crew()
+            own = self.chance(0.5)
+            self.rings.append(Ring(
+                devices=[self.fraud_device(crew) for _ in range(self.rng.randint(2, 3))],
+                ips=[self.ip_in(crew)[0] if own else self.exit_ip("vpn", "hosting").ip
+                     for _ in range(self.rng.randint(2, 3))],
+                offset=FRAUD_OFFSET[crew]))
+        ring = self.pick(self.rings)
+        t = self.local_time(ring.offset)
+        if not ring.accounts or self.chance(0.6):
+            country = self.pick(("US", "US", "GB", "DE", "CA", "AU"))
+            ring.accounts.append(self.account(
+                country, t - timedelta(days=self.rng.uniform(1, 30)), fraud=True))
+        acct = self.pick(ring.accounts)
+        if acct.created_at > t:
+            t = acct.created_at + timedelta(minutes=self.rng.uniform(5, 600))
+        category, pool = self.pick((("vps", CATALOG["vps"][1:3]),
+                                    ("hosting", CATALOG["hosting"][4:6]),
+                                    ("dedicated", CATALOG["dedicated"][:1])))
+        avs, cvv = self.fraud_card_checks()
+        self.request(t, acct, ip=self.pick(ring.ips), device=self.pick(ring.devices),
+                     items=[(category, self.pick(pool), 1)], label="fraud",
+                     scenario="fraud_ring", card=self.card(acct.country), avs=avs, cvv=cvv)
+
+    def geo_mismatch(self) -> None:
+        """Account takeover: an existing account orders from far away on a new device and card."""
+        acct = self.pick(self.population)
+        crew = self.crew()
+        t = self.local_time(FRAUD_OFFSET[crew])
+        category = "dedicated" if self.chance(0.5) else "vps"
+        avs, cvv = self.fraud_card_checks()
+        self.request(t, acct, ip=self.ip_in(crew)[0], device=self.fraud_device(crew),
+                     label="fraud", scenario="geo_mismatch", card=self.card(acct.country),
+                     method="card",
+                     items=[(category, self.pick(CATALOG[category][-2:]), 1)], avs=avs, cvv=cvv)
+
+    def anonymizer(self) -> None:
+        """A young account ordering through a VPN, hosting or Tor exit to hide where it is."""
+        victim, crew = self.country(), self.crew()
+        exit_ = self.exit_ip(self.weighted((("tor", 4), ("vpn", 4), ("hosting", 2))))
+        t = self.local_time(FRAUD_OFFSET[crew], FLAT_HOURS)
+        acct = self.account(victim, t - timedelta(seconds=self.rng.uniform(60, 3 * 86400)),
+                            fraud=True)
+        category = self.pick(("vps", "vps", "hosting", "dedicated"))
+        avs, cvv = self.fraud_card_checks()
+        self.request(t, acct, ip=exit_.ip, device=self.fraud_device(crew), label="fraud",
+                     scenario="anonymizer", items=[(category, None, self.rng.randint(1, 2))],
+                     card=self.card(victim), avs=avs, cvv=cvv)
+
+    def disposable_email(self) -> None:
+        """A new account on a disposable email domain buying a mid-priced plan."""
+        country = self.country()
+        t = self.local_time(COUNTRIES[country].utc_offset, FLAT_HOURS)
+        email = self.email(country, domain=self.pick(DISPOSABLE_MAIL))
+        acct = self.account(country, t - timedelta(seconds=self.rng.uniform(30, 2 * 86400)),
+                            email=email, fraud=True)
+        ip = self.exit_ip("vpn").ip if self.chance(0.4) else acct.home_ip
+        category = self.pick(("vps", "hosting", "ssl"))
+        avs, cvv = self.fraud_card_checks()
+        self.request(t, acct, ip=ip, device=self.fraud_device(self.crew()), label="fraud",
+                     scenario="disposable_email", items=[(category, None, 1)],
+                     card=self.card(country), avs=avs, cvv=cvv,
+                     discount=self.pick(DISCOUNTS) if self.chance(0.4) else None)
+
+    def friendly_fraud(self) -> None:
+        """A customer with a clean history buys something bigger, then disputes the charge."""
+        acct = self.pick(self.population)
+        while acct.method == "bank_transfer":  # bank transfers cannot be charged back
+            acct = self.pick(self.population)
+        t = self.local_time(acct.utc_offset, first_day=self.days * 0.2)
+        history = max(t - self.start - timedelta(hours=12), timedelta(0))
+        category, item, price = acct.plan
+        for _ in range(self.rng.randint(1, 3)):  # the good-looking history, in the window
+            before = self.start + history * self.rng.random()
+            self.request(before, acct, ip=acct.home_ip, device=acct.devices[0],
+                         items=[(category, (item, price), 1)], label="legit", scenario="renewal")
+        roll = self.rng.random()
+        if roll < 0.5:  # "I never agreed to this renewal"
+            items: list[Item] = [(category, (item, price), 1)]
+        elif roll < 0.8:
+            items = [self.upgrade_of(category, item)]
+        else:  # a big one-off: servers for a project, disputed once it is done
+            big = self.pick((("dedicated", CATALOG["dedicated"][1:]), ("vps", CATALOG["vps"][2:])))
+            items = [(big[0], self.pick(big[1]), self.rng.randint(1, 2))]
+        req = self.request(t, acct, ip=acct.home_ip, device=acct.devices[0], label="fraud",
+                           scenario="friendly_fraud", items=items)
+        landed = datetime.fromisoformat(req["label_time"])
+        acct.traits["disputed_at"] = min(landed, acct.traits.get("disputed_at", landed))
+
+    def sleeper_accounts(self) -> None:
+        """Drift: accounts registered weeks earlier wake up and buy GPU servers on breached BINs."""
+        victim = self.country()
+        t = self.local_time(COUNTRIES[victim].utc_offset, first_day=self.days * DRIFT_START)
+        created = t - timedelta(days=self.rng.uniform(14, 45))
+        acct = self.account(victim, created, fraud=True)
+        ip = self.ip_in(victim)[0]  # a residential proxy in the victim's country
+        card = self.card(victim, bin6=self.pick(self.sleeper_bins))
+        item = self.pick((CATALOG["dedicated"][3], CATALOG["dedicated"][3], CATALOG["vps"][3]))
+        category = "dedicated" if item in CATALOG["dedicated"] else "vps"
+        self.request(t, acct, ip=ip, device=acct.devices[0], label="fraud",
+                     scenario="sleeper_accounts", items=[(category, item, self.rng.randint(1, 3))],
+                     card=card, avs="Y", cvv="Y")

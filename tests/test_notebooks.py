@@ -1,0 +1,90 @@
+"""The analysts' notebooks run top to bottom on the shipped sample and leave their results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+N_ROWS = 8000  # the first 8,000 orders of the sample keep the test short; the default is all
+
+
+@pytest.fixture()
+def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``python3`` kernel spec that runs this interpreter (the venv), first on JUPYTER_PATH."""
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (fraudscreen tests)",
+        "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+
+
+def _run(name: str, out_dir: Path, workdir: Path) -> nbformat.NotebookNode:
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "clear outputs"
+    params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
+        f"OUT_DIR = {str(out_dir)!r}\nN_ROWS = {N_ROWS}"))
+    client = NotebookClient(nb, kernel_name="python3", timeout=300,
+                            resources={"metadata": {"path": str(workdir)}})
+    client.execute()  # raises CellExecutionError on the first failing cell
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("kernel_env")
+def test_retrain_notebook_trains_compares_and_saves(tmp_path: Path) -> None:
+    shipped = ROOT / "models" / "default" / "model.joblib"
+    shipped_before = shipped.read_bytes() if shipped.exists() else None
+    out = tmp_path / "retrain"
+    _run("retrain", out, tmp_path)
+    for figure in ("roc_pr", "score_distribution", "decision_mix", "permutation_importance"):
+        assert (out / f"{figure}.png").stat().st_size > 5000
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["rows"] == N_ROWS
+    assert summary["test_rows"] == round(N_ROWS * 0.2)
+    assert 0.8 < summary["metrics"]["roc_auc"] <= 1.0
+    assert [s["capacity"] for s in summary["capacity_sweep"]] == [c / 100 for c in range(1, 11)]
+    flagged = [s["review"] + s["reject"] for s in summary["capacity_sweep"]]
+    assert flagged[-1] > flagged[0]
+    assert len(summary["permutation_importance"]) == 15
+    assert "new" in summary["comparison"]
+    if shipped_before is not None:
+        from fraudscreen.features import FEATURE_NAMES
+        from fraudscreen.model import ModelBundle
+
+        if set(ModelBundle.load(shipped).feature_names) <= set(FEATURE_NAMES):
+            assert (out / "new_vs_shipped.png").exists()
+            assert summary["comparison"]["shipped"]["roc_auc"] > 0.5
+        assert shipped.read_bytes() == shipped_before  # saved under OUT_DIR, not over models/
+    assert _bundle_loads(out / "model.joblib")
+
+
+def _bundle_loads(path: Path) -> bool:
+    from fraudscreen.model import ModelBundle
+
+    return ModelBundle.load(path).version == "notebook"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("kernel_env")
+def test_explore_notebook_breaks_fraud_down(tmp_path: Path) -> None:
+    out = tmp_path / "explore"
+    _run("explore", out, tmp_path)
+    for figure in ("by_country", "by_hour", "by_account_age", "by_scenario", "by_category",
+                   "label_delay"):
+        assert (out / f"{figure}.png").stat().st_size > 5000
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"] == N_ROWS
+    assert 0.01 < summary["fraud_rate"] < 0.06
+    assert "US" in summary["by_country"] and len(summary["by_local_hour"]) == 24
+    assert sum(v["orders"] for v in summary["by_account_age"].values()) == N_ROWS
+    assert summary["fraud_patterns"] and summary["label_delay_days"]["fraud_min"] >= 20
