@@ -1,4 +1,10 @@
-"""The model card: what a bundle was trained on and how well it did on held-out rows."""
+"""The model card: what a bundle was trained on and how well it did on held-out rows.
+
+``model_card.json`` holds the same content as ``MODEL_CARD.md``: version, date, data (path,
+hash, skipped rows), features, parameters, thresholds, the model's metrics on the held-out
+rows and, when given, the back-test of rules alone, model alone and both on those rows
+(keys of ``backtest``: ``docs/backtest.md``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 
+_SPLITS = {"time": "the latest orders in time", "stratified-random": "a stratified random share",
+           "random": "a stratified random share"}
 
-def model_card(result: Any, *, data_path: Path, skipped: int = 0) -> dict[str, Any]:
+
+def model_card(
+    result: Any, *, data_path: Path, skipped: int = 0, backtest: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The card as a JSON-ready dict."""
     bundle = result.bundle
     return {
         "version": bundle.version,
         "trained_at": bundle.trained_at,
+        "fraudscreen_version": fraudscreen_version,
         "sklearn_version": bundle.sklearn_version,
         "data": {"path": str(data_path), "sha256": bundle.training_data_sha256, "skipped_rows": skipped},
         "features": [{"name": n, "description": describe_feature(n)} for n in bundle.feature_names],
@@ -22,27 +35,81 @@ def model_card(result: Any, *, data_path: Path, skipped: int = 0) -> dict[str, A
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
         "metrics_held_out": bundle.metrics,
         "report": result.report,
+        "backtest": backtest,
     }
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def write_model_card(result: Any, out_dir: Path, *, data_path: Path, skipped: int = 0) -> None:
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _backtest_lines(report: dict[str, Any]) -> list[str]:
+    split, test = report["split"], report["test"]
+    lines = [
+        "## Back-test on the held-out rows",
+        "",
+        (
+            f"{test['rows']} test rows ({split['method']} split, {split['test_from']} … "
+            f"{split['test_to']}), fraud rate {_pct(test['fraud_rate'])}; review capacity "
+            f"{_pct(report['thresholds']['review_capacity'])}. Rules alone decide by precedence "
+            "(allow → accept, reject, review, else accept); the model alone uses only its "
+            "thresholds; combined is what the service does."
+        ),
+        "",
+        (
+            "| system | ROC AUC | avg precision | recall @ capacity | precision @ capacity "
+            "| flagged | flagged recall | reject precision | accept | review | reject |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in report["systems"].items():
+        mix = m["decision_mix"]
+        lines.append(
+            f"| {name} | {_fmt(m['roc_auc'])} | {_fmt(m['average_precision'])} | "
+            f"{_pct(m['recall_at_capacity'])} | {_pct(m['precision_at_capacity'])} | "
+            f"{_pct(m['flagged_share'])} | {_pct(m['flagged_recall'])} | "
+            f"{_pct(m['reject_precision'])} | {_pct(mix['accept'])} | {_pct(mix['review'])} | "
+            f"{_pct(mix['reject'])} |"
+        )
+    lines += ["", "| rule | action | hits | precision | recall |", "|---|---|---|---|---|"]
+    for r in report["rules"]:
+        lines.append(f"| `{r['id']}` | {r['action']} | {r['hits']} | {_pct(r['precision'])} | "
+                     f"{_pct(r['recall'])} |")
+    return lines + [""]
+
+
+def write_model_card(
+    result: Any, out_dir: Path, *, data_path: Path, skipped: int = 0,
+    backtest: dict[str, Any] | None = None,
+) -> None:
     """Write ``model_card.json`` and ``MODEL_CARD.md`` beside the bundle."""
-    card = model_card(result, data_path=data_path, skipped=skipped)
+    card = model_card(result, data_path=data_path, skipped=skipped, backtest=backtest)
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     metrics = card["metrics_held_out"]
+    split = _SPLITS.get(str(card["params"].get("split", "time")), "held-out rows")
     lines = [
         f"# Model card: {card['version']}",
         "",
-        f"- Trained: {card['trained_at']} with scikit-learn {card['sklearn_version']}",
-        f"- Data: `{card['data']['path']}` (sha256 `{card['data']['sha256'][:16]}…`)",
-        f"- Thresholds: review at p ≥ {card['thresholds']['review']:.4f}, "
-        f"reject at p ≥ {card['thresholds']['reject']:.4f}",
+        (
+            f"- Trained: {card['trained_at']} with fraudscreen {card['fraudscreen_version']} "
+            f"and scikit-learn {card['sklearn_version']}"
+        ),
+        (
+            f"- Data: `{card['data']['path']}` (sha256 `{card['data']['sha256'][:16]}…`), "
+            f"{card['data']['skipped_rows']} rows skipped"
+        ),
+        (
+            f"- Thresholds: review at p ≥ {card['thresholds']['review']:.4f}, "
+            f"reject at p ≥ {card['thresholds']['reject']:.4f}"
+        ),
         "",
-        "## Metrics on held-out rows (the latest orders in time, never trained on)",
+        f"## Metrics on held-out rows ({split}, never trained on)",
         "",
         "| metric | value |",
         "|---|---|",
@@ -52,6 +119,9 @@ def write_model_card(result: Any, out_dir: Path, *, data_path: Path, skipped: in
         if isinstance(value, dict):
             value = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
         lines.append(f"| {key} | {_fmt(value)} |")
-    lines += ["", "## Features", ""]
+    lines.append("")
+    if backtest is not None:
+        lines += _backtest_lines(backtest)
+    lines += ["## Features", ""]
     lines += [f"- `{f['name']}`: {f['description']}" for f in card["features"]]
     (out_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")

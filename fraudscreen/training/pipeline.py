@@ -1,49 +1,79 @@
 """Labelled JSON Lines -> point-in-time replay through the screening code -> model bundle.
 
-Every order is screened in event-time order against a fresh temporary store, so its
-features are exactly those the live service would have computed: the account profile holds
-only earlier orders, and a fraud label counts (as a chargeback) only from its ``label_time``.
+Every order is screened in event-time order by the real :class:`~fraudscreen.screening.Screener`
+(``evaluate(..., build_response=False)``) against a fresh store, by default the in-memory
+:class:`~fraudscreen.training.memory_store.MemoryStore` (``store="sql"`` replays through a
+temporary SQLite database instead; both give the same features). Features are exactly those
+the live service would have computed: the account profile holds only earlier orders, and a
+fraud label counts (as a chargeback) only from its ``label_time`` (default: the order's event
+time plus ``label_delay``), never earlier. The replay screens without a model: features never
+depend on it (decision-derived profile fields are not model features), so predictions are made
+afterwards in one batch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import sys
 import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
 
 from fraudscreen.config import Settings
 from fraudscreen.enrich import GeoIP
-from fraudscreen.errors import InvalidRequestError
+from fraudscreen.errors import FraudscreenError, InvalidRequestError, ModelError
 from fraudscreen.features import FEATURE_NAMES
-from fraudscreen.rules import RuleSet
+from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.schema import parse_order, parse_time
 from fraudscreen.screening import Parts, Screener
-from fraudscreen.store import Store
-from fraudscreen.training.card import write_model_card
 from fraudscreen.training.jsonl import iter_jsonl
-from fraudscreen.training.train import TrainResult, train_model
+from fraudscreen.training.memory_store import MemoryStore
+from fraudscreen.training.train import TrainResult, _split, train_model
+
+LABEL_FIELDS = frozenset({"label", "label_time", "scenario"})
+"""Top-level fields of a labelled row that are not part of the score request."""
 
 FRAUD_OUTCOME = "chargeback"
 """How a fraud label enters the profile once its label time has passed."""
+LABELS = {"fraud": 1, "legit": 0}
+"""The accepted values of a row's ``label``."""
+DEFAULT_LABEL_DELAY = timedelta(days=30)
+"""When a fraud row has no ``label_time``: its event time plus this."""
+Split = Literal["time", "random"]
 
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """Feature rows of the replayed orders, in event-time order."""
+    """Feature rows of the replayed orders, in event-time order, and what else each row gave."""
 
     X: np.ndarray
+    """Features, one row per replayed order, columns in FEATURE_NAMES order."""
     y: np.ndarray
+    """1 for fraud, 0 for legit."""
     event_times: np.ndarray  # seconds since the epoch
+    """Event time of each row, seconds since the epoch (non-decreasing)."""
     order_ids: list[str]
+    """The ids the screener gave the orders."""
     skipped: int
+    """Input rows left out: schema errors, a missing or bad event time, label or label_time."""
+    rule_hits: list[tuple[RuleHit, ...]] = field(default_factory=list)
+    """Rules that fired on each row (without a model score: rules reading ``model`` see -1)."""
+    transaction_ids: list[str | None] = field(default_factory=list)
+    """Each row's ``event.transaction_id``."""
+    source_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Index of each replayed row in the input sequence."""
+    rules_version: str | None = None
+    """Version of the rules file evaluated."""
+    seconds: float = 0.0
+    """Wall time of the replay (sorting, validation and screening)."""
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -51,63 +81,117 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return list(iter_jsonl(path))
 
 
-def _event_time(row: dict[str, Any]) -> datetime:
-    return parse_time(row["event"]["time"], "/event/time")
+def _sort_key(row: Any) -> datetime | None:
+    try:
+        return parse_time(row["event"]["time"], "/event/time")
+    except (InvalidRequestError, KeyError, TypeError):
+        return None
+
+
+def _label_time(row: dict[str, Any], at: datetime, delay: timedelta) -> datetime:
+    raw = row.get("label_time")
+    label_time = at + delay if raw is None else parse_time(raw, "/label_time")
+    return max(label_time, at)  # a label cannot be known before its order happened
+
+
+def _open_store(kind: str, tmp: str) -> Any:
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "sql":
+        from fraudscreen.store import Store
+
+        store = Store(f"sqlite:///{tmp}/replay.db")
+        store.upgrade()
+        return store
+    raise ValueError("store must be 'memory' or 'sql'")
 
 
 def replay(
-    rows: Iterable[dict[str, Any]], *, settings: Settings, progress: bool = False
+    rows: Iterable[dict[str, Any]],
+    *,
+    settings: Settings,
+    progress: bool = False,
+    label_delay: timedelta = DEFAULT_LABEL_DELAY,
+    store: Literal["memory", "sql"] = "memory",
 ) -> ReplayResult:
-    """Screen labelled rows in event-time order on a fresh temporary store; collect features."""
-    ordered = sorted(rows, key=_event_time)
+    """Screen labelled rows in event-time order on a fresh store; collect features and rule hits.
+
+    Rows with a schema error, a missing/invalid event time, a label other than ``fraud`` or
+    ``legit`` or an invalid ``label_time`` are skipped and counted in ``skipped``.
+    """
+    started = time.perf_counter()
+    rows = list(rows)
+    keyed = [(k, i) for i, row in enumerate(rows) if (k := _sort_key(row)) is not None]
+    skipped = len(rows) - len(keyed)
+    keyed.sort(key=lambda item: item[0])  # stable: equal times keep the input order
+    rules = RuleSet.load(settings.resolved_rules_path)
     with tempfile.TemporaryDirectory(prefix="fraudscreen-replay-") as tmp:
-        replay_settings = settings.with_overrides(
-            data_dir=tmp, database_url=f"sqlite:///{tmp}/replay.db"
-        )
-        store = Store(replay_settings.resolved_database_url)
-        store.upgrade()
-        parts = Parts(
-            store=store,
-            geoip=GeoIP(settings.geoip_city_path, settings.geoip_asn_path,
-                        settings.geoip_anonymous_ip_path),
-            model=None,
-            rules=RuleSet.load(settings.resolved_rules_path),
-        )
-        screener = Screener(replay_settings, parts)
+        replay_settings = settings.with_overrides(data_dir=tmp, database_url=f"sqlite:///{tmp}/r.db")
+        db = _open_store(store, tmp)
+        geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path,
+                      settings.geoip_anonymous_ip_path)
+        screener = Screener(replay_settings, Parts(store=db, geoip=geoip, model=None, rules=rules))
+        evaluate, save, record_outcome = screener.evaluate, db.save_order, db.record_outcome
         pending: list[tuple[datetime, int, str]] = []  # (label time, seq, order id)
-        features, labels, times, ids = [], [], [], []
-        skipped = 0
-        for seq, row in enumerate(tqdm(ordered, disable=None if progress else True, unit="order")):
-            label = row.get("label")
-            body = {k: v for k, v in row.items() if k not in ("label", "label_time")}
+        features: list[np.ndarray] = []
+        labels: list[int] = []
+        times: list[float] = []
+        ids: list[str] = []
+        hits: list[tuple[RuleHit, ...]] = []
+        txs: list[str | None] = []
+        sources: list[int] = []
+        for seq, (_key, index) in enumerate(
+            tqdm(keyed, disable=None if progress else True, unit="order", desc="replay",
+                 mininterval=0.5)
+        ):
+            row = rows[index]
+            raw_label = row.get("label")
+            label = LABELS.get(raw_label) if isinstance(raw_label, str) else None
+            if label is None:
+                skipped += 1
+                continue
+            body = {k: v for k, v in row.items() if k not in LABEL_FIELDS}
             try:
-                order, _ = parse_order(body)
+                order, _warnings = parse_order(body)
+                at = order.event.time
+                if at is None:
+                    raise InvalidRequestError("no event time")
+                label_time = _label_time(row, at, label_delay) if label else None
             except InvalidRequestError:
                 skipped += 1
                 continue
-            at = order.event.time
-            while pending and at is not None and pending[0][0] <= at:
-                label_time, _, order_id = heapq.heappop(pending)
-                store.record_outcome(order_id, FRAUD_OUTCOME, label_time)
-            evaluation = screener.evaluate(order, received_at=at)
+            while pending and pending[0][0] <= at:
+                reported_at, _, order_id = heapq.heappop(pending)
+                record_outcome(order_id, FRAUD_OUTCOME, reported_at)
+            evaluation = evaluate(order, received_at=at, build_response=False)
             record = evaluation.record
-            store.save_order(record)
+            try:
+                save(record)
+            except FraudscreenError:  # e.g. an empty account id, refused like the live store
+                skipped += 1
+                continue
             features.append(evaluation.features)
-            labels.append(1 if label == "fraud" else 0)
-            times.append(record.event_time.timestamp())
+            labels.append(label)
+            times.append(at.timestamp())
             ids.append(record.order_id)
-            if label == "fraud":
-                label_time = (
-                    parse_time(row["label_time"], "/label_time") if row.get("label_time") else at
-                )
+            hits.append(evaluation.hits)
+            txs.append(record.transaction_id)
+            sources.append(index)
+            if label_time is not None:
                 heapq.heappush(pending, (label_time, seq, record.order_id))
-        store.close()
+        db.close()
+        geoip.close()
     return ReplayResult(
         X=np.vstack(features) if features else np.empty((0, len(FEATURE_NAMES))),
         y=np.asarray(labels, dtype=np.int8),
-        event_times=np.asarray(times),
+        event_times=np.asarray(times, dtype=np.float64),
         order_ids=ids,
         skipped=skipped,
+        rule_hits=hits,
+        transaction_ids=txs,
+        source_rows=np.asarray(sources, dtype=np.int64),
+        rules_version=rules.version,
+        seconds=time.perf_counter() - started,
     )
 
 
@@ -120,6 +204,59 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class TrainedReplay:
+    """A replay, the model trained on its train rows, and which rows were held out for testing."""
+
+    replayed: ReplayResult
+    result: TrainResult
+    test_idx: np.ndarray
+    """Indices (into the replayed rows) of the test rows: never fitted, calibrated or thresholded on."""
+    split: Split
+    test_fraction: float
+    seed: int
+
+
+def split_indices(
+    y: np.ndarray, event_times: np.ndarray, *, split: Split, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices: ``time`` = latest rows to test; ``random`` = stratified, seeded.
+
+    The very split :func:`~fraudscreen.training.train.train_model` makes with the same arguments.
+    """
+    times = event_times if split == "time" else None
+    return _split(int(np.asarray(y).size), np.asarray(y).astype(np.int64), test_fraction, times, seed)
+
+
+def train_on_replay(
+    replayed: ReplayResult,
+    *,
+    split: Split = "time",
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    review_capacity: float = 0.05,
+    min_reject_precision: float = 0.95,
+    version: str,
+    data_sha256: str,
+) -> TrainedReplay:
+    """Train on the train rows of a replay (thresholds from a slice of them); keep the test rows."""
+    if split not in ("time", "random"):
+        raise ModelError("split must be 'time' or 'random'")
+    if not 0.0 < test_fraction < 1.0:
+        raise ModelError("test_fraction must be in (0, 1)")
+    times = replayed.event_times if split == "time" else None
+    result = train_model(
+        replayed.X, replayed.y, FEATURE_NAMES, event_times=times, version=version,
+        data_sha256=data_sha256, seed=seed, review_capacity=review_capacity,
+        min_reject_precision=min_reject_precision, test_fraction=test_fraction,
+    )
+    _, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
+                                test_fraction=test_fraction, seed=seed)
+    if test_idx.size != result.report["rows"]["test"]:  # pragma: no cover - same function
+        raise ModelError("the back-test split differs from the training split")
+    return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed)
+
+
 def train_from_file(
     data_path: Path,
     out_dir: Path,
@@ -130,22 +267,36 @@ def train_from_file(
     review_capacity: float = 0.05,
     min_reject_precision: float = 0.95,
     progress: bool = True,
+    split: Split = "time",
+    test_fraction: float = 0.2,
+    label_delay: timedelta = DEFAULT_LABEL_DELAY,
 ) -> TrainResult:
-    """Replay ``data_path``, train on the earliest rows, measure on the latest, save the bundle."""
+    """Replay ``data_path``, train on the train rows, back-test on the held-out rows, save.
+
+    Writes ``model.joblib``, ``model_card.json`` and ``MODEL_CARD.md`` (with the back-test of
+    rules alone, model alone and both on the held-out rows) into ``out_dir``.
+    """
+    from fraudscreen.training.backtest import backtest_report
+    from fraudscreen.training.card import write_model_card
+
     data_hash = file_sha256(data_path)
-    replayed = replay(read_jsonl(data_path), settings=settings, progress=progress)
-    result = train_model(
-        replayed.X,
-        replayed.y,
-        FEATURE_NAMES,
-        event_times=replayed.event_times,
-        version=version or f"hgb-{data_hash[:12]}",
-        data_sha256=data_hash,
-        seed=seed,
-        review_capacity=review_capacity,
-        min_reject_precision=min_reject_precision,
+    rows: Sequence[dict[str, Any]] = read_jsonl(data_path)
+    replayed = replay(rows, settings=settings, progress=progress, label_delay=label_delay)
+    if progress:
+        tqdm.write(f"Training on {replayed.y.size} replayed rows ({split} split) …", file=sys.stderr)
+    trained = train_on_replay(
+        replayed, split=split, test_fraction=test_fraction, seed=seed,
+        review_capacity=review_capacity, min_reject_precision=min_reject_precision,
+        version=version or f"hgb-{data_hash[:12]}", data_sha256=data_hash,
     )
+    report = backtest_report(
+        trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
+        data_sha256=data_hash, rows_read=len(rows), label_delay=label_delay,
+        review_capacity=review_capacity, min_reject_precision=min_reject_precision,
+    )
+    result = trained.result
     out_dir.mkdir(parents=True, exist_ok=True)
     result.bundle.save(out_dir / "model.joblib")
-    write_model_card(result, out_dir, data_path=data_path, skipped=replayed.skipped)
+    write_model_card(result, out_dir, data_path=data_path, skipped=replayed.skipped,
+                     backtest=report)
     return result

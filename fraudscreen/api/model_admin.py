@@ -1,0 +1,129 @@
+"""Admin API: swap the model bundle without a restart (``POST /v1/admin/model/reload``).
+
+Model bundles are joblib files, and joblib unpickles: loading one runs code from the file.
+Bundles are therefore **trusted files**, and an API caller may only name bundles inside the
+models directory (``<repo>/models``) or the folder of the configured bundle
+(``FRAUDSCREEN_MODEL_PATH``); anything else, symlinks resolved, is refused before it is opened.
+
+The reload swaps the model of the worker process that answers the call. With several
+gunicorn workers, point ``FRAUDSCREEN_MODEL_PATH`` at the new bundle (or replace the file) and
+send ``SIGHUP`` to the gunicorn master: it replaces every worker gracefully and each new
+worker loads the configured bundle. :func:`install_reload_signal` also lets a worker reload in
+place on a signal (for a ``post_worker_init`` hook).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from fraudscreen.api.auth import require_scope
+from fraudscreen.config import REPO_DIR
+from fraudscreen.errors import ErrorDetail, InvalidRequestError, ModelError
+from fraudscreen.screening import Screener
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("model_admin", __name__, url_prefix="/v1/admin/model")
+
+MODELS_DIR = REPO_DIR / "models"
+"""Where bundles named by a relative path are looked for."""
+BUNDLE_NAME = "model.joblib"
+"""The bundle file inside a model folder (a folder may be named instead of the file)."""
+
+
+def allowed_roots(screener: Screener) -> tuple[Path, ...]:
+    """Folders an API caller may load bundles from: the models directory and the configured one."""
+    configured = screener.settings.resolved_model_path.resolve()
+    return tuple(dict.fromkeys((MODELS_DIR.resolve(), configured.parent)))
+
+
+def resolve_bundle_path(screener: Screener, raw: Any) -> Path:
+    """The bundle file named by the request, refused unless it is a ``.joblib`` under an allowed root."""
+    if raw is None:
+        return screener.settings.resolved_model_path
+    if not isinstance(raw, str) or not raw.strip() or "\x00" in raw:
+        raise InvalidRequestError("Invalid model path.",
+                                  details=[ErrorDetail("/path", "must be a non-empty string")])
+    path = Path(raw)
+    if not path.is_absolute():
+        path = MODELS_DIR / path
+    try:
+        if path.is_dir():
+            path = path / BUNDLE_NAME
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # name too long, symlink loop, ...
+        resolved = Path("/")
+    if resolved.suffix != ".joblib" or not any(
+        resolved.is_relative_to(root) for root in allowed_roots(screener)
+    ):
+        raise InvalidRequestError(
+            "The model path is not allowed.",
+            details=[ErrorDetail("/path", "must be a .joblib bundle inside the models directory "
+                                          "or the configured model's folder")],
+        )
+    return resolved
+
+
+def _model_json(screener: Screener, path: Path) -> dict[str, Any]:
+    model = screener.parts.model
+    thresholds = screener.thresholds
+    return {
+        "model_version": model.version if model else None,
+        "trained_at": model.trained_at if model else None,
+        "path": str(path),
+        "thresholds": (
+            {"review": thresholds.review, "reject": thresholds.reject} if thresholds else None
+        ),
+    }
+
+
+@bp.post("/reload")
+@require_scope("admin")
+def reload_model() -> Response:
+    """Load a bundle (``{"path": ...}`` or the configured one) and swap it in; the old one stays on error."""
+    body: Any = {}
+    if request.get_data(cache=True).strip():
+        body = request.get_json(silent=True, force=True)
+        if not isinstance(body, dict):
+            raise InvalidRequestError("The body must be a JSON object.",
+                                      details=[ErrorDetail("", "must be an object")])
+    screener: Screener = current_app.extensions["fraudscreen"]
+    path = resolve_bundle_path(screener, body.get("path"))
+    previous = screener.parts.model.version if screener.parts.model else None
+    try:
+        screener.reload_model(path)
+    except ModelError as exc:
+        raise InvalidRequestError(
+            "The model bundle could not be loaded; the current model stays in use.",
+            details=[ErrorDetail("/path", exc.message)],
+        ) from None
+    actor = getattr(g, "api_key", None)
+    log.info("model reloaded by %s: %s", getattr(actor, "name", "?"),
+             screener.parts.model.version if screener.parts.model else None)
+    return jsonify({**_model_json(screener, path), "previous_version": previous})
+
+
+def install_reload_signal(screener: Screener, signum: int = signal.SIGHUP) -> None:
+    """On ``signum``, reload the configured bundle in this process (in a thread; errors logged).
+
+    For a gunicorn ``post_worker_init`` hook; call it from the main thread.
+    """
+
+    def _reload() -> None:
+        try:
+            bundle = screener.reload_model()
+        except ModelError as exc:
+            log.error("model reload on signal failed, keeping the current model: %s", exc.message)
+        else:
+            log.info("model reloaded on signal: %s", bundle.version)
+
+    def _handler(_signum: int, _frame: Any) -> None:
+        threading.Thread(target=_reload, name="model-reload", daemon=True).start()
+
+    signal.signal(signum, _handler)

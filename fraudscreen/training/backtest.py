@@ -1,0 +1,285 @@
+"""Back-test: replay labelled orders, train on the train rows, measure three systems on the test rows.
+
+The systems, all measured on the same held-out test rows with the thresholds chosen on the
+train rows:
+
+* ``rules``: the rules alone, by precedence (allow -> accept, reject -> reject,
+  review -> review, otherwise accept);
+* ``model``: the model alone (its review and reject thresholds, no rules);
+* ``combined``: what the service does, :func:`fraudscreen.decision.decide` on the model's
+  probability and the rule hits.
+
+The JSON keys are a stable interface, documented in ``docs/backtest.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from fraudscreen.config import Settings
+from fraudscreen.decision import decide
+from fraudscreen.rules import RuleHit, RuleSet, strongest_action
+from fraudscreen.training.pipeline import (
+    DEFAULT_LABEL_DELAY,
+    Split,
+    TrainedReplay,
+    file_sha256,
+    read_jsonl,
+    replay,
+    train_on_replay,
+)
+
+FORMAT = "fraudscreen-backtest"
+FORMAT_VERSION = 1
+DECISIONS = ("accept", "review", "reject")
+_RANK = {d: i for i, d in enumerate(DECISIONS)}
+_ACTION_DECISION = {"allow": "accept", "reject": "reject", "review": "review"}
+SYSTEMS = ("rules", "model", "combined")
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return float(num / den) if den else None
+
+
+def at_capacity(y: np.ndarray, score: np.ndarray, capacity: float) -> tuple[float | None, float | None]:
+    """(recall, precision) of the top ``capacity`` share of rows by score.
+
+    Rows tied at the cut share the remaining places in proportion (the expected result of a
+    random tie-break), so discrete scores such as a decision get a fair figure.
+    """
+    n, frauds = int(y.size), int(y.sum())
+    k = max(1, round(capacity * n)) if n else 0
+    if not k:
+        return None, None
+    order = np.sort(score)[::-1]
+    cut = order[k - 1]
+    above = score > cut
+    tied = score == cut
+    slots = k - int(above.sum())
+    caught = float(y[above].sum()) + float(y[tied].sum()) * slots / int(tied.sum())
+    return _ratio(caught, frauds), caught / k
+
+
+def system_metrics(
+    y: np.ndarray, decisions: np.ndarray, score: np.ndarray, *, capacity: float, ranked_by: str
+) -> dict[str, Any]:
+    """Quality of one system on labelled rows: ranking (AUC, AP, capacity) and its decisions.
+
+    ``decisions`` are 0 accept, 1 review, 2 reject; ``score`` ranks the rows (higher = riskier).
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    n, n_fraud = int(y.size), int(y.sum())
+    both = 0 < n_fraud < n
+    fraud = y == 1
+    flagged, rejected = decisions >= 1, decisions == 2
+    recall, precision = at_capacity(y, score, capacity)
+    return {
+        "ranked_by": ranked_by,
+        "roc_auc": float(roc_auc_score(y, score)) if both else None,
+        "average_precision": float(average_precision_score(y, score)) if both else None,
+        "recall_at_capacity": recall,
+        "precision_at_capacity": precision,
+        "flagged_share": _ratio(int(flagged.sum()), n),
+        "flagged_recall": _ratio(int((flagged & fraud).sum()), n_fraud),
+        "flagged_precision": _ratio(int((flagged & fraud).sum()), int(flagged.sum())),
+        "reject_share": _ratio(int(rejected.sum()), n),
+        "reject_recall": _ratio(int((rejected & fraud).sum()), n_fraud),
+        "reject_precision": _ratio(int((rejected & fraud).sum()), int(rejected.sum())),
+        "decision_mix": {d: _ratio(int((decisions == i).sum()), n) for i, d in enumerate(DECISIONS)},
+    }
+
+
+def rules_decision(hits: Sequence[RuleHit]) -> str:
+    """The decision of the rules alone: allow -> accept, reject, review, else accept."""
+    action = strongest_action(hits)
+    return _ACTION_DECISION.get(action or "", "accept")
+
+
+def rule_table(y: np.ndarray, hits: Sequence[Sequence[RuleHit]], rules: RuleSet) -> list[dict[str, Any]]:
+    """Per enabled rule (file order): hits on the rows, their share, frauds among them, precision, recall."""
+    n, n_fraud = int(y.size), int(y.sum())
+    table = []
+    for rule in rules.rules:
+        if not rule.enabled:
+            continue
+        mask = np.fromiter((any(h.rule_id == rule.id for h in hs) for hs in hits), bool, count=n)
+        caught = int(y[mask].sum())
+        table.append({
+            "id": rule.id, "code": rule.code, "action": rule.action,
+            "hits": int(mask.sum()), "hit_share": _ratio(int(mask.sum()), n),
+            "frauds": caught, "precision": _ratio(caught, int(mask.sum())),
+            "recall": _ratio(caught, n_fraud),
+        })
+    return table
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def backtest_report(
+    trained: TrainedReplay,
+    *,
+    rules: RuleSet,
+    data_path: Path | None,
+    data_sha256: str | None,
+    rows_read: int,
+    label_delay: timedelta = DEFAULT_LABEL_DELAY,
+    review_capacity: float = 0.05,
+    min_reject_precision: float = 0.95,
+) -> dict[str, Any]:
+    """The back-test report (JSON-ready; keys in ``docs/backtest.md``) on the test rows only."""
+    replayed, bundle, idx = trained.replayed, trained.result.bundle, trained.test_idx
+    y = replayed.y[idx].astype(np.int64)
+    p = bundle.predict_proba(replayed.X[idx])  # one batched call
+    hits = [replayed.rule_hits[i] for i in idx]
+    t = bundle.thresholds
+    model = np.where(p >= t.reject, 2, np.where(p >= t.review, 1, 0))
+    by_rules = np.array([_RANK[rules_decision(h)] for h in hits], dtype=np.int64)
+    combined = np.array(
+        [_RANK[decide(probability=float(pi), thresholds=t, hits=h).decision] for pi, h in zip(p, hits)],
+        dtype=np.int64,
+    )
+    systems = {
+        "rules": system_metrics(y, by_rules, by_rules.astype(float), capacity=review_capacity,
+                                ranked_by="decision"),
+        "model": system_metrics(y, model, p, capacity=review_capacity, ranked_by="probability"),
+        "combined": system_metrics(y, combined, combined + p, capacity=review_capacity,
+                                   ranked_by="decision+probability"),
+    }
+    train_rows = int(replayed.y.size - idx.size)
+    times = replayed.event_times[idx]
+    seconds = replayed.seconds
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "data": {
+            "path": str(data_path) if data_path is not None else None,
+            "sha256": data_sha256,
+            "rows_read": rows_read,
+            "rows_replayed": int(replayed.y.size),
+            "rows_skipped": replayed.skipped,
+        },
+        "replay": {
+            "seconds": round(seconds, 3),
+            "orders_per_second": round(rows_read / seconds, 1) if seconds else None,
+            "label_delay_days": label_delay / timedelta(days=1),
+        },
+        "split": {
+            "method": trained.split,
+            "test_fraction": trained.test_fraction,
+            "seed": trained.seed,
+            "train_rows": train_rows,
+            "test_rows": int(idx.size),
+            "test_from": _iso(float(times.min())) if times.size else None,
+            "test_to": _iso(float(times.max())) if times.size else None,
+        },
+        "model": {
+            "version": bundle.version,
+            "n_trees": trained.result.report["n_trees"],
+            "fit_rows": trained.result.report["rows"]["fit"],
+            "calibration_rows": trained.result.report["rows"]["calibration"],
+        },
+        "thresholds": {
+            "review": t.review,
+            "reject": t.reject,
+            "review_capacity": review_capacity,
+            "min_reject_precision": min_reject_precision,
+        },
+        "rules_version": replayed.rules_version,
+        "test": {"rows": int(y.size), "frauds": int(y.sum()), "fraud_rate": _ratio(int(y.sum()), int(y.size))},
+        "systems": systems,
+        "rules": rule_table(y, hits, rules),
+    }
+
+
+def run_backtest(
+    data_path: Path,
+    *,
+    settings: Settings,
+    split: Split = "time",
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    review_capacity: float = 0.05,
+    min_reject_precision: float = 0.95,
+    label_delay: timedelta = DEFAULT_LABEL_DELAY,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows."""
+    sha = file_sha256(data_path)
+    rows = read_jsonl(data_path)
+    replayed = replay(rows, settings=settings, progress=progress, label_delay=label_delay)
+    if progress:
+        tqdm.write(f"Training on the train rows of {replayed.y.size} replayed rows ({split} split) …", file=sys.stderr)
+    trained = train_on_replay(
+        replayed, split=split, test_fraction=test_fraction, seed=seed,
+        review_capacity=review_capacity, min_reject_precision=min_reject_precision,
+        version=f"backtest-{sha[:12]}", data_sha256=sha,
+    )
+    return backtest_report(
+        trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
+        data_sha256=sha, rows_read=len(rows), label_delay=label_delay,
+        review_capacity=review_capacity, min_reject_precision=min_reject_precision,
+    )
+
+
+def _fmt(value: Any, pct: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
+
+
+def print_report(report: dict[str, Any], console: Any = None) -> None:
+    """Print the report as tables (``rich``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    test, split, th = report["test"], report["split"], report["thresholds"]
+    console.print(
+        f"[bold]Back-test[/bold] of {report['data']['rows_replayed']} replayed orders "
+        f"({report['data']['rows_skipped']} skipped), {split['method']} split: "
+        f"train {split['train_rows']}, test {split['test_rows']} "
+        f"({split['test_from']} … {split['test_to']}); test fraud rate {_fmt(test['fraud_rate'], True)}"
+    )
+    console.print(
+        f"Model {report['model']['version']}: review at p ≥ {th['review']:.4f}, reject at p ≥ "
+        f"{th['reject']:.4f} (capacity {th['review_capacity']:.0%}, min reject precision "
+        f"{th['min_reject_precision']:.2f}); rules {report['rules_version']}"
+    )
+    table = Table(title="Test rows only")
+    table.add_column("metric", no_wrap=True)
+    for name in SYSTEMS:
+        table.add_column(name, justify="right", no_wrap=True)
+    m = report["systems"]
+    rows: list[tuple[str, str, bool]] = [
+        ("ROC AUC", "roc_auc", False), ("average precision", "average_precision", False),
+        (f"recall at {th['review_capacity']:.0%} capacity", "recall_at_capacity", True),
+        (f"precision at {th['review_capacity']:.0%} capacity", "precision_at_capacity", True),
+        ("flagged (review + reject)", "flagged_share", True),
+        ("recall of flagged", "flagged_recall", True),
+        ("precision of flagged", "flagged_precision", True),
+        ("reject precision", "reject_precision", True), ("reject recall", "reject_recall", True),
+    ]
+    for label, key, pct in rows:
+        table.add_row(label, *(_fmt(m[s][key], pct) for s in SYSTEMS))
+    for d in DECISIONS:
+        table.add_row(f"{d} share", *(_fmt(m[s]["decision_mix"][d], True) for s in SYSTEMS))
+    console.print(table)
+    rules = Table(title="Rules on the test rows")
+    for name in ("rule", "action", "hits", "frauds", "precision", "recall"):
+        rules.add_column(name, justify="left" if name in ("rule", "action") else "right",
+                         no_wrap=True)
+    for r in report["rules"]:
+        rules.add_row(r["id"], r["action"], str(r["hits"]), str(r["frauds"]),
+                      _fmt(r["precision"], True), _fmt(r["recall"], True))
+    console.print(rules)

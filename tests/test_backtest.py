@@ -1,0 +1,179 @@
+"""Back-test and train: splits, test-rows-only figures, the three systems, the CLI, the model card."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fraudscreen.config import REPO_DIR, Settings
+from fraudscreen.model import ModelBundle
+from fraudscreen.rules import RuleSet
+from fraudscreen.training.backtest import (
+    at_capacity,
+    backtest_report,
+    rules_decision,
+)
+from fraudscreen.training.commands import backtest, train
+from fraudscreen.training.jsonl import write_jsonl
+from fraudscreen.training.pipeline import (
+    ReplayResult,
+    read_jsonl,
+    replay,
+    split_indices,
+    train_on_replay,
+)
+from fraudscreen.training.simulate import simulate_orders
+
+DOC = REPO_DIR / "docs" / "backtest.md"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "orders.jsonl.gz"
+    write_jsonl(simulate_orders(2500, seed=21, start=datetime(2026, 3, 2, tzinfo=UTC)), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("var"))
+
+
+@pytest.fixture(scope="module")
+def replayed(data: Path, settings: Settings) -> ReplayResult:
+    return replay(read_jsonl(data), settings=settings)
+
+
+def _report(replayed: ReplayResult, settings: Settings, **split: Any) -> dict[str, Any]:
+    trained = train_on_replay(replayed, version="t", data_sha256="0" * 64, **split)
+    return backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path),
+                           data_path=None, data_sha256=None, rows_read=replayed.y.size)
+
+
+@pytest.fixture(scope="module")
+def report(replayed: ReplayResult, settings: Settings) -> dict[str, Any]:
+    return _report(replayed, settings)  # run_backtest itself: the CLI tests below
+
+
+def _keys(value: Any, prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            name = f"{prefix}.{k}" if prefix else k
+            keys.add(name)
+            keys |= _keys(v, name)
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        keys |= _keys(value[0], f"{prefix}[]")
+    return keys
+
+
+def test_every_report_key_is_documented(report) -> None:
+    documented = set(re.findall(r"^\| `([^`]+)` \|", DOC.read_text(), flags=re.MULTILINE))
+    systems = {k for k in _keys(report) if k.startswith("systems.")}
+    generic = {re.sub(r"^systems\.(rules|model|combined)", "systems.<system>", k) for k in systems}
+    actual = (_keys(report) - systems) | generic
+    assert actual - documented == set(), "undocumented keys"
+    assert documented - actual == set(), "documented keys the report lacks"
+
+
+def test_figures_are_computed_on_the_latest_rows_only(report, replayed, settings) -> None:
+    n = replayed.y.size
+    assert report["data"]["rows_replayed"] == n
+    assert report["split"]["test_rows"] == round(0.2 * n)
+    assert report["split"]["train_rows"] + report["split"]["test_rows"] == n
+    test_times = replayed.event_times[-report["split"]["test_rows"]:]
+    train_last = replayed.event_times[: report["split"]["train_rows"]].max()
+    assert test_times.min() >= train_last
+    assert report["split"]["test_from"] == datetime.fromtimestamp(test_times.min(), UTC) \
+        .isoformat().replace("+00:00", "Z")
+    test_y = replayed.y[-report["split"]["test_rows"]:]
+    assert report["test"]["frauds"] == int(test_y.sum()) > 0
+    # the rules' figures, recomputed from the replay's hits on the test rows
+    hits = replayed.rule_hits[-report["split"]["test_rows"]:]
+    decisions = [rules_decision(h) for h in hits]
+    rules = report["systems"]["rules"]
+    assert rules["decision_mix"]["review"] == pytest.approx(decisions.count("review") / len(hits))
+    flagged = np.array([d != "accept" for d in decisions])
+    assert rules["flagged_recall"] == pytest.approx((flagged & (test_y == 1)).sum() / test_y.sum())
+    by_id = {r["id"]: r for r in report["rules"]}
+    assert list(by_id) == [r.id for r in RuleSet.load(settings.resolved_rules_path).rules if r.enabled]
+    for rule_id, row in by_id.items():
+        mask = np.array([any(h.rule_id == rule_id for h in hs) for hs in hits])
+        assert row["hits"] == mask.sum() and row["frauds"] == int(test_y[mask].sum())
+
+
+def test_three_systems_are_consistent(report) -> None:
+    model, combined, rules = (report["systems"][s] for s in ("model", "combined", "rules"))
+    for system in (model, combined, rules):
+        assert sum(system["decision_mix"].values()) == pytest.approx(1.0)
+        assert system["flagged_share"] == pytest.approx(
+            system["decision_mix"]["review"] + system["decision_mix"]["reject"])
+    assert model["roc_auc"] > 0.8 and model["average_precision"] > 0.3
+    assert rules["ranked_by"] == "decision" and model["ranked_by"] == "probability"
+    th = report["thresholds"]
+    assert 0 <= th["review"] < th["reject"] <= 1
+    assert (th["review_capacity"], th["min_reject_precision"]) == (0.05, 0.95)
+
+
+def test_random_split_is_stratified_and_seeded(replayed, settings) -> None:
+    first = _report(replayed, settings, split="random", seed=4, test_fraction=0.3)
+    again = _report(replayed, settings, split="random", seed=4, test_fraction=0.3)
+    assert first["split"]["method"] == "random"
+    assert first["systems"] == again["systems"] and first["test"] == again["test"]
+    y = replayed.y
+    assert abs(first["test"]["frauds"] - 0.3 * y.sum()) <= 1
+    _, test_idx = split_indices(y, replayed.event_times, split="random", test_fraction=0.3, seed=4)
+    assert test_idx.size == first["split"]["test_rows"]
+    assert test_idx.max() > y.size * 0.7 and test_idx.min() < y.size * 0.3  # spread over time
+    other = _report(replayed, settings, split="random", seed=5, test_fraction=0.3)
+    assert abs(other["test"]["frauds"] - first["test"]["frauds"]) <= 1  # stratified
+    assert other["systems"] != first["systems"]
+
+
+def test_at_capacity_shares_ties_fairly() -> None:
+    y = np.array([1, 0, 1, 0])
+    assert at_capacity(y, np.array([2.0, 1.0, 1.0, 0.0]), 0.5) == (0.75, 0.75)
+    assert at_capacity(y, np.array([0.9, 0.1, 0.8, 0.2]), 0.5) == (1.0, 1.0)
+    assert at_capacity(np.array([0, 0]), np.array([0.5, 0.1]), 0.5) == (None, 0.0)
+
+
+def test_backtest_command_prints_and_writes_json(data, settings, tmp_path) -> None:
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        backtest, ["--data", str(data), "--json", str(out), "--no-progress",
+                   "--review-capacity", "0.04", "--label-delay-days", "10"],
+        obj=settings, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "combined" in result.output and "prior_fraud" in result.output
+    written = json.loads(out.read_text())
+    assert written["thresholds"]["review_capacity"] == 0.04
+    assert written["replay"]["label_delay_days"] == 10
+    bad = CliRunner().invoke(backtest, ["--data", str(data), "--split", "sideways"], obj=settings)
+    assert bad.exit_code == 2
+
+
+def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_path) -> None:
+    out = tmp_path / "models" / "m1"
+    result = CliRunner().invoke(
+        train, ["--data", str(data), "--out", str(out), "--version", "t-1", "--seed", "2"],
+        obj=settings, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    bundle = ModelBundle.load(out / "model.joblib")
+    assert bundle.version == "t-1" and bundle.params["split"] == "time"
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["version"] == "t-1" and card["data"]["sha256"] == bundle.training_data_sha256
+    assert card["backtest"]["model"]["version"] == "t-1"
+    assert set(card["backtest"]["systems"]) == {"rules", "model", "combined"}
+    assert card["backtest"]["systems"]["model"]["roc_auc"] == pytest.approx(bundle.metrics["roc_auc"])
+    markdown = (out / "MODEL_CARD.md").read_text()
+    assert "## Back-test on the held-out rows" in markdown
+    assert "| combined |" in markdown and "`prior_fraud`" in markdown

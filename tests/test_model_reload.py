@@ -1,0 +1,153 @@
+"""POST /v1/admin/model/reload and the reload signal, through the Flask test client."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from helpers import make_settings, order_body
+
+from fraudscreen.api import create_app, model_admin
+from fraudscreen.config import REPO_DIR, Settings
+from fraudscreen.model import ModelBundle
+from fraudscreen.store import Store
+
+SHIPPED = REPO_DIR / "models" / "default" / "model.joblib"
+
+
+class _Marker:
+    """Unpickling this creates a file: proof that a refused bundle was never opened."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (Path(self.path),))
+
+
+@pytest.fixture(scope="module")
+def shipped() -> ModelBundle:
+    if not SHIPPED.is_file():
+        pytest.skip("no shipped model bundle")
+    return ModelBundle.load(SHIPPED)
+
+
+@pytest.fixture
+def models(tmp_path: Path, shipped: ModelBundle) -> Path:
+    folder = tmp_path / "models" / "current"
+    shipped.version = "reload-a"
+    shipped.save(folder / "model.joblib")
+    shipped.version = "reload-b"
+    shipped.save(folder / "candidate.joblib")
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, models: Path) -> Settings:
+    url = f"sqlite:///{tmp_path / 'var' / 'fraudscreen.db'}"
+    settings = make_settings(tmp_path, url, model_path=str(models / "model.joblib"))
+    store = Store(url)
+    store.upgrade()
+    store.close()
+    return settings
+
+
+@pytest.fixture
+def client(settings: Settings) -> FlaskClient:
+    app = create_app(settings)
+    if "model_admin" not in app.blueprints:  # until the app factory registers it
+        app.register_blueprint(model_admin.bp)
+    return app.test_client()
+
+
+@pytest.fixture
+def keys(client: FlaskClient) -> dict[str, str]:
+    store = client.application.extensions["fraudscreen"].store
+    return {s: store.create_api_key(f"t-{s}", [s])[1] for s in ("score", "admin")}
+
+
+def _reload(client: FlaskClient, key: str, body: Any = None) -> Any:
+    return client.post("/v1/admin/model/reload", json=body,
+                       headers={"Authorization": f"Bearer {key}"})
+
+
+def _scored_version(client: FlaskClient, key: str, n: int) -> str:
+    response = client.post("/v1/score", json=order_body(event__transaction_id=f"r-{n}"),
+                           headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    return response.get_json()["model_version"]  # type: ignore[no-any-return]
+
+
+def test_reload_swaps_the_model_for_the_next_orders(client, keys, models) -> None:
+    assert _scored_version(client, keys["score"], 1) == "reload-a"
+    response = _reload(client, keys["admin"], {"path": str(models / "candidate.joblib")})
+    assert response.status_code == 200, response.get_json()
+    data = response.get_json()
+    assert (data["model_version"], data["previous_version"]) == ("reload-b", "reload-a")
+    assert 0 <= data["thresholds"]["review"] < data["thresholds"]["reject"] <= 1
+    assert _scored_version(client, keys["score"], 2) == "reload-b"
+    # no body: back to the configured bundle
+    response = client.post("/v1/admin/model/reload", headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert response.status_code == 200 and response.get_json()["model_version"] == "reload-a"
+    assert _scored_version(client, keys["score"], 3) == "reload-a"
+
+
+def test_a_folder_or_a_path_relative_to_the_models_directory(client, keys) -> None:
+    response = _reload(client, keys["admin"], {"path": "default"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["path"] == str(SHIPPED.resolve())
+
+
+def test_reload_needs_the_admin_scope(client, keys) -> None:
+    assert client.post("/v1/admin/model/reload").status_code == 401
+    assert _reload(client, keys["score"]).status_code == 403
+
+
+def test_paths_outside_the_allowed_folders_are_never_opened(client, keys, tmp_path, models) -> None:
+    evil = tmp_path / "elsewhere" / "model.joblib"
+    evil.parent.mkdir()
+    marker = tmp_path / "unpickled"
+    evil.write_bytes(pickle.dumps(_Marker(str(marker))))
+    (models / "link.joblib").symlink_to(evil)
+    for path in (str(evil), str(evil.parent), str(models / "link.joblib"),
+                 str(models / ".." / ".." / "elsewhere" / "model.joblib"), "/etc/passwd",
+                 "../../../../../../../etc/passwd", "x" * 5000 + ".joblib", "", 42):
+        response = _reload(client, keys["admin"], {"path": path})
+        assert response.status_code == 400, path
+        assert response.get_json()["error"]["details"][0]["pointer"] == "/path"
+    assert _reload(client, keys["admin"], ["not", "an", "object"]).status_code == 400
+    assert not marker.exists()
+    assert _scored_version(client, keys["score"], 4) == "reload-a"
+
+
+def test_a_broken_bundle_keeps_the_current_model(client, keys, models) -> None:
+    (models / "broken.joblib").write_bytes(b"not a joblib file")
+    response = _reload(client, keys["admin"], {"path": str(models / "broken.joblib")})
+    assert response.status_code == 400
+    assert "current model stays" in response.get_json()["error"]["message"]
+    missing = _reload(client, keys["admin"], {"path": str(models / "missing.joblib")})
+    assert missing.status_code == 400
+    assert _scored_version(client, keys["score"], 5) == "reload-a"
+    assert client.get("/readyz").status_code == 200
+
+
+def test_the_reload_signal_reloads_the_configured_bundle(client, keys, models) -> None:
+    screener = client.application.extensions["fraudscreen"]
+    screener.reload_model(models / "candidate.joblib")
+    assert _scored_version(client, keys["score"], 6) == "reload-b"
+    previous = signal.getsignal(signal.SIGHUP)
+    try:
+        model_admin.install_reload_signal(screener)
+        os.kill(os.getpid(), signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while screener.parts.model.version != "reload-a" and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert _scored_version(client, keys["score"], 7) == "reload-a"
