@@ -65,6 +65,23 @@ class Settings:
     port: int = 8000
     workers: int = 2
     log_level: str = "INFO"
+    log_dir: Path | None = None
+    """JSON log files (one a day, ``fraudscreen-YYYY-MM-DD.log``); default ``<data_dir>/logs``."""
+    log_to_file: bool = True
+    """Write the JSON log files under :attr:`log_dir` (stderr gets JSON lines either way)."""
+    retention_personal_days: int = 180
+    """After this many days an order loses its personal fields: IP, device id, card key, email
+    hash and domain, entity links, the IP location beyond the country (privacy policy P7)."""
+    retention_orders_days: int = 730
+    """After this many days an order is deleted; a labelled one is kept only anonymised."""
+    retention_audit_days: int = 730
+    """Audit-log entries older than this many days are deleted."""
+    retention_logs_days: int = 30
+    """Log files older than this many days are deleted."""
+    purge_interval_hours: float = 0.0
+    """Run the retention purge inside the service every this many hours; 0: only from cron."""
+    erasure_keep_fraud_hashes: bool = False
+    """On erasure, keep the email hashes of confirmed-fraud orders on the block list."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -72,6 +89,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'fraudscreen.db').resolve()}"
+
+    @property
+    def resolved_log_dir(self) -> Path:
+        """Where the JSON log files go."""
+        return self.log_dir or self.data_dir / "logs"
 
     @property
     def resolved_model_path(self) -> Path:
@@ -95,6 +117,8 @@ def _cast(name: str, value: Any) -> Any:
     if value is None or value == "":
         return None if "None" in str(_FIELD_TYPES[name]) else value
     kind = str(_FIELD_TYPES[name])
+    if kind.startswith("bool"):
+        return _boolean(name, value)
     try:
         if kind.startswith("Path"):
             return Path(value)
@@ -105,6 +129,19 @@ def _cast(name: str, value: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r} must be {kind.split(' ')[0]}") from exc
     return str(value)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"setting {name!r} must be true or false")
 
 
 def load_settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
@@ -62,7 +62,9 @@ def _order_json(stored: Any) -> dict[str, Any]:
 @require_scope("score")
 def get_order(order_id: str) -> Response:
     """The stored answer for an order (by fraudscreen id or transaction id) and its outcome."""
-    return jsonify(_order_json(_stored_order(order_id)))
+    stored = _stored_order(order_id)
+    _screener().store.audit(g.api_key.name, "order.read", stored.order_id)  # policy P4
+    return jsonify(_order_json(stored))
 
 
 @bp.post("/orders/<order_id>/outcome")
@@ -96,4 +98,5 @@ def account_profile(account_id: str) -> Response:
     """The account fraud profile as of now (or ``?at=`` an RFC 3339 time)."""
     at = parse_time(request.args["at"], "/at") if "at" in request.args else datetime.now(UTC)
     profile = _screener().store.get_profile(account_id, at=at)
+    _screener().store.audit(g.api_key.name, "profile.read", account_id)  # policy P4
     return jsonify({"account_id": account_id, "at": at.isoformat(), "profile": profile.to_dict()})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -71,6 +72,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Erasure and retention must not leave deleted personal data in free space (policy P3/P7).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
     cursor.close()
 
@@ -180,6 +183,29 @@ class StoreBase:
         except Exception:  # noqa: BLE001 - readiness must never raise
             log.warning("database ping failed", exc_info=False)
             return False
+
+    def scrub(self) -> bool:
+        """After deleting personal data: on SQLite, copy the WAL into the database and truncate it.
+
+        Deleted rows are zeroed in place (``secure_delete``); this drops the older page images
+        the WAL still holds. True when the WAL was fully checkpointed (no reader held it);
+        always True on PostgreSQL, whose dead rows autovacuum reclaims.
+        """
+        if self.dialect != "sqlite":
+            return True
+        for attempt in range(20):
+            pooled = self.engine.raw_connection()  # autocommit: a checkpoint needs no transaction
+            try:
+                busy, _log, _done = pooled.cursor().execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).fetchone()
+            finally:
+                pooled.close()
+            if not busy:
+                return True
+            time.sleep(0.05 * (attempt + 1))
+        log.warning("the WAL could not be truncated: readers kept it busy")
+        return False
 
     def close(self) -> None:
         """Stop the checkpoint thread and close every pooled connection."""

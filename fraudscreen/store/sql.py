@@ -14,9 +14,11 @@ from fraudscreen.errors import InvalidRequestError, NotFoundError
 from fraudscreen.profile import OUTCOMES, EntityKeys, ProfileSnapshot, build_profile
 from fraudscreen.store.apikeys import ApiKeysMixin
 from fraudscreen.store.base import require_aware, utcnow
+from fraudscreen.store.erasure import ErasureMixin
 from fraudscreen.store.history import STORED_COLUMNS, HistoryMixin
 from fraudscreen.store.lists import ListsMixin
 from fraudscreen.store.records import OrderRecord, StoredOrder, stored_from_row
+from fraudscreen.store.retention import RetentionMixin
 from fraudscreen.store.tables import accounts, orders, outcomes
 
 _BY_ORDER_ID = select(*STORED_COLUMNS).where(orders.c.order_id == bindparam("order_id"))
@@ -31,8 +33,10 @@ _LAST_KEYS = (
 )
 
 
-class Store(HistoryMixin, ApiKeysMixin, ListsMixin):
+class Store(HistoryMixin, ApiKeysMixin, ListsMixin, ErasureMixin, RetentionMixin):
     """Orders, account profiles, outcomes, API keys, lists and the audit log in one database.
+
+    Privacy (export, erasure, retention) is in :mod:`.erasure` and :mod:`.retention`.
 
     ``Store(url)`` opens SQLite (``sqlite:///path``) or PostgreSQL
     (``postgresql+psycopg://...``) without migrating; call :meth:`upgrade` once at start.

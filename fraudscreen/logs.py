@@ -1,0 +1,267 @@
+"""Structured JSON logs that never carry raw emails, card numbers, API keys or passwords (P5).
+
+:func:`setup_logging` sends every record to stderr and to one file a day under the log
+directory (``<data_dir>/logs/fraudscreen-YYYY-MM-DD.log``), one JSON object a line.
+:class:`MaskingFilter` sits on each of those handlers and masks the message, its arguments,
+extra fields, the exception text and the stack of every record before it is written.
+:func:`rewrite_log_files` and :func:`delete_old_log_files` serve erasure and retention.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from fraudscreen.config import Settings
+from fraudscreen.enrich.card import find_card_numbers
+
+LOG_PREFIX = "fraudscreen-"
+LOG_SUFFIX = ".log"
+_MARK = "_fraudscreen_handler"
+
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+_SECRET_FIELD = re.compile(
+    r"(?i)((?:password|passwd|pwd|secret|api[_-]?key|apikey|token|authorization|hmac[_-]?key"
+    r"|(?<![a-z])pw|(?<![a-z])pass)"
+    r"[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;&}]+"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+_API_KEY = re.compile(r"\bfs_[A-Za-z0-9_-]{6,}")
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){11,}(?!\d)")
+_REDACTED = "[redacted]"
+
+# Attributes every LogRecord has; anything else was passed as ``extra`` and is logged as a field.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    return "[card]" if find_card_numbers(match.group()) else match.group()
+
+
+def mask(text: str) -> str:
+    """``text`` with emails, Luhn-valid card-like digit runs, ``fs_`` API keys, bearer
+    tokens, URL credentials and ``password=``-style values replaced."""
+    if not text:
+        return text
+    text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + _REDACTED + "@", text)
+    text = _SECRET_FIELD.sub(lambda m: m.group(1) + _REDACTED, text)
+    text = _BEARER.sub(lambda m: m.group(1) + " " + _REDACTED, text)
+    text = _API_KEY.sub("fs_" + _REDACTED, text)
+    text = _EMAIL.sub("[email]", text)
+    return _DIGIT_RUN.sub(_mask_card, text)
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: _mask_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mask_value(v) for v in value]
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return mask(str(value))
+
+
+class MaskingFilter(logging.Filter):
+    """Masks personal data and secrets in a record's message, args, extras, exception and stack.
+
+    The message is rendered (``msg % args``) and masked, the args dropped; the exception is
+    rendered to text and masked, and ``exc_info`` cleared so no later formatter renders it raw.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not lose the record
+            message = f"{record.msg} (unformattable arguments)"
+        record.msg, record.args = mask(str(message)), None
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            exc_type = record.exc_info[0]
+            record.exc_type = exc_type.__name__ if exc_type else None
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and key != "exc_type":
+                setattr(record, key, _mask_value(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, extra fields, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in payload:
+                payload[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        if record.stack_info:
+            payload["stack"] = record.stack_info
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+def log_file_name(day: date) -> str:
+    """The file name of one day's log."""
+    return f"{LOG_PREFIX}{day.isoformat()}{LOG_SUFFIX}"
+
+
+class DailyFileHandler(logging.handlers.WatchedFileHandler):
+    """Appends to the current UTC day's file; reopens it when erasure has rewritten it.
+
+    Every worker appends to the same file (``O_APPEND``): no rotation step to race on.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._day = datetime.now(UTC).date()
+        super().__init__(directory / log_file_name(self._day), encoding="utf-8", delay=True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        day = datetime.fromtimestamp(record.created, UTC).date()
+        if day != self._day:
+            self.acquire()
+            try:
+                self._day = day
+                self.baseFilename = os.fspath(self.directory / log_file_name(day))
+                if self.stream is not None:
+                    self.stream.close()
+                    self.stream = None  # type: ignore[assignment]
+            finally:
+                self.release()
+        super().emit(record)
+
+
+def _install(handler: logging.Handler, level: int) -> logging.Handler:
+    handler.setLevel(level)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(MaskingFilter())
+    setattr(handler, _MARK, True)
+    return handler
+
+
+def setup_logging(settings: Settings) -> None:
+    """JSON logs to stderr and (unless ``log_to_file`` is off) to the daily files; idempotent.
+
+    Replaces the handlers an earlier call installed; leaves other handlers alone but puts a
+    :class:`MaskingFilter` on gunicorn's error-log handlers too.
+    """
+    level = logging.getLevelName(settings.log_level.upper())
+    if not isinstance(level, int):
+        level = logging.INFO
+    reset_logging()
+    root = logging.getLogger()
+    root.addHandler(_install(logging.StreamHandler(sys.stderr), level))
+    if settings.log_to_file:
+        root.addHandler(_install(DailyFileHandler(settings.resolved_log_dir), level))
+    root.setLevel(level)
+    for handler in logging.getLogger("gunicorn.error").handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
+
+
+def reset_logging() -> None:
+    """Remove and close the handlers :func:`setup_logging` installed."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _MARK, False)]:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def log_files(directory: Path) -> list[Path]:
+    """The service's log files in ``directory``, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(f"{LOG_PREFIX}*{LOG_SUFFIX}"))
+
+
+def rewrite_log_files(directory: Path, identifiers: Iterable[str]) -> tuple[int, int]:
+    """Drop every log line that holds one of ``identifiers`` as a whole token.
+
+    Each changed file is replaced atomically (the handlers reopen it on their next
+    record). Returns ``(files rewritten, lines removed)``.
+    """
+    values = sorted({v for v in identifiers if v}, key=len, reverse=True)
+    if not values:
+        return 0, 0
+    edge = r"A-Za-z0-9_:@+-"  # a value inside a longer token does not count; a final "." may
+    pattern = re.compile(
+        rf"(?<![{edge}.])(?:{'|'.join(re.escape(v) for v in values)})(?![{edge}])".encode(
+            "utf-8", "surrogateescape"
+        )
+    )
+    files = lines_removed = 0
+    for path in log_files(directory):
+        try:
+            lines = path.read_bytes().splitlines(keepends=True)
+        except FileNotFoundError:
+            continue
+        kept = [line for line in lines if not pattern.search(line)]
+        if len(kept) == len(lines):
+            continue
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rewrite-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.writelines(kept)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+        files += 1
+        lines_removed += len(lines) - len(kept)
+    return files, lines_removed
+
+
+def delete_old_log_files(directory: Path, before: date) -> int:
+    """Delete the daily log files of days before ``before``; how many."""
+    removed = 0
+    for path in log_files(directory):
+        stem = path.name[len(LOG_PREFIX) : -len(LOG_SUFFIX)]
+        try:
+            day = date.fromisoformat(stem)
+        except ValueError:
+            continue
+        if day < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+__all__ = [
+    "DailyFileHandler",
+    "JsonFormatter",
+    "MaskingFilter",
+    "delete_old_log_files",
+    "log_files",
+    "mask",
+    "reset_logging",
+    "rewrite_log_files",
+    "setup_logging",
+]

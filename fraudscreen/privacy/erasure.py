@@ -1,0 +1,87 @@
+"""Erase an account (privacy policy P3): database rows, audit details and log lines.
+
+``DELETE /v1/accounts/{id}`` and ``fraudscreen erase ACCOUNT`` both call :func:`erase_account`.
+It is idempotent: a second call finds nothing and reports zeros.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fraudscreen.config import Settings
+from fraudscreen.logs import rewrite_log_files
+from fraudscreen.store import Store
+
+log = logging.getLogger(__name__)
+
+KEEP_SETTING = "FRAUDSCREEN_ERASURE_KEEP_FRAUD_HASHES"
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    """What one erasure removed and what it kept, and why."""
+
+    erasure_id: str
+    """The id under which the erasure is audited (the audit entry never names the account)."""
+    account_id: str
+    removed: dict[str, int]
+    """Per kind: accounts, orders, entity_links, outcomes, list_entries,
+    audit_entries_anonymised, log_lines, log_files."""
+    kept: list[dict[str, str]] = field(default_factory=list)
+    """``{"what", "why"}`` for everything kept on purpose."""
+
+    @property
+    def removed_anything(self) -> bool:
+        """False when the account had nothing left (for example a repeated erasure)."""
+        return any(self.removed.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON answer of the erase endpoint and command."""
+        return {
+            "erasure_id": self.erasure_id,
+            "account_id": self.account_id,
+            "removed": dict(self.removed),
+            "kept": list(self.kept),
+        }
+
+
+def erase_account(store: Store, settings: Settings, account_id: str, *, actor: str) -> ErasureReport:
+    """Remove the account's personal data from every table and from the service's log files.
+
+    Log lines naming its orders or identifiers are dropped before and after the database
+    erasure, so that a crash in between leaves nothing a retry cannot find. With
+    ``erasure_keep_fraud_hashes`` the email hashes of confirmed-fraud orders stay on the
+    block list, and the report says so.
+    """
+    log_dir = settings.resolved_log_dir
+    before = store.account_identifiers(account_id)
+    files, lines = rewrite_log_files(log_dir, before.all())
+    result = store.erase_account(
+        account_id, keep_fraud_email_hashes=settings.erasure_keep_fraud_hashes, actor=actor
+    )
+    extra = set(result.identifiers.all()) - set(before.all())
+    if extra:  # orders that arrived while the logs were being cleaned
+        more_files, more_lines = rewrite_log_files(log_dir, extra)
+        files, lines = files + more_files, lines + more_lines
+    removed = {**result.removed, "log_lines": lines, "log_files": files}
+    kept: list[dict[str, str]] = []
+    if result.kept_fraud_email_hashes:
+        kept.append({
+            "what": f"{result.kept_fraud_email_hashes} email hash(es) of confirmed-fraud orders "
+                    "on the block list",
+            "why": f"fraud prevention: {KEEP_SETTING} is on",
+        })
+    if result.removed.get("audit_entries_anonymised"):
+        kept.append({
+            "what": "audit entries of who read or changed this data and when, without "
+                    "target or details",
+            "why": "accountability for staff access (policy P4); they hold no personal data",
+        })
+    kept.append({
+        "what": f"the record of this erasure ({result.erasure_id}): time, actor and counts",
+        "why": "proof that the request was honoured; it does not name the account",
+    })
+    log.info("account erased", extra={"erasure_id": result.erasure_id, "removed": removed})
+    return ErasureReport(result.erasure_id, account_id, removed, kept)

@@ -1,0 +1,290 @@
+"""Everything the store holds on one account: export it, or erase it (privacy policy P3).
+
+Erasure runs in one write transaction: the account's orders (and with them their entity
+links, outcomes and stored answers), its aggregates, the list entries that name its
+identifiers, and the audit entries that mention them (kept as "who did what when", with the
+target and details replaced). Only the email hashes of confirmed-fraud orders may be kept,
+on the block list, and only when the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, cast, delete, false, or_, select, update
+from sqlalchemy.engine import Connection
+
+from fraudscreen.store.base import StoreBase, dialect_insert, utcnow
+from fraudscreen.store.tables import (
+    LISTS_REVISION_KEY,
+    accounts,
+    audit_log,
+    list_entries,
+    meta,
+    order_entities,
+    orders,
+    outcomes,
+)
+
+ERASED_TARGET = "[erased]"
+"""What an audit entry's target becomes when it named an erased account or order."""
+CONFIRMED_FRAUD = ("fraud",)
+"""Outcomes that count as confirmed fraud for the optional block-list keep."""
+KEPT_NOTE = "confirmed fraud; kept on account erasure"
+_CHUNK = 200
+
+
+def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in row._mapping.items()}
+
+
+@dataclass(frozen=True)
+class AccountIdentifiers:
+    """The values that identify an account's data anywhere (tables, audit details, log lines)."""
+
+    account_id: str
+    order_ids: tuple[str, ...] = ()
+    transaction_ids: tuple[str, ...] = ()
+    ips: tuple[str, ...] = ()
+    device_ids: tuple[str, ...] = ()
+    card_keys: tuple[str, ...] = ()
+    email_hashes: tuple[str, ...] = ()
+
+    def all(self) -> tuple[str, ...]:
+        """Every identifier, the account id first, without duplicates."""
+        values = (
+            self.account_id,
+            *self.order_ids,
+            *self.transaction_ids,
+            *self.ips,
+            *self.device_ids,
+            *self.card_keys,
+            *self.email_hashes,
+        )
+        return tuple(dict.fromkeys(v for v in values if v))
+
+
+@dataclass(frozen=True)
+class AccountErasure:
+    """What one erasure removed from the database, and what it kept."""
+
+    erasure_id: str
+    """Random id of this erasure; the audit entry's target (never the account id)."""
+    identifiers: AccountIdentifiers
+    """The values erased, for cleaning the log files; never returned to API callers."""
+    removed: dict[str, int] = field(default_factory=dict)
+    """Rows removed (or, for the audit log, anonymised) per kind."""
+    kept_fraud_email_hashes: int = 0
+    """Email hashes of confirmed-fraud orders kept on the block list."""
+
+
+def _distinct(rows: Iterable[Any], attr: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for r in rows if (v := getattr(r, attr))))
+
+
+class ErasureMixin(StoreBase):
+    """Export and erasure of one account's data."""
+
+    @staticmethod
+    def _identifiers(conn: Connection, account_id: str) -> tuple[AccountIdentifiers, Sequence[Any]]:
+        rows = conn.execute(
+            select(
+                orders.c.order_id,
+                orders.c.transaction_id,
+                orders.c.ip,
+                orders.c.device_id,
+                orders.c.card_key,
+                orders.c.email_hash,
+                orders.c.outcome,
+            ).where(orders.c.account_id == account_id)
+        ).all()
+        ids = AccountIdentifiers(
+            account_id=account_id,
+            order_ids=_distinct(rows, "order_id"),
+            transaction_ids=_distinct(rows, "transaction_id"),
+            ips=_distinct(rows, "ip"),
+            device_ids=_distinct(rows, "device_id"),
+            card_keys=_distinct(rows, "card_key"),
+            email_hashes=_distinct(rows, "email_hash"),
+        )
+        return ids, rows
+
+    def account_identifiers(self, account_id: str) -> AccountIdentifiers:
+        """The identifiers of the account's stored data (empty tuples for an unknown account)."""
+        with self._read() as conn:
+            return self._identifiers(conn, account_id)[0]
+
+    @staticmethod
+    def _list_filter(ids: AccountIdentifiers, exclude_hashes: Sequence[str] = ()) -> Any:
+        e = list_entries.c
+        hashes = [h for h in ids.email_hashes if h not in exclude_hashes]
+        clauses = [(e.kind == "account_id") & (e.value == ids.account_id)]
+        for kind, values in (("ip", ids.ips), ("device_id", ids.device_ids), ("email_hash", hashes)):
+            for chunk in _chunks(list(values)):
+                clauses.append((e.kind == kind) & e.value.in_(chunk))
+        return or_(*clauses)
+
+    @staticmethod
+    def _audit_filter(ids: AccountIdentifiers) -> Any:
+        a = audit_log.c
+        names = [ids.account_id, *ids.order_ids, *ids.transaction_ids]
+        clauses: list[Any] = [a.target.in_(chunk) for chunk in _chunks(names)]
+        details = cast(a.details, Text)
+        # Audit details are JSON: match each value as a whole JSON string, quotes included.
+        for value in ids.all():
+            clauses.append(details.contains(json.dumps(value), autoescape=True))
+        return or_(*clauses) if clauses else false()
+
+    def export_account(self, account_id: str) -> dict[str, Any] | None:
+        """Every row held on the account as JSON-ready dicts; None when nothing is held."""
+        with self._read() as conn:
+            ids, _rows = self._identifiers(conn, account_id)
+            account = conn.execute(
+                select(accounts).where(accounts.c.account_id == account_id)
+            ).first()
+            order_rows = conn.execute(
+                select(orders).where(orders.c.account_id == account_id).order_by(
+                    orders.c.event_time, orders.c.order_id
+                )
+            ).all()
+            if account is None and not order_rows:
+                return None
+            outcome_rows = conn.execute(
+                select(outcomes.c.order_id, outcomes.c.outcome, outcomes.c.reported_at)
+                .where(outcomes.c.account_id == account_id)
+                .order_by(outcomes.c.reported_at, outcomes.c.id)
+            ).all()
+            link_rows = conn.execute(
+                select(
+                    order_entities.c.order_id,
+                    order_entities.c.kind,
+                    order_entities.c.value,
+                    order_entities.c.event_time,
+                )
+                .where(order_entities.c.account_id == account_id)
+                .order_by(order_entities.c.event_time, order_entities.c.kind)
+            ).all()
+            list_rows = conn.execute(
+                select(
+                    list_entries.c.list_name,
+                    list_entries.c.kind,
+                    list_entries.c.value,
+                    list_entries.c.note,
+                    list_entries.c.created_at,
+                ).where(self._list_filter(ids))
+            ).all()
+            audit_rows = conn.execute(
+                select(audit_log.c.at, audit_log.c.actor, audit_log.c.action, audit_log.c.target)
+                .where(self._audit_filter(ids))
+                .order_by(audit_log.c.at, audit_log.c.id)
+            ).all()
+        return {
+            "account": _row_dict(account) if account is not None else None,
+            "orders": [_row_dict(r) for r in order_rows],
+            "outcomes": [_row_dict(r) for r in outcome_rows],
+            "entity_links": [_row_dict(r) for r in link_rows],
+            "list_entries": [_row_dict(r) for r in list_rows],
+            "audit_entries": [_row_dict(r) for r in audit_rows],
+        }
+
+    def erase_account(
+        self, account_id: str, *, keep_fraud_email_hashes: bool = False, actor: str = "system"
+    ) -> AccountErasure:
+        """Remove the account's personal data from every table, in one transaction; idempotent.
+
+        Removed: its orders (stored answers included), entity links, outcomes, aggregates and
+        the list entries naming its account id, IPs, device ids or email hashes. Audit entries
+        that name or mention any of these keep only who did what when. With
+        ``keep_fraud_email_hashes`` the email hashes of its confirmed-fraud orders stay on (or
+        are put on) the block list. The erasure is itself audited under a random erasure id.
+        """
+        erasure_id = "erasure_" + secrets.token_hex(8)
+        removed: dict[str, int] = {}
+        with self._write() as conn:
+            ids, rows = self._identifiers(conn, account_id)
+            kept: tuple[str, ...] = ()
+            if keep_fraud_email_hashes:
+                kept = _distinct((r for r in rows if r.outcome in CONFIRMED_FRAUD), "email_hash")
+                self._keep_on_block_list(conn, kept)
+            lists_removed = conn.execute(
+                delete(list_entries).where(self._list_filter(ids, exclude_hashes=kept))
+            ).rowcount
+            if lists_removed:
+                conn.execute(
+                    update(meta)
+                    .where(meta.c.key == LISTS_REVISION_KEY)
+                    .values(value=meta.c.value + 1)
+                )
+            removed["list_entries"] = lists_removed
+            removed["audit_entries_anonymised"] = conn.execute(
+                update(audit_log)
+                .where(self._audit_filter(ids))
+                .values(target=ERASED_TARGET, details={"erased": True})
+            ).rowcount
+            removed["outcomes"] = removed["entity_links"] = 0
+            for chunk in _chunks(list(ids.order_ids)):
+                removed["outcomes"] += conn.execute(
+                    delete(outcomes).where(outcomes.c.order_id.in_(chunk))
+                ).rowcount
+                removed["entity_links"] += conn.execute(
+                    delete(order_entities).where(order_entities.c.order_id.in_(chunk))
+                ).rowcount
+            removed["outcomes"] += conn.execute(
+                delete(outcomes).where(outcomes.c.account_id == account_id)
+            ).rowcount
+            removed["entity_links"] += conn.execute(
+                delete(order_entities).where(order_entities.c.account_id == account_id)
+            ).rowcount
+            removed["orders"] = conn.execute(
+                delete(orders).where(orders.c.account_id == account_id)
+            ).rowcount
+            removed["accounts"] = conn.execute(
+                delete(accounts).where(accounts.c.account_id == account_id)
+            ).rowcount
+            details: dict[str, Any] = {"removed": dict(removed), "kept_fraud_email_hashes": len(kept)}
+            self._audit(conn, actor, "account.erase", erasure_id, details)
+        self.scrub()
+        return AccountErasure(erasure_id, ids, removed, len(kept))
+
+    def _keep_on_block_list(self, conn: Connection, hashes: Sequence[str]) -> None:
+        if not hashes:
+            return
+        stmt = dialect_insert(self.dialect, list_entries).on_conflict_do_nothing(
+            index_elements=[list_entries.c.list_name, list_entries.c.kind, list_entries.c.value]
+        )
+        now = utcnow()
+        conn.execute(
+            stmt,
+            [
+                {"list_name": "block", "kind": "email_hash", "value": h, "note": KEPT_NOTE, "created_at": now}
+                for h in hashes
+            ],
+        )
+        conn.execute(
+            update(meta).where(meta.c.key == LISTS_REVISION_KEY).values(value=meta.c.value + 1)
+        )
+
+
+__all__ = [
+    "CONFIRMED_FRAUD",
+    "ERASED_TARGET",
+    "AccountErasure",
+    "AccountIdentifiers",
+    "ErasureMixin",
+]

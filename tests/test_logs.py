@@ -1,0 +1,168 @@
+"""JSON logs and the masking filter: secrets pushed through messages, args, errors and requests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fraudscreen.api import create_app
+from fraudscreen.api import privacy as privacy_api
+from fraudscreen.config import Settings
+from fraudscreen.logs import (
+    DailyFileHandler,
+    JsonFormatter,
+    log_file_name,
+    log_files,
+    mask,
+    reset_logging,
+    rewrite_log_files,
+    setup_logging,
+)
+
+from helpers import make_settings, order_body
+
+EMAIL = "leaky.person@example.com"
+CARD = "4111111111111111"
+SPACED_CARD = "5555 5555 5555 4444"
+API_KEY = "fs_Zk3v9QwErTyUiOp1234567890abcdEFGH"
+PASSWORD = "hunter2-Sw0rdfish"
+SECRETS = (EMAIL, CARD, SPACED_CARD, API_KEY, PASSWORD, "5555555555554444")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"mail {EMAIL} now", "mail [email] now"),
+        (f"pan={CARD}.", "pan=[card]."),
+        (f"card {SPACED_CARD} end", "card [card] end"),
+        ("dashes 4111-1111-1111-1111!", "dashes [card]!"),
+        (f"key {API_KEY}", "key fs_[redacted]"),
+        (f"Authorization: Bearer {API_KEY}", "Authorization: [redacted]"),
+        ("curl -H 'bearer abcdefghijkl'", "curl -H 'bearer [redacted]'"),
+        (f"password={PASSWORD}&x=1", "password=[redacted]&x=1"),
+        (f'{{"db_password": "{PASSWORD}"}}', '{"db_password": "[redacted]"}'),
+        (f"postgresql://fs:{PASSWORD}@db:5432/x", "postgresql://[redacted]@db:5432/x"),
+        ("order 1732000000000 took 12 ms", "order 1732000000000 took 12 ms"),  # not Luhn-valid
+        ("bin 411111 last 1111", "bin 411111 last 1111"),
+    ],
+)
+def test_mask(text: str, expected: str) -> None:
+    assert mask(text) == expected
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    level = logging.getLogger().level
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'var' / 'fraudscreen.db'}")
+    yield settings
+    reset_logging()
+    logging.getLogger().setLevel(level)
+
+
+def written(settings: Settings) -> bytes:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    return b"".join(p.read_bytes() for p in log_files(settings.resolved_log_dir))
+
+
+def assert_clean(data: bytes) -> None:
+    for secret in SECRETS:
+        assert secret.encode() not in data, f"{secret} reached the log"
+
+
+def test_records_are_json_lines_with_every_part_masked(settings, capsys) -> None:
+    setup_logging(settings)
+    log = logging.getLogger("fraudscreen.test")
+    log.warning("signup %s paid %s with key %s", EMAIL, CARD, API_KEY, extra={"note": f"pw={PASSWORD}"})
+    try:
+        raise ValueError(f"cannot charge {SPACED_CARD} for {EMAIL}; password={PASSWORD}")
+    except ValueError:
+        log.exception("charge failed for %s", EMAIL)
+    log.error("stack", stack_info=True, extra={"where": {"emails": [EMAIL]}})
+    data = written(settings)
+    assert_clean(data)
+    assert_clean(capsys.readouterr().err.encode())
+    lines = [json.loads(line) for line in data.splitlines()]
+    assert [r["level"] for r in lines] == ["WARNING", "ERROR", "ERROR"]
+    assert lines[0]["message"] == "signup [email] paid [card] with key fs_[redacted]"
+    assert lines[0]["note"] == "pw=[redacted]" and lines[0]["logger"] == "fraudscreen.test"
+    assert lines[1]["exc_type"] == "ValueError"
+    assert "cannot charge [card] for [email]; password=[redacted]" in lines[1]["exception"]
+    assert lines[2]["where"] == {"emails": ["[email]"]} and "stack" in lines[2]
+
+
+def test_unexpected_error_inside_a_request_leaks_nothing(settings, capsys) -> None:
+    app = create_app(settings)
+    if "privacy" not in app.blueprints:
+        app.register_blueprint(privacy_api.bp)
+    setup_logging(settings)
+
+    @app.post("/boom")
+    def boom() -> str:
+        try:
+            {}["card"]
+        except KeyError:
+            logging.getLogger("fraudscreen.api").exception(
+                "lookup failed for %s using %s", EMAIL, f"Bearer {API_KEY}")
+        raise RuntimeError(f"{EMAIL} {CARD} {API_KEY} password={PASSWORD}")
+
+    store = app.extensions["fraudscreen"].store
+    store.upgrade()
+    try:
+        key = store.create_api_key("checkout", ["score"])[1]
+        client = app.test_client()
+        response = client.post("/boom", json={"email": EMAIL}, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 500
+        assert_clean(response.get_data())
+        body = order_body(email__address=EMAIL)
+        scored = client.post("/v1/score", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert scored.status_code == 200
+        refused = order_body(credit_card__token=CARD)
+        assert client.post("/v1/score", json=refused, headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 401
+        data = written(settings)
+        assert_clean(data)
+        assert key.encode() not in data
+        assert_clean(capsys.readouterr().err.encode())
+        records = [json.loads(line) for line in data.splitlines()]
+        requests = [r for r in records if r["logger"] == "fraudscreen.requests"]
+        assert [(r["route"], r["status"]) for r in requests] == [
+            ("/boom", 500), ("/v1/score", 200), ("/v1/score", 401)]
+        assert requests[1]["order_id"] == scored.get_json()["id"] and requests[1]["decision"]
+        assert requests[1]["api_key"] == "checkout"
+        assert any(r.get("exc_type") == "KeyError" and "[email]" in r["message"] for r in records)
+    finally:
+        store.close()
+
+
+def test_daily_files_and_rewrite(tmp_path: Path) -> None:
+    handler = DailyFileHandler(tmp_path / "logs")
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("fraudscreen.daily")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.warning("order %s", "ord-aaa111")
+        log.warning("order %s", "ord-bbb222")
+        tomorrow = logging.LogRecord("fraudscreen.daily", logging.WARNING, __file__, 1, "order ord-aaa111x", None, None)
+        tomorrow.created = (datetime.now(UTC) + timedelta(days=1)).timestamp()
+        handler.handle(tomorrow)
+        files = log_files(tmp_path / "logs")
+        assert [p.name for p in files] == [
+            log_file_name(datetime.now(UTC).date()), log_file_name(datetime.now(UTC).date() + timedelta(days=1))]
+        assert rewrite_log_files(tmp_path / "logs", ["ord-aaa111"]) == (1, 1)  # whole tokens only
+        today = files[0]
+        inode = os.stat(today).st_ino
+        log.warning("order %s", "ord-ccc333")  # lands in the rewritten file, not the old inode
+        text = today.read_text()
+        assert "ord-aaa111" not in text and "ord-bbb222" in text and "ord-ccc333" in text
+        assert os.stat(today).st_ino == inode
+        assert rewrite_log_files(tmp_path / "logs", ["ord-aaa111"]) == (0, 0)
+    finally:
+        log.removeHandler(handler)
+        handler.close()

@@ -1,0 +1,197 @@
+"""Erasure end to end: score, read, erase, then find the account's data nowhere (DB, WAL, logs)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fraudscreen.api import create_app
+from fraudscreen.api import privacy as privacy_api
+from fraudscreen.config import Settings
+from fraudscreen.enrich import email_hash, normalise_email
+from fraudscreen.installation import load_or_create_secrets
+from fraudscreen.logs import log_files, reset_logging, setup_logging
+from fraudscreen.store.tables import metadata
+
+from helpers import make_settings, order_body
+
+ACCOUNT = "acct-erase-q7x"
+EMAIL = "Erase.Me+shop@Example.org"
+IP = "89.160.20.112"
+DEVICE = "dev-erase-7c1d9e40"
+BIN, LAST4, TOKEN = "545454", "9876", "tok-erase-55aa31"
+OTHER = {"account": "acct-stays-k2", "email": "stays@example.net", "ip": "81.2.69.160",
+         "device": "dev-stays-0b2f"}
+
+
+def make_app(settings: Settings) -> Flask:
+    """The app with the privacy blueprint and the JSON logs (a no-op once create_app does it)."""
+    app = create_app(settings)
+    if "privacy" not in app.blueprints:
+        app.register_blueprint(privacy_api.bp)
+    setup_logging(settings)
+    return app
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    return make_settings(tmp_path, store_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[FlaskClient]:
+    level = logging.getLogger().level
+    app = make_app(settings)
+    yield app.test_client()
+    reset_logging()
+    logging.getLogger().setLevel(level)
+    app.extensions["fraudscreen"].store.close()
+
+
+@pytest.fixture
+def keys(client: FlaskClient) -> dict[str, str]:
+    store = client.application.extensions["fraudscreen"].store
+    return {s: store.create_api_key(f"test-{s}", [s])[1] for s in ("score", "outcomes", "admin")}
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def account_orders() -> list[dict[str, Any]]:
+    with_token = order_body(
+        event__transaction_id="tx-erase-1", event__time="2026-11-20T10:00:00Z",
+        account__user_id=ACCOUNT, email__address=EMAIL, device__ip_address=IP, device__id=DEVICE,
+        credit_card__issuer_id_number=BIN, credit_card__last_digits=LAST4, credit_card__token=TOKEN,
+    )
+    without_token = order_body(
+        event__transaction_id="tx-erase-2", event__time="2026-11-20T11:00:00Z",
+        account__user_id=ACCOUNT, email__address=EMAIL, device__ip_address=IP, device__id=DEVICE,
+        credit_card__issuer_id_number=BIN, credit_card__last_digits=LAST4,
+    )
+    return [with_token, without_token]
+
+
+def other_order() -> dict[str, Any]:
+    return order_body(
+        event__transaction_id="tx-stays-1", event__time="2026-11-20T12:00:00Z",
+        account__user_id=OTHER["account"], email__address=OTHER["email"],
+        device__ip_address=OTHER["ip"], device__id=OTHER["device"],
+    )
+
+
+def table_text(url: str) -> str:
+    """Every row of every table as text (PostgreSQL: the row cast to text)."""
+    engine = sa.create_engine(url)
+    parts: list[str] = []
+    try:
+        with engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                if conn.dialect.name == "postgresql":
+                    rows = conn.exec_driver_sql(f"SELECT t::text FROM {table.name} t").scalars()
+                    parts.extend(rows)
+                else:
+                    parts.extend(repr(tuple(r)) for r in conn.execute(sa.select(table)))
+    finally:
+        engine.dispose()
+    return "\n".join(parts)
+
+
+def raw_files(settings: Settings) -> bytes:
+    """The SQLite database file and its -wal/-shm, byte for byte (empty on PostgreSQL)."""
+    if not settings.resolved_database_url.startswith("sqlite"):
+        return b""
+    return b"".join(p.read_bytes() for p in sorted(settings.data_dir.glob("fraudscreen.db*")))
+
+
+def log_bytes(settings: Settings) -> bytes:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    return b"".join(p.read_bytes() for p in log_files(settings.resolved_log_dir))
+
+
+def test_erased_account_is_found_nowhere(client, keys, settings) -> None:
+    for body in [*account_orders(), other_order()]:
+        response = client.post("/v1/score", json=body, headers=auth(keys["score"]))
+        assert response.status_code == 200, response.get_json()
+    answers = [client.get(f"/v1/orders/{tx}", headers=auth(keys["score"])).get_json()
+               for tx in ("tx-erase-1", "tx-erase-2")]
+    order_ids = [a["id"] for a in answers]
+    assert client.get(f"/v1/accounts/{ACCOUNT}/profile", headers=auth(keys["score"])).status_code == 200
+    outcome = client.post(f"/v1/orders/{order_ids[0]}/outcome", json={"outcome": "fraud"},
+                          headers=auth(keys["outcomes"]))
+    assert outcome.status_code == 200
+    admin = auth(keys["admin"])
+    assert client.post("/v1/lists/review", json={"kind": "device_id", "value": DEVICE},
+                       headers=admin).status_code == 201
+    export = client.get(f"/v1/accounts/{ACCOUNT}/export", headers=admin)
+    assert export.status_code == 200
+    assert {o["device_id"] for o in export.get_json()["orders"]} == {DEVICE}
+    logging.getLogger("fraudscreen.test").warning("slow lookup for device %s from %s", DEVICE, IP)
+
+    secret = load_or_create_secrets(settings.data_dir).email_hmac_key
+    hashed = email_hash(normalise_email(EMAIL), secret)
+    needles = [EMAIL, EMAIL.lower(), normalise_email(EMAIL), hashed, IP, DEVICE, TOKEN,
+               f"bin:{BIN}:{LAST4}", f"tok:{TOKEN}", ACCOUNT, "tx-erase-1", "tx-erase-2", *order_ids]
+    before_db, before_logs = table_text(settings.resolved_database_url), log_bytes(settings)
+    for needle in (hashed, IP, DEVICE, TOKEN, f"bin:{BIN}:{LAST4}", *order_ids):
+        assert needle in before_db, f"the test setup did not store {needle}"
+    assert all(i.encode() in before_logs for i in order_ids) and DEVICE.encode() in before_logs
+
+    assert client.delete(f"/v1/accounts/{ACCOUNT}", headers=auth(keys["score"])).status_code == 403
+    erased = client.delete(f"/v1/accounts/{ACCOUNT}", headers=admin)
+    assert erased.status_code == 200
+    report = erased.get_json()
+    removed = report["removed"]
+    assert (removed["accounts"], removed["orders"], removed["outcomes"]) == (1, 2, 1)
+    assert removed["entity_links"] == 10 and removed["list_entries"] == 1
+    assert removed["audit_entries_anonymised"] >= 5  # 2 reads, profile, list add, export
+    assert removed["log_lines"] >= 4 and removed["log_files"] == 1
+    assert not any("block list" in k["what"] for k in report["kept"])
+
+    db_text, db_raw, logs = table_text(settings.resolved_database_url), raw_files(settings), log_bytes(settings)
+    for needle in needles:
+        assert needle not in db_text, f"{needle} is still in a table"
+        assert needle.encode() not in db_raw, f"{needle} is still in the database file"
+        assert needle.encode() not in logs, f"{needle} is still in a log file"
+    assert OTHER["device"] in db_text and OTHER["ip"] in db_text  # the other account is intact
+
+    again = client.delete(f"/v1/accounts/{ACCOUNT}", headers=admin).get_json()
+    assert not any(again["removed"].values()) and again["erasure_id"] != report["erasure_id"]
+    assert client.get("/v1/orders/tx-erase-1", headers=auth(keys["score"])).status_code == 404
+    assert client.get(f"/v1/accounts/{ACCOUNT}/export", headers=admin).status_code == 404
+
+    fresh = client.post("/v1/score", json=account_orders()[0], headers=auth(keys["score"])).get_json()
+    assert fresh["profile"]["prior_orders"] == 0
+    assert fresh["profile"]["device_accounts_ever"] == 0
+
+
+def test_keeping_confirmed_fraud_hashes_is_explicit_and_reported(tmp_path: Path, store_url: str) -> None:
+    settings = make_settings(tmp_path, store_url, erasure_keep_fraud_hashes="true")
+    app = make_app(settings)
+    try:
+        client = app.test_client()
+        store = app.extensions["fraudscreen"].store
+        score_key = store.create_api_key("s", ["score", "outcomes"])[1]
+        admin_key = store.create_api_key("a", ["admin"])[1]
+        first = client.post("/v1/score", json=account_orders()[0], headers=auth(score_key)).get_json()
+        client.post(f"/v1/orders/{first['id']}/outcome", json={"outcome": "fraud"}, headers=auth(score_key))
+        report = client.delete(f"/v1/accounts/{ACCOUNT}", headers=auth(admin_key)).get_json()
+        assert report["removed"]["orders"] == 1
+        assert any("block list" in k["what"] and "KEEP_FRAUD_HASHES" in k["why"] for k in report["kept"])
+        hashed = email_hash(normalise_email(EMAIL), load_or_create_secrets(settings.data_dir).email_hmac_key)
+        assert [(r.list_name, r.kind, r.value) for r in store.list_entries()] == [("block", "email_hash", hashed)]
+        assert DEVICE not in table_text(store_url) and IP not in table_text(store_url)
+        # The kept hash works: the same email is rejected on the next order.
+        again = client.post("/v1/score", json=account_orders()[1], headers=auth(score_key)).get_json()
+        assert again["decision"] == "reject"
+    finally:
+        reset_logging()
+        app.extensions["fraudscreen"].store.close()

@@ -1,0 +1,127 @@
+"""Retention: ``purge`` drops what is past each period, keeps the rest, and is idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from fraudscreen.config import Settings
+from fraudscreen.logs import log_file_name
+from fraudscreen.privacy import PurgeScheduler, purge
+from fraudscreen.privacy.commands import purge as purge_command
+from fraudscreen.screening import Screener
+from fraudscreen.store.tables import audit_log, order_entities, orders, outcomes
+
+from helpers import make_settings, order_body
+
+NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    return make_settings(tmp_path, store_url, retention_personal_days=180,
+                         retention_orders_days=730, retention_audit_days=365, retention_logs_days=30)
+
+
+@pytest.fixture
+def screener(settings: Settings) -> Iterator[Screener]:
+    screener = Screener.from_settings(settings)
+    yield screener
+    screener.store.close()
+
+
+def screen(screener: Screener, name: str, account: str, age_days: int, ip: str) -> str:
+    at = NOW - timedelta(days=age_days)
+    body = order_body(event__transaction_id=name, event__time=at.isoformat(),
+                      account__user_id=account, device__ip_address=ip, device__id=f"dev-{name}",
+                      email__address=f"{name}@example.org", credit_card__token=f"tok-{name}")
+    return screener.screen(body, received_at=at).response["id"]
+
+
+def rows(url: str, table: sa.Table) -> list[dict]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(table))]
+    finally:
+        engine.dispose()
+
+
+def test_purge_removes_what_is_past_retention_and_keeps_the_rest(screener, settings) -> None:
+    store, url = screener.store, settings.resolved_database_url
+    fresh = screen(screener, "fresh", "acct-now", 10, "81.2.69.142")
+    aging = screen(screener, "aging", "acct-now", 200, "81.2.69.160")
+    ancient = screen(screener, "ancient", "acct-gone", 800, "2.125.160.216")
+    labelled = screen(screener, "labelled", "acct-gone", 790, "2.125.160.216")
+    store.record_outcome(labelled, "fraud", NOW - timedelta(days=700))
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.insert(audit_log), [
+            {"at": NOW - timedelta(days=400), "actor": "t", "action": "old", "target": "x", "details": {}},
+            {"at": NOW - timedelta(days=5), "actor": "t", "action": "new", "target": "y", "details": {}},
+        ])
+    log_dir = settings.resolved_log_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    old_log = log_dir / log_file_name((NOW - timedelta(days=31)).date())
+    new_log = log_dir / log_file_name((NOW - timedelta(days=29)).date())
+    old_log.write_text("{}\n")
+    new_log.write_text("{}\n")
+    profile_before = store.get_profile("acct-now", at=NOW)
+
+    report = purge(store, settings, now=NOW)
+    assert report.counts == {
+        "orders_stripped": 3, "entity_links": 5 + 10, "orders_deleted": 1, "orders_anonymised": 1,
+        "accounts_deleted": 1, "audit_entries": 1, "log_files": 1,
+    }
+
+    by_id = {r["order_id"]: r for r in rows(url, orders)}
+    assert set(by_id) - {fresh, aging} and ancient not in by_id and labelled not in by_id
+    kept = by_id[fresh]
+    assert kept["ip"] == "81.2.69.142" and kept["device_id"] == "dev-fresh" and kept["email_hash"]
+    assert kept["response"]["ip_location"]["city"] == "London"
+    stripped = by_id[aging]
+    assert [stripped[c] for c in ("ip", "device_id", "card_key", "email_hash", "email_domain")] == [None] * 5
+    assert stripped["response"]["ip_location"] == {"country": "GB"}
+    assert stripped["amount"] == 119.0 and stripped["decision"] and stripped["account_id"] == "acct-now"
+    [anon] = [r for r in by_id.values() if r["order_id"].startswith("anon_")]
+    assert (anon["account_id"], anon["transaction_id"], anon["ip"], anon["outcome"]) == (None, None, None, "fraud")
+    assert anon["event_time"].time() == datetime.min.time() and anon["amount"] == 119.0
+    assert set(anon["response"]) >= {"decision", "risk_score", "profile"}
+    assert "id" not in anon["response"] and "order_id" not in anon["response"]
+    [label] = rows(url, outcomes)
+    assert (label["order_id"], label["account_id"], label["outcome"]) == (anon["order_id"], None, "fraud")
+    links = rows(url, order_entities)
+    assert {link["order_id"] for link in links} == {fresh}
+    assert not old_log.exists() and new_log.exists()
+    assert [r["action"] for r in rows(url, audit_log)] == ["new"]
+
+    # Aggregates stay: the account's counters are unchanged; the long-gone account is deleted.
+    profile_after = store.get_profile("acct-now", at=NOW)
+    assert profile_after.prior_orders == profile_before.prior_orders == 2
+    with pytest.raises(Exception, match="no account"):
+        store.get_profile("acct-gone", at=NOW)
+
+    again = purge(store, settings, now=NOW)
+    assert not any(again.counts.values())
+
+
+def test_scheduler_claims_one_run_per_interval_across_workers(screener, settings) -> None:
+    scheduled = settings.with_overrides(purge_interval_hours=6)
+    first, second = PurgeScheduler(screener.store, scheduled), PurgeScheduler(screener.store, scheduled)
+    assert first.run_once(NOW) is True
+    assert second.run_once(NOW + timedelta(hours=1)) is False
+    assert second.run_once(NOW + timedelta(hours=6)) is True
+    assert (first.runs, second.runs) == (1, 1)
+
+
+def test_purge_command_prints_the_counts(settings, screener) -> None:
+    screen(screener, "cli", "acct-cli", 10, "81.2.69.142")
+    result = CliRunner().invoke(purge_command, [], obj=settings)
+    assert result.exit_code == 0, result.output
+    assert '"orders_stripped": 0' in result.output and '"personal"' in result.output
+    bad = CliRunner().invoke(purge_command, [], obj=settings.with_overrides(retention_orders_days=0))
+    assert bad.exit_code != 0 and "retention_orders_days" in bad.output
