@@ -185,9 +185,10 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 def _register_subcommands() -> None:
-    from fraudscreen.training.commands import simulate, train
+    from fraudscreen.privacy.commands import COMMANDS as privacy_commands
+    from fraudscreen.training.commands import COMMANDS as training_commands
 
-    for command in (simulate, train):
+    for command in (*training_commands, *privacy_commands):
         main.add_command(command)
 
 

@@ -74,6 +74,7 @@ FEATURES: dict[str, tuple[tuple[str, str], str]] = {
     },
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
+FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _PATHS = tuple(path for path, _ in FEATURES.values())
 # Features whose -1 in the rule context means "unknown" (NaN for the model).
 _UNKNOWN_IS_MINUS_ONE = frozenset(

@@ -9,7 +9,7 @@ order (point in time): nothing at or after the order's time, no label reported l
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,7 +154,7 @@ class ProfileSnapshot:
 
     def to_dict(self) -> dict[str, Any]:
         """The profile as a JSON-ready dict (field name -> number or null)."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in _PROFILE_FIELDS}
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -260,3 +260,6 @@ def build_profile(
         email_domain_accounts_1d=dom_1d,
         email_domain_accounts_ever=dom_ever,
     )
+
+
+_PROFILE_FIELDS = ProfileSnapshot.field_names()

@@ -30,6 +30,8 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 Text255 = Annotated[str, Field(max_length=255)]
+Id255 = Annotated[str, Field(min_length=1, max_length=255)]
+"""An identifier: not empty once whitespace is stripped."""
 
 
 class _Part(BaseModel):
@@ -67,7 +69,7 @@ class Device(_Part):
     accept_language: Text255 | None = None
     session_age: float | None = Field(default=None, ge=0)
     session_id: Text255 | None = None
-    id: Text255 | None = Field(default=None, description="Device fingerprint or cookie id (extension).")
+    id: Id255 | None = Field(default=None, description="Device fingerprint or cookie id (extension).")
 
     @field_validator("ip_address")
     @classmethod
@@ -81,7 +83,7 @@ class Device(_Part):
 class Event(_Part):
     """The event: its transaction id (idempotency key), time and type."""
 
-    transaction_id: Text255 | None = None
+    transaction_id: Id255 | None = None
     shop_id: Text255 | None = None
     time: UtcDatetime | None = Field(default=None, description="RFC 3339 time; default: when received.")
     type: Literal[
@@ -93,7 +95,7 @@ class Event(_Part):
 class Account(_Part):
     """The buyer's account at the shop."""
 
-    user_id: Text255 | None = None
+    user_id: Id255 | None = None
     username_md5: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
     created_at: UtcDatetime | None = Field(
         default=None, description="When the account was created (extension)."

@@ -22,15 +22,22 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import decide
 from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import FraudscreenError, ModelError, RuleError, StoreError
-from fraudscreen.features import build_context, describe_feature, feature_vector
+from fraudscreen.features import (
+    FEATURE_INDEX,
+    FEATURE_NAMES,
+    build_context,
+    describe_feature,
+    feature_vector,
+)
 from fraudscreen.installation import load_or_create_secrets
 from fraudscreen.model import ModelBundle, Thresholds, risk_score
-from fraudscreen.profile import build_profile
+from fraudscreen.profile import ProfileSnapshot, build_profile
 from fraudscreen.result import Reason, ScreeningResult, ScreeningWarning
-from fraudscreen.rules import ListEntry, ListMatcher, RuleSet
+from fraudscreen.rules import ListEntry, ListMatcher, RuleHit, RuleSet
 from fraudscreen.schema import OrderRequest, parse_order
 from fraudscreen.signals import Enricher
-from fraudscreen.store import OrderRecord, Store
+from fraudscreen.store.interface import ScreeningStore
+from fraudscreen.store.records import OrderRecord
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +60,20 @@ class Evaluation:
     result: ScreeningResult
     record: OrderRecord
     features: np.ndarray
+    """The model's feature vector (:data:`~fraudscreen.features.FEATURE_NAMES` order)."""
+    hits: tuple[RuleHit, ...] = ()
+    """Every rule that fired, in rule-file order (signals included)."""
+    probability: float | None = None
+    """The model's calibrated fraud probability; None without a model."""
+    profile: ProfileSnapshot | None = None
+    """The account fraud profile the order was screened with."""
 
 
 @dataclass
 class Parts:
     """The loaded parts of the service and the problems met loading them."""
 
-    store: Store
+    store: ScreeningStore
     geoip: GeoIP
     model: ModelBundle | None
     rules: RuleSet | None
@@ -69,6 +83,8 @@ class Parts:
 def load_parts(settings: Settings) -> Parts:
     """Open the store and load GeoIP, model and rules; a part that fails is recorded, not raised."""
     problems: dict[str, str] = {}
+    from fraudscreen.store.sql import Store  # the SQL store, only when serving
+
     store = Store(settings.resolved_database_url)
     geoip = GeoIP(
         settings.geoip_city_path, settings.geoip_asn_path, settings.geoip_anonymous_ip_path
@@ -77,7 +93,9 @@ def load_parts(settings: Settings) -> Parts:
         problems["geoip"] = "; ".join(geoip.problems) or "no city database configured"
     model: ModelBundle | None = None
     try:
-        model = ModelBundle.load(settings.resolved_model_path)
+        bundle = ModelBundle.load(settings.resolved_model_path)
+        bundle.ensure_features(FEATURE_NAMES)
+        model = bundle
     except ModelError as exc:
         problems["model"] = exc.message
     rules: RuleSet | None = None
@@ -87,6 +105,11 @@ def load_parts(settings: Settings) -> Parts:
         problems["rules"] = exc.message
     return Parts(store=store, geoip=geoip, model=model, rules=rules, problems=problems)
 
+
+_BAD_OVERRIDES = (
+    "the configured threshold overrides do not fit the model bundle "
+    "(need 0 <= review < reject <= 1)"
+)
 
 _DEGRADED_REASONS = {
     "geoip": Reason("GEOIP_UNAVAILABLE", "The GeoIP database is not loaded.", "system"),
@@ -106,6 +129,7 @@ class Screener:
         self.enricher = Enricher(parts.geoip, secrets.email_hmac_key)
         self._lists_lock = threading.Lock()
         self._lists: tuple[float, int, ListMatcher] | None = None
+        self._check_thresholds()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Screener:
@@ -113,23 +137,37 @@ class Screener:
         return cls(settings, load_parts(settings))
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Any:
         return self.parts.store
 
     @property
     def thresholds(self) -> Thresholds | None:
         """The model bundle's thresholds, with the settings' overrides applied."""
-        model = self.parts.model
+        return self._thresholds_of(self.parts.model)
+
+    def _thresholds_of(self, model: ModelBundle | None) -> Thresholds | None:
+        """The bundle's thresholds with the overrides; ``None`` if the overrides do not fit."""
         if model is None:
             return None
-        return Thresholds(
-            review=self.settings.review_threshold or model.thresholds.review,
-            reject=self.settings.reject_threshold or model.thresholds.reject,
-        )
+        review, reject = self.settings.review_threshold, self.settings.reject_threshold
+        try:
+            return Thresholds(
+                review=model.thresholds.review if review is None else review,
+                reject=model.thresholds.reject if reject is None else reject,
+            )
+        except ModelError:
+            return None
+
+    def _check_thresholds(self) -> None:
+        if self.parts.model is not None and self._thresholds_of(self.parts.model) is None:
+            self.parts.problems["model"] = _BAD_OVERRIDES
 
     def reload_model(self, path: Path | None = None) -> ModelBundle:
         """Load a model bundle and swap it in; raises :class:`ModelError` and keeps the old one."""
         bundle = ModelBundle.load(path or self.settings.resolved_model_path)
+        bundle.ensure_features(FEATURE_NAMES)
+        if self._thresholds_of(bundle) is None:
+            raise ModelError(_BAD_OVERRIDES)
         self.parts.model = bundle
         self.parts.problems.pop("model", None)
         return bundle
@@ -206,8 +244,14 @@ class Screener:
         warnings: list[ScreeningWarning] | None = None,
         *,
         received_at: datetime | None = None,
+        build_response: bool = True,
     ) -> Evaluation:
-        """Score a validated order and build what would be stored; writes nothing."""
+        """Score a validated order and build what would be stored; writes nothing.
+
+        ``build_response=False`` (the replay) skips the JSON answer: the record's ``response``
+        and the result's ``ip_location`` and ``profile`` are then empty; everything else,
+        the decision, features and rule hits included, is the same.
+        """
         received = received_at or datetime.now(UTC)
         warnings = list(warnings or [])
         signals = self.enricher.enrich(order, received_at=received)
@@ -242,7 +286,8 @@ class Screener:
             account_id=account_id,
         )
         context = build_context(order, signals, profile, lists)
-        model, thresholds = self.parts.model, self.thresholds
+        model = self.parts.model  # read once: a reload may swap it meanwhile
+        thresholds = self._thresholds_of(model)
         probability: float | None = None
         model_reasons: list[Reason] = []
         vector = feature_vector(context)
@@ -251,7 +296,11 @@ class Screener:
             context["model"]["score"] = risk_score(probability)
             if thresholds is not None and probability >= thresholds.review:
                 model_reasons = [
-                    Reason(f"MODEL_{name.upper()}", describe_feature(name), "model")
+                    Reason(
+                        f"MODEL_{name.upper()}",
+                        describe_feature(name, float(vector[FEATURE_INDEX[name]])),
+                        "model",
+                    )
                     for name, _ in model.explain(vector, top=3)
                 ]
         hits = []
@@ -279,14 +328,14 @@ class Screener:
             decision=outcome.decision,
             risk_score=risk_score(probability) if probability is not None else None,  # type: ignore[arg-type]
             reasons=outcome.reasons,
-            ip_location=signals.ip.to_dict(),
-            profile=profile.to_dict(),
+            ip_location=signals.ip.to_dict() if build_response else {},
+            profile=profile.to_dict() if build_response else {},
             model_version=model.version if model else None,
             rules_version=self.parts.rules.version if self.parts.rules else None,
             warnings=warnings,
             disposition=outcome.disposition,  # type: ignore[arg-type]
         )
-        response = result.to_dict()
+        response = result.to_dict() if build_response else {}
         record = OrderRecord(
             order_id=result.id,
             transaction_id=order.event.transaction_id,
@@ -303,7 +352,7 @@ class Screener:
             risk_score=result.risk_score if result.risk_score is not None else -1.0,
             response=response,
         )
-        return Evaluation(result, record, vector)
+        return Evaluation(result, record, vector, tuple(hits), probability, profile)
 
 
 __all__ = ["Evaluation", "Parts", "Screened", "Screener", "load_parts", "FraudscreenError"]

@@ -238,3 +238,26 @@ def test_health_metrics_and_openapi(client, keys) -> None:
     assert "/v1/score" in spec["paths"] and "OrderRequest" in spec["components"]["schemas"]
     assert client.get("/nope").get_json()["error"]["code"] == "not_found"
     assert json.loads(client.get("/nope").get_data())["error"]["message"]
+
+
+def test_threshold_overrides_that_do_not_fit_degrade_to_review(tmp_path: Path, store_url: str) -> None:
+    settings = make_settings(tmp_path, store_url, review_threshold="0.9", reject_threshold="0.5")
+    client = create_app(settings).test_client()
+    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    response = score(client, key, order_body())
+    assert response.status_code == 200
+    assert response.get_json()["decision"] in ("review", "reject")
+    assert "model" in client.get("/readyz").get_json()["problems"]
+
+
+def test_threshold_overrides_apply(tmp_path: Path, store_url: str) -> None:
+    settings = make_settings(tmp_path, store_url, review_threshold="0.0", reject_threshold="1.0")
+    client = create_app(settings).test_client()
+    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    body = order_body()
+    body["device"]["ip_address"] = "216.160.83.56"  # not anonymous in the test database
+    body["billing"].update(country="US", city="Milton")
+    body["credit_card"]["country"] = "US"
+    data = score(client, key, body).get_json()
+    assert data["decision"] == "review"  # review at p >= 0, never reject on the score alone
+    assert data["disposition"] in ("model", "rule")

@@ -46,6 +46,7 @@ EXPECTED_CODES = {
     "velocity_1h": "VELOCITY_1H",
     "many_cards": "MANY_CARDS",
     "prior_fraud": "PRIOR_FRAUD",
+    "prior_chargeback": "PRIOR_CHARGEBACK",
     "card_billing_mismatch": "CARD_BILLING_MISMATCH",
     "cvv_mismatch": "CVV_MISMATCH",
     "automated_client": "AUTOMATED_CLIENT",
@@ -74,7 +75,8 @@ POSITIVE: dict[str, list[dict]] = {
     "card_shared_accounts": [{"card": {"present": True}, "profile": {"card_accounts_1d": 2.0}}],
     "velocity_1h": [{"profile": {"orders_1h": 4.0}}],
     "many_cards": [{"profile": {"distinct_cards_30d": 3.0}, "account": {"age_days": 2.0}}],
-    "prior_fraud": [{"profile": {"chargebacks": 1.0}}, {"profile": {"fraud_reports": 2.0}}],
+    "prior_fraud": [{"profile": {"fraud_reports": 1.0}}, {"profile": {"fraud_reports": 2.0}}],
+    "prior_chargeback": [{"profile": {"chargebacks": 1.0}}],
     "card_billing_mismatch": [{"mismatch": {"card_billing_country": True}}],
     "cvv_mismatch": [{"card": {"present": True, "cvv_result": "N"}}],
     "automated_client": [{"device": {"is_bot": True}}, {"device": {"browser": "HeadlessChrome"}}],
@@ -115,7 +117,8 @@ NEGATIVE: dict[str, list[dict]] = {
         {"profile": {"distinct_cards_30d": 5.0}},  # age unknown (-1)
         {"profile": {"distinct_cards_30d": 2.0}, "account": {"age_days": 2.0}},
     ],
-    "prior_fraud": [{"profile": {"refunds": 3.0, "not_fraud_reports": 1.0, "prior_rejects": 1.0}}],
+    "prior_fraud": [{"profile": {"chargebacks": 3.0, "not_fraud_reports": 1.0}}],
+    "prior_chargeback": [{"profile": {"refunds": 3.0, "fraud_reports": 0.0, "prior_rejects": 1.0}}],
     "card_billing_mismatch": [
         {"mismatch": {"billing_shipping_country": True, "ip_billing_country": True}}
     ],
@@ -139,7 +142,7 @@ def _hit_ids(ctx: dict) -> list[str]:
 
 
 def test_default_file_loads_with_expected_rules() -> None:
-    assert DEFAULT.version == "2026-11-24.1"
+    assert DEFAULT.version == "2026-11-24.2"
     assert DEFAULT.sha256 == hashlib.sha256(DEFAULT_TOML.read_bytes()).hexdigest()
     assert RuleSet.load(DEFAULT_TOML).sha256 == DEFAULT.sha256
     assert {r.id: r.code for r in RULES} == EXPECTED_CODES

@@ -115,3 +115,11 @@ def test_card_refusal_wins_over_schema_errors() -> None:
 def test_order_ids_that_fail_luhn_are_fine() -> None:
     order, _ = parse_order(body(event__transaction_id="4111111111111112"))
     assert order.event.transaction_id == "4111111111111112"
+
+
+@pytest.mark.parametrize("pointer", ["/account/user_id", "/event/transaction_id", "/device/id"])
+def test_empty_identifiers_are_refused(pointer: str) -> None:
+    _, part, field = pointer.split("/")
+    with pytest.raises(InvalidRequestError) as info:
+        parse_order(body(**{f"{part}__{field}": "  "}))
+    assert [d.pointer for d in info.value.details] == [pointer]

@@ -98,6 +98,15 @@ def openapi_document() -> dict[str, Any]:
             "/v1/accounts/{id}/profile": {
                 "get": {"summary": "An account fraud profile", "responses": _responses(json_ok, 401, 404)}
             },
+            "/v1/accounts/{id}/export": {
+                "get": {"summary": "Everything held on an account", "responses": _responses(json_ok, 401, 403, 404)}
+            },
+            "/v1/accounts/{id}": {
+                "delete": {"summary": "Erase an account's personal data", "responses": _responses(json_ok, 401, 403)}
+            },
+            "/v1/admin/model/reload": {
+                "post": {"summary": "Reload the model bundle", "responses": _responses(json_ok, 400, 401, 403)}
+            },
             "/v1/lists": {"get": {"summary": "List entries", "responses": _responses(json_ok, 401, 403)}},
             "/v1/lists/{list}": {
                 "post": {"summary": "Add a list entry", "responses": _responses(json_ok, 400, 401, 403)},

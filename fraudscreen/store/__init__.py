@@ -1,22 +1,44 @@
 """Storage: orders, account profiles, outcomes, API keys, lists and the audit log (SQLAlchemy).
 
 Only this package imports SQLAlchemy and Alembic. ``Store(url)`` opens SQLite or
-PostgreSQL; ``Store.upgrade()`` creates or migrates the schema.
+PostgreSQL; ``Store.upgrade()`` creates or migrates the schema. The SQL-backed names are
+imported on first use, so that the scoring core can use :mod:`fraudscreen.store.records`
+and :mod:`fraudscreen.store.interface` without loading SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from fraudscreen.store.apikeys import SCOPES, ApiKey
-from fraudscreen.store.lists import LIST_KINDS, LIST_NAMES, ListRow
-from fraudscreen.store.sql import OrderRecord, Store, StoredOrder
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from fraudscreen.store.interface import ScreeningStore
+from fraudscreen.store.records import OrderRecord, StoredOrder
+
+if TYPE_CHECKING:
+    from fraudscreen.store.apikeys import SCOPES, ApiKey
+    from fraudscreen.store.lists import ListRow
+    from fraudscreen.store.sql import Store
+
+_LAZY = {
+    "SCOPES": "fraudscreen.store.apikeys",
+    "ApiKey": "fraudscreen.store.apikeys",
+    "ListRow": "fraudscreen.store.lists",
+    "Store": "fraudscreen.store.sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
-    "LIST_KINDS",
-    "LIST_NAMES",
     "SCOPES",
     "ApiKey",
     "ListRow",
     "OrderRecord",
+    "ScreeningStore",
     "Store",
     "StoredOrder",
 ]
