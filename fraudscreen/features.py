@@ -84,6 +84,7 @@ _FLAGS = frozenset(
     {"phone_valid", "device_id_present", "device_is_bot", "device_is_mobile"}
     | {n for n in FEATURES if n.startswith("mismatch_")}
 )
+_PROFILE_CONTEXT_FIELDS = tuple(n for n in ProfileSnapshot.field_names() if n != "account_age_days")
 _MINUS_ONE_INDEXES = tuple(i for i, n in enumerate(FEATURE_NAMES) if n in _UNKNOWN_IS_MINUS_ONE)
 
 
@@ -183,7 +184,7 @@ def build_context(
             "phone_billing_country": _differs(signals.phone_country, signals.billing_country),
             "billing_shipping_country": _differs(signals.billing_country, signals.shipping_country),
         },
-        "profile": {k: _num(v) for k, v in profile.to_dict().items() if k != "account_age_days"},
+        "profile": {k: _num(getattr(profile, k)) for k in _PROFILE_CONTEXT_FIELDS},
         "lists": dict(lists),
         "model": {"score": -1.0},
     }

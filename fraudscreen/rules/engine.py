@@ -150,6 +150,69 @@ class _Compiled:
     rule: Rule
     program: Any
     needs: tuple[tuple[str, tuple[str, ...] | None], ...]
+    flat: Any = None
+    """The same rule reading ``root__field`` variables instead of ``root.field`` (or None)."""
+    flat_paths: tuple[tuple[str, str, str], ...] = ()
+    """(root, field, variable) of each field the flat program reads."""
+
+
+def _flat_name(root: str, field: str) -> str:
+    return f"{root}__{field}"
+
+
+def _flat_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """``context`` as ``root__field`` variables (what a flat program reads)."""
+    return {
+        _flat_name(root, field): value
+        for root, sub in context.items()
+        if isinstance(sub, Mapping)
+        for field, value in sub.items()
+    }
+
+
+def _flatten(
+    rule: Rule, program: Any, needs: Mapping[str, set[str] | None], expected: Any
+) -> tuple[Any, tuple[tuple[str, str, str], ...]]:
+    """Rewrite ``root.field`` to a top-level variable: converting one costs a third of a nested one.
+
+    Only when every root the rule reads is read field by field and the rewritten program
+    compiles, reads exactly the expected variables and gives ``expected`` on the default
+    context; otherwise ``(None, ())`` and the rule runs on the nested context.
+    """
+    if not needs or any(fields is None for fields in needs.values()):
+        return None, ()
+    paths = tuple(
+        (root, field, _flat_name(root, field))
+        for root, fields in sorted(needs.items())
+        for field in sorted(fields or ())
+    )
+    names = {name for _, _, name in paths}
+    if names & set(program.variables()):
+        return None, ()
+    path_re = re.compile(
+        r"(?<![\w.])(" + "|".join(map(re.escape, sorted(needs))) + r")\s*\.\s*([A-Za-z_]\w*)\b(?!\s*\()"
+    )
+
+    def rewrite(match: re.Match[str]) -> str:
+        root, field = match.group(1), match.group(2)
+        return _flat_name(root, field) if field in (needs[root] or ()) else match.group(0)
+
+    pieces: list[str] = []
+    done = 0
+    for literal in _STRING_RE.finditer(rule.expression):
+        pieces.append(path_re.sub(rewrite, rule.expression[done : literal.start()]))
+        pieces.append(literal.group())
+        done = literal.end()
+    pieces.append(path_re.sub(rewrite, rule.expression[done:]))
+    try:
+        flat = cel.compile("".join(pieces))
+        if set(flat.variables()) != (set(program.variables()) - needs.keys()) | names:
+            return None, ()
+        if flat.execute(_flat_context(empty_context())) != expected:
+            return None, ()
+    except Exception:  # noqa: BLE001 - e.g. has(root.field): keep the nested form
+        return None, ()
+    return flat, paths
 
 
 def _needed_fields(rule: Rule, program: Any) -> dict[str, set[str] | None]:
@@ -204,7 +267,8 @@ def _compile(rule: Rule) -> _Compiled:
     frozen = tuple(
         (root, None if f is None else tuple(sorted(f))) for root, f in sorted(needs.items())
     )
-    return _Compiled(rule, program, frozen)
+    flat, flat_paths = _flatten(rule, program, needs, result)
+    return _Compiled(rule, program, frozen, flat, flat_paths)
 
 
 def _prune(
@@ -288,6 +352,27 @@ class RuleSet:
         self._needs = tuple(
             (r, None if f is None else tuple(sorted(f))) for r, f in sorted(merged.items())
         )
+        # Fast path: flat rules read root__field variables, the others their nested roots.
+        flat_paths = sorted(
+            {path for c in self._compiled if c.flat is not None for path in c.flat_paths}
+        )
+        self._flat_roots: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = tuple(
+            (root, tuple((f, n) for r, f, n in flat_paths if r == root))
+            for root in sorted({r for r, _, _ in flat_paths})
+        )
+        nested: dict[str, set[str] | None] = {}
+        for c in self._compiled:
+            if c.flat is not None:
+                continue
+            for root, fields in c.needs:
+                if fields is None or nested.get(root, set()) is None:
+                    nested[root] = None
+                else:
+                    nested.setdefault(root, set()).update(fields)  # type: ignore[union-attr]
+        self._nested_needs = tuple(
+            (r, None if f is None else tuple(sorted(f))) for r, f in sorted(nested.items())
+        )
+        self._programs = tuple(c.program if c.flat is None else c.flat for c in self._compiled)
 
     @classmethod
     def load(cls, path: str | Path) -> RuleSet:
@@ -340,16 +425,22 @@ class RuleSet:
 
     def evaluate(self, context: Mapping[str, Any]) -> RuleEvaluation:
         """Run every enabled rule on ``context`` ; a failing rule never raises."""
-        try:
-            shared: Any = cel.Context(_prune(self._needs, context))
-        except Exception:  # noqa: BLE001 - unconvertible value: only its readers fail
-            shared = None
+        fast = self._fast_context(context)
+        if fast is not None:
+            shared: Any = fast
+            programs = self._programs
+        else:  # a field missing or unconvertible: the nested form gives the exact errors
+            programs = tuple(c.program for c in self._compiled)
+            try:
+                shared = cel.Context(_prune(self._needs, context))
+            except Exception:  # noqa: BLE001 - unconvertible value: only its readers fail
+                shared = None
         hits: list[RuleHit] = []
         errors: list[str] = []
-        for c in self._compiled:
+        for c, program in zip(self._compiled, programs, strict=True):
             rule = c.rule
             try:
-                result = c.program.execute(
+                result = program.execute(
                     shared if shared is not None else _prune(c.needs, context)
                 )
             except Exception as exc:  # noqa: BLE001 - TypeError, KeyError, RuntimeError...
@@ -362,6 +453,25 @@ class RuleSet:
                 self._record_error(rule.id, f"returned {type(result).__name__}")
                 errors.append(rule.id)
         return RuleEvaluation(tuple(hits), tuple(errors))
+
+    def _fast_context(self, context: Mapping[str, Any]) -> Any:
+        """The CEL context of the flat programs, or None if a field is missing or unconvertible."""
+        variables: dict[str, Any] = {}
+        try:
+            for root, fields in self._flat_roots:
+                sub = context[root]
+                if type(sub) is not dict and not isinstance(sub, Mapping):
+                    return None
+                for field, name in fields:
+                    variables[name] = sub[field]
+        except KeyError:
+            return None
+        if self._nested_needs:
+            variables.update(_prune(self._nested_needs, context))
+        try:
+            return cel.Context(variables)
+        except Exception:  # noqa: BLE001 - unconvertible value
+            return None
 
     def _record_error(self, rule_id: str, what: str) -> None:
         # Only the rule id and the error class are logged: messages may quote context values.
