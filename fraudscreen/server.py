@@ -1,12 +1,77 @@
-"""Run the API under gunicorn, the production WSGI server, from Python (``fraudscreen serve``)."""
+"""Run the API under gunicorn, the production WSGI server, from Python (``fraudscreen serve``).
+
+Each worker process builds its own Flask app (no ``preload_app``, so that ``SIGHUP`` to the
+master reloads the code and the model bundle), then screens one built-in sample order without
+storing it (:func:`warm_up`), so the lazily built indexes (place names, user-agent parser,
+rule programs) are ready before the worker takes its first real request instead of making
+that request wait seconds. Worker options were chosen with ``benchmarks/http_score.py``
+(see ``benchmarks/README.md``): gthread workers (keep-alive connections are held in the
+worker's poller) with one thread each; scale with ``--workers`` (one per core).
+"""
 
 from __future__ import annotations
 
+import gc
+import logging
+import time
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from fraudscreen.config import Settings
+from fraudscreen.errors import FraudscreenError
+
+log = logging.getLogger(__name__)
+
+WARM_UP_ORDER: dict[str, Any] = {
+    "device": {
+        "ip_address": "81.2.69.142",
+        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        "accept_language": "en-GB,en;q=0.8",
+        "id": "warm-up-device",
+    },
+    "event": {"type": "purchase"},
+    "account": {"user_id": "warm-up-account"},
+    "email": {"address": "warm.up@example.org"},
+    "billing": {"country": "GB", "city": "London", "postal": "EC2A 4NE",
+                "phone_number": "+44 20 7946 0958"},
+    "payment": {"method": "card"},
+    "credit_card": {"issuer_id_number": "411111", "last_digits": "1111", "country": "GB",
+                    "avs_result": "Y", "cvv_result": "Y"},
+    "order": {"amount": 119.0, "currency": "GBP"},
+    "shopping_cart": [{"category": "vps", "item_id": "vps-m", "quantity": 1, "price": 119.0}],
+}
+"""A typical order that touches every enrichment; screened once per worker, never stored."""
+
+
+def warm_up(app: Any) -> float:
+    """Screen :data:`WARM_UP_ORDER` with the app's screener without storing it; seconds taken.
+
+    A failure is logged and ignored: the worker then warms up on its first request instead.
+    """
+    from fraudscreen.schema import parse_order
+
+    started = time.perf_counter()
+    try:
+        screener = app.extensions["fraudscreen"]
+        order, warnings = parse_order(WARM_UP_ORDER)
+        screener.evaluate(order, warnings)
+    except (FraudscreenError, KeyError, AttributeError) as exc:
+        log.warning("worker warm-up skipped: %s", type(exc).__name__)
+    return time.perf_counter() - started
+
+
+def _post_worker_init(worker: Any) -> None:
+    seconds = warm_up(worker.wsgi)
+    # The loaded parts live as long as the worker: keep the cyclic GC from rescanning them.
+    gc.collect()
+    gc.freeze()
+    log.info("worker %s warmed up in %.2f s", worker.pid, seconds)
+
+
+WORKER_THREADS = 1
+"""Threads per gthread worker. One: on 2 cores, more threads per process only add GIL hand-offs
+(measured: 2 workers x 1 thread served the most orders/s and the lowest p99; see benchmarks/)."""
 
 
 class FraudscreenServer(BaseApplication):  # type: ignore[misc]
@@ -18,10 +83,11 @@ class FraudscreenServer(BaseApplication):  # type: ignore[misc]
             "bind": f"{settings.host}:{settings.port}",
             "workers": settings.workers,
             "worker_class": "gthread",
-            "threads": 2,
+            "threads": WORKER_THREADS,
             "keepalive": 30,
             "accesslog": None,
             "loglevel": settings.log_level.lower(),
+            "post_worker_init": _post_worker_init,
             **(options or {}),
         }
         super().__init__()

@@ -1,0 +1,224 @@
+"""The production server for real: ``fraudscreen serve`` (gunicorn) over HTTP, and the CLI's help."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+from helpers import MAXMIND, make_settings, order_body
+
+from fraudscreen.api import create_app
+from fraudscreen.cli import main as cli_main
+from fraudscreen.server import FraudscreenServer, warm_up
+from fraudscreen.store import Store
+
+STARTUP_SECONDS = 30.0
+
+
+def fraudscreen_command() -> list[str]:
+    script = Path(sys.executable).with_name("fraudscreen")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fraudscreen.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running ``fraudscreen serve`` and what it printed at start."""
+
+    process: subprocess.Popen[str]
+    port: int
+    env: dict[str, str]
+    data_dir: Path
+    first_key: str
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+def _stdout_lines(process: subprocess.Popen[str]) -> queue.Queue[str | None]:
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _wait_ready(server: Server, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        assert server.process.poll() is None, "the server exited during start-up"
+        try:
+            with urllib.request.urlopen(server.url("/readyz"), timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.1)
+    pytest.fail("the server did not become ready")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("server") / "var"
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "FRAUDSCREEN_DATA_DIR": str(data_dir),
+        "FRAUDSCREEN_GEOIP_CITY_PATH": str(MAXMIND / "GeoIP2-City-Test.mmdb"),
+        "FRAUDSCREEN_GEOIP_ASN_PATH": str(MAXMIND / "GeoLite2-ASN-Test.mmdb"),
+        "FRAUDSCREEN_GEOIP_ANONYMOUS_IP_PATH": str(MAXMIND / "GeoIP2-Anonymous-IP-Test.mmdb"),
+        "FRAUDSCREEN_LOG_LEVEL": "WARNING",
+    }
+    env.pop("FRAUDSCREEN_CONFIG", None)
+    env.pop("FRAUDSCREEN_DATABASE_URL", None)
+    port = free_port()
+    process = subprocess.Popen(
+        [*fraudscreen_command(), "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        lines = _stdout_lines(process)
+        printed: list[str] = []
+        while len(printed) < 2:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert line is not None, f"serve printed only {printed!r}"
+            printed.append(line)
+        assert "first API key" in printed[0]
+        server = Server(process, port, env, data_dir, first_key=printed[1].strip())
+        _wait_ready(server, deadline)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail("the server did not stop within 15 s of SIGTERM")
+    assert code == 0, f"gunicorn exited with {code} on SIGTERM"
+
+
+def post_score(server: Server, key: str, body: dict[str, Any]) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        server.url("/v1/score"), data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def stored_counts(server: Server) -> dict[str, int]:
+    conn = sqlite3.connect(f"file:{server.data_dir / 'fraudscreen.db'}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT transaction_id, count(*) FROM orders GROUP BY transaction_id"))
+    finally:
+        conn.close()
+
+
+def create_key(server: Server, name: str) -> str:
+    done = subprocess.run([*fraudscreen_command(), "apikeys", "create", "--name", name],
+                          env=server.env, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip().splitlines()[-1]
+    assert key.startswith("fs_") and " " not in key
+    return key
+
+
+def test_first_start_key_scores_an_order_with_its_location(server: Server) -> None:
+    status, data = post_score(server, server.first_key, order_body(event__transaction_id="srv-1"))
+    assert status == 200, data
+    assert data["order_id"] == "srv-1"
+    assert data["ip_location"]["country"] == "GB"
+    assert data["decision"] in ("accept", "review", "reject")
+    assert stored_counts(server)["srv-1"] == 1
+
+
+def test_requests_need_a_valid_key(server: Server) -> None:
+    assert post_score(server, "fs_not_a_key", order_body())[0] == 401
+
+
+def test_created_key_survives_a_concurrent_burst_storing_each_order_once(server: Server) -> None:
+    key = create_key(server, "x")
+    ids = [f"burst-{i}" for i in range(200)]
+
+    def send(i: int) -> int:
+        body = order_body(event__transaction_id=ids[i], account__user_id=f"acct-{i % 20}",
+                          device__ip_address=f"81.2.69.{142 + i % 3}")
+        return post_score(server, key, body)[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(send, range(len(ids))))
+    assert statuses.count(200) == len(ids), sorted(set(statuses))
+    counts = stored_counts(server)
+    assert [counts.get(t, 0) for t in ids] == [1] * len(ids)
+    # The same transaction id again is answered from the store, not stored twice.
+    assert post_score(server, key, order_body(event__transaction_id=ids[0]))[0] == 200
+    assert stored_counts(server)[ids[0]] == 1
+
+
+def _all_commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, command in sorted(group.commands.items()):
+        yield (*path, name)
+        if isinstance(command, click.Group):
+            yield from _all_commands(command, (*path, name))
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    done = subprocess.run([*fraudscreen_command(), "--help"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0 and "serve" in done.stdout
+    runner = CliRunner()
+    commands = list(_all_commands(cli_main))
+    assert ("serve",) in commands and ("apikeys", "create") in commands
+    for path in commands:
+        result = runner.invoke(cli_main, ["--data-dir", str(tmp_path), *path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.output
+
+
+def test_warm_up_screens_without_storing_and_options_reach_gunicorn(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fs.db'}"
+    store = Store(url)
+    store.upgrade()
+    settings = make_settings(tmp_path, url, workers=3)
+    app = create_app(settings)
+    assert warm_up(app) > 0
+    assert store.find_by_transaction("warm-up") is None
+    with sqlite3.connect(tmp_path / "fs.db") as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
+    store.close()
+    server = FraudscreenServer(settings, {"threads": 4})
+    assert (server.cfg.workers, server.cfg.threads, server.cfg.worker_class_str) == (3, 4, "gthread")
+    assert server.cfg.post_worker_init is not None
