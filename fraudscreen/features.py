@@ -98,7 +98,7 @@ def describe_feature(name: str, value: float | None = None) -> str:
     return f"{text}: {value:,.4g}"
 
 
-def _num(value: float | int | None) -> float:
+def _num(value: float | None) -> float:
     return -1.0 if value is None else float(value)
 
 

@@ -77,6 +77,11 @@ def _mask_value(value: Any) -> Any:
     return mask(str(value))
 
 
+_MASKED = "_fraudscreen_masked"
+_JSON = "_fraudscreen_json"
+_INTERNAL = frozenset({_MASKED, _JSON})
+
+
 class MaskingFilter(logging.Filter):
     """Masks personal data and secrets in a record's message, args, extras, exception and stack.
 
@@ -85,6 +90,8 @@ class MaskingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _MASKED, False):  # already masked for another handler
+            return True
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not lose the record
@@ -103,6 +110,7 @@ class MaskingFilter(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD and key != "exc_type":
                 setattr(record, key, _mask_value(value))
+        setattr(record, _MASKED, True)
         return True
 
 
@@ -110,6 +118,9 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, extra fields, exception."""
 
     def format(self, record: logging.LogRecord) -> str:
+        cached = getattr(record, _JSON, None)  # the same line for every handler of the record
+        if cached is not None:
+            return str(cached)
         payload: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -117,7 +128,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and key not in payload:
+            if key not in _STANDARD and key not in payload and key not in _INTERNAL:
                 payload[key] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
@@ -125,7 +136,9 @@ class JsonFormatter(logging.Formatter):
             payload["exception"] = record.exc_text
         if record.stack_info:
             payload["stack"] = record.stack_info
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        line = json.dumps(payload, default=str, ensure_ascii=False)
+        setattr(record, _JSON, line)
+        return line
 
 
 def log_file_name(day: date) -> str:

@@ -311,7 +311,7 @@ def parse_order(body: Any) -> tuple[OrderRequest, list[ScreeningWarning]]:
 def parse_time(value: str, pointer: str) -> datetime:
     """Parse an RFC 3339 time for a request field, naive times being UTC."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except (AttributeError, ValueError):
         raise InvalidRequestError(
             "Invalid time.", details=[ErrorDetail(pointer, "must be an RFC 3339 time")]

@@ -355,4 +355,4 @@ class Screener:
         return Evaluation(result, record, vector, tuple(hits), probability, profile)
 
 
-__all__ = ["Evaluation", "Parts", "Screened", "Screener", "load_parts", "FraudscreenError"]
+__all__ = ["Evaluation", "FraudscreenError", "Parts", "Screened", "Screener", "load_parts"]

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
+
+from fraudscreen.api import create_app
+from fraudscreen.config import Settings
+from fraudscreen.logs import reset_logging
+from fraudscreen.store import Store
+
+from helpers import make_settings
 from postgres_server import (
     REQUIRE_ENV,
     PostgresServer,
@@ -13,8 +22,6 @@ from postgres_server import (
     require_postgres,
     start_postgres,
 )
-
-from fraudscreen.store import Store
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 _STORE_DB = "fraudscreen_store"
@@ -90,3 +97,27 @@ def store(store_url: str) -> Iterator[Store]:
     store = Store(store_url)
     yield store
     store.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    """Settings on a fresh database (both backends) with the MaxMind test databases."""
+    return make_settings(tmp_path, store_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[FlaskClient]:
+    """The real app's test client; logging is put back as it was afterwards."""
+    level = logging.getLogger().level
+    app = create_app(settings)
+    yield app.test_client()
+    reset_logging()
+    logging.getLogger().setLevel(level)
+    app.extensions["fraudscreen"].store.close()
+
+
+@pytest.fixture
+def keys(client: FlaskClient) -> dict[str, str]:
+    """One API key per scope: score, outcomes, admin."""
+    store = client.application.extensions["fraudscreen"].store
+    return {s: store.create_api_key(f"test-{s}", [s])[1] for s in ("score", "outcomes", "admin")}

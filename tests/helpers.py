@@ -56,3 +56,8 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         geoip_anonymous_ip_path=str(MAXMIND / "GeoIP2-Anonymous-IP-Test.mmdb"),
     )
     return base.with_overrides(**overrides) if overrides else base
+
+
+def auth(key: str) -> dict[str, str]:
+    """The Authorization header for an API key."""
+    return {"Authorization": f"Bearer {key}"}

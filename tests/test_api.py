@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from pathlib import Path
@@ -15,32 +14,9 @@ from flask.testing import FlaskClient
 from fraudscreen.api import create_app
 from fraudscreen.config import Settings
 
-from helpers import ORDER, make_settings, order_body
+from helpers import ORDER, auth, make_settings, order_body
 
 CARD = "4111111111111111"
-
-
-@pytest.fixture
-def settings(tmp_path: Path, store_url: str) -> Settings:
-    return make_settings(tmp_path, store_url)
-
-
-@pytest.fixture
-def client(settings: Settings) -> FlaskClient:
-    return create_app(settings).test_client()
-
-
-@pytest.fixture
-def keys(client: FlaskClient) -> dict[str, str]:
-    store = client.application.extensions["fraudscreen"].store
-    return {
-        scope: store.create_api_key(f"test-{scope}", [scope])[1]
-        for scope in ("score", "outcomes", "admin")
-    }
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def score(client: FlaskClient, key: str, body: Any) -> Any:

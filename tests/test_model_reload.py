@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import make_settings, order_body
 
 from fraudscreen.api import create_app, model_admin
 from fraudscreen.config import REPO_DIR, Settings
 from fraudscreen.model import ModelBundle
 from fraudscreen.store import Store
+
+from helpers import make_settings, order_body
 
 SHIPPED = REPO_DIR / "models" / "default" / "model.joblib"
 

@@ -3,55 +3,20 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from fraudscreen.api import create_app
-from fraudscreen.api import privacy as privacy_api
-from fraudscreen.config import Settings
-from fraudscreen.logs import reset_logging, setup_logging
 from fraudscreen.privacy.commands import erase as erase_command
 from fraudscreen.privacy.commands import export as export_command
 from fraudscreen.store import Store
 
-from helpers import make_settings, order_body
+from helpers import auth, order_body
 
 EMAIL = "audit.me@example.org"
 IP = "81.2.69.192"
 DEVICE = "dev-audit-31f0"
-
-
-@pytest.fixture
-def settings(tmp_path: Path, store_url: str) -> Settings:
-    return make_settings(tmp_path, store_url)
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[FlaskClient]:
-    level = logging.getLogger().level
-    app = create_app(settings)
-    if "privacy" not in app.blueprints:
-        app.register_blueprint(privacy_api.bp)
-    setup_logging(settings)
-    yield app.test_client()
-    reset_logging()
-    logging.getLogger().setLevel(level)
-    app.extensions["fraudscreen"].store.close()
-
-
-@pytest.fixture
-def keys(client: FlaskClient) -> dict[str, str]:
-    store = client.application.extensions["fraudscreen"].store
-    return {s: store.create_api_key(f"test-{s}", [s])[1] for s in ("score", "outcomes", "admin")}
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def scored(client: FlaskClient, key: str) -> dict:

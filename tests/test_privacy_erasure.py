@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from flask import Flask
-from flask.testing import FlaskClient
 
 from fraudscreen.api import create_app
-from fraudscreen.api import privacy as privacy_api
 from fraudscreen.config import Settings
 from fraudscreen.enrich import email_hash, normalise_email
 from fraudscreen.installation import load_or_create_secrets
-from fraudscreen.logs import log_files, reset_logging, setup_logging
+from fraudscreen.logs import log_files, reset_logging
 from fraudscreen.store.tables import metadata
 
-from helpers import make_settings, order_body
+from helpers import auth, make_settings, order_body
 
 ACCOUNT = "acct-erase-q7x"
 EMAIL = "Erase.Me+shop@Example.org"
@@ -29,40 +24,6 @@ DEVICE = "dev-erase-7c1d9e40"
 BIN, LAST4, TOKEN = "545454", "9876", "tok-erase-55aa31"
 OTHER = {"account": "acct-stays-k2", "email": "stays@example.net", "ip": "81.2.69.160",
          "device": "dev-stays-0b2f"}
-
-
-def make_app(settings: Settings) -> Flask:
-    """The app with the privacy blueprint and the JSON logs (a no-op once create_app does it)."""
-    app = create_app(settings)
-    if "privacy" not in app.blueprints:
-        app.register_blueprint(privacy_api.bp)
-    setup_logging(settings)
-    return app
-
-
-@pytest.fixture
-def settings(tmp_path: Path, store_url: str) -> Settings:
-    return make_settings(tmp_path, store_url)
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[FlaskClient]:
-    level = logging.getLogger().level
-    app = make_app(settings)
-    yield app.test_client()
-    reset_logging()
-    logging.getLogger().setLevel(level)
-    app.extensions["fraudscreen"].store.close()
-
-
-@pytest.fixture
-def keys(client: FlaskClient) -> dict[str, str]:
-    store = client.application.extensions["fraudscreen"].store
-    return {s: store.create_api_key(f"test-{s}", [s])[1] for s in ("score", "outcomes", "admin")}
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def account_orders() -> list[dict[str, Any]]:
@@ -175,7 +136,7 @@ def test_erased_account_is_found_nowhere(client, keys, settings) -> None:
 
 def test_keeping_confirmed_fraud_hashes_is_explicit_and_reported(tmp_path: Path, store_url: str) -> None:
     settings = make_settings(tmp_path, store_url, erasure_keep_fraud_hashes="true")
-    app = make_app(settings)
+    app = create_app(settings)
     try:
         client = app.test_client()
         store = app.extensions["fraudscreen"].store

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import make_settings, order_body
 
 from fraudscreen.config import Settings
 from fraudscreen.errors import ConflictError
@@ -19,6 +18,8 @@ from fraudscreen.store import OrderRecord, Store
 from fraudscreen.training.memory_store import MemoryStore
 from fraudscreen.training.pipeline import replay
 from fraudscreen.training.simulate import simulate_orders
+
+from helpers import make_settings, order_body
 
 START = datetime(2026, 2, 2, tzinfo=UTC)
 CHARGEBACKS = FEATURE_NAMES.index("profile_chargebacks")

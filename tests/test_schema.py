@@ -11,6 +11,7 @@ from fraudscreen.schema import parse_order
 
 from helpers import order_body
 
+
 def body(**changes: object) -> dict:
     return order_body(**changes)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from helpers import order_body
 
 from fraudscreen.errors import InvalidRequestError
 from fraudscreen.schema import parse_order
+
+from helpers import order_body
 
 
 @pytest.mark.parametrize(

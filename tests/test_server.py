@@ -23,12 +23,13 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from helpers import MAXMIND, make_settings, order_body
 
 from fraudscreen.api import create_app
 from fraudscreen.cli import main as cli_main
 from fraudscreen.server import FraudscreenServer, warm_up
 from fraudscreen.store import Store
+
+from helpers import MAXMIND, make_settings, order_body
 
 STARTUP_SECONDS = 30.0
 

@@ -14,6 +14,7 @@ from fraudscreen.config import Settings, load_settings
 from fraudscreen.logs import setup_logging
 from fraudscreen.screening import Screener
 
+
 def create_app(settings: Settings | None = None, screener: Screener | None = None) -> Flask:
     """Build the app. ``settings`` default to the environment; the store must be migrated."""
     settings = settings or load_settings()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from fraudscreen.rules.context import SCHEMA, build_context, empty_context, validate_context
+from fraudscreen.rules.context import (
+    LIST_KINDS,
+    SCHEMA,
+    build_context,
+    empty_context,
+    validate_context,
+)
 from fraudscreen.rules.engine import (
     ACTION_DECISIONS,
     ACTIONS,
@@ -12,7 +18,6 @@ from fraudscreen.rules.engine import (
     RuleSet,
     strongest_action,
 )
-from fraudscreen.rules.context import LIST_KINDS
 from fraudscreen.rules.lists import (
     LIST_NAMES,
     ListEntry,
