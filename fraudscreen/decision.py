@@ -1,9 +1,12 @@
 """Model probability + rule hits + degraded parts -> accept, review or reject, with reasons.
 
-Precedence (DESIGN §5): an allow-rule accepts, a reject-rule rejects, a review-rule sends to
-review; otherwise the calibrated probability decides against the review and reject thresholds.
-A missing part (GeoIP database, model) never lets an order through silently: what would have
-been an accept becomes a review, with a ``system`` reason.
+Precedence, as in Stripe Radar (where the built-in "block the highest risk" is a block
+rule): an allow-rule accepts; otherwise a reject-rule **or** a probability at or above the
+reject threshold rejects; otherwise a review-rule or a probability at or above the review
+threshold sends to review; otherwise the order is accepted. A review rule therefore never
+lowers a model reject to a review. A missing part (GeoIP database, model) never lets an
+order through silently: what would have been an accept becomes a review, with a ``system``
+reason.
 """
 
 from __future__ import annotations
@@ -40,23 +43,31 @@ def decide(
     ordered = sorted(hits, key=lambda h: _ACTION_ORDER.get(h.action, 9))
     reasons = [Reason(h.code, h.message, "rule") for h in ordered]
     action = strongest_action(ordered)
-    if action is not None:
-        by_rule = _ACTION_DECISION[action]
-        if by_rule == "accept" or not degraded:
-            return DecisionOutcome(by_rule, "rule", reasons + list(model_signals))
-        return DecisionOutcome(by_rule, "rule", reasons + list(degraded) + list(model_signals))
+    by_rule = _ACTION_DECISION[action] if action is not None else None
+    if by_rule == "accept":
+        return DecisionOutcome("accept", "rule", reasons + list(model_signals))
+
+    by_model: Decision | None = None
+    if probability is not None and thresholds is not None:
+        if probability >= thresholds.reject:
+            by_model = "reject"
+        elif probability >= thresholds.review:
+            by_model = "review"
+        else:
+            by_model = "accept"
 
     decision: Decision
-    if probability is None or thresholds is None:
-        decision = "review"
-    elif probability >= thresholds.reject:
-        decision = "reject"
-    elif probability >= thresholds.review:
-        decision = "review"
+    if by_rule == "reject" or by_model == "reject":
+        decision, disposition = "reject", "rule" if by_rule == "reject" else "model"
+    elif by_rule == "review" or by_model == "review":
+        decision, disposition = "review", "rule" if by_rule == "review" else "model"
+    elif by_model is None:  # no model could score and no rule decided
+        decision, disposition = "review", "degraded"
     else:
-        decision = "accept"
+        decision, disposition = "accept", "model"
+
+    if degraded and decision == "accept":
+        decision, disposition = "review", "degraded"
     if degraded:
-        if decision == "accept":
-            decision = "review"
-        return DecisionOutcome(decision, "degraded", list(degraded) + reasons + list(model_signals))
-    return DecisionOutcome(decision, "model", reasons + list(model_signals))
+        return DecisionOutcome(decision, disposition, reasons + list(degraded) + list(model_signals))
+    return DecisionOutcome(decision, disposition, reasons + list(model_signals))

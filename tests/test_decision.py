@@ -36,9 +36,9 @@ def test_model_thresholds(p: float, expected: str) -> None:
     ],
 )
 def test_rule_precedence(actions: list[str], expected: str | None) -> None:
-    out = decide(probability=0.9, thresholds=T, hits=[hit(a) for a in actions])
+    out = decide(probability=0.1, thresholds=T, hits=[hit(a) for a in actions])
     if expected is None:  # signals never decide: the model does
-        assert (out.decision, out.disposition) == ("reject", "model")
+        assert (out.decision, out.disposition) == ("accept", "model")
     else:
         assert (out.decision, out.disposition) == (expected, "rule")
     assert [r.source for r in out.reasons] == ["rule"] * len(actions)
@@ -47,6 +47,15 @@ def test_rule_precedence(actions: list[str], expected: str | None) -> None:
 def test_reasons_are_in_precedence_order() -> None:
     out = decide(probability=0.1, thresholds=T, hits=[hit("signal"), hit("review"), hit("reject")])
     assert [r.code for r in out.reasons] == ["REJECT", "REVIEW", "SIGNAL"]
+
+
+def test_model_reject_beats_a_review_rule_and_a_reject_rule_beats_model_review() -> None:
+    out = decide(probability=0.9, thresholds=T, hits=[hit("review")])
+    assert (out.decision, out.disposition) == ("reject", "model")
+    out = decide(probability=0.5, thresholds=T, hits=[hit("reject")])
+    assert (out.decision, out.disposition) == ("reject", "rule")
+    out = decide(probability=0.5, thresholds=T, hits=[hit("signal")])
+    assert (out.decision, out.disposition) == ("review", "model")
 
 
 def test_allow_rule_beats_model_reject() -> None:
