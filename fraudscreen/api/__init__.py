@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -13,6 +15,28 @@ from fraudscreen.api.metrics import LATENCY, REQUESTS
 from fraudscreen.config import Settings, load_settings
 from fraudscreen.logs import setup_logging
 from fraudscreen.screening import Screener
+
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Probes and scrapes: not logged (they carry nothing worth keeping)."""
+_request_log = logging.getLogger("fraudscreen.requests")
+
+
+def log_request(route: str, status: int, seconds: float) -> None:
+    """One log line per request, with as little as possible: route template (never the path),
+    status, duration, the API key's name, and the order id and decision the view noted."""
+    fields: dict[str, Any] = {
+        "method": request.method,
+        "route": route,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+    }
+    api_key = g.get("api_key")
+    if api_key is not None:
+        fields["api_key"] = api_key.name
+    if status == 200 and g.get("order_id") is not None:
+        fields["order_id"] = g.order_id
+        fields["decision"] = g.get("decision")
+    _request_log.info("request", extra=fields)
 
 
 def create_app(settings: Settings | None = None, screener: Screener | None = None) -> Flask:
@@ -38,8 +62,11 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
     @app.after_request
     def _observe(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
         REQUESTS.labels(endpoint, str(response.status_code)).inc()
-        LATENCY.labels(endpoint).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        LATENCY.labels(endpoint).observe(seconds)
+        if endpoint not in QUIET_ROUTES:
+            log_request(endpoint, response.status_code, seconds)
         return response
 
     return app

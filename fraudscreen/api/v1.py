@@ -30,13 +30,19 @@ def json_body() -> Any:
     return body
 
 
+def order_response(body: dict[str, Any]) -> Response:
+    """Answer with an order's JSON and note its id and decision for the request log."""
+    g.order_id, g.decision = body.get("id"), body.get("decision")
+    return jsonify(body)
+
+
 @bp.post("/score")
 @require_scope("score")
 def score() -> tuple[Response, int]:
     """Screen one order: decision, risk score, reasons, IP location and profile."""
     screened = _screener().screen(json_body())
     DECISIONS.labels(screened.response["decision"]).inc()
-    response = jsonify(screened.response)
+    response = order_response(screened.response)
     if screened.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response, 200
@@ -64,7 +70,7 @@ def get_order(order_id: str) -> Response:
     """The stored answer for an order (by fraudscreen id or transaction id) and its outcome."""
     stored = _stored_order(order_id)
     _screener().store.audit(g.api_key.name, "order.read", stored.order_id)  # policy P4
-    return jsonify(_order_json(stored))
+    return order_response(_order_json(stored))
 
 
 @bp.post("/orders/<order_id>/outcome")
@@ -89,7 +95,7 @@ def report_outcome(order_id: str) -> Response:
         reported_at = parse_time(body["reported_at"], "/reported_at")
     stored = _stored_order(order_id)
     updated = _screener().store.record_outcome(stored.order_id, outcome, reported_at)
-    return jsonify(_order_json(updated))
+    return order_response(_order_json(updated))
 
 
 @bp.get("/accounts/<account_id>/profile")
