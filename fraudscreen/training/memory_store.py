@@ -20,6 +20,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from fraudscreen.errors import ConflictError, InvalidRequestError, NotFoundError
 from fraudscreen.profile import (
@@ -155,13 +156,7 @@ class MemoryStore:
                 acct.created_at = record.account_created_at
             past = PastOrder(t, record.amount_usd, keys.ip, record.ip_country, keys.card_key,
                              keys.device_id, record.decision)
-            if not acct.times or acct.times[-1] <= t:
-                acct.times.append(t)
-                acct.orders.append(past)
-            else:
-                i = bisect_right(acct.times, t)
-                acct.times.insert(i, t)
-                acct.orders.insert(i, past)
+            _insert_in_time_order(acct.times, acct.orders, t, past)
             acct.decisions[record.decision] += 1
         if account_id is not None:  # like SQL: links without an account are never counted
             for kind, attr in _SHARED_ATTRS:
@@ -180,13 +175,7 @@ class MemoryStore:
         entity = self._entities.get((kind, value))
         if entity is None:
             entity = self._entities[(kind, value)] = _Entity()
-        if not entity.times or entity.times[-1] <= t:
-            entity.times.append(t)
-            entity.accounts.append(account_id)
-        else:
-            i = bisect_right(entity.times, t)
-            entity.times.insert(i, t)
-            entity.accounts.insert(i, account_id)
+        _insert_in_time_order(entity.times, entity.accounts, t, account_id)
         first = entity.first_use.get(account_id)
         if first is None:
             entity.first_use[account_id] = t
@@ -267,3 +256,14 @@ def _shared_counts(
 
 
 __all__ = ["MemoryStore"]
+
+
+def _insert_in_time_order(times: list[datetime], items: list[Any], t: datetime, item: Any) -> None:
+    """Keep ``times`` sorted with ``items`` beside it; equal times keep arrival order."""
+    if not times or times[-1] <= t:  # the common case: events arrive in time order
+        times.append(t)
+        items.append(item)
+    else:
+        i = bisect_right(times, t)
+        times.insert(i, t)
+        items.insert(i, item)
