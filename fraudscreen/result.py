@@ -52,8 +52,8 @@ class ScreeningResult:
     """The checkout's ``event.transaction_id``."""
     decision: Decision
     """``accept``, ``review`` or ``reject``."""
-    risk_score: float
-    """Fraud probability as a percentage, 0.01–99."""
+    risk_score: float | None
+    """Fraud probability as a percentage, 0.01–99; ``None`` when no model could score."""
     reasons: list[Reason]
     """Rule hits first, in precedence order, then the strongest model signals."""
     ip_location: dict[str, Any]

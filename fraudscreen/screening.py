@@ -217,15 +217,14 @@ class Screener:
             if stored is not None:
                 return Screened(stored, replayed=True)
         evaluation = self.evaluate(order, warnings, received_at=received_at)
-        result, record = evaluation.result, evaluation.record
+        record = evaluation.record
         try:
             stored_order, created = self.store.save_order(record)
         except StoreError:
             log.error("order not stored: the database is unavailable")
-            response = result.to_dict()
-            response["warnings"].append(
-                ScreeningWarning("not_stored", "The order could not be stored.").to_dict()
-            )
+            not_stored = ScreeningWarning("not_stored", "The order could not be stored.")
+            shown = [*record.response["warnings"], not_stored.to_dict()]
+            response = {**record.response, "warnings": shown}
             return Screened(response, replayed=False)
         if not created:
             return Screened(stored_order.response, replayed=True)
@@ -326,7 +325,7 @@ class Screener:
             id=uuid.uuid4().hex,
             order_id=order.event.transaction_id,
             decision=outcome.decision,
-            risk_score=risk_score(probability) if probability is not None else None,  # type: ignore[arg-type]
+            risk_score=risk_score(probability) if probability is not None else None,
             reasons=outcome.reasons,
             ip_location=signals.ip.to_dict() if build_response else {},
             profile=profile.to_dict() if build_response else {},
