@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from fraudscreen.features import (
     describe_feature,
     feature_vector,
 )
+from fraudscreen.ids import new_id
 from fraudscreen.installation import load_or_create_secrets
 from fraudscreen.model import ModelBundle, Thresholds, risk_score
 from fraudscreen.profile import ProfileSnapshot, build_profile
@@ -322,7 +322,7 @@ class Screener:
                 ScreeningWarning(f"{problem}_unavailable", _DEGRADED_REASONS[problem].message)
             )
         result = ScreeningResult(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             order_id=order.event.transaction_id,
             decision=outcome.decision,
             risk_score=risk_score(probability) if probability is not None else None,

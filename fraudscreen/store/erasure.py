@@ -10,7 +10,6 @@ on the block list, and only when the caller asks for it.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, false, or_, select, update
 from sqlalchemy.engine import Connection
 
+from fraudscreen.ids import new_id
 from fraudscreen.store.base import StoreBase, dialect_insert, utcnow
 from fraudscreen.store.tables import (
     LISTS_REVISION_KEY,
@@ -214,7 +214,7 @@ class ErasureMixin(StoreBase):
         ``keep_fraud_email_hashes`` the email hashes of its confirmed-fraud orders stay on (or
         are put on) the block list. The erasure is itself audited under a random erasure id.
         """
-        erasure_id = "erasure_" + secrets.token_hex(8)
+        erasure_id = new_id("erasure_", 8)
         removed: dict[str, int] = {}
         with self._write() as conn:
             ids, rows = self._identifiers(conn, account_id)

@@ -15,12 +15,12 @@ Every step is idempotent: a second run with the same cut-offs changes nothing.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 
+from fraudscreen.ids import new_id
 from fraudscreen.store.base import StoreBase, dialect_insert, require_aware
 from fraudscreen.store.tables import accounts, audit_log, meta, order_entities, orders, outcomes
 
@@ -138,10 +138,10 @@ class RetentionMixin(StoreBase):
 
     @staticmethod
     def _anonymise_order(conn: Any, row: Any) -> None:
-        new_id = ANON_PREFIX + secrets.token_hex(12)
+        anon_id = new_id(ANON_PREFIX, 12)
         values = dict(row._mapping)
         values.update(
-            order_id=new_id,
+            order_id=anon_id,
             transaction_id=None,
             account_id=None,
             account_created_at=None,
@@ -159,7 +159,7 @@ class RetentionMixin(StoreBase):
             conn.execute(
                 update(outcomes)
                 .where(outcomes.c.id == report.id)
-                .values(order_id=new_id, account_id=None, reported_at=_day(report.reported_at))
+                .values(order_id=anon_id, account_id=None, reported_at=_day(report.reported_at))
             )
         conn.execute(delete(orders).where(orders.c.order_id == row.order_id))
 
