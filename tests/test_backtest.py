@@ -24,6 +24,8 @@ from fraudscreen.training.commands import backtest, train
 from fraudscreen.training.jsonl import write_jsonl
 from fraudscreen.training.pipeline import (
     ReplayResult,
+    TrainedReplay,
+    flagged_by_rules,
     read_jsonl,
     replay,
     split_indices,
@@ -58,8 +60,15 @@ def _report(replayed: ReplayResult, settings: Settings, **split: Any) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def report(replayed: ReplayResult, settings: Settings) -> dict[str, Any]:
-    return _report(replayed, settings)  # run_backtest itself: the CLI tests below
+def trained(replayed: ReplayResult) -> TrainedReplay:
+    return train_on_replay(replayed, version="t", data_sha256="0" * 64)
+
+
+@pytest.fixture(scope="module")
+def report(trained: TrainedReplay, settings: Settings) -> dict[str, Any]:
+    # run_backtest itself: the CLI tests below
+    return backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path),
+                           data_path=None, data_sha256=None, rows_read=trained.replayed.y.size)
 
 
 def _keys(value: Any, prefix: str = "") -> set[str]:
@@ -107,6 +116,28 @@ def test_figures_are_computed_on_the_latest_rows_only(report, replayed, settings
     for rule_id, row in by_id.items():
         mask = np.array([any(h.rule_id == rule_id for h in hs) for hs in hits])
         assert row["hits"] == mask.sum() and row["frauds"] == int(test_y[mask].sum())
+
+
+def test_rules_share_the_review_capacity_with_the_model(report, trained) -> None:
+    replayed, bundle = trained.replayed, trained.result.bundle
+    th = report["thresholds"]
+    n_cal = report["model"]["calibration_rows"]
+    cal = np.arange(report["split"]["train_rows"])[-n_cal:]  # time split: the latest train rows
+    forced = flagged_by_rules([replayed.rule_hits[i] for i in cal])
+    assert th["rules_flagged_share"] == pytest.approx(forced.mean()) and forced.any()
+    # on the threshold rows, rules and model together fill the capacity, not the model alone
+    p_cal = bundle.predict_proba(replayed.X[cal])
+    assert abs(np.mean(forced | (p_cal >= th["review"])) - th["review_capacity"]) <= 0.01
+    assert np.mean(p_cal >= th["review"]) < th["review_capacity"]
+    # what each rule adds beyond the model, recomputed from the test rows
+    idx = trained.test_idx
+    test_y = replayed.y[idx]
+    model_flagged = bundle.predict_proba(replayed.X[idx]) >= th["review"]
+    for row in report["rules"]:
+        fired = np.array([any(h.rule_id == row["id"] for h in replayed.rule_hits[i]) for i in idx])
+        beyond = fired & ~model_flagged
+        assert row["beyond_model_hits"] == beyond.sum()
+        assert row["beyond_model_frauds"] == int(test_y[beyond].sum())
 
 
 def test_three_systems_are_consistent(report) -> None:

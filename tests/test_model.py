@@ -67,6 +67,28 @@ def test_choose_thresholds_respects_capacity_and_precision() -> None:
     # nothing reaches the precision: never auto-reject
     t2 = choose_thresholds(np.zeros(1000, int) | (rng.random(1000) < 0.5), rng.random(1000))
     assert t2.reject == 1.0
+    # more than the capacity is that precise: all of it is rejected, nothing left to review
+    t3 = choose_thresholds(y, p, review_capacity=0.01, min_reject_precision=0.95)
+    assert np.mean(p >= t3.reject) > 0.01 and t3.review == pytest.approx(t3.reject)
+
+
+def test_rule_flagged_rows_take_their_share_of_the_capacity_first() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.random(20000) ** 3
+    y = (rng.random(20000) < p).astype(int)
+    alone = choose_thresholds(y, p, review_capacity=0.05, min_reject_precision=0.99)
+    forced = rng.random(20000) < 0.02  # the rules flag 2% whatever the model says
+    shared = choose_thresholds(y, p, review_capacity=0.05, min_reject_precision=0.99,
+                               rule_flagged=forced)
+    assert shared.review > alone.review  # the model gets fewer places
+    assert abs(np.mean(forced | (p >= shared.review)) - 0.05) <= 0.002
+    assert shared.reject == alone.reject  # rejects depend on precision, not on the queue
+    # rules that fill the queue leave the model only its rejects
+    full = choose_thresholds(y, p, review_capacity=0.05, min_reject_precision=0.99,
+                             rule_flagged=rng.random(20000) < 0.06)
+    assert full.reject < 1.0 and full.review == pytest.approx(full.reject)
+    with pytest.raises(ModelError):
+        choose_thresholds(y, p, rule_flagged=forced[:10])
 
 
 def test_calibrated_thresholds_hit_capacity_on_calibration_rows(result: TrainResult) -> None:

@@ -103,8 +103,17 @@ def rules_decision(hits: Sequence[RuleHit]) -> str:
     return _ACTION_DECISION.get(action or "", "accept")
 
 
-def rule_table(y: np.ndarray, hits: Sequence[Sequence[RuleHit]], rules: RuleSet) -> list[dict[str, Any]]:
-    """Per enabled rule (file order): hits on the rows, their share, frauds among them, precision, recall."""
+def rule_table(
+    y: np.ndarray,
+    hits: Sequence[Sequence[RuleHit]],
+    rules: RuleSet,
+    model_flagged: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """Per enabled rule (file order): hits on the rows, their share, frauds among them, precision, recall.
+
+    With ``model_flagged`` (rows the model alone reviews or rejects), also what the rule adds to
+    the model: its hits on rows the model would accept, and the frauds and precision among them.
+    """
     n, n_fraud = int(y.size), int(y.sum())
     table = []
     for rule in rules.rules:
@@ -112,12 +121,18 @@ def rule_table(y: np.ndarray, hits: Sequence[Sequence[RuleHit]], rules: RuleSet)
             continue
         mask = np.fromiter((any(h.rule_id == rule.id for h in hs) for hs in hits), bool, count=n)
         caught = int(y[mask].sum())
-        table.append({
+        entry: dict[str, Any] = {
             "id": rule.id, "code": rule.code, "action": rule.action,
             "hits": int(mask.sum()), "hit_share": _ratio(int(mask.sum()), n),
             "frauds": caught, "precision": _ratio(caught, int(mask.sum())),
             "recall": _ratio(caught, n_fraud),
-        })
+        }
+        if model_flagged is not None:
+            beyond = mask & ~model_flagged
+            added = int(y[beyond].sum())
+            entry.update(beyond_model_hits=int(beyond.sum()), beyond_model_frauds=added,
+                         beyond_model_precision=_ratio(added, int(beyond.sum())))
+        table.append(entry)
     return table
 
 
@@ -194,11 +209,12 @@ def backtest_report(
             "reject": t.reject,
             "review_capacity": review_capacity,
             "min_reject_precision": min_reject_precision,
+            "rules_flagged_share": trained.result.report.get("rules_flagged_share"),
         },
         "rules_version": replayed.rules_version,
         "test": {"rows": int(y.size), "frauds": int(y.sum()), "fraud_rate": _ratio(int(y.sum()), int(y.size))},
         "systems": systems,
-        "rules": rule_table(y, hits, rules),
+        "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
 
 
@@ -256,6 +272,11 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         f"{th['reject']:.4f} (capacity {th['review_capacity']:.0%}, min reject precision "
         f"{th['min_reject_precision']:.2f}); rules {report['rules_version']}"
     )
+    if th.get("rules_flagged_share") is not None:
+        console.print(
+            f"The rules flag {th['rules_flagged_share']:.1%} of the threshold rows by themselves; "
+            "the model's review threshold fills the rest of the capacity."
+        )
     table = Table(title="Test rows only")
     table.add_column("metric", no_wrap=True)
     for name in SYSTEMS:
@@ -276,10 +297,13 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         table.add_row(f"{d} share", *(_fmt(m[s]["decision_mix"][d], True) for s in SYSTEMS))
     console.print(table)
     rules = Table(title="Rules on the test rows")
-    for name in ("rule", "action", "hits", "frauds", "precision", "recall"):
+    for name in ("rule", "action", "hits", "frauds", "precision", "recall",
+                 "beyond model", "its frauds", "its precision"):
         rules.add_column(name, justify="left" if name in ("rule", "action") else "right",
                          no_wrap=True)
     for r in report["rules"]:
         rules.add_row(r["id"], r["action"], str(r["hits"]), str(r["frauds"]),
-                      _fmt(r["precision"], True), _fmt(r["recall"], True))
+                      _fmt(r["precision"], True), _fmt(r["recall"], True),
+                      str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
+                      _fmt(r.get("beyond_model_precision"), True))
     console.print(rules)

@@ -77,11 +77,29 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
             f"{_pct(m['reject_precision'])} | {_pct(mix['accept'])} | {_pct(mix['review'])} | "
             f"{_pct(mix['reject'])} |"
         )
-    lines += ["", "| rule | action | hits | precision | recall |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        (
+            "Beyond model: the rule's hits on orders the model alone would have accepted, and "
+            "the fraud share among them."
+        ),
+        "",
+        "| rule | action | hits | precision | recall | beyond model | its precision |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in report["rules"]:
         lines.append(f"| `{r['id']}` | {r['action']} | {r['hits']} | {_pct(r['precision'])} | "
-                     f"{_pct(r['recall'])} |")
+                     f"{_pct(r['recall'])} | {r.get('beyond_model_hits', '–')} | "
+                     f"{_pct(r.get('beyond_model_precision'))} |")
     return lines + [""]
+
+
+def _rules_share(card: dict[str, Any]) -> str:
+    share = card["params"].get("rules_flagged_share")
+    if share is None:
+        return ""
+    return (f"; the rules flag {_pct(share)} of the threshold rows themselves and the model "
+            f"fills the rest of the {_pct(card['params'].get('review_capacity'))} review capacity")
 
 
 def write_model_card(
@@ -107,6 +125,7 @@ def write_model_card(
         (
             f"- Thresholds: review at p ≥ {card['thresholds']['review']:.4f}, "
             f"reject at p ≥ {card['thresholds']['reject']:.4f}"
+            + _rules_share(card)
         ),
         "",
         f"## Metrics on held-out rows ({split}, never trained on)",

@@ -31,7 +31,7 @@ from fraudscreen.config import Settings
 from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import FraudscreenError, InvalidRequestError, ModelError
 from fraudscreen.features import FEATURE_NAMES
-from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.rules import RuleHit, RuleSet, strongest_action
 from fraudscreen.schema import parse_order, parse_time
 from fraudscreen.screening import Parts, Screener
 from fraudscreen.training.jsonl import iter_jsonl
@@ -228,6 +228,13 @@ def split_indices(
     return _split(int(np.asarray(y).size), np.asarray(y).astype(np.int64), test_fraction, times, seed)
 
 
+def flagged_by_rules(rule_hits: Sequence[Sequence[RuleHit]]) -> np.ndarray:
+    """Per row, whether the rules alone send it to review or reject (whatever the model says)."""
+    return np.fromiter(
+        (strongest_action(hits) in ("review", "reject") for hits in rule_hits), bool, count=len(rule_hits)
+    )
+
+
 def train_on_replay(
     replayed: ReplayResult,
     *,
@@ -239,7 +246,11 @@ def train_on_replay(
     version: str,
     data_sha256: str,
 ) -> TrainedReplay:
-    """Train on the train rows of a replay (thresholds from a slice of them); keep the test rows."""
+    """Train on the train rows of a replay (thresholds from a slice of them); keep the test rows.
+
+    The review capacity is shared with the rules: the rows they flag on the threshold slice
+    take their places in the queue first (:func:`~fraudscreen.training.train.choose_thresholds`).
+    """
     if split not in ("time", "random"):
         raise ModelError("split must be 'time' or 'random'")
     if not 0.0 < test_fraction < 1.0:
@@ -249,6 +260,7 @@ def train_on_replay(
         replayed.X, replayed.y, FEATURE_NAMES, event_times=times, version=version,
         data_sha256=data_sha256, seed=seed, review_capacity=review_capacity,
         min_reject_precision=min_reject_precision, test_fraction=test_fraction,
+        rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
     )
     _, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
                                 test_fraction=test_fraction, seed=seed)

@@ -65,14 +65,21 @@ def choose_thresholds(
     review_capacity: float = 0.05,
     min_reject_precision: float = 0.95,
     min_support: int = MIN_REJECT_SUPPORT,
+    rule_flagged: np.ndarray | None = None,
 ) -> Thresholds:
     """Pick review and reject thresholds on calibrated probabilities.
 
-    Review: the probability value at or above which the share of rows is closest to
-    ``review_capacity`` (ties go to the smaller share). Rows in [review, reject) go to people,
-    so the queue never exceeds the capacity. Reject: the lowest value above review at or above
-    which at least ``min_support`` rows have a fraud share >= ``min_reject_precision``; if no
-    value qualifies, 1.0, which never fires because probabilities are capped below 1.
+    Reject: the lowest value at or above which at least ``min_support`` rows have a fraud
+    share >= ``min_reject_precision``; if no value qualifies, 1.0, which never fires because
+    probabilities are capped below 1. Rows that precise are rejected even when the queue
+    would have room for them: nobody needs to look at them.
+
+    Review: the value at which the share of flagged rows (review or reject) is closest to
+    ``review_capacity`` (ties go to the smaller share), so the queue never exceeds it. The
+    queue is the service's, not the model's: rows in ``rule_flagged`` (those the rules send to
+    review or reject whatever the model says) take their places first, and the model fills the
+    rest. When the rules alone fill the capacity, the model flags only what it rejects. The
+    review threshold never exceeds the reject threshold.
     """
     y = np.asarray(y_true).astype(np.int64).ravel()
     p = np.asarray(p, dtype=np.float64).ravel()
@@ -80,19 +87,30 @@ def choose_thresholds(
         raise ModelError("choose_thresholds needs equally long, non-empty y_true and p")
     if not 0.0 < review_capacity < 1.0:
         raise ModelError("review_capacity must be in (0, 1)")
+    forced = np.zeros(y.size, dtype=bool) if rule_flagged is None else np.asarray(rule_flagged, dtype=bool).ravel()
+    if forced.shape != y.shape:
+        raise ModelError("rule_flagged must have one value per row")
+    values, counts, frauds = _runs(p, y)
+    free_values, free_counts, _ = _runs(p[~forced], y[~forced])
+    # Candidate review thresholds, descending; +inf = the model adds nothing to the rules' rows.
+    candidates = np.concatenate(([np.inf], free_values))
+    shares = (int(forced.sum()) + np.concatenate(([0], free_counts))) / y.size
+    gap = np.abs(shares - review_capacity)
+    review = float(candidates[np.flatnonzero(gap == gap.min())[0]])
+    precision = frauds / counts
+    ok = (counts >= min_support) & (precision >= min_reject_precision)
+    reject = float(values[np.flatnonzero(ok)[-1]]) if ok.any() else 1.0
+    return Thresholds(review=min(review, math.nextafter(reject, 0.0)), reject=reject)
+
+
+def _runs(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct values of ``p`` descending, rows at or above each and the frauds among them."""
+    if p.size == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     order = np.argsort(-p, kind="stable")
     ps, ys = p[order], y[order]
     last_of_run = np.flatnonzero(np.append(ps[1:] != ps[:-1], True))  # end index of each value
-    values = ps[last_of_run]  # distinct values, descending
-    counts = last_of_run + 1  # rows at or above each value
-    frauds = np.cumsum(ys)[last_of_run]
-    shares = counts / y.size
-    gap = np.abs(shares - review_capacity)
-    review = float(values[np.flatnonzero(gap == gap.min())[0]])
-    precision = frauds / counts
-    ok = (values > review) & (counts >= min_support) & (precision >= min_reject_precision)
-    reject = float(values[np.flatnonzero(ok)[-1]]) if ok.any() else 1.0
-    return Thresholds(review=min(review, math.nextafter(reject, 0.0)), reject=reject)
+    return ps[last_of_run], last_of_run + 1, np.cumsum(ys)[last_of_run]
 
 
 def evaluate(y_true: np.ndarray, p: np.ndarray, thresholds: Thresholds) -> dict[str, Any]:
@@ -183,8 +201,14 @@ def train_model(
     test_fraction: float = 0.2,
     calibration_fraction: float = 0.25,
     params: Mapping[str, Any] | None = None,
+    rule_flagged: np.ndarray | None = None,
 ) -> TrainResult:
-    """Train, calibrate and threshold a model; metrics on the test rows only (module docstring)."""
+    """Train, calibrate and threshold a model; metrics on the test rows only (module docstring).
+
+    ``rule_flagged`` marks the rows the rules alone send to review or reject: they take their
+    share of the review capacity before the model's review threshold is chosen (see
+    :func:`choose_thresholds`). Without it the model gets the whole capacity.
+    """
     import sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -196,6 +220,9 @@ def train_model(
     if not set(np.unique(y).tolist()) <= {0, 1} or y.sum() == 0 or y.sum() == y.size:
         raise ModelError("y must hold both classes, coded 0 (legit) and 1 (fraud)")
     times = None if event_times is None else np.asarray(event_times)
+    forced = np.zeros(y.size, dtype=bool) if rule_flagged is None else np.asarray(rule_flagged, dtype=bool).ravel()
+    if forced.size != y.size:
+        raise ModelError("rule_flagged must have one value per row of X")
     train_idx, test_idx = _split(y.size, y, test_fraction, times, seed)
     sub_times = None if times is None else times[train_idx]
     fit_rel, cal_rel = _split(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed)
@@ -213,11 +240,13 @@ def train_model(
         params={**hp, "n_trees": int(estimator.n_iter_),
                 "test_fraction": test_fraction, "calibration_fraction": calibration_fraction,
                 "split": "time" if times is not None else "stratified-random",
-                "review_capacity": review_capacity, "min_reject_precision": min_reject_precision},
+                "review_capacity": review_capacity, "min_reject_precision": min_reject_precision,
+                "rules_flagged_share": float(forced[cal_idx].mean())},
     )
     p_cal = bundle.predict_proba(X[cal_idx])
     bundle.thresholds = choose_thresholds(y[cal_idx], p_cal, review_capacity=review_capacity,
-                                          min_reject_precision=min_reject_precision)
+                                          min_reject_precision=min_reject_precision,
+                                          rule_flagged=forced[cal_idx])
     bundle.metrics = evaluate(y[test_idx], bundle.predict_proba(X[test_idx]), bundle.thresholds)
     report = {
         "version": version,
@@ -225,6 +254,7 @@ def train_model(
                  "test": int(test_idx.size)},
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
         "n_trees": int(estimator.n_iter_),
+        "rules_flagged_share": float(forced[cal_idx].mean()),
         "calibration_metrics": evaluate(y[cal_idx], p_cal, bundle.thresholds),
         "test_metrics": bundle.metrics,
     }
