@@ -142,7 +142,7 @@ def _hit_ids(ctx: dict) -> list[str]:
 
 
 def test_default_file_loads_with_expected_rules() -> None:
-    assert DEFAULT.version == "2026-11-24.2"
+    assert DEFAULT.version == "2026-11-24.3"
     assert DEFAULT.sha256 == hashlib.sha256(DEFAULT_TOML.read_bytes()).hexdigest()
     assert RuleSet.load(DEFAULT_TOML).sha256 == DEFAULT.sha256
     assert {r.id: r.code for r in RULES} == EXPECTED_CODES
@@ -225,7 +225,9 @@ def test_decision_from_default_rules() -> None:
     assert DEFAULT.evaluate(everything).decision == "accept"
     blocked = build_context({"lists": {"block": True, "review": True}, "device": {"is_bot": True}})
     assert DEFAULT.evaluate(blocked).decision == "reject"
-    review = build_context({"device": {"is_bot": True}, "mismatch": {"card_billing_country": True}})
+    review = build_context(
+        {"email": {"present": True, "is_disposable": True}, "mismatch": {"card_billing_country": True}}
+    )
     assert DEFAULT.evaluate(review).decision == "review"
     signals_only = build_context(
         {"mismatch": {"card_billing_country": True}, "profile": {"ip_accounts_1d": 9.0}}
