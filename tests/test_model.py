@@ -91,6 +91,16 @@ def test_rule_flagged_rows_take_their_share_of_the_capacity_first() -> None:
         choose_thresholds(y, p, rule_flagged=forced[:10])
 
 
+def test_a_feature_never_known_in_training_does_not_stop_it(data: tuple) -> None:
+    X, y = data
+    X = X.copy()
+    X[:, 3] = np.nan  # say, no GeoIP database: that feature is never known
+    r = train_model(X, y, NAMES, event_times=np.arange(len(y)), version="nan", data_sha256="0" * 64)
+    assert r.report["features_always_missing"] == [NAMES[3]]
+    assert r.bundle.predict_proba(X[:5]).shape == (5,)
+    assert r.report["test_metrics"]["roc_auc"] > 0.6
+
+
 def test_calibrated_thresholds_hit_capacity_on_calibration_rows(result: TrainResult) -> None:
     cal = result.report["calibration_metrics"]
     assert abs(cal["flagged_share"] - 0.05) <= 0.01

@@ -229,7 +229,11 @@ def train_model(
     fit_idx, cal_idx = train_idx[fit_rel], train_idx[cal_rel]
 
     hp = {**DEFAULT_PARAMS, **dict(params or {}), "random_state": seed}
-    estimator = HistGradientBoostingClassifier(**hp).fit(X[fit_idx], y[fit_idx])
+    X_fit = X[fit_idx]
+    always_missing = np.isnan(X_fit).all(axis=0)
+    if always_missing.any():  # e.g. no GeoIP database: scikit-learn cannot bin an all-NaN column
+        X_fit[:, always_missing] = 0.0  # a constant: never split on, so NaN at serving is harmless
+    estimator = HistGradientBoostingClassifier(**hp).fit(X_fit, y[fit_idx])
     calibration = fit_calibration(estimator.decision_function(X[cal_idx]), y[cal_idx])
     signals = _feature_signals(X[fit_idx])
     provisional = Thresholds(review=0.0, reject=1.0)
@@ -254,6 +258,7 @@ def train_model(
                  "test": int(test_idx.size)},
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
         "n_trees": int(estimator.n_iter_),
+        "features_always_missing": [n for n, m in zip(names, always_missing, strict=True) if m],
         "rules_flagged_share": float(forced[cal_idx].mean()),
         "calibration_metrics": evaluate(y[cal_idx], p_cal, bundle.thresholds),
         "test_metrics": bundle.metrics,
