@@ -20,12 +20,9 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _store(settings: Settings) -> Any:
-    from fraudscreen.store import Store
+    from fraudscreen.store import open_store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url)
-    store.upgrade()
-    return store
+    return open_store(settings)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,8 +11,9 @@ replay of history without a model could not reproduce them.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,8 @@ FEATURES: dict[str, tuple[tuple[str, str], str]] = {
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
+FEATURE_SCHEMA: str = hashlib.sha256("\n".join(FEATURE_NAMES).encode("utf-8")).hexdigest()[:16]
+"""Identifies :data:`FEATURE_NAMES` (names and order) in logged feature vectors."""
 _PATHS = tuple(path for path, _ in FEATURES.values())
 # Features whose -1 in the rule context means "unknown" (NaN for the model).
 _UNKNOWN_IS_MINUS_ONE = frozenset(
@@ -187,6 +190,20 @@ def build_context(
         "profile": {k: _num(getattr(profile, k)) for k in _PROFILE_CONTEXT_FIELDS},
         "lists": dict(lists),
         "model": {"score": -1.0},
+    }
+
+
+def feature_log(vector: np.ndarray, rule_hits: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """What the store keeps of a screened order's features: JSON-ready, no personal data.
+
+    ``{"schema": FEATURE_SCHEMA, "x": [...], "rules": [[rule id, action], ...]}``; a missing
+    value (NaN) is ``null``. Exported with the order's label, these are training rows that are
+    point-in-time correct by construction: the live service computed them at the time.
+    """
+    return {
+        "schema": FEATURE_SCHEMA,
+        "x": [None if math.isnan(v) else v for v in vector.tolist()],
+        "rules": [list(hit) for hit in rule_hits],
     }
 
 

@@ -26,6 +26,7 @@ from fraudscreen.features import (
     FEATURE_NAMES,
     build_context,
     describe_feature,
+    feature_log,
     feature_vector,
 )
 from fraudscreen.ids import new_id
@@ -350,6 +351,7 @@ class Screener:
             decision=outcome.decision,
             risk_score=result.risk_score if result.risk_score is not None else -1.0,
             response=response,
+            features=feature_log(vector, ((h.rule_id, h.action) for h in hits)),
         )
         return Evaluation(result, record, vector, tuple(hits), probability, profile)
 

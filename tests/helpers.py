@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import heapq
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fraudscreen.config import Settings
+from fraudscreen.screening import Screener
+from fraudscreen.training.pipeline import LABEL_FIELDS
 
 DATA = Path(__file__).parent / "data"
 MAXMIND = DATA / "maxmind"
@@ -61,3 +65,28 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
 def auth(key: str) -> dict[str, str]:
     """The Authorization header for an API key."""
     return {"Authorization": f"Bearer {key}"}
+
+
+def screen_live(settings: Settings, rows: list[dict[str, Any]]) -> tuple[Screener, dict[str, str]]:
+    """Screen ``rows`` through the live Screener in event-time order; report fraud at label time.
+
+    The same schedule as the replay: a fraud label becomes a chargeback at its ``label_time``
+    (default: order time + 30 days). Returns the screener and order id -> transaction id.
+    """
+    screener = Screener.from_settings(settings)
+    pending: list[tuple[datetime, int, str]] = []
+    ids: dict[str, str] = {}
+    for seq, row in enumerate(sorted(rows, key=lambda r: r["event"]["time"])):
+        at = datetime.fromisoformat(row["event"]["time"])
+        while pending and pending[0][0] <= at:
+            reported_at, _, order_id = heapq.heappop(pending)
+            screener.store.record_outcome(order_id, "chargeback", reported_at)
+        body = {k: v for k, v in row.items() if k not in LABEL_FIELDS}
+        answer = screener.screen(body, received_at=at).response
+        ids[answer["id"]] = answer["order_id"]
+        if row["label"] == "fraud":
+            label_time = datetime.fromisoformat(row["label_time"]) if row.get("label_time") else at + timedelta(days=30)
+            heapq.heappush(pending, (max(label_time, at), seq, answer["id"]))
+    for reported_at, _, order_id in pending:  # labels that arrive after the last order
+        screener.store.record_outcome(order_id, "chargeback", reported_at)
+    return screener, ids

@@ -27,12 +27,12 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
 
 
-def _run(name: str, out_dir: Path, workdir: Path) -> nbformat.NotebookNode:
+def _run(name: str, out_dir: Path, workdir: Path, extra: str = "") -> nbformat.NotebookNode:
     nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "clear outputs"
     params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
-        f"OUT_DIR = {str(out_dir)!r}\nN_ROWS = {N_ROWS}"))
+        f"OUT_DIR = {str(out_dir)!r}\nN_ROWS = {N_ROWS}\n{extra}"))
     client = NotebookClient(nb, kernel_name="python3", timeout=300,
                             resources={"metadata": {"path": str(workdir)}})
     client.execute()  # raises CellExecutionError on the first failing cell
@@ -66,6 +66,36 @@ def test_retrain_notebook_trains_compares_and_saves(tmp_path: Path) -> None:
             assert summary["comparison"]["shipped"]["roc_auc"] > 0.5
         assert shipped.read_bytes() == shipped_before  # saved under OUT_DIR, not over models/
     assert _bundle_loads(out / "model.joblib")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("kernel_env")
+def test_retrain_notebook_trains_on_an_export_of_the_live_store(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fraudscreen.config import Settings
+    from fraudscreen.training.logged import export_labelled
+    from fraudscreen.training.simulate import simulate_orders
+
+    from helpers import screen_live
+
+    settings = Settings(data_dir=tmp_path / "var")  # SQLite, bundled GeoIP, shipped model
+    from fraudscreen.store import open_store
+
+    open_store(settings).close()
+    rows = list(simulate_orders(3000, seed=5, start=datetime(2026, 2, 2, tzinfo=UTC)))
+    screener, _ = screen_live(settings, rows)
+    export = tmp_path / "training.jsonl.gz"
+    last = max(datetime.fromisoformat(r["event"]["time"]) for r in rows)
+    summary = export_labelled(screener.store, export, now=last + timedelta(days=20))
+    screener.store.close()
+    out = tmp_path / "retrain"
+    _run("retrain", out, tmp_path, extra=f"DATA = {str(export)!r}\nN_ROWS = None")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["rows"] == summary.rows < 3000  # the last 10 days are too recent to label
+    assert summary.fraud > 20 and summary.too_recent > 0
+    assert metrics["test_rows"] == round(summary.rows * 0.2)
+    assert metrics["metrics"]["roc_auc"] > 0.7
 
 
 def _bundle_loads(path: Path) -> bool:

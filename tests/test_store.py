@@ -95,8 +95,32 @@ def test_migrates_an_empty_database(empty_store_url: str) -> None:
         store.upgrade()  # idempotent
         assert TABLES <= set(inspect(store.engine).get_table_names())
         with store.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         assert store.lists_revision() == 0
+    finally:
+        store.close()
+
+
+def test_upgrades_a_first_release_database_keeping_its_orders(empty_store_url: str) -> None:
+    from alembic import command
+
+    from fraudscreen.store.base import alembic_config
+
+    store = Store(empty_store_url)
+    try:
+        config = alembic_config()
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            conn.execute(text(
+                "INSERT INTO orders (order_id, event_time, received_at, decision, risk_score, response) "
+                "VALUES ('o-old', '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', "
+                "'accept', 1.0, '{}')"
+            ))
+        store.upgrade()
+        with store.engine.connect() as conn:
+            row = conn.execute(text("SELECT order_id, features FROM orders")).one()
+        assert row.order_id == "o-old" and row.features is None
     finally:
         store.close()
 

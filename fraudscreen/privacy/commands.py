@@ -15,13 +15,10 @@ CLI_ACTOR = "cli"
 
 
 def _open_store(ctx: click.Context) -> tuple[Any, Settings]:
-    from fraudscreen.store import Store
+    from fraudscreen.store import open_store
 
     settings: Settings = ctx.obj
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url)
-    store.upgrade()
-    return store, settings
+    return open_store(settings), settings
 
 
 def _echo_json(data: Any) -> None:

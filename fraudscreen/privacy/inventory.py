@@ -148,6 +148,9 @@ STORED_COLUMNS: tuple[StoredColumn, ...] = (
     StoredColumn("orders", "response", "the answer",
                  "JSON; `ip_location` cut to the country after the personal period; ids and "
                  "warnings dropped when anonymised", _ANON),
+    StoredColumn("orders", "features", "derived",
+                 "JSON: the model's feature values (numbers: amounts, counts, ages, distance, "
+                 "flags) and the ids of the rules that fired; no identifiers", _ANON),
     StoredColumn("orders", "outcome", "POST /v1/orders/{id}/outcome", "label", _ANON),
     StoredColumn("orders", "outcome_at", "POST /v1/orders/{id}/outcome", "UTC; the day only when anonymised", _ANON),
     *(StoredColumn("order_entities", c, "the order's IP, device, card key, email domain and hash",

@@ -17,13 +17,14 @@ from fraudscreen.store.records import OrderRecord, StoredOrder
 if TYPE_CHECKING:
     from fraudscreen.store.apikeys import SCOPES, ApiKey
     from fraudscreen.store.lists import ListRow
-    from fraudscreen.store.sql import Store
+    from fraudscreen.store.sql import Store, open_store
 
 _LAZY = {
     "SCOPES": "fraudscreen.store.apikeys",
     "ApiKey": "fraudscreen.store.apikeys",
     "ListRow": "fraudscreen.store.lists",
     "Store": "fraudscreen.store.sql",
+    "open_store": "fraudscreen.store.sql",
 }
 
 
@@ -41,4 +42,5 @@ __all__ = [
     "ScreeningStore",
     "Store",
     "StoredOrder",
+    "open_store",
 ]

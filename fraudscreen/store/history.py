@@ -281,6 +281,7 @@ class HistoryMixin(StoreBase):
             "decision": record.decision,
             "risk_score": record.risk_score,
             "response": fast.json(record.response),
+            "features": None if record.features is None else fast.json(record.features),
             "outcome": None,
             "outcome_at": None,
         }

@@ -34,6 +34,8 @@ class OrderRecord:
     risk_score: float
     response: dict[str, Any] = field(default_factory=dict)
     """The full JSON answer, returned again for a repeated transaction id."""
+    features: dict[str, Any] | None = None
+    """The model features and rule hits the order was screened with (``features.feature_log``)."""
 
 
 @dataclass(frozen=True)

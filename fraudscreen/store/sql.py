@@ -7,10 +7,14 @@ in their own modules; this module adds labels (outcomes) and the profile endpoin
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, insert, select, update
 
 from fraudscreen.errors import InvalidRequestError, NotFoundError
+
+if TYPE_CHECKING:
+    from fraudscreen.config import Settings
 from fraudscreen.profile import OUTCOMES, EntityKeys, ProfileSnapshot, build_profile
 from fraudscreen.store.apikeys import ApiKeysMixin
 from fraudscreen.store.base import require_aware, utcnow
@@ -20,6 +24,7 @@ from fraudscreen.store.lists import ListsMixin
 from fraudscreen.store.records import OrderRecord, StoredOrder, stored_from_row
 from fraudscreen.store.retention import RetentionMixin
 from fraudscreen.store.tables import accounts, orders, outcomes
+from fraudscreen.store.training import TrainingDataMixin
 
 _BY_ORDER_ID = select(*STORED_COLUMNS).where(orders.c.order_id == bindparam("order_id"))
 _ACCOUNT_EXISTS = select(accounts.c.account_id).where(
@@ -33,10 +38,11 @@ _LAST_KEYS = (
 )
 
 
-class Store(HistoryMixin, ApiKeysMixin, ListsMixin, ErasureMixin, RetentionMixin):
+class Store(HistoryMixin, ApiKeysMixin, ListsMixin, ErasureMixin, RetentionMixin, TrainingDataMixin):
     """Orders, account profiles, outcomes, API keys, lists and the audit log in one database.
 
-    Privacy (export, erasure, retention) is in :mod:`.erasure` and :mod:`.retention`.
+    Privacy (export, erasure, retention) is in :mod:`.erasure` and :mod:`.retention`; training
+    data (logged features and labels) in :mod:`.training`.
 
     ``Store(url)`` opens SQLite (``sqlite:///path``) or PostgreSQL
     (``postgresql+psycopg://...``) without migrating; call :meth:`upgrade` once at start.
@@ -102,3 +108,11 @@ class Store(HistoryMixin, ApiKeysMixin, ListsMixin, ErasureMixin, RetentionMixin
 
 
 __all__ = ["OrderRecord", "Store", "StoredOrder"]
+
+
+def open_store(settings: Settings) -> Store:
+    """The configured store, its data directory created and its schema migrated (CLI commands)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url)
+    store.upgrade()
+    return store

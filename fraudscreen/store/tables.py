@@ -132,6 +132,8 @@ orders = Table(
     Column("decision", String(8), nullable=False),
     Column("risk_score", Float, nullable=False),
     Column("response", JSON, nullable=False),
+    # Model features and rule hits at screening time (fraudscreen.features.feature_log).
+    Column("features", JSON, nullable=True),
     Column("outcome", String(16), nullable=True),
     Column("outcome_at", UTCDateTime, nullable=True),
     CheckConstraint(DECISION_CHECK, name="decision"),

@@ -31,8 +31,7 @@ from fraudscreen.training.pipeline import (
     Split,
     TrainedReplay,
     file_sha256,
-    read_jsonl,
-    replay,
+    load_labelled,
     train_on_replay,
 )
 
@@ -185,6 +184,7 @@ def backtest_report(
             "rows_skipped": replayed.skipped,
         },
         "replay": {
+            "method": "logged" if replayed.logged else "replay",
             "seconds": round(seconds, 3),
             "orders_per_second": round(rows_read / seconds, 1) if seconds else None,
             "label_delay_days": label_delay / timedelta(days=1),
@@ -232,8 +232,8 @@ def run_backtest(
 ) -> dict[str, Any]:
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows."""
     sha = file_sha256(data_path)
-    rows = read_jsonl(data_path)
-    replayed = replay(rows, settings=settings, progress=progress, label_delay=label_delay)
+    replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
+                                        label_delay=label_delay)
     if progress:
         tqdm.write(f"Training on the train rows of {replayed.y.size} replayed rows ({split} split) …", file=sys.stderr)
     trained = train_on_replay(
@@ -243,7 +243,7 @@ def run_backtest(
     )
     return backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
-        data_sha256=sha, rows_read=len(rows), label_delay=label_delay,
+        data_sha256=sha, rows_read=rows_read, label_delay=label_delay,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
     )
 

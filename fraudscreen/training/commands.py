@@ -9,9 +9,12 @@ from typing import Any
 
 import click
 
-from fraudscreen.errors import FraudscreenError
+from fraudscreen.errors import FraudscreenError, InvalidRequestError
 
-_DATA_HELP = "Labelled orders, JSON Lines (.jsonl or .jsonl.gz): score requests plus 'label' and optional 'label_time'."
+_DATA_HELP = (
+    "Labelled orders, JSON Lines (.jsonl or .jsonl.gz): score requests plus 'label' and optional "
+    "'label_time' (replayed), or an `export-training` file (read as logged)."
+)
 
 
 def _settings(ctx: click.Context) -> Any:
@@ -121,5 +124,43 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
         click.echo(f"Wrote {json_path}.")
 
 
-COMMANDS = (simulate, train, backtest)
+@click.command("export-training")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="JSON Lines file to write (.gz compresses).")
+@click.option("--label-delay-days", type=click.FloatRange(0.0), default=30.0, show_default=True,
+              help="An order without an outcome counts as legit once this many days have passed.")
+@click.option("--since", default=None, help="Only orders at or after this time (RFC 3339).")
+@click.option("--until", default=None, help="Only orders before this time (RFC 3339).")
+@click.pass_context
+def export_training(ctx: click.Context, out: Path, label_delay_days: float, since: str | None,
+                    until: str | None) -> None:
+    """Write the store's labelled orders as training rows: the features the service logged.
+
+    The file holds no account, email, IP, device or card; `train` and `backtest` read it with
+    `--data` instead of replaying requests.
+    """
+    from fraudscreen.schema import parse_time
+    from fraudscreen.store import open_store
+    from fraudscreen.training.logged import export_labelled
+
+    try:
+        bounds = {name: parse_time(value, f"--{name}") if value else None
+                  for name, value in (("since", since), ("until", until))}
+    except InvalidRequestError as exc:
+        raise click.BadParameter("; ".join(f"{d.pointer} {d.message}" for d in exc.details)) from None
+    try:
+        store = open_store(_settings(ctx))
+        try:
+            summary = export_labelled(store, out, label_delay=timedelta(days=label_delay_days),
+                                      **bounds)
+        finally:
+            store.close()
+    except FraudscreenError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Wrote {summary.rows} labelled orders to {out}: {summary.fraud} fraud, "
+               f"{summary.legit} legit; left out {summary.too_recent} too recent to label and "
+               f"{summary.other_schema} logged with other features.")
+
+
+COMMANDS = (simulate, train, backtest, export_training)
 """Every analyst command, for ``fraudscreen.cli`` to register."""

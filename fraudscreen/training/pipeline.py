@@ -71,7 +71,9 @@ class ReplayResult:
     source_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     """Index of each replayed row in the input sequence."""
     rules_version: str | None = None
-    """Version of the rules file evaluated."""
+    """Version of the rules file evaluated (None when the rows are logged features)."""
+    logged: bool = False
+    """True when the rows are features the live service logged, read instead of replayed."""
     seconds: float = 0.0
     """Wall time of the replay (sorting, validation and screening)."""
 
@@ -195,6 +197,28 @@ def replay(
     )
 
 
+def load_labelled(
+    path: Path,
+    *,
+    settings: Settings,
+    progress: bool = False,
+    label_delay: timedelta = DEFAULT_LABEL_DELAY,
+    limit: int | None = None,
+) -> tuple[ReplayResult, int]:
+    """Training rows of a labelled file (its first ``limit`` rows), and how many rows were read.
+
+    Score requests (``simulate`` output, or your own history) are replayed; an export of the
+    store's logged features (``fraudscreen export-training``) is read as it is: the service
+    computed those features live. The first row tells which kind the file is.
+    """
+    from fraudscreen.training.logged import is_logged_row, read_logged
+
+    rows: Sequence[dict[str, Any]] = read_jsonl(path)[:limit]
+    if rows and is_logged_row(rows[0]):
+        return read_logged(rows, rules=RuleSet.load(settings.resolved_rules_path)), len(rows)
+    return replay(rows, settings=settings, progress=progress, label_delay=label_delay), len(rows)
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes: the training-data hash kept in the bundle."""
     digest = hashlib.sha256()
@@ -292,8 +316,8 @@ def train_from_file(
     from fraudscreen.training.card import write_model_card
 
     data_hash = file_sha256(data_path)
-    rows: Sequence[dict[str, Any]] = read_jsonl(data_path)
-    replayed = replay(rows, settings=settings, progress=progress, label_delay=label_delay)
+    replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
+                                        label_delay=label_delay)
     if progress:
         tqdm.write(f"Training on {replayed.y.size} replayed rows ({split} split) …", file=sys.stderr)
     trained = train_on_replay(
@@ -303,7 +327,7 @@ def train_from_file(
     )
     report = backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
-        data_sha256=data_hash, rows_read=len(rows), label_delay=label_delay,
+        data_sha256=data_hash, rows_read=rows_read, label_delay=label_delay,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
     )
     result = trained.result

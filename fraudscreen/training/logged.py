@@ -1,0 +1,176 @@
+"""Labelled training rows from the live store: the features the service logged, plus outcomes.
+
+Every screened order keeps the model features and rule hits it was screened with
+(:func:`fraudscreen.features.feature_log`). :func:`export_labelled` writes them with a label
+as JSON Lines; :func:`read_logged` turns such a file into a
+:class:`~fraudscreen.training.pipeline.ReplayResult`, so ``train``, ``backtest`` and the
+notebooks use it like a replay. No replay is needed: the live service computed each row at
+the order's time, from the history it had then (point-in-time correct by construction). The
+file holds no identifiers: no account, email, IP, device or card, only an order id.
+
+Labels: the order's latest outcome ``chargeback`` or ``fraud`` makes it ``fraud`` (label time =
+when reported); ``not_fraud`` or ``refund`` makes it ``legit``; an order without an outcome is
+``legit`` once ``label_delay`` has passed since it happened, and left out before (its label
+may still come).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraudscreen.errors import ModelError
+from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
+from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.training.jsonl import write_jsonl
+
+FRAUD_OUTCOMES = frozenset({"chargeback", "fraud"})
+"""Latest outcomes that label an order ``fraud``."""
+LEGIT_OUTCOMES = frozenset({"not_fraud", "refund"})
+"""Latest outcomes that label an order ``legit``."""
+FORMAT = "fraudscreen-logged-features"
+"""The ``format`` field of every exported row."""
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What :func:`export_labelled` wrote and what it left out."""
+
+    rows: int
+    fraud: int
+    legit: int
+    too_recent: int
+    """Orders without an outcome that happened less than ``label_delay`` ago."""
+    other_schema: int
+    """Orders logged by a fraudscreen with other model features (replay their requests)."""
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def label_of(outcome: str | None, event_time: datetime, *, now: datetime,
+             label_delay: timedelta) -> str | None:
+    """``fraud``, ``legit`` or None (no outcome yet and too recent to call it legit)."""
+    if outcome in FRAUD_OUTCOMES:
+        return "fraud"
+    if outcome in LEGIT_OUTCOMES:
+        return "legit"
+    return "legit" if event_time + label_delay <= now else None
+
+
+def export_labelled(
+    store: Any,
+    out: Path,
+    *,
+    now: datetime | None = None,
+    label_delay: timedelta = timedelta(days=30),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> ExportSummary:
+    """Write the labelled orders of ``store`` (a SQL :class:`~fraudscreen.store.Store`) to ``out``."""
+    now = now or datetime.now(UTC)
+    counts: Counter[str] = Counter()
+
+    def rows() -> Iterable[dict[str, Any]]:
+        for order in store.logged_orders(since=since, until=until):
+            logged = order.features
+            if logged.get("schema") != FEATURE_SCHEMA or len(logged.get("x", ())) != len(FEATURE_NAMES):
+                counts["other_schema"] += 1
+                continue
+            label = label_of(order.outcome, order.event_time, now=now, label_delay=label_delay)
+            if label is None:
+                counts["too_recent"] += 1
+                continue
+            counts[label] += 1
+            label_time = order.outcome_at if order.outcome is not None else order.event_time + label_delay
+            yield {
+                "format": FORMAT,
+                "order_id": order.order_id,
+                "event_time": _iso(order.event_time),
+                "label": label,
+                "label_time": _iso(label_time) if label_time else None,
+                "features": dict(zip(FEATURE_NAMES, logged["x"], strict=True)),
+                "rules": [{"id": rule_id, "action": action} for rule_id, action in logged.get("rules", ())],
+            }
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_jsonl(rows(), out)
+    return ExportSummary(written, counts["fraud"], counts["legit"], counts["too_recent"],
+                         counts["other_schema"])
+
+
+def is_logged_row(row: Mapping[str, Any]) -> bool:
+    """True for a row written by :func:`export_labelled` (not a score request)."""
+    return row.get("format") == FORMAT
+
+
+def read_logged(rows: Sequence[Mapping[str, Any]], *, rules: RuleSet | None = None) -> Any:
+    """A :class:`~fraudscreen.training.pipeline.ReplayResult` from exported rows, oldest first.
+
+    Rows without every current feature (an export from an older fraudscreen), with a bad label
+    or time are skipped and counted; if none is left, :class:`ModelError` says why.
+    """
+    from fraudscreen.training.pipeline import ReplayResult
+
+    started = time.perf_counter()
+    known = {r.id: r for r in rules.rules} if rules is not None else {}
+    kept: list[tuple[float, int, np.ndarray, int, str, tuple[RuleHit, ...]]] = []
+    missing: Counter[str] = Counter()
+    skipped = 0
+    for index, row in enumerate(rows):
+        features = row.get("features")
+        label = {"fraud": 1, "legit": 0}.get(str(row.get("label")))
+        try:
+            at = datetime.fromisoformat(str(row.get("event_time"))).timestamp()
+        except ValueError:
+            at = None
+        if not isinstance(features, Mapping) or label is None or at is None:
+            skipped += 1
+            continue
+        absent = [n for n in FEATURE_NAMES if n not in features]
+        if absent:
+            missing.update(absent)
+            skipped += 1
+            continue
+        x = np.array([np.nan if features[n] is None else float(features[n]) for n in FEATURE_NAMES])
+        hits = tuple(_hit(h, known) for h in row.get("rules", ()) if isinstance(h, Mapping))
+        kept.append((at, index, x, label, str(row.get("order_id", "")), hits))
+    if not kept:
+        why = f"; they lack the features {sorted(missing)[:5]}" if missing else ""
+        raise ModelError(f"no usable logged rows ({skipped} skipped{why})")
+    kept.sort(key=lambda item: (item[0], item[1]))
+    return ReplayResult(
+        X=np.vstack([k[2] for k in kept]),
+        y=np.array([k[3] for k in kept], dtype=np.int8),
+        event_times=np.array([k[0] for k in kept], dtype=np.float64),
+        order_ids=[k[4] for k in kept],
+        skipped=skipped,
+        rule_hits=[k[5] for k in kept],
+        transaction_ids=[None] * len(kept),
+        source_rows=np.array([k[1] for k in kept], dtype=np.int64),
+        rules_version=None,
+        seconds=time.perf_counter() - started,
+        logged=True,
+    )
+
+
+def _hit(entry: Mapping[str, Any], known: Mapping[str, Any]) -> RuleHit:
+    rule_id = str(entry.get("id", ""))
+    rule = known.get(rule_id)
+    action = str(entry.get("action", "signal"))
+    code = rule.code if rule is not None else rule_id.upper()
+    return RuleHit(rule_id, code, action, rule.message if rule is not None else "")  # type: ignore[arg-type]
+
+
+__all__ = [
+    "FORMAT", "FRAUD_OUTCOMES", "LEGIT_OUTCOMES", "ExportSummary", "export_labelled",
+    "is_logged_row", "label_of", "read_logged",
+]

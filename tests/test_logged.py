@@ -1,0 +1,188 @@
+"""Training rows from the live store: logged features equal the replay's, labels, export CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fraudscreen.config import Settings
+from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
+from fraudscreen.screening import Screener
+from fraudscreen.store import Store
+from fraudscreen.training.commands import backtest, export_training
+from fraudscreen.training.jsonl import iter_jsonl
+from fraudscreen.training.logged import FORMAT, export_labelled, label_of, read_logged
+from fraudscreen.training.pipeline import LABEL_FIELDS, load_labelled, replay
+from fraudscreen.training.simulate import simulate_orders
+
+from helpers import make_settings, screen_live
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+DELAY = timedelta(days=30)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, Any]]:
+    return list(simulate_orders(400, seed=7, start=START))
+
+
+def test_logged_features_equal_the_replay_of_the_same_requests(
+    rows: list[dict[str, Any]], store_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, store_url)
+    screener, ids = screen_live(settings, rows)
+    out = tmp_path / "export.jsonl"
+    last = max(datetime.fromisoformat(r["event"]["time"]) for r in rows)
+    summary = export_labelled(screener.store, out, now=last + DELAY, label_delay=DELAY)
+    screener.store.close()
+    exported = list(iter_jsonl(out))
+    assert summary.rows == len(exported) == len(rows) and summary.too_recent == 0
+    assert all(r["format"] == FORMAT for r in exported)
+    logged = read_logged(exported)
+    replayed = replay(rows, settings=settings)
+    by_tx = {tx: i for i, tx in enumerate(replayed.transaction_ids)}
+    order = [by_tx[ids[order_id]] for order_id in logged.order_ids]
+    # the features the live service logged are exactly those the replay computes
+    np.testing.assert_array_equal(logged.X, replayed.X[order])
+    np.testing.assert_array_equal(logged.y, replayed.y[order])
+    np.testing.assert_array_equal(logged.event_times, replayed.event_times[order])
+    live_hits = [sorted(h.rule_id for h in hits) for hits in logged.rule_hits]
+    assert live_hits == [sorted(h.rule_id for h in replayed.rule_hits[i]) for i in order]
+    assert summary.fraud == int(replayed.y.sum()) > 0
+    # no identifiers in the file: only order ids, times, labels, numbers and rule ids
+    text = out.read_text()
+    for row in rows[:50]:
+        for value in (row["email"].get("address"), row["device"]["ip_address"],
+                      row["account"]["user_id"], row["device"].get("id")):
+            if value:
+                assert value not in text
+
+
+def test_labels_come_from_outcomes_and_time(store: Store, tmp_path: Path) -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    assert label_of("fraud", now, now=now, label_delay=DELAY) == "fraud"
+    assert label_of("chargeback", now, now=now, label_delay=DELAY) == "fraud"
+    assert label_of("not_fraud", now, now=now, label_delay=DELAY) == "legit"
+    assert label_of("refund", now, now=now, label_delay=DELAY) == "legit"
+    assert label_of(None, now - DELAY, now=now, label_delay=DELAY) == "legit"
+    assert label_of(None, now - DELAY + timedelta(seconds=1), now=now, label_delay=DELAY) is None
+
+
+def test_export_leaves_out_unlabelled_recent_and_foreign_schema_orders(
+    rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path}/fs.db")
+    Store(settings.resolved_database_url).upgrade()
+    screener = Screener.from_settings(settings)
+    answers = [screener.screen({k: v for k, v in r.items() if k not in LABEL_FIELDS},
+                               received_at=datetime.fromisoformat(r["event"]["time"])).response
+               for r in rows[:30]]
+    times = sorted(datetime.fromisoformat(r["event"]["time"]) for r in rows[:30])
+    now = times[14] + DELAY  # orders after the 15th are too recent unless labelled
+    late = next(a for a, r in zip(answers, rows[:30], strict=True)
+                if datetime.fromisoformat(r["event"]["time"]) > times[14])
+    screener.store.record_outcome(late["id"], "fraud", now)
+    with screener.store.engine.begin() as conn:  # one order logged by another feature set
+        from sqlalchemy import update
+
+        from fraudscreen.store.tables import orders
+
+        conn.execute(update(orders).where(orders.c.order_id == answers[0]["id"])
+                     .values(features={"schema": "0" * 16, "x": [1.0], "rules": []}))
+    summary = export_labelled(screener.store, tmp_path / "e.jsonl", now=now, label_delay=DELAY)
+    screener.store.close()
+    exported = {r["order_id"]: r for r in iter_jsonl(tmp_path / "e.jsonl")}
+    assert summary.other_schema == 1 and answers[0]["id"] not in exported
+    assert exported[late["id"]]["label"] == "fraud"
+    assert summary.too_recent == 15 - 1  # 15 after the cut, one of them labelled
+    assert summary.rows == 30 - 1 - summary.too_recent
+    assert set(exported[late["id"]]["features"]) == set(FEATURE_NAMES)
+
+
+def test_rows_logged_before_a_feature_existed_are_skipped_with_a_reason() -> None:
+    row = {"format": FORMAT, "order_id": "o", "event_time": "2026-01-01T00:00:00Z",
+           "label": "legit", "features": {"amount_usd": 1.0}, "rules": []}
+    with pytest.raises(Exception, match="lack the features"):
+        read_logged([row])
+    full = {**row, "features": dict.fromkeys(FEATURE_NAMES, 0.0)}
+    result = read_logged([row, full, {**full, "label": "maybe"}])
+    assert result.skipped == 2 and result.X.shape == (1, len(FEATURE_NAMES))
+    assert FEATURE_SCHEMA and result.logged
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+    """1,500 simulated orders screened live (SQLite, bundled GeoIP) and exported with the CLI."""
+    tmp = tmp_path_factory.mktemp("live")
+    settings = Settings(data_dir=tmp / "var")
+    Store(settings.resolved_database_url).upgrade()
+    many = list(simulate_orders(1500, seed=11, start=START))
+    screener, _ = screen_live(settings, many)
+    screener.store.close()
+    out = tmp / "training.jsonl.gz"
+    result = CliRunner().invoke(export_training, ["--out", str(out)], obj=settings,
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "labelled orders" in result.output
+    return settings, out
+
+
+def test_backtest_reads_an_export_without_replaying(exported: tuple[Settings, Path],
+                                                    tmp_path: Path) -> None:
+    settings, out = exported
+    replayed, n = load_labelled(out, settings=settings)
+    assert replayed.logged and n == replayed.y.size + replayed.skipped
+    report_path = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        backtest, ["--data", str(out), "--json", str(report_path), "--no-progress"],
+        obj=settings, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    assert report["replay"]["method"] == "logged"
+    assert report["test"]["rows"] == round(0.2 * replayed.y.size)
+    assert report["systems"]["model"]["roc_auc"] > 0.8
+
+
+def test_export_command_checks_its_times(exported: tuple[Settings, Path], tmp_path: Path) -> None:
+    settings, _ = exported
+    bad = CliRunner().invoke(export_training, ["--out", str(tmp_path / "x.jsonl"),
+                                               "--since", "yesterday"], obj=settings)
+    assert bad.exit_code == 2 and "--since must be an RFC 3339 time" in bad.output
+    window = CliRunner().invoke(
+        export_training, ["--out", str(tmp_path / "w.jsonl"), "--since", "2026-03-03T00:00:00Z",
+                          "--until", "2026-03-04T00:00:00Z"], obj=settings, catch_exceptions=False)
+    assert window.exit_code == 0
+    times = [r["event_time"] for r in iter_jsonl(tmp_path / "w.jsonl")]
+    assert times and all("2026-03-03" <= t < "2026-03-04" for t in times)
+
+
+def test_anonymised_labelled_orders_stay_training_rows(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    from fraudscreen.privacy.retention import purge
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path}/fs.db")
+    Store(settings.resolved_database_url).upgrade()
+    screener = Screener.from_settings(settings)
+    at = datetime.fromisoformat(rows[0]["event"]["time"])
+    answer = screener.screen({k: v for k, v in rows[0].items() if k not in LABEL_FIELDS},
+                             received_at=at).response
+    screener.store.record_outcome(answer["id"], "fraud", at + timedelta(days=3))
+    before = read_logged(list(_export(screener.store, tmp_path / "before.jsonl", at)))
+    report = purge(screener.store, settings, now=at + timedelta(days=800))
+    assert report.counts["orders_anonymised"] == 1
+    after = read_logged(list(_export(screener.store, tmp_path / "after.jsonl", at)))
+    screener.store.close()
+    assert after.order_ids[0].startswith("anon_") and after.order_ids != before.order_ids
+    np.testing.assert_array_equal(after.X, before.X)
+    assert after.y.tolist() == before.y.tolist() == [1]
+
+
+def _export(store: Store, path: Path, at: datetime) -> list[dict[str, Any]]:
+    export_labelled(store, path, now=at + timedelta(days=900), label_delay=DELAY)
+    return list(iter_jsonl(path))
