@@ -114,6 +114,9 @@ def test_rows_logged_before_a_feature_existed_are_skipped_with_a_reason() -> Non
     result = read_logged([row, full, {**full, "label": "maybe"}])
     assert result.skipped == 2 and result.X.shape == (1, len(FEATURE_NAMES))
     assert FEATURE_SCHEMA and result.logged
+    assert np.isnan(read_logged([{**full, "features": {**full["features"], "amount_usd": None}}]).X[0, 0])
+    with pytest.raises(Exception, match="numbers or null"):
+        read_logged([{**full, "features": {**full["features"], "amount_usd": "much"}}])
 
 
 @pytest.fixture(scope="module")

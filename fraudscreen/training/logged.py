@@ -16,6 +16,7 @@ may still come).
 
 from __future__ import annotations
 
+import operator
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +36,7 @@ FRAUD_OUTCOMES = frozenset({"chargeback", "fraud"})
 """Latest outcomes that label an order ``fraud``."""
 LEGIT_OUTCOMES = frozenset({"not_fraud", "refund"})
 """Latest outcomes that label an order ``legit``."""
+_LABELS = {"fraud": 1, "legit": 0}
 FORMAT = "fraudscreen-logged-features"
 """The ``format`` field of every exported row."""
 
@@ -122,12 +124,13 @@ def read_logged(rows: Sequence[Mapping[str, Any]], *, rules: RuleSet | None = No
 
     started = time.perf_counter()
     known = {r.id: r for r in rules.rules} if rules is not None else {}
-    kept: list[tuple[float, int, np.ndarray, int, str, tuple[RuleHit, ...]]] = []
+    values = operator.itemgetter(*FEATURE_NAMES)
+    kept: list[tuple[float, int, tuple[Any, ...], int, str, tuple[RuleHit, ...]]] = []
     missing: Counter[str] = Counter()
     skipped = 0
     for index, row in enumerate(rows):
         features = row.get("features")
-        label = {"fraud": 1, "legit": 0}.get(str(row.get("label")))
+        label = _LABELS.get(row.get("label"))  # type: ignore[arg-type]
         try:
             at = datetime.fromisoformat(str(row.get("event_time"))).timestamp()
         except ValueError:
@@ -135,20 +138,24 @@ def read_logged(rows: Sequence[Mapping[str, Any]], *, rules: RuleSet | None = No
         if not isinstance(features, Mapping) or label is None or at is None:
             skipped += 1
             continue
-        absent = [n for n in FEATURE_NAMES if n not in features]
-        if absent:
-            missing.update(absent)
+        try:
+            x = values(features)
+        except KeyError:
+            missing.update(n for n in FEATURE_NAMES if n not in features)
             skipped += 1
             continue
-        x = np.array([np.nan if features[n] is None else float(features[n]) for n in FEATURE_NAMES])
         hits = tuple(_hit(h, known) for h in row.get("rules", ()) if isinstance(h, Mapping))
         kept.append((at, index, x, label, str(row.get("order_id", "")), hits))
     if not kept:
         why = f"; they lack the features {sorted(missing)[:5]}" if missing else ""
         raise ModelError(f"no usable logged rows ({skipped} skipped{why})")
     kept.sort(key=lambda item: (item[0], item[1]))
+    try:
+        X = np.array([k[2] for k in kept], dtype=np.float64)  # None (unknown) becomes NaN
+    except (TypeError, ValueError):
+        raise ModelError("logged feature values must be numbers or null") from None
     return ReplayResult(
-        X=np.vstack([k[2] for k in kept]),
+        X=X,
         y=np.array([k[3] for k in kept], dtype=np.int8),
         event_times=np.array([k[0] for k in kept], dtype=np.float64),
         order_ids=[k[4] for k in kept],
