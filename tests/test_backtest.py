@@ -64,11 +64,15 @@ def trained(replayed: ReplayResult) -> TrainedReplay:
     return train_on_replay(replayed, version="t", data_sha256="0" * 64)
 
 
+SHIPPED = REPO_DIR / "models" / "default" / "model.joblib"
+
+
 @pytest.fixture(scope="module")
 def report(trained: TrainedReplay, settings: Settings) -> dict[str, Any]:
     # run_backtest itself: the CLI tests below
     return backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path),
-                           data_path=None, data_sha256=None, rows_read=trained.replayed.y.size)
+                           data_path=None, data_sha256=None, rows_read=trained.replayed.y.size,
+                           compare=(ModelBundle.load(SHIPPED), SHIPPED))
 
 
 def _keys(value: Any, prefix: str = "") -> set[str]:
@@ -85,8 +89,10 @@ def _keys(value: Any, prefix: str = "") -> set[str]:
 
 def test_every_report_key_is_documented(report) -> None:
     documented = set(re.findall(r"^\| `([^`]+)` \|", DOC.read_text(), flags=re.MULTILINE))
-    systems = {k for k in _keys(report) if k.startswith("systems.")}
-    generic = {re.sub(r"^systems\.(rules|model|combined)", "systems.<system>", k) for k in systems}
+    systems = {k for k in _keys(report) if re.match(r"^(compare\.)?systems\.", k)}
+    generic = {re.sub(r"^(compare\.)?systems\.(rules|model|combined)", r"\1systems.<system>", k)
+               for k in systems}
+    generic = {re.sub(r"^compare\.(systems\.<system>\.)", r"\1", k) for k in generic}
     actual = (_keys(report) - systems) | generic
     assert actual - documented == set(), "undocumented keys"
     assert documented - actual == set(), "documented keys the report lacks"
@@ -140,6 +146,21 @@ def test_rules_share_the_review_capacity_with_the_model(report, trained) -> None
         assert row["beyond_model_frauds"] == int(test_y[beyond].sum())
 
 
+def test_compare_measures_another_bundle_on_the_same_rows(report, trained) -> None:
+    other = ModelBundle.load(SHIPPED)
+    compare = report["compare"]
+    assert compare["version"] == other.version and compare["path"] == str(SHIPPED)
+    assert set(compare["systems"]) == {"model", "combined"}
+    idx = trained.test_idx
+    p = other.predict_proba(trained.replayed.X[idx])
+    from sklearn.metrics import roc_auc_score
+
+    y = trained.replayed.y[idx]
+    assert compare["systems"]["model"]["roc_auc"] == pytest.approx(roc_auc_score(y, p))
+    assert compare["systems"]["model"]["flagged_share"] == pytest.approx(np.mean(p >= other.thresholds.review))
+    assert compare["thresholds"]["review"] == other.thresholds.review
+
+
 def test_three_systems_are_consistent(report) -> None:
     model, combined, rules = (report["systems"][s] for s in ("model", "combined", "rules"))
     for system in (model, combined, rules):
@@ -185,10 +206,26 @@ def test_backtest_command_prints_and_writes_json(data, settings, tmp_path) -> No
     assert result.exit_code == 0, result.output
     assert "combined" in result.output and "prior_fraud" in result.output
     written = json.loads(out.read_text())
+    assert "compare" not in written
     assert written["thresholds"]["review_capacity"] == 0.04
     assert written["replay"]["label_delay_days"] == 10
     bad = CliRunner().invoke(backtest, ["--data", str(data), "--split", "sideways"], obj=settings)
     assert bad.exit_code == 2
+
+
+def test_backtest_command_compares_with_a_bundle_folder(data, settings, tmp_path) -> None:
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        backtest, ["--data", str(data), "--json", str(out), "--no-progress",
+                   "--compare", str(SHIPPED.parent)],
+        obj=settings, catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "New model against default-" in result.output
+    assert json.loads(out.read_text())["compare"]["path"] == str(SHIPPED)
+    missing = CliRunner().invoke(backtest, ["--data", str(data), "--compare", str(tmp_path / "none")],
+                                 obj=settings)
+    assert missing.exit_code == 2
 
 
 def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_path) -> None:

@@ -25,6 +25,9 @@ from tqdm import tqdm
 
 from fraudscreen.config import Settings
 from fraudscreen.decision import decide
+from fraudscreen.errors import ModelError
+from fraudscreen.features import FEATURE_INDEX
+from fraudscreen.model import ModelBundle
 from fraudscreen.rules import RuleHit, RuleSet, strongest_action
 from fraudscreen.training.pipeline import (
     DEFAULT_LABEL_DELAY,
@@ -135,6 +138,50 @@ def rule_table(
     return table
 
 
+def _bundle_systems(
+    bundle: ModelBundle, X: np.ndarray, y: np.ndarray, hits: Sequence[Sequence[RuleHit]],
+    capacity: float,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The ``model`` and ``combined`` figures of ``bundle`` (its own thresholds) on test rows."""
+    p = bundle.predict_proba(X)  # one batched call
+    t = bundle.thresholds
+    model = np.where(p >= t.reject, 2, np.where(p >= t.review, 1, 0))
+    combined = np.array(
+        [_RANK[decide(probability=float(pi), thresholds=t, hits=h).decision] for pi, h in zip(p, hits)],
+        dtype=np.int64,
+    )
+    return {
+        "model": system_metrics(y, model, p, capacity=capacity, ranked_by="probability"),
+        "combined": system_metrics(y, combined, combined + p, capacity=capacity,
+                                   ranked_by="decision+probability"),
+    }, model
+
+
+def _columns_for(bundle: ModelBundle) -> list[int]:
+    """Where each of the bundle's features is in FEATURE_NAMES; ModelError if one is gone."""
+    missing = [n for n in bundle.feature_names if n not in FEATURE_INDEX]
+    if missing:
+        raise ModelError(f"model {bundle.version} needs features this version no longer computes: "
+                         f"{', '.join(missing[:5])}")
+    return [FEATURE_INDEX[n] for n in bundle.feature_names]
+
+
+def compare_section(
+    bundle: ModelBundle, trained: TrainedReplay, *, path: Path | None, capacity: float
+) -> dict[str, Any]:
+    """Another bundle (say, the one in production) on the same test rows, with its own thresholds."""
+    replayed, idx = trained.replayed, trained.test_idx
+    X = replayed.X[idx][:, _columns_for(bundle)]
+    systems, _ = _bundle_systems(bundle, X, replayed.y[idx].astype(np.int64),
+                                 [replayed.rule_hits[i] for i in idx], capacity)
+    return {
+        "version": bundle.version,
+        "path": str(path) if path is not None else None,
+        "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
+        "systems": systems,
+    }
+
+
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
@@ -149,30 +196,27 @@ def backtest_report(
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     review_capacity: float = 0.05,
     min_reject_precision: float = 0.95,
+    compare: tuple[ModelBundle, Path | None] | None = None,
 ) -> dict[str, Any]:
-    """The back-test report (JSON-ready; keys in ``docs/backtest.md``) on the test rows only."""
+    """The back-test report (JSON-ready; keys in ``docs/backtest.md``) on the test rows only.
+
+    ``compare`` = (bundle, its path): also measure that bundle on the same test rows.
+    """
     replayed, bundle, idx = trained.replayed, trained.result.bundle, trained.test_idx
     y = replayed.y[idx].astype(np.int64)
-    p = bundle.predict_proba(replayed.X[idx])  # one batched call
     hits = [replayed.rule_hits[i] for i in idx]
     t = bundle.thresholds
-    model = np.where(p >= t.reject, 2, np.where(p >= t.review, 1, 0))
     by_rules = np.array([_RANK[rules_decision(h)] for h in hits], dtype=np.int64)
-    combined = np.array(
-        [_RANK[decide(probability=float(pi), thresholds=t, hits=h).decision] for pi, h in zip(p, hits)],
-        dtype=np.int64,
-    )
+    ours, model = _bundle_systems(bundle, replayed.X[idx], y, hits, review_capacity)
     systems = {
         "rules": system_metrics(y, by_rules, by_rules.astype(float), capacity=review_capacity,
                                 ranked_by="decision"),
-        "model": system_metrics(y, model, p, capacity=review_capacity, ranked_by="probability"),
-        "combined": system_metrics(y, combined, combined + p, capacity=review_capacity,
-                                   ranked_by="decision+probability"),
+        **ours,
     }
     train_rows = int(replayed.y.size - idx.size)
     times = replayed.event_times[idx]
     seconds = replayed.seconds
-    return {
+    report = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -216,6 +260,10 @@ def backtest_report(
         "systems": systems,
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
+    if compare is not None:
+        report["compare"] = compare_section(compare[0], trained, path=compare[1],
+                                            capacity=review_capacity)
+    return report
 
 
 def run_backtest(
@@ -229,8 +277,16 @@ def run_backtest(
     min_reject_precision: float = 0.95,
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     progress: bool = False,
+    compare_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows."""
+    """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
+
+    ``compare_path``: a model bundle (say, the one in production) to measure on the same rows.
+    """
+    compare = None
+    if compare_path is not None:
+        compare = (ModelBundle.load(compare_path), compare_path)
+        _columns_for(compare[0])  # fail before the replay, not after
     sha = file_sha256(data_path)
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
                                         label_delay=label_delay)
@@ -245,6 +301,7 @@ def run_backtest(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
         data_sha256=sha, rows_read=rows_read, label_delay=label_delay,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
+        compare=compare,
     )
 
 
@@ -296,6 +353,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     for d in DECISIONS:
         table.add_row(f"{d} share", *(_fmt(m[s]["decision_mix"][d], True) for s in SYSTEMS))
     console.print(table)
+    if "compare" in report:
+        _print_compare(report, console)
     rules = Table(title="Rules on the test rows")
     for name in ("rule", "action", "hits", "frauds", "precision", "recall",
                  "beyond model", "its frauds", "its precision"):
@@ -307,3 +366,21 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
                       str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
                       _fmt(r.get("beyond_model_precision"), True))
     console.print(rules)
+
+
+def _print_compare(report: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    other = report["compare"]
+    table = Table(title=f"New model against {other['version']} on the same test rows")
+    table.add_column("metric", no_wrap=True)
+    for name in ("new model", other["version"], "new combined", f"{other['version']} combined"):
+        table.add_column(name, justify="right", no_wrap=True)
+    ours, theirs = report["systems"], other["systems"]
+    for label, key, pct in (("ROC AUC", "roc_auc", False), ("average precision", "average_precision", False),
+                            ("recall at capacity", "recall_at_capacity", True),
+                            ("flagged", "flagged_share", True), ("recall of flagged", "flagged_recall", True),
+                            ("reject precision", "reject_precision", True)):
+        table.add_row(label, _fmt(ours["model"][key], pct), _fmt(theirs["model"][key], pct),
+                      _fmt(ours["combined"][key], pct), _fmt(theirs["combined"][key], pct))
+    console.print(table)

@@ -100,10 +100,13 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               help="Also write the report as JSON here (keys: docs/backtest.md).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar while replaying.")
+@click.option("--compare", "compare_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A model bundle (model.joblib or its folder), e.g. the one in production, "
+                   "to measure on the same test rows.")
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
-             json_path: Path | None, progress: bool) -> None:
+             json_path: Path | None, progress: bool, compare_path: Path | None) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import print_report, run_backtest
 
@@ -114,6 +117,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
             data_path, settings=_settings(ctx), split=split, test_fraction=test_fraction,  # type: ignore[arg-type]
             seed=seed, review_capacity=review_capacity, min_reject_precision=min_reject_precision,
             label_delay=timedelta(days=label_delay_days), progress=progress,
+            compare_path=compare_path / "model.joblib" if compare_path and compare_path.is_dir() else compare_path,
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
