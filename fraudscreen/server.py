@@ -7,13 +7,21 @@ rule programs) are ready before the worker takes its first real request instead 
 that request wait seconds. Worker options were chosen with ``benchmarks/http_score.py``
 (see ``benchmarks/README.md``): gthread workers (keep-alive connections are held in the
 worker's poller) with one thread each; scale with ``--workers`` (one per core).
+
+Prometheus metrics are added up over the workers (``prometheus_client``'s multiprocess mode):
+the server points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any worker starts, so
+``/metrics`` gives the same totals whichever worker answers the scrape.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
+import shutil
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -69,6 +77,33 @@ def _post_worker_init(worker: Any) -> None:
     log.info("worker %s warmed up in %.2f s", worker.pid, seconds)
 
 
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_metrics_dir(settings: Settings) -> Path | None:
+    """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty folder under the data dir (or keep the
+    operator's own), before any worker exists. Files of an earlier run would add to the counts,
+    so the folder is emptied. None (metrics per worker) if ``prometheus_client`` is already
+    loaded in this process: its metrics would not see the folder."""
+    configured = os.environ.get(METRICS_ENV)
+    if configured:
+        return Path(configured)
+    if "prometheus_client" in sys.modules:
+        log.warning("metrics are per worker: prometheus_client was loaded before the server")
+        return None
+    path = settings.data_dir / "run" / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ[METRICS_ENV] = str(path)
+    return path
+
+
 WORKER_THREADS = 1
 """Threads per gthread worker. One: on 2 cores, more threads per process only add GIL hand-offs
 (measured: 2 workers x 1 thread served the most orders/s and the lowest p99; see benchmarks/)."""
@@ -79,6 +114,7 @@ class FraudscreenServer(BaseApplication):  # type: ignore[misc]
 
     def __init__(self, settings: Settings, options: dict[str, Any] | None = None) -> None:
         self.settings = settings
+        prepare_metrics_dir(settings)
         self.options = {
             "bind": f"{settings.host}:{settings.port}",
             "workers": settings.workers,
@@ -88,6 +124,7 @@ class FraudscreenServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "loglevel": settings.log_level.lower(),
             "post_worker_init": _post_worker_init,
+            "child_exit": _child_exit,
             **(options or {}),
         }
         super().__init__()

@@ -189,6 +189,30 @@ def test_created_key_survives_a_concurrent_burst_storing_each_order_once(server:
     assert stored_counts(server)[ids[0]] == 1
 
 
+def _scored_total(server: Server) -> float:
+    """``fraudscreen_http_requests_total`` for 200 answers of /v1/score, as one scrape reports it."""
+    with urllib.request.urlopen(server.url("/metrics"), timeout=5) as response:
+        text = response.read().decode()
+    prefix = 'fraudscreen_http_requests_total{endpoint="/v1/score",status="200"} '
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(lines[0].removeprefix(prefix)) if lines else 0.0
+
+
+def test_metrics_add_up_over_the_workers(server: Server) -> None:
+    before = _scored_total(server)
+
+    def send(i: int) -> int:
+        return post_score(server, server.first_key, order_body(event__transaction_id=f"m-{i}"))[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # concurrent: both workers take a share
+        assert list(pool.map(send, range(60))) == [200] * 60
+    metrics_dir = server.data_dir / "run" / "metrics"
+    assert len(list(metrics_dir.glob("counter_*.db"))) >= 2  # both workers counted requests
+    # Whichever worker answers a scrape reports the sum of both, not its own share.
+    totals = {_scored_total(server) for _ in range(12)}
+    assert totals == {before + 60}
+
+
 def _all_commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     for name, command in sorted(group.commands.items()):
         yield (*path, name)

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API (per worker process)."""
+"""Prometheus metrics of the API (summed over workers under ``fraudscreen serve``: see ``server``)."""
 
 from __future__ import annotations
 
