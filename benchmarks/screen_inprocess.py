@@ -8,7 +8,7 @@ Default settings: the bundled DB-IP City Lite database, the shipped model
 Orders come from the simulator on a fresh seed (labels stripped), so accounts, cards, IPs and
 emails repeat as they do in real traffic and the history queries find rows. After a warm-up,
 each order is screened once and timed (``perf_counter``); then a second pass on other orders
-wraps each stage (parse, lookup, enrich, history, model, rules, save, ...) with timers to say
+wraps each stage (parse, enrich, history, model, rules, save, ...) with timers to say
 where the time goes. Writes ``benchmarks/results/screen_inprocess.json``.
 """
 
@@ -106,7 +106,6 @@ def stage_breakdown(screener: Screener, orders: list[dict[str, Any]]) -> dict[st
         ("decide", "decide"),
     ):
         timer.wrap(screening_module, name, stage)
-    timer.wrap(screener.store, "find_by_transaction", "lookup")
     timer.wrap(screener.store, "load_history", "history")
     timer.wrap(screener.store, "save_order", "save")
     timer.wrap(screener.enricher, "enrich", "enrich")
