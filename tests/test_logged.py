@@ -189,3 +189,20 @@ def test_anonymised_labelled_orders_stay_training_rows(rows: list[dict[str, Any]
 def _export(store: Store, path: Path, at: datetime) -> list[dict[str, Any]]:
     export_labelled(store, path, now=at + timedelta(days=900), label_delay=DELAY)
     return list(iter_jsonl(path))
+
+
+def test_logged_rows_come_back_in_time_order_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("fraudscreen.training.logged._BLOCK_ROWS", 2)
+    base = dict.fromkeys(FEATURE_NAMES, 0.0)
+    rows = [
+        {"format": FORMAT, "order_id": f"o{i}", "event_time": f"2026-01-0{day}T00:00:00Z",
+         "label": "fraud" if i == 3 else "legit", "features": {**base, "amount_usd": float(i)},
+         "rules": [{"id": "cvv_mismatch", "action": "signal"}] if i == 1 else []}
+        for i, day in enumerate((5, 2, 9, 1, 2))
+    ]
+    result = read_logged(iter(rows))
+    assert result.order_ids == ["o3", "o1", "o4", "o0", "o2"]  # by time, ties in file order
+    assert result.X[:, 0].tolist() == [3.0, 1.0, 4.0, 0.0, 2.0]
+    assert result.y.tolist() == [1, 0, 0, 0, 0]
+    assert [h.rule_id for h in result.rule_hits[1]] == ["cvv_mismatch"]
+    assert result.source_rows.tolist() == [3, 1, 4, 0, 2]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import operator
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,9 +114,10 @@ def is_logged_row(row: Mapping[str, Any]) -> bool:
     return row.get("format") == FORMAT
 
 
-def read_logged(rows: Sequence[Mapping[str, Any]], *, rules: RuleSet | None = None) -> Any:
+def read_logged(rows: Iterable[Mapping[str, Any]], *, rules: RuleSet | None = None) -> Any:
     """A :class:`~fraudscreen.training.pipeline.ReplayResult` from exported rows, oldest first.
 
+    Streams: ``rows`` may be a file iterator; features are packed into arrays as they come.
     Rows without every current feature (an export from an older fraudscreen), with a bad label
     or time are skipped and counted; if none is left, :class:`ModelError` says why.
     """
@@ -125,7 +126,13 @@ def read_logged(rows: Sequence[Mapping[str, Any]], *, rules: RuleSet | None = No
     started = time.perf_counter()
     known = {r.id: r for r in rules.rules} if rules is not None else {}
     values = operator.itemgetter(*FEATURE_NAMES)
-    kept: list[tuple[float, int, tuple[Any, ...], int, str, tuple[RuleHit, ...]]] = []
+    blocks: list[np.ndarray] = []
+    pending: list[tuple[Any, ...]] = []
+    times: list[float] = []
+    labels: list[int] = []
+    ids: list[str] = []
+    hits: list[tuple[RuleHit, ...]] = []
+    sources: list[int] = []
     missing: Counter[str] = Counter()
     skipped = 0
     for index, row in enumerate(rows):
@@ -139,34 +146,47 @@ def read_logged(rows: Sequence[Mapping[str, Any]], *, rules: RuleSet | None = No
             skipped += 1
             continue
         try:
-            x = values(features)
+            pending.append(values(features))
         except KeyError:
             missing.update(n for n in FEATURE_NAMES if n not in features)
             skipped += 1
             continue
-        hits = tuple(_hit(h, known) for h in row.get("rules", ()) if isinstance(h, Mapping))
-        kept.append((at, index, x, label, str(row.get("order_id", "")), hits))
-    if not kept:
+        if len(pending) >= _BLOCK_ROWS:
+            blocks.append(_block(pending))
+            pending = []
+        times.append(at)
+        labels.append(label)
+        ids.append(str(row.get("order_id", "")))
+        hits.append(tuple(_hit(h, known) for h in row.get("rules", ()) if isinstance(h, Mapping)))
+        sources.append(index)
+    if not times:
         why = f"; they lack the features {sorted(missing)[:5]}" if missing else ""
         raise ModelError(f"no usable logged rows ({skipped} skipped{why})")
-    kept.sort(key=lambda item: (item[0], item[1]))
-    try:
-        X = np.array([k[2] for k in kept], dtype=np.float64)  # None (unknown) becomes NaN
-    except (TypeError, ValueError):
-        raise ModelError("logged feature values must be numbers or null") from None
+    blocks.append(_block(pending))
+    order = np.lexsort((np.asarray(sources), np.asarray(times)))  # by time, then file order
     return ReplayResult(
-        X=X,
-        y=np.array([k[3] for k in kept], dtype=np.int8),
-        event_times=np.array([k[0] for k in kept], dtype=np.float64),
-        order_ids=[k[4] for k in kept],
+        X=np.vstack(blocks)[order],
+        y=np.asarray(labels, dtype=np.int8)[order],
+        event_times=np.asarray(times, dtype=np.float64)[order],
+        order_ids=[ids[i] for i in order],
         skipped=skipped,
-        rule_hits=[k[5] for k in kept],
-        transaction_ids=[None] * len(kept),
-        source_rows=np.array([k[1] for k in kept], dtype=np.int64),
+        rule_hits=[hits[i] for i in order],
+        transaction_ids=[None] * len(times),
+        source_rows=np.asarray(sources, dtype=np.int64)[order],
         rules_version=None,
         seconds=time.perf_counter() - started,
         logged=True,
     )
+
+
+_BLOCK_ROWS = 8192
+
+
+def _block(rows: list[tuple[Any, ...]]) -> np.ndarray:
+    try:
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))  # None -> NaN
+    except (TypeError, ValueError):
+        raise ModelError("logged feature values must be numbers or null") from None
 
 
 def _hit(entry: Mapping[str, Any], known: Mapping[str, Any]) -> RuleHit:

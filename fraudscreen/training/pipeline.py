@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -213,9 +214,12 @@ def load_labelled(
     """
     from fraudscreen.training.logged import is_logged_row, read_logged
 
+    first = next(iter_jsonl(path), None)
+    if first is not None and is_logged_row(first):  # streamed: an export can be large
+        logged = read_logged(islice(iter_jsonl(path), limit),
+                             rules=RuleSet.load(settings.resolved_rules_path))
+        return logged, int(logged.y.size) + logged.skipped
     rows: Sequence[dict[str, Any]] = read_jsonl(path)[:limit]
-    if rows and is_logged_row(rows[0]):
-        return read_logged(rows, rules=RuleSet.load(settings.resolved_rules_path)), len(rows)
     return replay(rows, settings=settings, progress=progress, label_delay=label_delay), len(rows)
 
 
