@@ -11,7 +11,7 @@ reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from fraudscreen.model import Thresholds
@@ -31,6 +31,12 @@ class DecisionOutcome:
     reasons: list[Reason]
 
 
+def rule_decision(hits: Iterable[RuleHit]) -> Decision | None:
+    """What the rules alone decide: allow -> accept, then reject, then review; None if none does."""
+    action = strongest_action(hits)
+    return _ACTION_DECISION[action] if action is not None else None
+
+
 def decide(
     *,
     probability: float | None,
@@ -42,8 +48,7 @@ def decide(
     """Apply the precedence. ``probability`` is ``None`` when no model could score."""
     ordered = sorted(hits, key=lambda h: _ACTION_ORDER.get(h.action, 9))
     reasons = [Reason(h.code, h.message, "rule") for h in ordered]
-    action = strongest_action(ordered)
-    by_rule = _ACTION_DECISION[action] if action is not None else None
+    by_rule = rule_decision(ordered)
     if by_rule == "accept":
         return DecisionOutcome("accept", "rule", reasons + list(model_signals))
 

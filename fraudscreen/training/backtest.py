@@ -24,11 +24,11 @@ import numpy as np
 from tqdm import tqdm
 
 from fraudscreen.config import Settings
-from fraudscreen.decision import decide
+from fraudscreen.decision import decide, rule_decision
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_INDEX
 from fraudscreen.model import ModelBundle
-from fraudscreen.rules import RuleHit, RuleSet, strongest_action
+from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.pipeline import (
     DEFAULT_LABEL_DELAY,
     Split,
@@ -42,7 +42,6 @@ FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
 DECISIONS = ("accept", "review", "reject")
 _RANK = {d: i for i, d in enumerate(DECISIONS)}
-_ACTION_DECISION = {"allow": "accept", "reject": "reject", "review": "review"}
 SYSTEMS = ("rules", "model", "combined")
 
 
@@ -101,8 +100,7 @@ def system_metrics(
 
 def rules_decision(hits: Sequence[RuleHit]) -> str:
     """The decision of the rules alone: allow -> accept, reject, review, else accept."""
-    action = strongest_action(hits)
-    return _ACTION_DECISION.get(action or "", "accept")
+    return rule_decision(hits) or "accept"
 
 
 def rule_table(
@@ -157,7 +155,7 @@ def _bundle_systems(
     }, model
 
 
-def _columns_for(bundle: ModelBundle) -> list[int]:
+def feature_columns(bundle: ModelBundle) -> list[int]:
     """Where each of the bundle's features is in FEATURE_NAMES; ModelError if one is gone."""
     missing = [n for n in bundle.feature_names if n not in FEATURE_INDEX]
     if missing:
@@ -171,7 +169,7 @@ def compare_section(
 ) -> dict[str, Any]:
     """Another bundle (say, the one in production) on the same test rows, with its own thresholds."""
     replayed, idx = trained.replayed, trained.test_idx
-    X = replayed.X[idx][:, _columns_for(bundle)]
+    X = replayed.X[idx][:, feature_columns(bundle)]
     systems, _ = _bundle_systems(bundle, X, replayed.y[idx].astype(np.int64),
                                  [replayed.rule_hits[i] for i in idx], capacity)
     return {
@@ -286,7 +284,7 @@ def run_backtest(
     compare = None
     if compare_path is not None:
         compare = (ModelBundle.load(compare_path), compare_path)
-        _columns_for(compare[0])  # fail before the replay, not after
+        feature_columns(compare[0])  # fail before the replay, not after
     sha = file_sha256(data_path)
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
                                         label_delay=label_delay)

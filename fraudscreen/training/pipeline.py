@@ -29,10 +29,11 @@ import numpy as np
 from tqdm import tqdm
 
 from fraudscreen.config import Settings
+from fraudscreen.decision import rule_decision
 from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import FraudscreenError, InvalidRequestError, ModelError
 from fraudscreen.features import FEATURE_NAMES
-from fraudscreen.rules import RuleHit, RuleSet, strongest_action
+from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.schema import parse_order, parse_time
 from fraudscreen.screening import Parts, Screener
 from fraudscreen.training.jsonl import iter_jsonl
@@ -259,7 +260,7 @@ def split_indices(
 def flagged_by_rules(rule_hits: Sequence[Sequence[RuleHit]]) -> np.ndarray:
     """Per row, whether the rules alone send it to review or reject (whatever the model says)."""
     return np.fromiter(
-        (strongest_action(hits) in ("review", "reject") for hits in rule_hits), bool, count=len(rule_hits)
+        (rule_decision(hits) in ("review", "reject") for hits in rule_hits), bool, count=len(rule_hits)
     )
 
 
