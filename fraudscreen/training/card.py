@@ -102,6 +102,16 @@ def _rules_share(card: dict[str, Any]) -> str:
             f"fills the rest of the {_pct(card['params'].get('review_capacity'))} review capacity")
 
 
+def _never_known(card: dict[str, Any]) -> list[str]:
+    names = (card.get("report") or {}).get("features_always_missing") or []
+    if not names:
+        return []
+    listed = ", ".join(f"`{n}`" for n in names)
+    line = (f"- Never known in the training rows (no split uses them): {listed}. Check that the "
+            "GeoIP database and the request fields they need are there.")
+    return [line]
+
+
 def write_model_card(
     result: Any, out_dir: Path, *, data_path: Path, skipped: int = 0,
     backtest: dict[str, Any] | None = None,
@@ -127,6 +137,7 @@ def write_model_card(
             f"reject at p ≥ {card['thresholds']['reject']:.4f}"
             + _rules_share(card)
         ),
+        *_never_known(card),
         "",
         f"## Metrics on held-out rows ({split}, never trained on)",
         "",
