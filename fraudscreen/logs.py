@@ -37,7 +37,7 @@ _SECRET_FIELD = re.compile(
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _API_KEY = re.compile(r"\bfs_[A-Za-z0-9_-]{6,}")
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){11,}(?!\d)")
+_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ \t-]{0,3}\d){11,}(?!\d)|(?<!\d)\d{4}(?:\.\d{4}){2,4}(?!\d)")
 _REDACTED = "[redacted]"
 
 # Attributes every LogRecord has; anything else was passed as ``extra`` and is logged as a field.

@@ -30,9 +30,17 @@ CART_CATEGORIES = ("hosting", "vps", "dedicated", "domain", "ssl", "email", "oth
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters: what is stored must fit every database (PostgreSQL refuses NUL)."""
 Text255 = Annotated[str, Field(max_length=255)]
-Id255 = Annotated[str, Field(min_length=1, max_length=255)]
-"""An identifier: not empty once whitespace is stripped."""
+Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=_PRINTABLE)]
+"""An identifier: not empty once whitespace is stripped, no control characters."""
+AccountId = Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTABLE)]
+"""An account id: at most 128 characters (the store's key)."""
+StoredText = Annotated[str, Field(max_length=255, pattern=_PRINTABLE)]
+"""Free text the store keeps (or derives a stored key from): no control characters."""
+CardToken = Annotated[str, Field(max_length=251, pattern=_PRINTABLE)]
+"""A card token: kept as ``tok:`` + token in a 255-character column."""
 
 
 class _Part(BaseModel):
@@ -56,10 +64,24 @@ def _country_code(value: str) -> str:
     return value
 
 
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+"""Times before this are refused (no order or account is older)."""
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+"""Times from this on are refused (they would overflow the profile's time windows)."""
+_TIME_RANGE = "must be a time from 1970 to 2099"
+
+
 def _aware(value: datetime | None) -> datetime | None:
+    """``value`` in UTC (naive = UTC); ValueError outside :data:`EARLIEST_TIME`..:data:`LATEST_TIME`."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
+        raise ValueError(_TIME_RANGE) from None
+    if not EARLIEST_TIME <= value < LATEST_TIME:
+        raise ValueError(_TIME_RANGE)
+    return value
 
 
 CountryCode = Annotated[str, AfterValidator(_upper_country)]
@@ -70,11 +92,19 @@ UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 @lru_cache(maxsize=8192)
 def _canonical_ip(value: str) -> str:
-    """The canonical text of an IP address (cached: parsing one costs ~20 µs)."""
+    """The canonical text of an IP address (cached: parsing one costs ~20 µs).
+
+    One host has one text: an IPv6 zone id (``fe80::1%eth0``) is dropped and an IPv4-mapped
+    IPv6 address (``::ffff:81.2.69.142``) becomes the IPv4 address, as in the lists, so a
+    buyer cannot split the IP's account counts by spelling it differently.
+    """
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value.partition("%")[0])
     except ValueError:
         raise ValueError("must be an IPv4 or IPv6 address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 class Device(_Part):
@@ -108,7 +138,7 @@ class Event(_Part):
 class Account(_Part):
     """The buyer's account at the shop."""
 
-    user_id: Id255 | None = None
+    user_id: AccountId | None = None
     username_md5: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")] | None = None
     created_at: UtcDatetime | None = Field(
         default=None, description="When the account was created (extension)."
@@ -118,8 +148,8 @@ class Account(_Part):
 class Email(_Part):
     """The buyer's email address; kept only as a keyed hash plus its domain."""
 
-    address: Text255 | None = None
-    domain: Text255 | None = None
+    address: StoredText | None = None
+    domain: StoredText | None = None
 
     @field_validator("address")
     @classmethod
@@ -163,7 +193,7 @@ class CreditCard(_Part):
 
     issuer_id_number: Annotated[str, Field(pattern=r"^(?:[0-9]{6}|[0-9]{8})$")] | None = None
     last_digits: Annotated[str, Field(pattern=r"^(?:[0-9]{2}|[0-9]{4})$")] | None = None
-    token: Text255 | None = None
+    token: CardToken | None = None
     country: CountryCode | None = None
     bank_name: Text255 | None = None
     avs_result: Annotated[str, Field(min_length=1, max_length=1)] | None = None
@@ -224,9 +254,25 @@ def _pointer(loc: tuple[int | str, ...]) -> str:
     return "/" + "/".join(parts) if parts else ""
 
 
+def _details(exc: ValidationError) -> list[ErrorDetail]:
+    """One detail per pointer; the branches of a ``custom_inputs`` value count as one."""
+    details: dict[str, ErrorDetail] = {}
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = err["loc"]
+        if len(loc) == 3 and loc[0] == "custom_inputs":  # (field, key, union branch)
+            pointer = _pointer(loc[:2])
+            details.setdefault(pointer, ErrorDetail(pointer, "must be a string, number or boolean"))
+        else:
+            pointer = _pointer(loc)
+            details.setdefault(pointer, ErrorDetail(pointer, _clean_message(err)))  # type: ignore[arg-type]
+    return list(details.values())
+
+
 def _clean_message(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return "is required"
+    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == _PRINTABLE:
+        return "must not contain control characters"
     if error["type"] == "extra_forbidden":
         return "is not allowed"
     message = str(error["msg"])
@@ -254,6 +300,12 @@ def _nested_fields(cls: type[BaseModel]) -> tuple[str, ...]:
     return names
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+"""Unknown keys named in warnings; others are reported at their parent, unnamed."""
+_UNKNOWN = "This field is not known and was ignored."
+_UNKNOWN_ODD = "A field with an unusual name is not known and was ignored; its name is not repeated."
+
+
 def _unknown_field_warnings(model: BaseModel, prefix: str = "") -> list[ScreeningWarning]:
     warnings: list[ScreeningWarning] = []
     _collect_unknown(model, prefix, warnings)
@@ -265,10 +317,10 @@ def _collect_unknown(model: BaseModel, prefix: str, warnings: list[ScreeningWarn
     extra = model.__pydantic_extra__
     if extra:
         for key in extra:
-            pointer = f"{prefix}/{key}"
-            warnings.append(
-                ScreeningWarning("unknown_field", "This field is not known and was ignored.", pointer)
-            )
+            if _PLAIN_KEY.match(key):
+                warnings.append(ScreeningWarning("unknown_field", _UNKNOWN, f"{prefix}/{key}"))
+            else:  # the answer is stored: an odd key (an email, a name) is not repeated in it
+                warnings.append(ScreeningWarning("unknown_field", _UNKNOWN_ODD, prefix))
     values = model.__dict__
     for name in _nested_fields(type(model)):
         value = values.get(name)
@@ -300,10 +352,7 @@ def parse_order(body: Any) -> tuple[OrderRequest, list[ScreeningWarning]]:
     try:
         order = OrderRequest.model_validate(body)
     except ValidationError as exc:
-        details = [
-            ErrorDetail(_pointer(err["loc"]), _clean_message(err))  # type: ignore[arg-type]
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
+        details = _details(exc)
         raise InvalidRequestError("The request does not follow the schema.", details=details) from None
     return order, _unknown_field_warnings(order)
 
@@ -316,4 +365,7 @@ def parse_time(value: str, pointer: str) -> datetime:
         raise InvalidRequestError(
             "Invalid time.", details=[ErrorDetail(pointer, "must be an RFC 3339 time")]
         ) from None
-    return _aware(parsed)  # type: ignore[return-value]
+    try:
+        return _aware(parsed)  # type: ignore[return-value]
+    except ValueError as exc:
+        raise InvalidRequestError("Invalid time.", details=[ErrorDetail(pointer, str(exc))]) from None

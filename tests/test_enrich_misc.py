@@ -192,7 +192,7 @@ def test_find_cards_in_strings_numbers_lists_and_keys() -> None:
         "/nested/list/2/1",
         "/as_int",
         "/as_float",
-        "/custom_inputs/4111111111111111",
+        "/custom_inputs/[card]",  # the key is not echoed
         "/a~1b~0c",
     ]
 
@@ -206,6 +206,26 @@ def test_card_hidden_in_longer_digit_runs() -> None:
     assert find_card_numbers(body) == ["/long", "/grouped_with_cvv", "/full_width"]
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "4111  1111  1111  1111",  # two spaces
+        "4111\t1111\t1111\t1111",
+        "4111 - 1111 - 1111 - 1111",
+        "4111\u00a01111\u00a01111\u00a01111",  # no-break spaces
+        "4111\u20131111\u20131111\u20131111",  # en dashes
+        "4111\u200b1111\u200b1111\u200b1111",  # zero-width spaces
+        "".join(chr(0x660 + int(d)) for d in "4111111111111111"),  # Arabic-Indic digits
+        "".join(chr(0x966 + int(d)) for d in "4111111111111111"),  # Devanagari digits
+        "4111.1111.1111.1111",
+        "card: 5555.5555.5555.4444.",
+        "+4111111111111111",  # 16 digits: longer than any phone number
+    ],
+)
+def test_cards_written_with_other_separators_and_digits(written: str) -> None:
+    assert find_card_numbers({"note": written}) == ["/note"]
+
+
 def test_no_false_positives() -> None:
     body = {
         "order_id": "1234567890123456",  # 16 digits, not Luhn-valid
@@ -213,6 +233,11 @@ def test_no_false_positives() -> None:
         "eleven": "41111111111",
         "phone": "+44 20 7946 0958",
         "phone_us": "+1 (415) 555-2671",
+        "phone_luhn_valid": "+44 7944 117715",  # passes Luhn, but a valid number after "+"
+        "phone_e164": "+8613852611955",
+        "ipv4_all_three_digit": "255.255.255.255",
+        "dotted_short_groups": "4111.111.1111.1111",
+        "newline_list": "4111\n1111\n1111\n1111",  # lines are separate values
         "timestamp": "2024-01-15 12:30:45",
         "ip": "81.2.69.142",
         "amount": 1234567.891,
@@ -245,7 +270,8 @@ def test_fast_check_agrees_with_the_pointer_walk() -> None:
     rng = random.Random(7)
     pieces = ["4111111111111111", "4111 1111 1111 1111", "5555-5555-5555-4444", "1234567890123456"]
     pieces += ["0000000000000", "12345678901", " ", "-", "x", "é", "４", "\u0001", "9"]
-    pieces += ["378282246310"]
+    pieces += ["378282246310", "  ", "\t", "\u2013", "\u200b", "+", ".", "4111.", "\u0664"]
+    pieces += ["+44 7944 117715", "1111.1111.1111"]
     for _ in range(3000):
 
         def text() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -13,9 +14,11 @@ from fraudscreen.api.auth import KeyCache
 from fraudscreen.api.errors import register_error_handlers
 from fraudscreen.api.metrics import LATENCY, REQUESTS
 from fraudscreen.config import Settings, load_settings
+from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.logs import setup_logging
 from fraudscreen.screening import Screener
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probes and scrapes: not logged (they carry nothing worth keeping)."""
 _request_log = logging.getLogger("fraudscreen.requests")
@@ -54,6 +57,16 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
     app.register_blueprint(privacy.bp)
     app.register_blueprint(model_admin.bp)
     register_error_handlers(app)
+
+    @app.url_value_preprocessor
+    def _refuse_control_characters(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        """A path id with a control character (``%00``) matches nothing and no database holds it."""
+        for name, value in (values or {}).items():
+            if isinstance(value, str) and _CONTROL.search(value):
+                raise InvalidRequestError(
+                    "Invalid path.",
+                    details=[ErrorDetail(f"/{name}", "must not contain control characters")],
+                )
 
     @app.before_request
     def _start_timer() -> None:

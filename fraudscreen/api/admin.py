@@ -8,8 +8,12 @@ from fraudscreen.api.auth import require_scope
 from fraudscreen.api.v1 import json_body
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError
 from fraudscreen.rules import LIST_KINDS, LIST_NAMES, normalise_list_value
+from fraudscreen.schema import refuse_card_numbers
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/lists")
+
+NOTE_MAX = 255
+"""A note longer than this is cut to it."""
 
 
 def _check(pointer: str, value: object, allowed: tuple[str, ...]) -> str:
@@ -18,6 +22,25 @@ def _check(pointer: str, value: object, allowed: tuple[str, ...]) -> str:
             "Invalid list entry.", details=[ErrorDetail(pointer, f"must be one of {', '.join(allowed)}")]
         )
     return str(value)
+
+
+def _text(body: dict[str, object], name: str) -> str:
+    """``body[name]`` as text ("" when absent); a 400 naming the field if it is not a string
+    or holds what the database cannot store (NUL, a lone surrogate from a ``\\ud800`` escape)."""
+    value = body.get(name, "")
+    problem = None
+    if not isinstance(value, str):
+        problem = "must be a string"
+    elif "\x00" in value:
+        problem = "must not contain NUL characters"
+    else:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            problem = "must be valid Unicode text (no lone surrogates)"
+    if problem is not None:
+        raise InvalidRequestError("Invalid list entry.", details=[ErrorDetail(f"/{name}", problem)])
+    return value  # type: ignore[return-value]
 
 
 def _row_json(row: object) -> dict[str, object]:
@@ -49,9 +72,10 @@ def add_entry(list_name: str) -> tuple[Response, int]:
     body = json_body()
     if not isinstance(body, dict):
         raise InvalidRequestError("The body must be an object.", details=[ErrorDetail("", "must be an object")])
+    refuse_card_numbers(body)
     kind = _check("/kind", body.get("kind"), LIST_KINDS)
-    value = normalise_list_value(kind, str(body.get("value", "")))
-    note = str(body.get("note", ""))[:255]
+    value = normalise_list_value(kind, _text(body, "value"))
+    note = _text(body, "note")[:NOTE_MAX]
     screener = current_app.extensions["fraudscreen"]
     row = screener.store.add_list_entry(list_name, kind, value, note, actor=g.api_key.name)
     screener.invalidate_lists()

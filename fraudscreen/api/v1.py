@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -15,14 +15,20 @@ from fraudscreen.screening import Screener
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
+CLOCK_SKEW = timedelta(days=1)
+"""How far in the future an outcome's ``reported_at`` may be (clocks differ)."""
+
 
 def _screener() -> Screener:
     return current_app.extensions["fraudscreen"]  # type: ignore[no-any-return]
 
 
 def json_body() -> Any:
-    """The decoded JSON body, or a 400 ``invalid_json`` error."""
-    body = request.get_json(silent=True, force=True)
+    """The decoded JSON body, or a 400 ``invalid_json`` error (also for nesting too deep to decode)."""
+    try:
+        body = request.get_json(silent=True, force=True)
+    except RecursionError:  # "[" * 1000: the decoder gives up before the size limit does
+        body = None
     if body is None:
         raise InvalidRequestError(
             "The body must be JSON.", details=[ErrorDetail("", "is not valid JSON")]
@@ -93,6 +99,10 @@ def report_outcome(order_id: str) -> Response:
                 "Invalid time.", details=[ErrorDetail("/reported_at", "must be an RFC 3339 time")]
             )
         reported_at = parse_time(body["reported_at"], "/reported_at")
+        if reported_at > datetime.now(UTC) + CLOCK_SKEW:  # the latest report wins: not one from the future
+            raise InvalidRequestError(
+                "Invalid time.", details=[ErrorDetail("/reported_at", "must not be in the future")]
+            )
     stored = _stored_order(order_id)
     updated = _screener().store.record_outcome(stored.order_id, outcome, reported_at)
     return order_response(_order_json(updated))

@@ -13,8 +13,9 @@ import unicodedata
 from typing import Any
 
 import numpy as np
+import phonenumbers
 
-__all__ = ["MAX_PAN_LENGTH", "MIN_PAN_LENGTH", "card_key", "find_card_numbers", "luhn_valid"]
+__all__ = ["CARD_SEGMENT", "MAX_PAN_LENGTH", "MIN_PAN_LENGTH", "card_key", "find_card_numbers", "luhn_valid"]
 
 MIN_PAN_LENGTH = 12
 """Shortest primary account number (ISO/IEC 7812) we look for."""
@@ -22,15 +23,45 @@ MAX_PAN_LENGTH = 19
 """Longest primary account number (ISO/IEC 7812)."""
 
 # Candidate runs are found in two C-speed steps (``re`` alone costs ~15 ns a character):
-# translate every character that cannot be part of a run to a space, and spaces between
-# digits to "_", then split on whitespace. Only tokens of 12+ characters reach the regex:
-# at least 12 digits, each pair separated by nothing or one separator.
+# translate every character that cannot be part of a run to a space, and spaces and tabs
+# between digits to "_", then split on whitespace. Only tokens of 12+ characters reach the
+# regex: at least 12 digits, each pair separated by nothing or up to three separators
+# ("4111  1111\t1111 - 1111"). A "+" is kept: a run right after it may be a phone number.
+# Dots are kept in tokens but end a run: an IP address or a version is not a card; dots
+# count only between groups of exactly four digits ("4111.1111.1111.1111"), see _DOTTED.
 _TOKENISE = "".join(
-    c if c.isdigit() or c == "-" else "_" if c == " " else " " for c in map(chr, range(128))
+    c if c.isdigit() or c in "-+." else "_" if c in " \t" else " " for c in map(chr, range(128))
 )
-_RUN = re.compile(rf"\d(?:[_-]?\d){{{MIN_PAN_LENGTH - 1},}}", re.ASCII)
+_RUN = re.compile(rf"\d(?:[_-]{{0,3}}\d){{{MIN_PAN_LENGTH - 1},}}", re.ASCII)
 _SEPARATORS = str.maketrans("", "", "_-")
-_GROUP_SPLIT = re.compile(r"[_-]")
+_GROUP_SPLIT = re.compile(r"[_-]+")
+_DOTTED = re.compile(r"(?<!\d)(?<!\d\.)\d{4}(?:\.\d{4}){2,4}(?!\.?\d)", re.ASCII)
+_E164_MAX_DIGITS = 15
+CARD_SEGMENT = "[card]"
+"""Stands for an object key holding a card number in the pointers :func:`find_card_numbers` gives."""
+
+
+class _UnicodeFold(dict[int, str | None]):
+    """Translation table, filled on first use per character: any decimal digit to its ASCII
+    digit, space separators to " ", dashes to "-", invisible format characters removed."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        category = unicodedata.category(char)
+        folded: str | None = char
+        if category == "Nd":
+            folded = str(unicodedata.decimal(char))
+        elif category == "Zs":
+            folded = " "
+        elif category == "Pd" or char == "\u2212":  # minus sign
+            folded = "-"
+        elif category == "Cf":  # zero-width space and joiners, soft hyphen, ...
+            folded = None
+        self[code] = folded
+        return folded
+
+
+_UNICODE_FOLD = _UnicodeFold()
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn value of a doubled digit
 _DOUBLE_BYTES = bytes.maketrans(b"0123456789", "".join(map(str, _DOUBLED)).encode("ascii"))
 _SMALLEST_CANDIDATE = 10 ** (MIN_PAN_LENGTH - 1)
@@ -107,13 +138,36 @@ def _run_has_card(run: str) -> bool:
 
 def _text_has_card(text: str) -> bool:
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)  # full-width and other compatibility digits
+        # full-width and other compatibility digits, other scripts' digits, dashes, spaces
+        text = unicodedata.normalize("NFKC", text).translate(_UNICODE_FOLD)
     for token in text.translate(_TOKENISE).split():
         if len(token) >= MIN_PAN_LENGTH:
             for match in _RUN.finditer(token):
-                if _run_has_card(match.group()):
+                run, start = match.group(), match.start()
+                if _run_has_card(run) and not (
+                    start and token[start - 1] == "+" and _is_phone_number(run)
+                ):
                     return True
+            if "." in token and any(
+                _run_has_card(m.group().replace(".", "_")) for m in _DOTTED.finditer(token)
+            ):
+                return True
     return False
+
+
+def _is_phone_number(run: str) -> bool:
+    """True when ``+`` + ``run`` is a valid international phone number (E.164, <= 15 digits).
+
+    A card number is never written after a plus sign; a phone number often is, and one in ten
+    of those with 12 or more digits passes the Luhn check.
+    """
+    digits = run.translate(_SEPARATORS)
+    if len(digits) > _E164_MAX_DIGITS:
+        return False
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse("+" + digits)))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def _number_text(value: object) -> str | None:
@@ -187,8 +241,12 @@ def _escape(token: str) -> str:
 def find_card_numbers(body: object) -> list[str]:
     """RFC 6901 JSON pointers of every string, number or object key that holds a full card number.
 
-    ``body`` is a parsed JSON value. Digits may be separated by single spaces or dashes
-    (``"4111 1111 1111 1111"``); a card hidden inside a longer digit run is found too.
+    ``body`` is a parsed JSON value. Digits may be separated by up to three spaces, tabs or
+    dashes (``"4111 1111 1111 1111"``, Unicode spaces and dashes too, invisible format
+    characters ignored), by dots between groups of four, and be any script's decimal digits;
+    a card hidden inside a longer digit run is found too. A run written right after ``+``
+    that is a valid phone number is not a card. A key holding a card is shown as
+    :data:`CARD_SEGMENT` in the pointers: they go into the error answer, the number must not.
     Floats count by their integer part, below 1e16 (larger ones cannot hold 16 exact digits).
     A key hit points at that member. Pointers come in document order, without duplicates.
     """
@@ -209,13 +267,12 @@ def _walk(body: object) -> list[str]:
             children: list[tuple[Any, str]] = []
             for key, child in value.items():
                 key_text = key if isinstance(key, str) else str(key)
-                child_pointer = f"{pointer}/{_escape(key_text)}"
-                if (
-                    len(key_text) >= MIN_PAN_LENGTH
-                    and child_pointer not in found
-                    and _text_has_card(key_text)
-                ):
-                    found.append(child_pointer)
+                if len(key_text) >= MIN_PAN_LENGTH and _text_has_card(key_text):
+                    child_pointer = f"{pointer}/{CARD_SEGMENT}"  # the error must not echo it
+                    if child_pointer not in found:
+                        found.append(child_pointer)
+                else:
+                    child_pointer = f"{pointer}/{_escape(key_text)}"
                 children.append((child, child_pointer))
             stack.extend(reversed(children))
         elif isinstance(value, (list, tuple)):

@@ -168,7 +168,7 @@ STORED_COLUMNS: tuple[StoredColumn, ...] = (
       for c in ("id", "list_name", "kind", "value", "note", "created_at")),
     *(StoredColumn("meta", c, "the service", "counters", "always") for c in ("key", "value")),
     *(StoredColumn("audit_log", c, "every admin change and every read of personal data",
-                   "actor = API key name; target = object id; details never hold personal data",
+                   "actor = API key name; target = object id (an account or order id); details = counts, or the listed value of a list change (an IP, id or hash)",
                    "`retention_audit_days` (730 d); target and details anonymised on erasure")
       for c in ("id", "at", "actor", "action", "target", "details")),
 )

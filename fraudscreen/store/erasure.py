@@ -163,8 +163,6 @@ class ErasureMixin(StoreBase):
                     orders.c.event_time, orders.c.order_id
                 )
             ).all()
-            if account is None and not order_rows:
-                return None
             outcome_rows = conn.execute(
                 select(outcomes.c.order_id, outcomes.c.outcome, outcomes.c.reported_at)
                 .where(outcomes.c.account_id == account_id)
@@ -194,6 +192,8 @@ class ErasureMixin(StoreBase):
                 .where(self._audit_filter(ids))
                 .order_by(audit_log.c.at, audit_log.c.id)
             ).all()
+        if account is None and not (order_rows or outcome_rows or link_rows or list_rows or audit_rows):
+            return None  # a list entry or an audit entry alone is data held on the account too
         return {
             "account": _row_dict(account) if account is not None else None,
             "orders": [_row_dict(r) for r in order_rows],

@@ -1,0 +1,248 @@
+"""Hostile and odd input on both backends: a 4xx naming the field, never a 500 or a 503, and
+nothing kept that the privacy policy forbids (a card number, a raw email address)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+
+from helpers import auth, order_body
+
+DEEP = b"[" * 1000 + b"]" * 1000  # 4 KB: under the size limit, over the JSON decoder's depth
+
+
+def _pointers(response) -> list[str]:  # type: ignore[no-untyped-def]
+    return [d["pointer"] for d in response.get_json()["error"]["details"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "scope"),
+    [
+        ("/v1/score", "score"),
+        ("/v1/orders/x/outcome", "outcomes"),
+        ("/v1/lists/block", "admin"),
+        ("/v1/admin/model/reload", "admin"),
+    ],
+)
+def test_json_nested_too_deep_is_a_400(
+    client: FlaskClient, keys: dict[str, str], path: str, scope: str
+) -> None:
+    headers = {**auth(keys[scope]), "Content-Type": "application/json"}
+    response = client.post(path, data=DEEP, headers=headers)
+    assert response.status_code == 400, response.get_json()
+    assert _pointers(response) == [""]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("event__time", "0001-01-01T00:00:00Z"),
+        ("event__time", "0001-01-01T00:00:00+01:00"),  # no UTC time exists for it
+        ("event__time", "9999-12-31T23:59:59-05:00"),
+        ("event__time", "1969-12-31T23:59:59Z"),
+        ("account__created_at", "0001-01-01T00:00:00+01:00"),
+        ("account__created_at", "2100-01-01T00:00:00Z"),
+    ],
+)
+def test_times_out_of_range_are_refused_with_their_field(
+    client: FlaskClient, keys: dict[str, str], field: str, value: str
+) -> None:
+    response = client.post("/v1/score", json=order_body(**{field: value}), headers=auth(keys["score"]))
+    assert response.status_code == 400, response.get_json()
+    assert _pointers(response) == ["/" + field.replace("__", "/")]
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"])
+def test_out_of_range_reported_at_and_profile_time_are_400(
+    client: FlaskClient, keys: dict[str, str], value: str
+) -> None:
+    order = client.post("/v1/score", json=order_body(), headers=auth(keys["score"])).get_json()
+    response = client.post(f"/v1/orders/{order['id']}/outcome",
+                           json={"outcome": "fraud", "reported_at": value},
+                           headers=auth(keys["outcomes"]))
+    assert response.status_code == 400 and _pointers(response) == ["/reported_at"]
+    response = client.get(f"/v1/accounts/acct-1/profile?at={value.replace('+', '%2B')}",
+                          headers=auth(keys["score"]))
+    assert response.status_code == 400 and _pointers(response) == ["/at"]
+
+
+def test_an_outcome_from_the_future_is_refused(client: FlaskClient, keys: dict[str, str]) -> None:
+    """The latest report wins: one dated 2099 could never be replaced."""
+    order = client.post("/v1/score", json=order_body(), headers=auth(keys["score"])).get_json()
+    response = client.post(f"/v1/orders/{order['id']}/outcome",
+                           json={"outcome": "chargeback", "reported_at": "2099-12-31T23:59:59Z"},
+                           headers=auth(keys["outcomes"]))
+    assert response.status_code == 400 and _pointers(response) == ["/reported_at"]
+    stored = client.get(f"/v1/orders/{order['id']}", headers=auth(keys["score"])).get_json()
+    assert stored["outcome"] is None
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["2a02:cf40::1%1", "2a02:cf40::1%eth0", "2a02:cf40::1"],  # zone ids dropped
+        ["::ffff:81.2.69.142", "81.2.69.142", "::FFFF:81.2.69.142"],  # IPv4-mapped unmapped
+    ],
+)
+def test_one_ip_spelled_differently_is_one_ip(
+    client: FlaskClient, keys: dict[str, str], spellings: list[str]
+) -> None:
+    counts = []
+    for i, ip in enumerate(spellings):
+        body = order_body(device__ip_address=ip, account__user_id=f"acct-ip-{i}",
+                          event__transaction_id=f"ip-{i}", event__time=f"2026-11-20T10:0{i}:00Z")
+        answer = client.post("/v1/score", json=body, headers=auth(keys["score"])).get_json()
+        counts.append(answer["profile"]["ip_accounts_ever"])
+    assert counts == [0, 1, 2]
+
+
+def test_an_unknown_key_holding_an_email_is_not_kept(client: FlaskClient, keys: dict[str, str]) -> None:
+    body = order_body()
+    body["billing"]["jane.doe@example.org"] = "x"
+    body["device"]["a/b~c"] = 1
+    body["device"]["plan_code"] = 2
+    response = client.post("/v1/score", json=body, headers=auth(keys["score"]))
+    assert response.status_code == 200
+    warned = [w["input_pointer"] for w in response.get_json()["warnings"]
+              if w["code"] == "unknown_field"]
+    assert warned == ["/device", "/device/plan_code", "/billing"]  # odd names: parent only
+    stored = client.get(f"/v1/orders/{response.get_json()['id']}", headers=auth(keys["score"]))
+    assert "jane.doe@example.org" not in stored.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "card", ["4111  1111  1111  1111", "4111\t1111\t1111\t1111", "4111.1111.1111.1111",
+             "4111\u20131111\u20131111\u20131111"],
+)
+def test_a_card_number_with_other_separators_is_refused(
+    client: FlaskClient, keys: dict[str, str], card: str
+) -> None:
+    body = order_body(credit_card__token=card, event__transaction_id="sep-card")
+    response = client.post("/v1/score", json=body, headers=auth(keys["score"]))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "card_number_refused"
+    assert client.get("/v1/orders/sep-card", headers=auth(keys["score"])).status_code == 404
+
+
+def test_a_card_number_as_a_key_is_not_echoed_in_the_error(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    body = order_body(custom_inputs={"4111 1111 1111 1111": "x"})
+    response = client.post("/v1/score", json=body, headers=auth(keys["score"]))
+    assert response.status_code == 400
+    assert _pointers(response) == ["/custom_inputs/[card]"]
+    text = json.dumps(response.get_json())
+    assert "4111 1111 1111 1111" not in text and "4111111111111111" not in text
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"kind": "account_id", "value": "4111111111111111"},
+        {"kind": "device_id", "value": "d-1", "note": "card 4111 1111 1111 1111"},
+    ],
+)
+def test_list_entries_refuse_card_numbers(
+    client: FlaskClient, keys: dict[str, str], entry: dict[str, str]
+) -> None:
+    response = client.post("/v1/lists/block", json=entry, headers=auth(keys["admin"]))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "card_number_refused"
+    assert client.get("/v1/lists", headers=auth(keys["admin"])).get_json()["entries"] == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "pointer"),
+    [
+        (b'{"kind": "device_id", "value": "d-1", "note": "\\ud800"}', "/note"),
+        (b'{"kind": "device_id", "value": "d-1", "note": "a\\u0000b"}', "/note"),
+        (b'{"kind": "device_id", "value": {"a": 1}}', "/value"),
+        (b'{"kind": "device_id", "value": "d-1", "note": 7}', "/note"),
+    ],
+)
+def test_list_entry_text_that_no_database_holds_is_a_400(
+    client: FlaskClient, keys: dict[str, str], raw: bytes, pointer: str
+) -> None:
+    headers = {**auth(keys["admin"]), "Content-Type": "application/json"}
+    response = client.post("/v1/lists/block", data=raw, headers=headers)
+    assert response.status_code == 400 and _pointers(response) == [pointer]
+
+
+def test_model_reload_path_with_a_lone_surrogate_is_a_400(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    headers = {**auth(keys["admin"]), "Content-Type": "application/json"}
+    response = client.post("/v1/admin/model/reload", data=b'{"path": "a\\ud800.joblib"}', headers=headers)
+    assert response.status_code == 400 and _pointers(response) == ["/path"]
+
+
+def test_a_bad_custom_input_gets_one_pointer(client: FlaskClient, keys: dict[str, str]) -> None:
+    body = order_body(custom_inputs={"a": {"b": 1}})
+    response = client.post("/v1/score", json=body, headers=auth(keys["score"]))
+    assert response.status_code == 400 and _pointers(response) == ["/custom_inputs/a"]
+
+
+def test_metrics_content_type_names_the_charset_once(client: FlaskClient) -> None:
+    content_type = client.get("/metrics").headers["Content-Type"]
+    assert content_type.count("charset") == 1, content_type
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("account__user_id", "u" * 200),  # the store's account id holds 128
+        ("credit_card__token", "t" * 255),  # stored as "tok:" + token in 255
+        ("account__user_id", "a\u0000b"),  # PostgreSQL text cannot hold NUL
+        ("device__id", "d\u0000"),
+        ("event__transaction_id", "t\u0001x"),
+        ("email__address", "a\u0000b@example.com"),  # the domain is stored
+    ],
+)
+def test_what_the_store_cannot_hold_is_refused_with_its_field(
+    client: FlaskClient, keys: dict[str, str], field: str, value: str
+) -> None:
+    response = client.post("/v1/score", json=order_body(**{field: value}), headers=auth(keys["score"]))
+    assert response.status_code == 400, response.get_json()
+    assert _pointers(response) == ["/" + field.replace("__", "/")]
+
+
+def test_the_longest_accepted_ids_are_stored(client: FlaskClient, keys: dict[str, str]) -> None:
+    body = order_body(account__user_id="u" * 128, credit_card__token="t" * 251,
+                      event__transaction_id="x" * 255, device__id="d" * 255)
+    response = client.post("/v1/score", json=body, headers=auth(keys["score"]))
+    assert response.status_code == 200
+    assert "not_stored" not in [w["code"] for w in response.get_json()["warnings"]]
+    assert client.get("/v1/orders/" + "x" * 255, headers=auth(keys["score"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope", "pointer"),
+    [
+        ("GET", "/v1/accounts/a%00b/profile", "score", "/account_id"),
+        ("GET", "/v1/accounts/a%00b/export", "admin", "/account_id"),
+        ("DELETE", "/v1/accounts/a%00b", "admin", "/account_id"),
+        ("GET", "/v1/orders/a%00b", "score", "/order_id"),
+        ("POST", "/v1/orders/a%01b/outcome", "outcomes", "/order_id"),
+    ],
+)
+def test_a_control_character_in_a_path_id_is_a_400(
+    client: FlaskClient, keys: dict[str, str], method: str, path: str, scope: str, pointer: str
+) -> None:
+    response = client.open(path, method=method, json={"outcome": "fraud"}, headers=auth(keys[scope]))
+    assert response.status_code == 400, response.get_json()
+    assert _pointers(response) == [pointer]
+
+
+def test_an_account_held_only_in_a_list_is_exported(client: FlaskClient, keys: dict[str, str]) -> None:
+    admin = auth(keys["admin"])
+    added = client.post("/v1/lists/allow", json={"kind": "account_id", "value": "acct-listed",
+                                                  "note": "verified reseller"}, headers=admin)
+    assert added.status_code == 201
+    exported = client.get("/v1/accounts/acct-listed/export", headers=admin)
+    assert exported.status_code == 200, exported.get_json()
+    assert [e["value"] for e in exported.get_json()["list_entries"]] == ["acct-listed"]
+    assert client.get("/v1/accounts/nobody/export", headers=admin).status_code == 404
+    erased = client.delete("/v1/accounts/acct-listed", headers=admin).get_json()
+    assert erased["removed"]["list_entries"] == 1
