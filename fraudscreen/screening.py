@@ -281,6 +281,8 @@ class Screener:
         context = build_context(order, signals, profile, lists)
         model = self.parts.model  # read once: a reload may swap it meanwhile
         thresholds = self._thresholds_of(model)
+        if thresholds is None:
+            model = None  # overrides that do not fit the bundle: the model is unavailable
         probability: float | None = None
         model_reasons: list[Reason] = []
         vector = feature_vector(context)

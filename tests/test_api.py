@@ -222,7 +222,10 @@ def test_threshold_overrides_that_do_not_fit_degrade_to_review(tmp_path: Path, s
     key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
     response = score(client, key, order_body())
     assert response.status_code == 200
-    assert response.get_json()["decision"] in ("review", "reject")
+    answer = response.get_json()
+    assert answer["decision"] in ("review", "reject")
+    assert answer["risk_score"] is None  # as without a model: no score the thresholds cannot use
+    assert "MODEL_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]
     assert "model" in client.get("/readyz").get_json()["problems"]
 
 
