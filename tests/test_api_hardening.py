@@ -3,6 +3,7 @@ nothing kept that the privacy policy forbids (a card number, a raw email address
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -246,3 +247,24 @@ def test_an_account_held_only_in_a_list_is_exported(client: FlaskClient, keys: d
     assert client.get("/v1/accounts/nobody/export", headers=admin).status_code == 404
     erased = client.delete("/v1/accounts/acct-listed", headers=admin).get_json()
     assert erased["removed"]["list_entries"] == 1
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(client: FlaskClient, keys: dict[str, str]) -> None:
+    """Without Content-Length the server cuts the body at the limit; that is not 'invalid JSON'."""
+    body = b'{"a": "' + b"x" * 70_000 + b'"}'
+    response = client.post(
+        "/v1/score", input_stream=io.BytesIO(body),
+        headers={**auth(keys["score"]), "Transfer-Encoding": "chunked",
+                 "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "request_too_large"
+    small = json.dumps(order_body()).encode()
+    response = client.post(
+        "/v1/score", input_stream=io.BytesIO(small),
+        headers={**auth(keys["score"]), "Transfer-Encoding": "chunked",
+                 "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 200

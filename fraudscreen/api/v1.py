@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
-from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError
+from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError, RequestTooLargeError
 from fraudscreen.schema import OUTCOMES, parse_time
 from fraudscreen.screening import Screener
 
@@ -25,6 +25,10 @@ def _screener() -> Screener:
 
 def json_body() -> Any:
     """The decoded JSON body, or a 400 ``invalid_json`` error (also for nesting too deep to decode)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is None and len(request.get_data(cache=True)) >= limit:
+        # a chunked body has no Content-Length: the server cuts it at the limit instead
+        raise RequestTooLargeError(f"The body is larger than {limit} bytes.")
     try:
         body = request.get_json(silent=True, force=True)
     except RecursionError:  # "[" * 1000: the decoder gives up before the size limit does
