@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fraudscreen.enrich.card import find_card_numbers
+from fraudscreen.enrich.phone import is_valid_phone
 from fraudscreen.errors import CardNumberRefusedError, ErrorDetail, InvalidRequestError
 from fraudscreen.profile import OUTCOMES
 from fraudscreen.result import ScreeningWarning
@@ -335,9 +336,33 @@ def _collect_unknown(model: BaseModel, prefix: str, warnings: list[ScreeningWarn
                     _collect_unknown(item, f"{prefix}/{name}/{i}", warnings)
 
 
+_PHONE_FIELDS = {"/billing/phone_number": "billing", "/shipping/phone_number": "shipping"}
+
+
+def _valid_phone_field(body: Any, pointer: str) -> bool:
+    """True when ``pointer`` is a phone number field holding a valid phone number.
+
+    One in ten 12-digit numbers passes the Luhn check, "447944117715" among them. A phone
+    field is never kept (only the country it names), so a valid number there is let through.
+    """
+    part = _PHONE_FIELDS.get(pointer)
+    address = body.get(part) if part and isinstance(body, dict) else None
+    if not isinstance(address, dict):
+        return False
+    number, code, country = (address.get(k) for k in ("phone_number", "phone_country_code", "country"))
+    if not isinstance(number, str):
+        return False
+    code = code if isinstance(code, str) else None
+    country = country if isinstance(country, str) else None
+    return is_valid_phone(number, code, country) or is_valid_phone("+" + number.strip())
+
+
 def refuse_card_numbers(body: Any) -> None:
-    """Raise :class:`CardNumberRefusedError` if any value or key holds a full card number."""
+    """Raise :class:`CardNumberRefusedError` if any value or key holds a full card number
+    (a valid phone number in a phone field excepted)."""
     pointers = find_card_numbers(body)
+    if pointers:
+        pointers = [p for p in pointers if not _valid_phone_field(body, p)]
     if pointers:
         raise CardNumberRefusedError(pointers)
 

@@ -97,6 +97,8 @@ def test_unknown_fields_are_warnings_with_pointers() -> None:
         ({"custom_inputs": {"note": "card 4111 1111 1111 1111 thanks"}}, "/custom_inputs/note"),
         ({"order__discount_code": "5555-5555-5555-4444"}, "/order/discount_code"),
         ({"shopping_cart": [{"item_id": 378282246310005}]}, "/shopping_cart/0/item_id"),
+        ({"billing__phone_number": "4111 1111 1111 1111"}, "/billing/phone_number"),
+        ({"shipping": {"phone_number": "4111111111111111", "country": "US"}}, "/shipping/phone_number"),
     ],
 )
 def test_full_card_number_anywhere_is_refused(changes: dict, pointer: str) -> None:
@@ -106,6 +108,26 @@ def test_full_card_number_anywhere_is_refused(changes: dict, pointer: str) -> No
     assert info.value.code == "card_number_refused"
     assert [d.pointer for d in info.value.details] == [pointer]
     assert "4111" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    "billing",
+    [
+        {"phone_number": "447944117715", "country": "GB"},  # passes Luhn: a card by its digits
+        {"phone_number": "447944117715"},  # country code included, no "+"
+        {"phone_number": "+44 7944 117715"},
+        {"phone_number": "8613852611955", "country": "CN"},
+    ],
+)
+def test_a_valid_phone_number_in_a_phone_field_is_not_a_card(billing: dict) -> None:
+    order, _ = parse_order(body(billing=billing))
+    assert order.billing.phone_number == billing["phone_number"]
+
+
+def test_a_luhn_valid_number_elsewhere_is_still_refused() -> None:
+    with pytest.raises(CardNumberRefusedError) as info:
+        parse_order(body(custom_inputs={"contact": "447944117715"}))
+    assert [d.pointer for d in info.value.details] == ["/custom_inputs/contact"]
 
 
 def test_card_refusal_wins_over_schema_errors() -> None:
