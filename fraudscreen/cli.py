@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +14,47 @@ from fraudscreen.config import Settings, load_settings
 from fraudscreen.errors import FraudscreenError
 
 DEFAULT_SCOPES = ("score", "outcomes")
+LIST_NAMES = ("allow", "block", "review")
+MAX_KEY_NAME = 200
+"""Longest API key name (the store's column)."""
+
+
+def error_message(exc: FraudscreenError) -> str:
+    """One line for the terminal: the message and, for a request error, the fields at fault."""
+    details = "; ".join(f"{d.pointer}: {d.message}" for d in exc.details)
+    return f"{exc.message} ({details})" if details else exc.message
+
+
+class _Group(click.Group):
+    """A group whose commands end with ``Error: ...`` (exit 1) on any FraudscreenError."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FraudscreenError as exc:
+            raise click.ClickException(error_message(exc)) from None
 
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj  # type: ignore[no-any-return]
 
 
-def _store(settings: Settings) -> Any:
+def cli_store(settings: Settings) -> Any:
+    """The migrated store; ClickException when the database cannot be opened or created."""
     from fraudscreen.store import open_store
 
-    return open_store(settings)
+    try:
+        return open_store(settings)
+    except FraudscreenError as exc:
+        raise click.ClickException(error_message(exc)) from None
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise click.ClickException(f"cannot create the data directory or database{where} "
+                                   f"({exc.strerror or type(exc).__name__})") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Data directory (default ./var, or FRAUDSCREEN_DATA_DIR).")
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
@@ -34,13 +62,15 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     try:
         ctx.obj = load_settings(data_dir=data_dir)
     except FraudscreenError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(error_message(exc)) from None
+    if ctx.obj.data_dir.exists() and not ctx.obj.data_dir.is_dir():  # e.g. FRAUDSCREEN_DATA_DIR
+        raise click.ClickException(f"the data directory {ctx.obj.data_dir} is a file")
 
 
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
-@click.option("--workers", type=int, default=None, help="Worker processes (default 2).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default 2).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Migrate the database and run the API under gunicorn."""
@@ -49,7 +79,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     settings = _settings(ctx).with_overrides(
         **{k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     )
-    store = _store(settings)
+    store = cli_store(settings)
     if not store.list_api_keys():
         _, key = store.create_api_key("checkout", DEFAULT_SCOPES)
         click.echo("Created the first API key (scopes: score, outcomes). It is shown only once:")
@@ -66,15 +96,19 @@ def score(ctx: click.Context, file: Any) -> None:
     from fraudscreen.screening import Screener
 
     settings = _settings(ctx)
-    _store(settings).close()
+    cli_store(settings).close()
     try:
         body = json.load(file)
-        screened = Screener.from_settings(settings).screen(body)
-    except json.JSONDecodeError:
+    except UnicodeDecodeError:
+        raise click.ClickException("the input is not UTF-8 text") from None
+    except RecursionError:
+        raise click.ClickException("the input is nested too deeply") from None
+    except ValueError:  # JSONDecodeError, or an integer with too many digits
         raise click.ClickException("the input is not valid JSON") from None
+    try:
+        screened = Screener.from_settings(settings).screen(body)
     except FraudscreenError as exc:
-        details = "; ".join(f"{d.pointer}: {d.message}" for d in exc.details)
-        raise click.ClickException(f"{exc.code}: {exc.message} {details}".strip()) from None
+        raise click.ClickException(f"{exc.code}: {error_message(exc)}") from None
     click.echo(json.dumps(screened.response, indent=2))
 
 
@@ -83,14 +117,26 @@ def apikeys() -> None:
     """Create, list and revoke API keys."""
 
 
+def _key_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A key name shows in logs and the tab-separated `apikeys list`: one short printable line."""
+    name = value.strip()
+    if not name:
+        raise click.BadParameter("must not be empty.")
+    if len(name) > MAX_KEY_NAME:
+        raise click.BadParameter(f"must be at most {MAX_KEY_NAME} characters.")
+    if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in name):
+        raise click.BadParameter("must hold no tabs, line breaks or other control characters.")
+    return name
+
+
 @apikeys.command("create")
-@click.option("--name", required=True, help="Who uses the key, e.g. checkout.")
+@click.option("--name", required=True, callback=_key_name, help="Who uses the key, e.g. checkout.")
 @click.option("--scope", "scopes", multiple=True, type=click.Choice(["score", "outcomes", "admin"]),
               help="Repeat for several scopes (default: score and outcomes).")
 @click.pass_context
 def apikeys_create(ctx: click.Context, name: str, scopes: tuple[str, ...]) -> None:
     """Create a key; the key itself is printed alone on the last line, once."""
-    record, key = _store(_settings(ctx)).create_api_key(name, scopes or DEFAULT_SCOPES)
+    record, key = cli_store(_settings(ctx)).create_api_key(name, scopes or DEFAULT_SCOPES)
     click.echo(f"Created API key {record.id} '{name}' with scopes {', '.join(record.scopes)}.", err=True)
     click.echo(key)
 
@@ -99,7 +145,7 @@ def apikeys_create(ctx: click.Context, name: str, scopes: tuple[str, ...]) -> No
 @click.pass_context
 def apikeys_list(ctx: click.Context) -> None:
     """List keys (never the keys themselves)."""
-    for k in _store(_settings(ctx)).list_api_keys():
+    for k in cli_store(_settings(ctx)).list_api_keys():
         state = "revoked" if k.revoked_at else "active"
         click.echo(f"{k.id}\t{k.prefix}…\t{k.name}\t{','.join(k.scopes)}\t{state}")
 
@@ -109,10 +155,7 @@ def apikeys_list(ctx: click.Context) -> None:
 @click.pass_context
 def apikeys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id."""
-    try:
-        _store(_settings(ctx)).revoke_api_key(key_id)
-    except FraudscreenError as exc:
-        raise click.ClickException(exc.message) from None
+    cli_store(_settings(ctx)).revoke_api_key(key_id)  # an unknown id: Error: (see _Group)
     click.echo(f"Revoked {key_id}.")
 
 
@@ -121,50 +164,51 @@ def lists() -> None:
     """Manage the allow, block and review lists."""
 
 
+def _list_entry(kind: str, value: str) -> str:
+    """VALUE normalised for KIND; a usage error (exit 2) for an unknown kind or a bad value."""
+    from fraudscreen.rules import LIST_KINDS, normalise_list_value
+
+    if kind not in LIST_KINDS:
+        raise click.BadParameter(f"must be one of {', '.join(LIST_KINDS)}", param_hint="KIND")
+    try:
+        return normalise_list_value(kind, value)
+    except FraudscreenError as exc:
+        raise click.BadParameter(exc.details[0].message if exc.details else exc.message,
+                                 param_hint="VALUE") from None
+
+
 @lists.command("add")
-@click.argument("list_name", type=click.Choice(["allow", "block", "review"]))
+@click.argument("list_name", type=click.Choice(LIST_NAMES))
 @click.argument("kind")
 @click.argument("value")
 @click.option("--note", default="", help="Why the entry is there.")
 @click.pass_context
 def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: str) -> None:
     """Add VALUE of KIND (ip, email_domain, email_hash, bin, country, device_id, account_id)."""
-    from fraudscreen.rules import LIST_KINDS, normalise_list_value
-
-    if kind not in LIST_KINDS:
-        raise click.BadParameter(f"must be one of {', '.join(LIST_KINDS)}", param_hint="KIND")
-    try:
-        normalised = normalise_list_value(kind, value)
-    except FraudscreenError as exc:
-        raise click.BadParameter(exc.details[0].message if exc.details else exc.message,
-                                 param_hint="VALUE") from None
-    _store(_settings(ctx)).add_list_entry(list_name, kind, normalised, note, actor="cli")
+    normalised = _list_entry(kind, value)
+    cli_store(_settings(ctx)).add_list_entry(list_name, kind, normalised, note, actor="cli")
     click.echo(f"Added {kind} {normalised} to {list_name}.")
 
 
 @lists.command("remove")
-@click.argument("list_name", type=click.Choice(["allow", "block", "review"]))
+@click.argument("list_name", type=click.Choice(LIST_NAMES))
 @click.argument("kind")
 @click.argument("value")
 @click.pass_context
 def lists_remove(ctx: click.Context, list_name: str, kind: str, value: str) -> None:
     """Remove an entry."""
-    from fraudscreen.rules import normalise_list_value
-
-    removed = _store(_settings(ctx)).remove_list_entry(
-        list_name, kind, normalise_list_value(kind, value), actor="cli"
-    )
-    if not removed:
+    normalised = _list_entry(kind, value)
+    if not cli_store(_settings(ctx)).remove_list_entry(list_name, kind, normalised, actor="cli"):
         raise click.ClickException("no such entry")
     click.echo("Removed.")
 
 
 @lists.command("show")
-@click.argument("list_name", required=False)
+@click.argument("list_name", required=False, type=click.Choice(LIST_NAMES))
 @click.pass_context
 def lists_show(ctx: click.Context, list_name: str | None) -> None:
     """Print the entries of one list or of all."""
-    for r in _store(_settings(ctx)).list_entries(list_name):
+    for r in cli_store(_settings(ctx)).list_entries(list_name):
         click.echo(f"{r.list_name}\t{r.kind}\t{r.value}\t{r.note}")
 
 
@@ -177,7 +221,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Apply the migrations (serve does this too)."""
-    _store(_settings(ctx)).close()
+    cli_store(_settings(ctx)).close()
     click.echo("Database is at the latest revision.")
 
 

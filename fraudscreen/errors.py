@@ -112,3 +112,9 @@ class StoreError(FraudscreenError):
 
     code = "store_unavailable"
     status = 503
+
+
+class DataFileError(FraudscreenError):
+    """A data file (JSON Lines of orders or training rows) cannot be read; names file and line."""
+
+    code = "data_file_error"

@@ -15,10 +15,17 @@ CLI_ACTOR = "cli"
 
 
 def _open_store(ctx: click.Context) -> tuple[Any, Settings]:
-    from fraudscreen.store import open_store
+    from fraudscreen.cli import cli_store  # ClickException when the database cannot be opened
 
     settings: Settings = ctx.obj
-    return open_store(settings), settings
+    return cli_store(settings), settings
+
+
+def _account_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse an empty (or blank) account id: it names no account."""
+    if not value.strip():
+        raise click.BadParameter("must not be empty.")
+    return value
 
 
 def _echo_json(data: Any) -> None:
@@ -26,7 +33,7 @@ def _echo_json(data: Any) -> None:
 
 
 @click.command()
-@click.argument("account_id")
+@click.argument("account_id", callback=_account_id)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def erase(ctx: click.Context, account_id: str, yes: bool) -> None:
@@ -46,7 +53,7 @@ def erase(ctx: click.Context, account_id: str, yes: bool) -> None:
 
 
 @click.command()
-@click.argument("account_id")
+@click.argument("account_id", callback=_account_id)
 @click.option("--out", type=click.File("w"), default="-", help="Write here (default stdout).")
 @click.pass_context
 def export(ctx: click.Context, account_id: str, out: Any) -> None:

@@ -289,7 +289,9 @@ def run_backtest(
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
                                         label_delay=label_delay)
     if progress:
-        tqdm.write(f"Training on the train rows of {replayed.y.size} replayed rows ({split} split) …", file=sys.stderr)
+        kind = "logged" if replayed.logged else "replayed"
+        tqdm.write(f"Training on the train rows of {replayed.y.size} {kind} rows ({split} split) …",
+                   file=sys.stderr)
     trained = train_on_replay(
         replayed, split=split, test_fraction=test_fraction, seed=seed,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
@@ -309,28 +311,42 @@ def _fmt(value: Any, pct: bool = False) -> str:
     return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
 
 
+PLAIN_WIDTH = 120
+"""Width of the printed report when standard output is not a terminal (rich's default: 80)."""
+
+
 def print_report(report: dict[str, Any], console: Any = None) -> None:
-    """Print the report as tables (``rich``)."""
+    """Print the report as tables (``rich``); :data:`PLAIN_WIDTH` wide into a file or a pipe."""
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        console = Console()
+        console = console if console.is_terminal else Console(width=PLAIN_WIDTH)
     test, split, th = report["test"], report["split"], report["thresholds"]
+    logged = report.get("replay", {}).get("method") == "logged"
+    soft = not console.is_terminal  # a file or a pipe: one line each, not cut at the width
+    rules_used = ("rules: those live when each order was scored" if logged
+                  else f"rules {report['rules_version']}")
     console.print(
-        f"[bold]Back-test[/bold] of {report['data']['rows_replayed']} replayed orders "
+        f"[bold]Back-test[/bold] of {report['data']['rows_replayed']} "
+        f"{'logged' if logged else 'replayed'} orders "
         f"({report['data']['rows_skipped']} skipped), {split['method']} split: "
         f"train {split['train_rows']}, test {split['test_rows']} "
-        f"({split['test_from']} … {split['test_to']}); test fraud rate {_fmt(test['fraud_rate'], True)}"
+        f"({split['test_from']} … {split['test_to']}); test fraud rate {_fmt(test['fraud_rate'], True)}",
+        soft_wrap=soft,
     )
     console.print(
         f"Model {report['model']['version']}: review at p ≥ {th['review']:.4f}, reject at p ≥ "
         f"{th['reject']:.4f} (capacity {th['review_capacity']:.0%}, min reject precision "
-        f"{th['min_reject_precision']:.2f}); rules {report['rules_version']}"
+        f"{th['min_reject_precision']:.2f}); {rules_used}",
+        soft_wrap=soft,
     )
     if th.get("rules_flagged_share") is not None:
         console.print(
             f"The rules flag {th['rules_flagged_share']:.1%} of the threshold rows by themselves; "
-            "the model's review threshold fills the rest of the capacity."
+            "the model's review threshold fills the rest of the capacity.",
+            soft_wrap=soft,
         )
     table = Table(title="Test rows only")
     table.add_column("metric", no_wrap=True)
@@ -357,7 +373,7 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     for name in ("rule", "action", "hits", "frauds", "precision", "recall",
                  "beyond model", "its frauds", "its precision"):
         rules.add_column(name, justify="left" if name in ("rule", "action") else "right",
-                         no_wrap=True)
+                         no_wrap=name != "rule", overflow="fold")  # a long rule id folds
     for r in report["rules"]:
         rules.add_row(r["id"], r["action"], str(r["hits"]), str(r["frauds"]),
                       _fmt(r["precision"], True), _fmt(r["recall"], True),

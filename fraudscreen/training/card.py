@@ -118,7 +118,7 @@ def write_model_card(
 ) -> None:
     """Write ``model_card.json`` and ``MODEL_CARD.md`` beside the bundle."""
     card = model_card(result, data_path=data_path, skipped=skipped, backtest=backtest)
-    (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, default=str, allow_nan=False) + "\n")
     metrics = card["metrics_held_out"]
     split = _SPLITS.get(str(card["params"].get("split", "time")), "held-out rows")
     lines = [

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import math
+import os
+import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from fraudscreen.errors import FraudscreenError, InvalidRequestError
+
+MAX_LABEL_DELAY_DAYS = 36_500.0
+"""Largest ``--label-delay-days`` (a century; far below ``timedelta``'s limit)."""
+SEED = click.IntRange(0, 2**32 - 1)
+"""Seeds numpy and scikit-learn accept."""
 
 _DATA_HELP = (
     "Labelled orders, JSON Lines (.jsonl or .jsonl.gz): score requests plus 'label' and optional "
@@ -25,19 +33,99 @@ def _settings(ctx: click.Context) -> Any:
     return ctx.obj
 
 
+class FiniteFloatRange(click.FloatRange):
+    """A :class:`click.FloatRange` that also refuses NaN (which passes every range check)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def _share() -> FiniteFloatRange:
+    return FiniteFloatRange(0.0, 1.0, min_open=True, max_open=True)
+
+
+_DELAY = FiniteFloatRange(0.0, MAX_LABEL_DELAY_DAYS)
+
+
+def _probe_dir(directory: Path) -> None:
+    """OSError unless a file can be created in ``directory`` (also true for root on /proc)."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".fraudscreen-write-test-")
+    os.close(fd)
+    os.unlink(name)
+
+
+def check_writable(path: Path, *, directory: bool = False) -> None:
+    """:class:`click.BadParameter` unless ``path`` (a file, or a folder) can be written.
+
+    The path may not exist yet: its nearest existing ancestor must then be a writable folder
+    (the missing folders are made when writing). Checked before any replay, not after.
+    """
+    if path.exists():
+        if path.is_dir() != directory:
+            raise click.BadParameter(f"{path} is {'a file' if directory else 'a directory'}.")
+        if not os.access(path, os.W_OK):
+            raise click.BadParameter(f"{path} is not writable.")
+        where = path if directory else path.parent
+    else:
+        where = path.parent
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        if not where.is_dir():
+            raise click.BadParameter(f"{where} is not a directory.")
+    try:
+        _probe_dir(where)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write in {where} ({exc.strerror or type(exc).__name__}).") from None
+
+
+def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None:
+        check_writable(value)
+    return value
+
+
+def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    check_writable(value, directory=True)
+    return value
+
+
+def _time_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """Parse an RFC 3339 option (a time without offset is UTC)."""
+    from fraudscreen.schema import parse_time
+
+    if value is None:
+        return None
+    try:
+        return parse_time(value, param.name or "")
+    except InvalidRequestError:
+        option = param.opts[0] if param.opts else "the time"
+        raise click.BadParameter(f"{option} must be an RFC 3339 time, e.g. 2026-01-05T00:00:00Z.") from None
+
+
+def _dump_json(data: Any) -> str:
+    """Standard JSON (no NaN or Infinity, which most readers refuse)."""
+    try:
+        return json.dumps(data, indent=2, allow_nan=False)
+    except ValueError:
+        raise click.ClickException("the result holds a number that is not finite") from None
+
+
 def _common_training_options(command: Any) -> Any:
     """--split, --test-fraction, --seed, --review-capacity, --min-reject-precision, --label-delay-days."""
     options = [
         click.option("--split", type=click.Choice(["time", "random"]), default="time", show_default=True,
                      help="time: test on the latest rows; random: stratified random test rows."),
-        click.option("--test-fraction", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+        click.option("--test-fraction", type=_share(),
                      default=0.2, show_default=True, help="Share of replayed rows held out for testing."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--review-capacity", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+        click.option("--seed", type=SEED, default=0, show_default=True),
+        click.option("--review-capacity", type=_share(),
                      default=0.05, show_default=True, help="Share of orders people can review."),
-        click.option("--min-reject-precision", type=click.FloatRange(0.0, 1.0), default=0.95,
+        click.option("--min-reject-precision", type=FiniteFloatRange(0.0, 1.0), default=0.95,
                      show_default=True, help="Lowest fraud share allowed above the reject threshold."),
-        click.option("--label-delay-days", type=click.FloatRange(0.0), default=30.0, show_default=True,
+        click.option("--label-delay-days", type=_DELAY, default=30.0, show_default=True,
                      help="When a fraud label has no label_time: order time plus this many days."),
     ]
     for option in reversed(options):
@@ -46,29 +134,32 @@ def _common_training_options(command: Any) -> Any:
 
 
 @click.command()
-@click.option("--orders", "n_orders", type=int, default=20_000, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--start", default="2026-01-05T00:00:00+00:00", show_default=True,
-              help="Time of the first order (RFC 3339).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("data/orders.jsonl.gz"),
-              show_default=True)
-def simulate(n_orders: int, seed: int, start: str, out: Path) -> None:
+@click.option("--orders", "n_orders", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--seed", type=SEED, default=1, show_default=True)
+@click.option("--start", default="2026-01-05T00:00:00+00:00", show_default=True, callback=_time_option,
+              help="Time of the first order (RFC 3339; without an offset: UTC).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("data/orders.jsonl.gz"), show_default=True, callback=_writable_file)
+def simulate(n_orders: int, seed: int, start: datetime, out: Path) -> None:
     """Generate labelled orders of a hosting shop as JSON Lines."""
-    from datetime import datetime
-
     from fraudscreen.training.jsonl import write_jsonl
     from fraudscreen.training.simulate import simulate_orders
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    count = write_jsonl(simulate_orders(n_orders, seed=seed, start=datetime.fromisoformat(start)), out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        count = write_jsonl(simulate_orders(n_orders, seed=seed, start=start), out)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__})") from None
+    except OverflowError:
+        raise click.BadParameter("the orders would run past the year 9999", param_hint="--start") from None
     click.echo(f"Wrote {count} orders to {out}.")
 
 
 @click.command()
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path("data/orders.jsonl.gz"), show_default=True, help=_DATA_HELP)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("models/default"),
-              show_default=True, help="Folder for model.joblib and the model card.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
+              show_default=True, callback=_writable_dir, help="Folder for model.joblib and the model card.")
 @click.option("--version", "version", default=None, help="Model version (default: from the data hash).")
 @_common_training_options
 @click.pass_context
@@ -86,10 +177,12 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the model to {out} "
+                                   f"({exc.strerror or type(exc).__name__})") from None
     metrics = result.bundle.metrics
     click.echo(f"Model {result.bundle.version} written to {out} (card: {out / 'MODEL_CARD.md'}).")
-    click.echo(json.dumps({k: metrics[k] for k in sorted(metrics) if not isinstance(metrics[k], dict)},
-                          indent=2))
+    click.echo(_dump_json({k: metrics[k] for k in sorted(metrics) if not isinstance(metrics[k], dict)}))
 
 
 @click.command()
@@ -97,7 +190,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               default=Path("data/orders.jsonl.gz"), show_default=True, help=_DATA_HELP)
 @_common_training_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the report as JSON here (keys: docs/backtest.md).")
+              callback=_writable_file, help="Also write the report as JSON here (keys: docs/backtest.md).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar while replaying.")
 @click.option("--compare", "compare_path", type=click.Path(exists=True, path_type=Path), default=None,
@@ -123,44 +216,50 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
         raise click.ClickException(exc.message) from None
     print_report(report)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        text = _dump_json(report) + "\n"
+        try:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {json_path} "
+                                       f"({exc.strerror or type(exc).__name__})") from None
         click.echo(f"Wrote {json_path}.")
 
 
 @click.command("export-training")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="JSON Lines file to write (.gz compresses).")
-@click.option("--label-delay-days", type=click.FloatRange(0.0), default=30.0, show_default=True,
+              callback=_writable_file, help="JSON Lines file to write (.gz compresses).")
+@click.option("--label-delay-days", type=_DELAY, default=30.0, show_default=True,
               help="An order without an outcome counts as legit once this many days have passed.")
-@click.option("--since", default=None, help="Only orders at or after this time (RFC 3339).")
-@click.option("--until", default=None, help="Only orders before this time (RFC 3339).")
+@click.option("--since", default=None, callback=_time_option,
+              help="Only orders at or after this time (RFC 3339).")
+@click.option("--until", default=None, callback=_time_option,
+              help="Only orders before this time (RFC 3339).")
 @click.pass_context
-def export_training(ctx: click.Context, out: Path, label_delay_days: float, since: str | None,
-                    until: str | None) -> None:
+def export_training(ctx: click.Context, out: Path, label_delay_days: float, since: datetime | None,
+                    until: datetime | None) -> None:
     """Write the store's labelled orders as training rows: the features the service logged.
 
     The file holds no account, email, IP, device or card; `train` and `backtest` read it with
     `--data` instead of replaying requests.
     """
-    from fraudscreen.schema import parse_time
-    from fraudscreen.store import open_store
+    from fraudscreen.cli import cli_store
     from fraudscreen.training.logged import export_labelled
 
+    if since is not None and until is not None and since >= until:
+        raise click.BadParameter("must be before --until.", param_hint="--since")
     try:
-        bounds = {name: parse_time(value, f"--{name}") if value else None
-                  for name, value in (("since", since), ("until", until))}
-    except InvalidRequestError as exc:
-        raise click.BadParameter("; ".join(f"{d.pointer} {d.message}" for d in exc.details)) from None
-    try:
-        store = open_store(_settings(ctx))
+        store = cli_store(_settings(ctx))
         try:
             summary = export_labelled(store, out, label_delay=timedelta(days=label_delay_days),
-                                      **bounds)
+                                      since=since, until=until)
         finally:
             store.close()
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__}); "
+                                   "the previous file, if any, is unchanged") from None
     click.echo(f"Wrote {summary.rows} labelled orders to {out}: {summary.fraud} fraud, "
                f"{summary.legit} legit; left out {summary.too_recent} too recent to label and "
                f"{summary.other_schema} logged with other features.")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from fraudscreen.errors import DataFileError
 
 
 def open_text(path: Path, mode: str = "r") -> IO[str]:
@@ -21,12 +24,57 @@ def open_text(path: Path, mode: str = "r") -> IO[str]:
     return io.TextIOWrapper(gzip.GzipFile(path, "rb"), encoding="utf-8")
 
 
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The objects of a JSON Lines file, one per non-empty line."""
-    with open_text(path) as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+def _read_problem(exc: BaseException) -> str:
+    """Why the file could not be read, without any of its content."""
+    if isinstance(exc, gzip.BadGzipFile):
+        return "not a gzip file, though its name ends in .gz"
+    if isinstance(exc, EOFError):
+        return "the compressed data ends early (a truncated file)"
+    if isinstance(exc, zlib.error):
+        return "corrupt compressed data"
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    return f"cannot be read ({type(exc).__name__})"  # pragma: no cover - listed in iter_jsonl_lines
+
+
+def _parse_line(raw: bytes, path: Path, number: int) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DataFileError(f"{path}: line {number}: not UTF-8 text") from None
+    except RecursionError:
+        raise DataFileError(f"{path}: line {number}: nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{path}: line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+    except ValueError:  # e.g. an integer with too many digits
+        raise DataFileError(f"{path}: line {number}: not valid JSON") from None
+
+
+def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-empty line of a JSON Lines file (``.gz``: gzip).
+
+    Raises :class:`DataFileError` naming the file and the line (never its content) when the
+    file cannot be opened or decompressed, or a line is not UTF-8 JSON.
+    """
+    path = Path(path)
+    number = 0
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                if raw.strip():
+                    yield number, _parse_line(raw, path, number)
+    except (OSError, EOFError, zlib.error) as exc:
+        after = f" after line {number}" if number else ""
+        raise DataFileError(f"{path}: {_read_problem(exc)}{after}") from None
+
+
+def iter_jsonl(path: Path) -> Iterator[Any]:
+    """The values (normally objects) of a JSON Lines file, one per non-empty line.
+
+    :class:`DataFileError` when the file cannot be read or a line is not JSON.
+    """
+    for _number, value in iter_jsonl_lines(path):
+        yield value
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:

@@ -17,6 +17,8 @@ may still come).
 from __future__ import annotations
 
 import operator
+import os
+import secrets
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -104,22 +106,31 @@ def export_labelled(
             }
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = write_jsonl(rows(), out)
+    # Written beside ``out`` and renamed when complete: a failure keeps the previous file.
+    gz = ".gz" if out.suffix == ".gz" else ""
+    partial = out.with_name(f".{out.name}.{secrets.token_hex(6)}.partial{gz}")
+    try:
+        written = write_jsonl(rows(), partial)
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return ExportSummary(written, counts["fraud"], counts["legit"], counts["too_recent"],
                          counts["other_schema"])
 
 
-def is_logged_row(row: Mapping[str, Any]) -> bool:
+def is_logged_row(row: Any) -> bool:
     """True for a row written by :func:`export_labelled` (not a score request)."""
-    return row.get("format") == FORMAT
+    return isinstance(row, Mapping) and row.get("format") == FORMAT
 
 
-def read_logged(rows: Iterable[Mapping[str, Any]], *, rules: RuleSet | None = None) -> Any:
+def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None) -> Any:
     """A :class:`~fraudscreen.training.pipeline.ReplayResult` from exported rows, oldest first.
 
     Streams: ``rows`` may be a file iterator; features are packed into arrays as they come.
-    Rows without every current feature (an export from an older fraudscreen), with a bad label
-    or time are skipped and counted; if none is left, :class:`ModelError` says why.
+    Rows without every current feature (an export from an older fraudscreen), with a bad label,
+    time or ``rules`` list, and values that are not objects, are skipped and counted; if none is
+    left, :class:`ModelError` says why.
     """
     from fraudscreen.training.pipeline import ReplayResult
 
@@ -136,13 +147,14 @@ def read_logged(rows: Iterable[Mapping[str, Any]], *, rules: RuleSet | None = No
     missing: Counter[str] = Counter()
     skipped = 0
     for index, row in enumerate(rows):
-        features = row.get("features")
-        label = _LABELS.get(row.get("label"))  # type: ignore[arg-type]
-        try:
-            at = datetime.fromisoformat(str(row.get("event_time"))).timestamp()
-        except ValueError:
-            at = None
-        if not isinstance(features, Mapping) or label is None or at is None:
+        if not isinstance(row, Mapping):
+            skipped += 1
+            continue
+        features, raw_label, rule_hits = row.get("features"), row.get("label"), row.get("rules", [])
+        label = _LABELS.get(raw_label) if isinstance(raw_label, str) else None
+        at = _timestamp(row.get("event_time"))
+        if (not isinstance(features, Mapping) or label is None or at is None
+                or not isinstance(rule_hits, list)):
             skipped += 1
             continue
         try:
@@ -157,7 +169,7 @@ def read_logged(rows: Iterable[Mapping[str, Any]], *, rules: RuleSet | None = No
         times.append(at)
         labels.append(label)
         ids.append(str(row.get("order_id", "")))
-        hits.append(tuple(_hit(h, known) for h in row.get("rules", ()) if isinstance(h, Mapping)))
+        hits.append(tuple(_hit(h, known) for h in rule_hits if isinstance(h, Mapping)))
         sources.append(index)
     if not times:
         why = f"; they lack the features {sorted(missing)[:5]}" if missing else ""
@@ -180,6 +192,17 @@ def read_logged(rows: Iterable[Mapping[str, Any]], *, rules: RuleSet | None = No
 
 
 _BLOCK_ROWS = 8192
+
+
+def _timestamp(value: Any) -> float | None:
+    """Seconds since the epoch of an RFC 3339 string; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()  # naive = UTC
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _block(rows: list[tuple[Any, ...]]) -> np.ndarray:

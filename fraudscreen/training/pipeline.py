@@ -18,7 +18,7 @@ import heapq
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -31,12 +31,12 @@ from tqdm import tqdm
 from fraudscreen.config import Settings
 from fraudscreen.decision import rule_decision
 from fraudscreen.enrich import GeoIP
-from fraudscreen.errors import FraudscreenError, InvalidRequestError, ModelError
+from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError, ModelError
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.schema import parse_order, parse_time
 from fraudscreen.screening import Parts, Screener
-from fraudscreen.training.jsonl import iter_jsonl
+from fraudscreen.training.jsonl import iter_jsonl, iter_jsonl_lines
 from fraudscreen.training.memory_store import MemoryStore
 from fraudscreen.training.train import TrainResult, _split, train_model
 
@@ -80,8 +80,8 @@ class ReplayResult:
     """Wall time of the replay (sorting, validation and screening)."""
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read labelled orders (JSON Lines, optionally ``.gz``)."""
+def read_jsonl(path: Path) -> list[Any]:
+    """Read labelled orders (JSON Lines, optionally ``.gz``); DataFileError if it cannot be read."""
     return list(iter_jsonl(path))
 
 
@@ -93,8 +93,14 @@ def _sort_key(row: Any) -> datetime | None:
 
 
 def _label_time(row: dict[str, Any], at: datetime, delay: timedelta) -> datetime:
+    """When the row's label becomes known; InvalidRequestError for a bad ``label_time``."""
     raw = row.get("label_time")
-    label_time = at + delay if raw is None else parse_time(raw, "/label_time")
+    if raw is not None and not isinstance(raw, str):  # parse_time wants a string
+        raise InvalidRequestError("label_time must be an RFC 3339 string")
+    try:
+        label_time = at + delay if raw is None else parse_time(raw, "/label_time")
+    except OverflowError:  # an event time near the year 9999 plus the delay
+        raise InvalidRequestError("label_time out of range") from None
     return max(label_time, at)  # a label cannot be known before its order happened
 
 
@@ -160,7 +166,7 @@ def replay(
                 at = order.event.time
                 if at is None:
                     raise InvalidRequestError("no event time")
-                label_time = _label_time(row, at, label_delay) if label else None
+                label_time = _label_time(row, at, label_delay)  # validated for every row
             except InvalidRequestError:
                 skipped += 1
                 continue
@@ -181,7 +187,7 @@ def replay(
             hits.append(evaluation.hits)
             txs.append(record.transaction_id)
             sources.append(index)
-            if label_time is not None:
+            if label:  # only a fraud label enters the profile (as a chargeback)
                 heapq.heappush(pending, (label_time, seq, record.order_id))
         db.close()
         geoip.close()
@@ -215,21 +221,50 @@ def load_labelled(
     """
     from fraudscreen.training.logged import is_logged_row, read_logged
 
-    first = next(iter_jsonl(path), None)
-    if first is not None and is_logged_row(first):  # streamed: an export can be large
-        logged = read_logged(islice(iter_jsonl(path), limit),
+    first = next(iter_jsonl_lines(path), None)
+    if first is not None and not isinstance(first[1], dict):
+        raise DataFileError(f"{path}: line {first[0]}: not a JSON object; each line must be "
+                            "a labelled score request or an `export-training` row")
+    if first is not None and is_logged_row(first[1]):  # streamed: an export can be large
+        logged = read_logged(_only_logged(islice(iter_jsonl_lines(path), limit), path),
                              rules=RuleSet.load(settings.resolved_rules_path))
         return logged, int(logged.y.size) + logged.skipped
-    rows: Sequence[dict[str, Any]] = read_jsonl(path)[:limit]
+    rows: Sequence[Any] = list(_no_logged(islice(iter_jsonl_lines(path), limit), path))
     return replay(rows, settings=settings, progress=progress, label_delay=label_delay), len(rows)
+
+
+def _only_logged(numbered: Iterable[tuple[int, Any]], path: Path) -> Iterator[Any]:
+    """The rows of an export; DataFileError at an object that is not one (a mixed file)."""
+    from fraudscreen.training.logged import is_logged_row
+
+    for number, row in numbered:
+        if isinstance(row, dict) and not is_logged_row(row):
+            what = "a score request" if "event" in row else "not an `export-training` row"
+            raise DataFileError(f"{path}: line {number} is {what} but the file started with "
+                                "exported features; keep the two kinds in separate files")
+        yield row
+
+
+def _no_logged(numbered: Iterable[tuple[int, Any]], path: Path) -> Iterator[Any]:
+    """The rows of a file of score requests; DataFileError at an exported row (a mixed file)."""
+    from fraudscreen.training.logged import is_logged_row
+
+    for number, row in numbered:
+        if is_logged_row(row):
+            raise DataFileError(f"{path}: line {number} is an `export-training` row but the file "
+                                "started with score requests; keep the two kinds in separate files")
+        yield row
 
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes: the training-data hash kept in the bundle."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise DataFileError(f"{path} cannot be read ({exc.strerror or type(exc).__name__})") from None
     return digest.hexdigest()
 
 
@@ -324,7 +359,8 @@ def train_from_file(
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
                                         label_delay=label_delay)
     if progress:
-        tqdm.write(f"Training on {replayed.y.size} replayed rows ({split} split) …", file=sys.stderr)
+        kind = "logged" if replayed.logged else "replayed"
+        tqdm.write(f"Training on {replayed.y.size} {kind} rows ({split} split) …", file=sys.stderr)
     trained = train_on_replay(
         replayed, split=split, test_fraction=test_fraction, seed=seed,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,

@@ -1,0 +1,313 @@
+"""The command line on bad input: one ``Error:`` line and a non-zero exit, never a traceback.
+
+Bad files, bad option values and unwritable outputs are refused before any replay; rows of
+the wrong type are skipped and counted. Found by a review of the CLI (cli-review).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from fraudscreen.cli import main
+from fraudscreen.config import load_settings
+from fraudscreen.errors import DataFileError
+from fraudscreen.features import FEATURE_NAMES
+from fraudscreen.store import open_store
+from fraudscreen.training.jsonl import iter_jsonl, write_jsonl
+from fraudscreen.training.logged import FORMAT, export_labelled, read_logged
+from fraudscreen.training.pipeline import replay
+from fraudscreen.training.simulate import simulate_orders
+
+from helpers import MAXMIND, screen_live
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the test GeoIP databases from the environment: no outside FRAUDSCREEN_ setting."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("FRAUDSCREEN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("FRAUDSCREEN_GEOIP_CITY_PATH", str(MAXMIND / "GeoIP2-City-Test.mmdb"))
+    monkeypatch.setenv("FRAUDSCREEN_GEOIP_ASN_PATH", str(MAXMIND / "GeoLite2-ASN-Test.mmdb"))
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, Any]]:
+    return list(simulate_orders(800, seed=3, start=START))
+
+
+@pytest.fixture()
+def data_file(rows: list[dict[str, Any]], tmp_path: Path) -> Path:
+    path = tmp_path / "orders.jsonl"
+    write_jsonl(rows, path)
+    return path
+
+
+def cli(tmp_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--data-dir", str(tmp_path / "var"), *args])
+
+
+def clean_failure(result: Result, code: int | None = None) -> str:
+    """A handled error: click's SystemExit (not a Python exception), non-zero, an Error: line."""
+    assert not (result.exception and not isinstance(result.exception, SystemExit)), repr(result.exception)
+    assert result.exit_code != 0
+    if code is not None:
+        assert result.exit_code == code, result.output
+    assert "Error" in result.output and "Aborted!" not in result.output and "Traceback" not in result.output
+    return result.output
+
+
+def strict_json(text: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"non-standard JSON constant {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def logged_rows(n: int) -> list[dict[str, Any]]:
+    """Rows as ``export-training`` writes them; one in ten is fraud."""
+    return [{"format": FORMAT, "order_id": str(i), "event_time": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z",
+             "label": "fraud" if i % 10 == 0 else "legit",
+             "features": dict.fromkeys(FEATURE_NAMES, float(i % 10 == 0)), "rules": []} for i in range(n)]
+
+
+# --- reading labelled files ------------------------------------------------------------------
+
+def test_non_json_line_names_the_file_and_line_not_its_content(data_file: Path, tmp_path: Path) -> None:
+    with data_file.open("a") as fh:
+        fh.write("secret@example.org is not json\n")
+    output = clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(data_file)), code=1)
+    assert "line 801" in output and "orders.jsonl" in output and "secret" not in output
+
+
+def test_truncated_gzip_is_a_clear_error_not_aborted(data_file: Path, tmp_path: Path) -> None:
+    corrupt = tmp_path / "cut.jsonl.gz"
+    corrupt.write_bytes(gzip.compress(data_file.read_bytes())[:4000])
+    assert "truncated" in clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(corrupt)))
+
+
+def test_not_gzip_and_not_utf8_are_clear_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "x.jsonl.gz"
+    bad.write_bytes(b"not gzip\n")
+    assert "not a gzip file" in clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(bad)))
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(b'{"a": 1}\n\n{"x": "\xe9"}\n')
+    with pytest.raises(DataFileError, match="line 3: not UTF-8"):
+        list(iter_jsonl(latin))
+    with pytest.raises(DataFileError, match="line 1: nested too deeply"):
+        write_path = tmp_path / "deep.jsonl"
+        write_path.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+        list(iter_jsonl(write_path))
+
+
+def test_train_first_row_not_an_object_is_a_clear_error(data_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    path.write_text("[1, 2]\n" + data_file.read_text())
+    output = clean_failure(cli(tmp_path, "train", "--data", str(path), "--out", str(tmp_path / "m")))
+    assert "line 1: not a JSON object" in output
+    assert not (tmp_path / "m").exists()
+
+
+def test_mixed_files_are_refused_naming_the_line(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    requests_first = tmp_path / "a.jsonl"
+    write_jsonl([*rows[:3], logged_rows(1)[0]], requests_first)
+    output = clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(requests_first)))
+    assert "line 4 is an `export-training` row but the file started with score requests" in output
+    logged_first = tmp_path / "b.jsonl"
+    write_jsonl([*logged_rows(5), rows[0]], logged_first)
+    output = clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(logged_first)))
+    assert "line 6 is a score request but the file started with exported features" in output
+
+
+def test_non_string_label_time_is_skipped_on_every_row(rows: list[dict[str, Any]]) -> None:
+    settings = load_settings(data_dir=Path("unused"))
+    sample = [dict(r) for r in rows[:300]]
+    fraud = next(i for i, r in enumerate(sample) if r["label"] == "fraud")
+    legit = next(i for i, r in enumerate(sample) if r["label"] == "legit")
+    sample[fraud]["label_time"] = 12345
+    sample[legit]["label_time"] = ["2026-01-06T00:00:00Z"]
+    result = replay(sample, settings=settings)
+    assert result.skipped == 2 and result.y.size == len(sample) - 2
+
+
+def test_logged_rows_of_the_wrong_type_are_skipped_and_counted() -> None:
+    good = logged_rows(20)
+    good[5]["label"] = ["fraud"]
+    good[6]["rules"] = 5
+    good[7]["event_time"] = 1767225600
+    good[8]["label"] = {"x": 1}
+    result = read_logged([*good, [1, 2], "text", None])
+    assert result.skipped == 7 and result.y.size == 16
+
+
+def test_backtest_of_a_replay_prints_full_tables_and_strict_json(
+    rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    changed = [dict(r) for r in rows]
+    fraud = next(i for i, r in enumerate(changed) if r["label"] == "fraud")
+    changed[fraud]["label_time"] = 12345
+    path = tmp_path / "lt.jsonl"
+    write_jsonl(changed, path)
+    out = tmp_path / "reports" / "r.json"  # a missing folder is made
+    result = cli(tmp_path, "backtest", "--no-progress", "--data", str(path), "--json", str(out))
+    assert result.exit_code == 0, repr(result.exception)
+    report = strict_json(out.read_text())
+    assert report["data"]["rows_skipped"] == 1  # docs/backtest.md: skipped and counted
+    assert "replayed orders" in result.output and f"rules {report['rules_version']}" in result.output
+    table = result.output.split("Rules on the test rows")[1]  # CliRunner: not a terminal, 80 columns
+    header = table.splitlines()[2]
+    for name in ("rule", "action", "hits", "frauds", "precision", "recall", "beyond model"):
+        assert name in header, header
+    first = next(line for line in table.splitlines() if "allowlisted" in line)
+    assert first.count("│") == 10  # nine columns, none cut off
+
+
+def test_backtest_of_logged_rows_names_no_rules_version(tmp_path: Path) -> None:
+    good = logged_rows(400)
+    good[5]["label"] = ["fraud"]
+    good[6]["rules"] = 5
+    path = tmp_path / "logged.jsonl"
+    write_jsonl(good, path)
+    out = tmp_path / "r.json"
+    result = cli(tmp_path, "backtest", "--no-progress", "--data", str(path), "--json", str(out))
+    assert result.exit_code == 0, result.output
+    assert strict_json(out.read_text())["data"]["rows_skipped"] == 2
+    assert "398 logged orders" in result.output and "replayed" not in result.output
+    assert "rules None" not in result.output and "live when each order was scored" in result.output
+
+
+# --- option values and output paths: refused before any replay -------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["--min-reject-precision", "nan"],
+    ["--review-capacity", "nan"],
+    ["--test-fraction", "nan"],
+    ["--label-delay-days", "nan"],
+    ["--label-delay-days", "inf"],
+    ["--label-delay-days", "1e9"],
+    ["--seed", "-1"],
+    ["--seed", "99999999999"],
+])
+@pytest.mark.parametrize("command", ["backtest", "train"])
+def test_training_options_out_of_range_are_usage_errors(
+    command: str, args: list[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("not read: the options fail first\n")
+    out = ["--out", str(tmp_path / "m")] if command == "train" else []
+    clean_failure(cli(tmp_path, command, "--data", str(data), *out, *args), code=2)
+
+
+def test_unwritable_outputs_fail_before_reading(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("not read: the output check fails first\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for args in (["backtest", "--data", str(data), "--json", str(blocker / "report.json")],
+                 ["backtest", "--data", str(data), "--json", str(tmp_path)],
+                 ["train", "--data", str(data), "--out", str(blocker)],
+                 ["train", "--data", str(data), "--out", str(blocker / "m")],
+                 ["simulate", "--orders", "5", "--out", str(tmp_path)],
+                 ["simulate", "--orders", "5", "--out", str(blocker / "s.jsonl")],
+                 ["export-training", "--out", str(blocker / "t.jsonl")]):
+        clean_failure(cli(tmp_path, *args), code=2)
+    assert blocker.read_text() == "x"
+
+
+def test_simulate_checks_start_and_orders(tmp_path: Path) -> None:
+    clean_failure(cli(tmp_path, "simulate", "--orders", "5", "--start", "notadate",
+                      "--out", str(tmp_path / "s.jsonl")), code=2)
+    clean_failure(cli(tmp_path, "simulate", "--orders", "-3", "--out", str(tmp_path / "n.jsonl")), code=2)
+    assert not (tmp_path / "n.jsonl").exists()
+    ok = cli(tmp_path, "simulate", "--orders", "5", "--start", "2026-03-01T00:00:00",
+             "--out", str(tmp_path / "new" / "s.jsonl"))
+    assert ok.exit_code == 0, ok.output
+    first = next(iter_jsonl(tmp_path / "new" / "s.jsonl"))
+    assert datetime.fromisoformat(first["event"]["time"]) >= datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_export_training_since_after_until_is_a_usage_error(tmp_path: Path) -> None:
+    clean_failure(cli(tmp_path, "export-training", "--out", str(tmp_path / "t.jsonl"),
+                      "--since", "2026-02-01T00:00:00Z", "--until", "2026-01-01T00:00:00Z"), code=2)
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_failed_export_training_keeps_the_previous_file(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "var")
+    open_store(settings).close()  # migrate
+    screener, _ = screen_live(settings, rows[:150])
+    out = tmp_path / "training.jsonl.gz"
+    assert cli(tmp_path, "export-training", "--out", str(out)).exit_code == 0
+    before = out.read_bytes()
+    assert list(iter_jsonl(out))
+    clean_failure(cli(tmp_path, "export-training", "--out", str(out), "--label-delay-days", "1e7"), code=2)
+    with pytest.raises(OverflowError):  # fails part-way, after rows were written
+        export_labelled(screener.store, out, label_delay=timedelta(days=999_999_999))
+    screener.store.close()
+    assert out.read_bytes() == before  # written to a temporary file and renamed only when complete
+    assert [p.name for p in tmp_path.iterdir() if "training" in p.name] == ["training.jsonl.gz"]
+
+
+# --- store commands --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["", "   ", "a\tb", "line\nbreak", "x" * 201])
+def test_apikeys_create_refuses_bad_names(name: str, tmp_path: Path) -> None:
+    clean_failure(cli(tmp_path, "apikeys", "create", "--name", name), code=2)
+    assert not (tmp_path / "var").exists()  # refused before the database is opened
+
+
+def test_lists_commands_check_their_arguments(tmp_path: Path) -> None:
+    clean_failure(cli(tmp_path, "lists", "remove", "block", "ip", "999.1.1.1"), code=2)
+    clean_failure(cli(tmp_path, "lists", "remove", "block", "bogus", "x"), code=2)
+    clean_failure(cli(tmp_path, "lists", "show", "bogus"), code=2)
+    assert cli(tmp_path, "lists", "add", "block", "ip", "10.0.0.1").exit_code == 0
+    shown = cli(tmp_path, "lists", "show", "block")
+    assert shown.exit_code == 0 and "10.0.0.1" in shown.output
+    assert cli(tmp_path, "lists", "remove", "block", "ip", "10.0.0.1").exit_code == 0
+    assert "no such entry" in clean_failure(cli(tmp_path, "lists", "remove", "block", "ip", "10.0.0.1"))
+
+
+def test_bad_database_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", "bogus://x")
+    assert "cannot open the database" in clean_failure(cli(tmp_path, "db", "upgrade"), code=1)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", f"sqlite:///{blocker}/sub/fraudscreen.db")
+    for args in (["db", "upgrade"], ["apikeys", "list"], ["export-training", "--out", str(tmp_path / "t.jsonl")],
+                 ["purge"]):
+        clean_failure(cli(tmp_path, *args), code=1)
+
+
+def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    clean_failure(CliRunner().invoke(main, ["--data-dir", str(blocker), "db", "upgrade"]), code=2)
+    monkeypatch.setenv("FRAUDSCREEN_DATA_DIR", str(blocker))
+    assert "is a file" in clean_failure(CliRunner().invoke(main, ["db", "upgrade"]), code=1)
+
+
+def test_serve_port_and_erase_account_are_checked(tmp_path: Path) -> None:
+    clean_failure(cli(tmp_path, "serve", "--port", "99999"), code=2)
+    clean_failure(cli(tmp_path, "serve", "--workers", "0"), code=2)
+    clean_failure(cli(tmp_path, "erase", "", "--yes"), code=2)
+    clean_failure(cli(tmp_path, "export", " "), code=2)
+    assert not (tmp_path / "var").exists()
+
+
+def test_score_refuses_non_utf8_and_deep_json(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes(b'{"x": "\xe9"}')
+    assert "not UTF-8" in clean_failure(cli(tmp_path, "score", str(bad)), code=1)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert "nested too deeply" in clean_failure(cli(tmp_path, "score", str(deep)), code=1)
+    assert "not valid JSON" in clean_failure(cli(tmp_path, "score", "-"), code=1)  # empty input
