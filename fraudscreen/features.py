@@ -98,7 +98,20 @@ def describe_feature(name: str, value: float | None = None) -> str:
         return text
     if name.startswith(("has_", "cart_", "payment_", "ip_is_", "ip_found", "email_", "card_")) or name in _FLAGS:
         return f"{text}: {'yes' if value else 'no'}"
-    return f"{text}: {value:,.4g}"
+    if "amount" in name:
+        return f"{text}: {value:,.2f}"
+    return f"{text}: {_plain_number(value)}"
+
+
+def _plain_number(value: float) -> str:
+    """A number as a reviewer reads it: no exponent; whole from 100 on, two decimals from 1."""
+    size = abs(value)
+    if size >= 100:
+        return f"{value:,.0f}"
+    if size >= 1:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    text = f"{value:.4g}"
+    return text if "e" not in text else f"{value:.10f}".rstrip("0").rstrip(".")
 
 
 def _num(value: float | None) -> float:

@@ -9,6 +9,7 @@ extra fields, the exception text and the stack of every record before it is writ
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import logging.handlers
@@ -16,10 +17,11 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from fraudscreen.config import Settings
 from fraudscreen.enrich.card import find_card_numbers
@@ -36,8 +38,11 @@ _SECRET_FIELD = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _API_KEY = re.compile(r"\bfs_[A-Za-z0-9_-]{6,}")
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ \t-]{0,3}\d){11,}(?!\d)|(?<!\d)\d{4}(?:\.\d{4}){2,4}(?!\d)")
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")  # \w: any script's letters
+_DIGIT_RUN = re.compile(
+    r"(?<!\d)\d(?:[\s\u2010-\u2015\u2212\u200b-]{0,3}\d){11,}(?!\d)"  # \d, \s: any script's
+    r"|(?<!\d)\d{4}(?:\.\d{4}){2,4}(?!\d)"
+)
 _REDACTED = "[redacted]"
 
 # Attributes every LogRecord has; anything else was passed as ``extra`` and is logged as a field.
@@ -57,6 +62,8 @@ def mask(text: str) -> str:
     tokens, URL credentials and ``password=``-style values replaced."""
     if not text:
         return text
+    if "%" in text:  # a request path: jane%40example.org, 4111%201111...
+        text = unquote(text, errors="replace")
     text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + _REDACTED + "@", text)
     text = _SECRET_FIELD.sub(lambda m: m.group(1) + _REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + " " + _REDACTED, text)
@@ -159,6 +166,10 @@ class DailyFileHandler(logging.handlers.WatchedFileHandler):
         super().__init__(directory / log_file_name(self._day), encoding="utf-8", delay=True)
 
     def emit(self, record: logging.LogRecord) -> None:
+        with _DirectoryLock(self.directory, exclusive=False):  # not while erasure rewrites
+            self._emit(record)
+
+    def _emit(self, record: logging.LogRecord) -> None:
         day = datetime.fromtimestamp(record.created, UTC).date()
         if day != self._day:
             self.acquire()
@@ -216,39 +227,103 @@ def log_files(directory: Path) -> list[Path]:
     return sorted(directory.glob(f"{LOG_PREFIX}*{LOG_SUFFIX}"))
 
 
-def rewrite_log_files(directory: Path, identifiers: Iterable[str]) -> tuple[int, int]:
-    """Drop every log line that holds one of ``identifiers`` as a whole token.
+_FIXED_FIELDS = frozenset({"time", "level", "logger", "method", "route", "status", "duration_ms"})
+"""Fields of a log line whose values are the service's own vocabulary, never an identifier."""
+_TOKEN_EDGE = r"A-Za-z0-9_:@+-"
+"""A value inside a longer token (or after a ".") does not count as naming it."""
 
-    Each changed file is replaced atomically (the handlers reopen it on their next
-    record). Returns ``(files rewritten, lines removed)``.
+
+def _texts(record: dict[str, Any]) -> Iterator[str]:
+    """Every string value of a decoded log line, nested ones too, fixed fields left out."""
+    stack: list[Any] = [v for k, v in record.items() if k not in _FIXED_FIELDS]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
+def _line_names(line: bytes, token: re.Pattern[str], raw_token: re.Pattern[bytes]) -> bool:
+    """True when a log line names one of the values: as a whole token of one of its JSON
+    string values (numbers such as ``"status": 200`` are not identifiers), or anywhere as a
+    whole token when the line is not one of the service's JSON lines."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return bool(raw_token.search(line))
+    if not isinstance(record, dict):
+        return bool(raw_token.search(line))
+    return any(token.search(text) for text in _texts(record))
+
+
+def _lock_path(directory: Path) -> Path:
+    return directory / ".lock"
+
+
+class _DirectoryLock:
+    """``flock`` on ``<log dir>/.lock``: writers share it, a rewrite takes it alone."""
+
+    def __init__(self, directory: Path, *, exclusive: bool) -> None:
+        self._path, self._mode = _lock_path(directory), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, self._mode)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None
+
+
+def rewrite_log_files(directory: Path, identifiers: Iterable[str]) -> tuple[int, int]:
+    """Drop every log line that names one of ``identifiers`` (see :func:`_line_names`).
+
+    Each changed file is replaced atomically (the handlers reopen it on their next record),
+    under an exclusive lock that every :class:`DailyFileHandler` write shares: no line written
+    meanwhile is lost. Values are also looked for as JSON escapes them (``"`` as ``\\"``).
+    Returns ``(files rewritten, lines removed)``.
     """
     values = sorted({v for v in identifiers if v}, key=len, reverse=True)
     if not values:
         return 0, 0
-    edge = r"A-Za-z0-9_:@+-"  # a value inside a longer token does not count; a final "." may
-    pattern = re.compile(
-        rf"(?<![{edge}.])(?:{'|'.join(re.escape(v) for v in values)})(?![{edge}])".encode(
+    alternatives = "|".join(re.escape(v) for v in values)
+    token = re.compile(rf"(?<![{_TOKEN_EDGE}.])(?:{alternatives})(?![{_TOKEN_EDGE}])")
+    forms = sorted({f for v in values for f in (v, json.dumps(v, ensure_ascii=False)[1:-1])},
+                   key=len, reverse=True)
+    as_bytes = [f.encode("utf-8", "surrogateescape") for f in forms]
+    prefilter = re.compile(b"|".join(re.escape(f) for f in as_bytes))
+    raw_token = re.compile(
+        rf"(?<![{_TOKEN_EDGE}.])(?:{'|'.join(re.escape(f) for f in forms)})(?![{_TOKEN_EDGE}])".encode(
             "utf-8", "surrogateescape"
         )
     )
     files = lines_removed = 0
-    for path in log_files(directory):
-        try:
-            lines = path.read_bytes().splitlines(keepends=True)
-        except FileNotFoundError:
-            continue
-        kept = [line for line in lines if not pattern.search(line)]
-        if len(kept) == len(lines):
-            continue
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rewrite-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.writelines(kept)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-        files += 1
-        lines_removed += len(lines) - len(kept)
+    if not directory.is_dir():
+        return 0, 0
+    with _DirectoryLock(directory, exclusive=True):
+        for path in log_files(directory):
+            try:
+                lines = path.read_bytes().splitlines(keepends=True)
+            except FileNotFoundError:
+                continue
+            kept = [line for line in lines
+                    if not (prefilter.search(line) and _line_names(line, token, raw_token))]
+            if len(kept) == len(lines):
+                continue
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rewrite-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.writelines(kept)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+            os.replace(tmp, path)
+            files += 1
+            lines_removed += len(lines) - len(kept)
     return files, lines_removed
 
 

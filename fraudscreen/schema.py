@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
 
@@ -65,6 +65,8 @@ def _country_code(value: str) -> str:
     return value
 
 
+MAX_CLOCK_SKEW = timedelta(days=1)
+"""How far ahead of the server's clock an order's or an outcome's time may be."""
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 """Times before this are refused (no order or account is older)."""
 LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)

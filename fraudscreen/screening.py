@@ -20,7 +20,14 @@ import numpy as np
 from fraudscreen.config import Settings
 from fraudscreen.decision import decide
 from fraudscreen.enrich import GeoIP
-from fraudscreen.errors import FraudscreenError, ModelError, RuleError, StoreError
+from fraudscreen.errors import (
+    ErrorDetail,
+    FraudscreenError,
+    InvalidRequestError,
+    ModelError,
+    RuleError,
+    StoreError,
+)
 from fraudscreen.features import (
     FEATURE_INDEX,
     FEATURE_NAMES,
@@ -35,7 +42,7 @@ from fraudscreen.model import ModelBundle, Thresholds, risk_score
 from fraudscreen.profile import ProfileSnapshot, build_profile
 from fraudscreen.result import Reason, ScreeningResult, ScreeningWarning
 from fraudscreen.rules import ListEntry, ListMatcher, RuleHit, RuleSet
-from fraudscreen.schema import OrderRequest, parse_order
+from fraudscreen.schema import MAX_CLOCK_SKEW, OrderRequest, parse_order
 from fraudscreen.signals import Enricher
 from fraudscreen.store.interface import ScreeningStore
 from fraudscreen.store.records import OrderRecord
@@ -217,6 +224,13 @@ class Screener:
         lookup before every order cost about 0.1 ms.
         """
         order, warnings = parse_order(body)
+        received_at = received_at or datetime.now(UTC)
+        if order.event.time is not None and order.event.time > received_at + MAX_CLOCK_SKEW:
+            # an order dated ahead would be invisible to the profiles of the orders before it
+            raise InvalidRequestError(
+                "Invalid time.",
+                details=[ErrorDetail("/event/time", "must not be more than a day ahead of the server's clock")],
+            )
         evaluation = self.evaluate(order, warnings, received_at=received_at)
         record = evaluation.record
         try:

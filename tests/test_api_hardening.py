@@ -268,3 +268,15 @@ def test_a_chunked_body_over_the_limit_is_a_413(client: FlaskClient, keys: dict[
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert response.status_code == 200
+
+
+def test_an_order_dated_ahead_of_the_clock_is_refused(client: FlaskClient, keys: dict[str, str]) -> None:
+    """An order dated years ahead would be invisible to every profile before that date."""
+    from datetime import UTC, datetime, timedelta
+
+    ahead = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    response = client.post("/v1/score", json=order_body(event__time=ahead), headers=auth(keys["score"]))
+    assert response.status_code == 400 and _pointers(response) == ["/event/time"]
+    skewed = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    body = order_body(event__time=skewed, event__transaction_id="skewed")
+    assert client.post("/v1/score", json=body, headers=auth(keys["score"])).status_code == 200

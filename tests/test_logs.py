@@ -45,6 +45,11 @@ SECRETS = (EMAIL, CARD, SPACED_CARD, API_KEY, PASSWORD, "5555555555554444")
         ("tabs 4111\t1111\t1111\t1111 and  4111  1111  1111  1111", "tabs [card] and  [card]"),
         ("dots 4111.1111.1111.1111.", "dots [card]."),
         ("ip 255.255.255.255", "ip 255.255.255.255"),
+        ("GET /v1/accounts/jane%40example.org/profile", "GET [email]/profile"),  # "/" may be in an address
+        ("GET /v1/orders/4111%201111%201111%201111", "GET /v1/orders/[card]"),
+        ("mail jäne.doe@exämple.org", "mail [email]"),
+        ("nbsp 4111\u00a01111\u00a01111\u00a01111", "nbsp [card]"),
+        ("50% off", "50% off"),
         (f"key {API_KEY}", "key fs_[redacted]"),
         (f"Authorization: Bearer {API_KEY}", "Authorization: [redacted]"),
         ("curl -H 'bearer abcdefghijkl'", "curl -H 'bearer [redacted]'"),

@@ -23,7 +23,7 @@ def _screener() -> Screener:
     return current_app.extensions["fraudscreen"]  # type: ignore[no-any-return]
 
 
-@bp.delete("/<account_id>")
+@bp.delete("/<path:account_id>")
 @require_scope("admin")
 def erase(account_id: str) -> Response:
     """Erase the account (idempotent): the report of what was removed and what was kept."""
@@ -33,7 +33,7 @@ def erase(account_id: str) -> Response:
     return jsonify(report.to_dict())
 
 
-@bp.get("/<account_id>/export")
+@bp.get("/<path:account_id>/export")
 @require_scope("admin")
 def export(account_id: str) -> Response:
     """Everything held on the account; 404 when nothing is."""

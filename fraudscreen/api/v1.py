@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -10,13 +10,10 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError, RequestTooLargeError
-from fraudscreen.schema import OUTCOMES, parse_time
+from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time
 from fraudscreen.screening import Screener
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
-
-CLOCK_SKEW = timedelta(days=1)
-"""How far in the future an outcome's ``reported_at`` may be (clocks differ)."""
 
 
 def _screener() -> Screener:
@@ -74,7 +71,7 @@ def _order_json(stored: Any) -> dict[str, Any]:
     }
 
 
-@bp.get("/orders/<order_id>")
+@bp.get("/orders/<path:order_id>")
 @require_scope("score")
 def get_order(order_id: str) -> Response:
     """The stored answer for an order (by fraudscreen id or transaction id) and its outcome."""
@@ -83,7 +80,7 @@ def get_order(order_id: str) -> Response:
     return order_response(_order_json(stored))
 
 
-@bp.post("/orders/<order_id>/outcome")
+@bp.post("/orders/<path:order_id>/outcome")
 @require_scope("outcomes")
 def report_outcome(order_id: str) -> Response:
     """Label an order later: chargeback, fraud, not_fraud or refund."""
@@ -103,7 +100,7 @@ def report_outcome(order_id: str) -> Response:
                 "Invalid time.", details=[ErrorDetail("/reported_at", "must be an RFC 3339 time")]
             )
         reported_at = parse_time(body["reported_at"], "/reported_at")
-        if reported_at > datetime.now(UTC) + CLOCK_SKEW:  # the latest report wins: not one from the future
+        if reported_at > datetime.now(UTC) + MAX_CLOCK_SKEW:  # the latest report wins: not one from the future
             raise InvalidRequestError(
                 "Invalid time.", details=[ErrorDetail("/reported_at", "must not be in the future")]
             )
@@ -112,7 +109,7 @@ def report_outcome(order_id: str) -> Response:
     return order_response(_order_json(updated))
 
 
-@bp.get("/accounts/<account_id>/profile")
+@bp.get("/accounts/<path:account_id>/profile")
 @require_scope("score")
 def account_profile(account_id: str) -> Response:
     """The account fraud profile as of now (or ``?at=`` an RFC 3339 time)."""

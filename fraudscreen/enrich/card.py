@@ -297,6 +297,6 @@ def card_key(
     """A card's identity for profiles and links: its token, else BIN + last digits, else None."""
     if token:
         return f"tok:{token}"
-    if issuer_id_number and last_digits:
-        return f"bin:{issuer_id_number}:{last_digits}"
+    if issuer_id_number and last_digits:  # the first six digits: a checkout may send 6 or 8
+        return f"bin:{issuer_id_number[:6]}:{last_digits}"
     return None

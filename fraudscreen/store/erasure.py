@@ -217,6 +217,12 @@ class ErasureMixin(StoreBase):
         erasure_id = new_id("erasure_", 8)
         removed: dict[str, int] = {}
         with self._write() as conn:
+            # PostgreSQL: hold the account row first. Scoring upserts it, so an order of this
+            # account cannot commit between reading its identifiers and deleting its rows
+            # (SQLite's write transaction already excludes every other writer).
+            conn.execute(
+                select(accounts.c.account_id).where(accounts.c.account_id == account_id).with_for_update()
+            )
             ids, rows = self._identifiers(conn, account_id)
             kept: tuple[str, ...] = ()
             if keep_fraud_email_hashes:

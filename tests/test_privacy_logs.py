@@ -1,0 +1,155 @@
+"""Erasure's log rewrite: it removes what names the account and nothing else, loses no line
+written meanwhile, and finds values as JSON escapes them; ids with "/" can be erased by API."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from fraudscreen.config import Settings
+from fraudscreen.logs import DailyFileHandler, JsonFormatter, log_files, rewrite_log_files
+
+from helpers import auth, order_body
+
+
+def _log_lines(settings: Settings) -> list[bytes]:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    return b"".join(p.read_bytes() for p in log_files(settings.resolved_log_dir)).splitlines()
+
+
+@pytest.mark.parametrize("account", ["200", "1", "INFO"])
+def test_erasing_a_short_account_id_keeps_other_accounts_log_lines(
+    client: FlaskClient, keys: dict[str, str], settings: Settings, account: str
+) -> None:
+    """Request lines hold "status": 200, "duration_ms": 1.2 and "level": "INFO": not ids."""
+    client.post("/v1/score", json=order_body(event__transaction_id="t-erase", account__user_id=account),
+                headers=auth(keys["score"]))
+    for i in range(5):
+        answer = client.post("/v1/score", json=order_body(event__transaction_id=f"t-other-{i}",
+                                                          account__user_id=f"other-{i}"),
+                             headers=auth(keys["score"]))
+        assert answer.status_code == 200
+    before = _log_lines(settings)
+    report = client.delete(f"/v1/accounts/{account}", headers=auth(keys["admin"])).get_json()
+    after = _log_lines(settings)
+    assert report["removed"]["log_lines"] == 1, report["removed"]  # the erased order's line
+    gone = [line for line in before if line not in after]
+    assert len(gone) == 1 and b"t-erase" not in b"".join(after)
+
+
+def test_erasure_removes_lines_naming_a_value_json_escapes(
+    client: FlaskClient, keys: dict[str, str], settings: Settings
+) -> None:
+    device = 'dev"quote\\91'
+    answer = client.post("/v1/score", json=order_body(account__user_id="acct-esc", device__id=device),
+                         headers=auth(keys["score"]))
+    assert answer.status_code == 200
+    logging.getLogger("fraudscreen.test").warning("slow lookup for device %s", device)
+    assert any(b"slow lookup" in line for line in _log_lines(settings))
+    client.delete("/v1/accounts/acct-esc", headers=auth(keys["admin"]))
+    assert not any(b"slow lookup" in line for line in _log_lines(settings))
+
+
+def test_a_rewrite_loses_no_line_written_meanwhile(tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    handler = DailyFileHandler(log_dir)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("fraudscreen.test.writer")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    for i in range(5000):
+        logger.info("filler %s", "erase-me" if i % 2 else "keep")
+    stop, written = threading.Event(), []
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            logger.info("concurrent line %d", n)
+            written.append(n)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        removed = sum(rewrite_log_files(log_dir, ["erase-me"])[1] for _ in range(5))
+    finally:
+        stop.set()
+        thread.join()
+        logger.removeHandler(handler)
+        handler.close()
+    text = b"".join(p.read_bytes() for p in log_files(log_dir)).decode()
+    assert removed == 2500 and "erase-me" not in text
+    lost = [n for n in written if f'"concurrent line {n}"' not in text]
+    assert written and not lost, f"{len(lost)} of {len(written)} lines written meanwhile were lost"
+
+
+def test_ids_with_a_slash_can_be_read_exported_and_erased(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    body = order_body(account__user_id="shop/42", event__transaction_id="tx/1")
+    assert client.post("/v1/score", json=body, headers=auth(keys["score"])).status_code == 200
+    admin, score = auth(keys["admin"]), auth(keys["score"])
+    assert client.get("/v1/orders/tx%2F1", headers=score).status_code == 200
+    assert client.get("/v1/accounts/shop%2F42/profile", headers=score).get_json()["account_id"] == "shop/42"
+    assert client.get("/v1/accounts/shop%2F42/export", headers=admin).status_code == 200
+    erased = client.delete("/v1/accounts/shop%2F42", headers=admin).get_json()
+    assert erased["removed"]["orders"] == 1
+    assert client.get("/v1/orders/tx%2F1", headers=score).status_code == 404
+
+
+def test_an_order_scored_during_an_erasure_commits_after_it(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the erasure holds the account row, so an order of the account scored while
+    it runs commits after it (kept, with its log line) instead of being deleted unseen (its
+    device left in the logs)."""
+    import time
+
+    from fraudscreen.logs import reset_logging, setup_logging
+    from fraudscreen.privacy import erase_account
+    from fraudscreen.screening import Screener
+    from fraudscreen.store.erasure import ErasureMixin
+
+    from helpers import make_settings
+
+    settings = make_settings(tmp_path, store_url)
+    setup_logging(settings)
+    screener, other = Screener.from_settings(settings), Screener.from_settings(settings)
+    try:
+        screener.screen(order_body(event__transaction_id="tx-1", account__user_id="acct-race"))
+        original = ErasureMixin._identifiers
+        late_done = threading.Event()
+
+        def late() -> None:
+            other.screen(order_body(event__transaction_id="tx-late", account__user_id="acct-race",
+                                    device__id="dev-late-77"))
+            logging.getLogger("fraudscreen.test").warning("slow device dev-late-77")
+            late_done.set()
+
+        def racing(conn, account_id):  # type: ignore[no-untyped-def]
+            result = original(conn, account_id)
+            thread = threading.Thread(target=late)
+            thread.start()
+            thread.join(timeout=2)  # the late order waits for the erasure's lock
+            return result
+
+        monkeypatch.setattr(ErasureMixin, "_identifiers", staticmethod(racing))
+        erase_account(screener.store, settings, "acct-race", actor="t")
+        monkeypatch.setattr(ErasureMixin, "_identifiers", staticmethod(original))
+        assert late_done.wait(timeout=10)
+        time.sleep(0.2)
+        # kept: it committed after the erasure (its log line may have gone with the second
+        # rewrite, which looks again; before the fix PostgreSQL deleted the order unseen and
+        # left "dev-late-77" in the logs)
+        assert other.store.find_by_transaction("tx-late") is not None
+        assert screener.store.find_by_transaction("tx-1") is None
+    finally:
+        reset_logging()
+        screener.store.close()
+        other.store.close()
