@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import unicodedata
 from pathlib import Path
@@ -79,13 +80,40 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     settings = _settings(ctx).with_overrides(
         **{k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     )
+    os.umask(0o077)  # the database and logs hold IPs and ids: readable by this user only
     store = cli_store(settings)
+    _prepare_files(settings)
     if not store.list_api_keys():
         _, key = store.create_api_key("checkout", DEFAULT_SCOPES)
         click.echo("Created the first API key (scopes: score, outcomes). It is shown only once:")
         click.echo(key)
     store.close()
-    run_server(settings)
+    try:
+        run_server(settings)
+    except OSError as exc:  # e.g. the metrics folder cannot be made
+        raise click.ClickException(_os_problem(exc)) from None
+
+
+def _os_problem(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"cannot write{where} ({exc.strerror or type(exc).__name__})"
+
+
+def _prepare_files(settings: Settings) -> None:
+    """Create what the workers write (secrets, log folder) before any worker exists, so that a
+    folder that cannot be written is one ``Error:`` line here, not a crash in every worker."""
+    from fraudscreen.installation import load_or_create_secrets
+
+    try:
+        load_or_create_secrets(settings.data_dir)
+        if settings.log_to_file:
+            log_dir = settings.resolved_log_dir
+            log_dir.mkdir(parents=True, exist_ok=True)
+            probe = log_dir / ".write-test"
+            probe.touch()
+            probe.unlink()
+    except OSError as exc:
+        raise click.ClickException(_os_problem(exc)) from None
 
 
 @main.command()

@@ -111,6 +111,8 @@ def load_parts(settings: Settings) -> Parts:
         rules = RuleSet.load(settings.resolved_rules_path)
     except RuleError as exc:
         problems["rules"] = exc.message
+    for part, problem in problems.items():  # every answer will be degraded: say why, once
+        log.error("%s unavailable: %s", part, problem)
     return Parts(store=store, geoip=geoip, model=model, rules=rules, problems=problems)
 
 

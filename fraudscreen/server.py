@@ -1,7 +1,8 @@
 """Run the API under gunicorn, the production WSGI server, from Python (``fraudscreen serve``).
 
 Each worker process builds its own Flask app (no ``preload_app``, so that ``SIGHUP`` to the
-master reloads the code and the model bundle), then screens one built-in sample order without
+master makes new workers load the model bundle and the rules file again; the settings, and the
+modules the master imported, stay as they were at start), then screens one built-in sample order without
 storing it (:func:`warm_up`), so the lazily built indexes (place names, user-agent parser,
 rule programs) are ready before the worker takes its first real request instead of making
 that request wait seconds. Worker options were chosen with ``benchmarks/http_score.py``
@@ -27,7 +28,6 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from fraudscreen.config import Settings
-from fraudscreen.errors import FraudscreenError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def warm_up(app: Any) -> float:
         screener = app.extensions["fraudscreen"]
         order, warnings = parse_order(WARM_UP_ORDER)
         screener.evaluate(order, warnings)
-    except (FraudscreenError, KeyError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - e.g. the database is down: the worker must still start
         log.warning("worker warm-up skipped: %s", type(exc).__name__)
     return time.perf_counter() - started
 
@@ -93,6 +93,7 @@ def prepare_metrics_dir(settings: Settings) -> Path | None:
     loaded in this process: its metrics would not see the folder."""
     configured = os.environ.get(METRICS_ENV)
     if configured:
+        Path(configured).mkdir(parents=True, exist_ok=True)  # prometheus_client writes there
         return Path(configured)
     if "prometheus_client" in sys.modules:
         log.warning("metrics are per worker: prometheus_client was loaded before the server")
@@ -125,6 +126,9 @@ class FraudscreenServer(BaseApplication):  # type: ignore[misc]
             "loglevel": settings.log_level.lower(),
             "post_worker_init": _post_worker_init,
             "child_exit": _child_exit,
+            # gunicorn >= 25 opens a control socket in $HOME, shared by every instance on the
+            # host (the last one started takes it over); none is needed here
+            "control_socket_disable": True,
             **(options or {}),
         }
         super().__init__()

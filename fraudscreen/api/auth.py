@@ -10,19 +10,23 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from fraudscreen.errors import AuthenticationError, PermissionDeniedError
+from fraudscreen.errors import AuthenticationError, PermissionDeniedError, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 KEY_CACHE_SECONDS = 5.0
+KEY_STALE_SECONDS = 600.0
+"""While the database does not answer, a key checked this recently is still taken as checked."""
 """A revoked key stops working in every worker within this many seconds."""
 
 
 class KeyCache:
     """Remembers recent authentications for a few seconds to keep the hot path off the database."""
 
-    def __init__(self, ttl: float = KEY_CACHE_SECONDS, size: int = 256) -> None:
-        self._ttl, self._size = ttl, size
+    def __init__(
+        self, ttl: float = KEY_CACHE_SECONDS, size: int = 256, stale: float = KEY_STALE_SECONDS
+    ) -> None:
+        self._ttl, self._size, self._stale = ttl, size, stale
         self._entries: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
@@ -31,7 +35,12 @@ class KeyCache:
         entry = self._entries.get(key)
         if entry is not None and now - entry[0] < self._ttl:
             return entry[1]
-        value = load(key)
+        try:
+            value = load(key)
+        except StoreError:  # an outage: keep serving the keys seen lately (a revocation waits)
+            if entry is not None and now - entry[0] < self._stale:
+                return entry[1]
+            raise
         with self._lock:
             if len(self._entries) >= self._size:
                 self._entries.clear()

@@ -6,9 +6,9 @@ models directory (``<repo>/models``) or the folder of the configured bundle
 (``FRAUDSCREEN_MODEL_PATH``); anything else, symlinks resolved, is refused before it is opened.
 
 The reload swaps the model of the worker process that answers the call. With several
-gunicorn workers, point ``FRAUDSCREEN_MODEL_PATH`` at the new bundle (or replace the file) and
-send ``SIGHUP`` to the gunicorn master: it replaces every worker gracefully and each new
-worker loads the configured bundle. :func:`install_reload_signal` also lets a worker reload in
+gunicorn workers, replace the file ``FRAUDSCREEN_MODEL_PATH`` names and send ``SIGHUP`` to
+the gunicorn master: it replaces every worker gracefully and each new worker loads that file.
+A new path (a changed setting) needs a restart: the master read the settings at start. :func:`install_reload_signal` also lets a worker reload in
 place on a signal (for a ``post_worker_init`` hook).
 """
 

@@ -98,7 +98,7 @@ class FastPath:
         """A DBAPI cursor inside one transaction (``BEGIN IMMEDIATE`` for SQLite writes)."""
         try:
             pooled = self.engine.raw_connection()
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, self._dbapi.Error) as exc:  # psycopg's own, unwrapped here
             raise StoreError(f"database unavailable ({type(exc).__name__})") from exc
         try:
             cursor = pooled.cursor()
