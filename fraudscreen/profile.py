@@ -83,7 +83,8 @@ class AccountHistory:
     recent_orders: Sequence[PastOrder]
     """The account's orders in the 30 days before the time, oldest first."""
     outcomes: Mapping[str, int] = field(default_factory=dict)
-    """outcome (chargeback, fraud, not_fraud, refund) -> orders with it reported before the time."""
+    """outcome (chargeback, fraud, not_fraud, refund) -> earlier orders whose latest report
+    before the time is that outcome (a corrected label counts only as corrected)."""
     shared: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     """kind (ip, device, card, email_domain) -> (OTHER accounts in the last 24 h, ever) with it;
     a store may stop counting at :data:`SHARED_COUNT_CAP`."""
@@ -126,13 +127,13 @@ class ProfileSnapshot:
     prior_rejects: int
     """Earlier orders that were rejected."""
     chargebacks: int
-    """Earlier orders with a chargeback reported before this order."""
+    """Earlier orders whose latest outcome reported before this order is a chargeback."""
     fraud_reports: int
-    """Earlier orders reported as fraud before this order."""
+    """Earlier orders whose latest outcome reported before this order is fraud."""
     not_fraud_reports: int
-    """Earlier orders confirmed as not fraud before this order."""
+    """Earlier orders whose latest outcome reported before this order is not_fraud."""
     refunds: int
-    """Earlier orders refunded before this order."""
+    """Earlier orders whose latest outcome reported before this order is a refund."""
     ip_accounts_1d: int
     """Other accounts that used this order's IP in the 24 hours before.
 

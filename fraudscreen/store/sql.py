@@ -56,19 +56,23 @@ class Store(HistoryMixin, ApiKeysMixin, ListsMixin, ErasureMixin, RetentionMixin
     def record_outcome(self, order_id: str, outcome: str, reported_at: datetime) -> StoredOrder:
         """Record a label (chargeback, fraud, not_fraud, refund); the latest reported is the order's.
 
-        Every report is kept in ``outcomes``; NotFoundError when the order does not exist.
+        Every report is kept in ``outcomes``; a profile counts each earlier order by its latest
+        report before the profile's time. A ``reported_at`` before the order's event time is
+        stored as the event time (a label cannot be known before its order happened).
+        NotFoundError when the order does not exist.
         """
         if outcome not in OUTCOMES:
             raise InvalidRequestError(f"outcome must be one of {', '.join(OUTCOMES)}")
         require_aware(reported_at, "reported_at")
         with self._write() as conn:
             row = conn.execute(
-                select(orders.c.account_id, orders.c.outcome_at).where(
+                select(orders.c.account_id, orders.c.outcome_at, orders.c.event_time).where(
                     orders.c.order_id == order_id
                 )
             ).first()
             if row is None:
                 raise NotFoundError("no order with this id")
+            reported_at = max(reported_at, row.event_time)
             conn.execute(
                 insert(outcomes),
                 {

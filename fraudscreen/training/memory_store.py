@@ -4,10 +4,11 @@
 replay call (``load_history``, ``save_order``, ``record_outcome``, ``find_by_transaction``,
 ``get_order``, ``lists_revision``, ``list_entries``, ``ping``, ``close``) and returns the same
 :class:`~fraudscreen.profile.AccountHistory` as :class:`fraudscreen.store.Store` for the same
-calls: only orders strictly before ``at``, outcomes reported strictly before ``at``, shared
-entities counted as OTHER accounts (every account when the order has none) in the 24 hours
-before and ever, capped at :data:`~fraudscreen.profile.SHARED_COUNT_CAP`. ``tests/test_replay.py``
-replays the same orders through both stores and compares the feature matrices.
+calls: only orders strictly before ``at``, each order by its latest outcome reported strictly
+before ``at``, shared entities counted as OTHER accounts (every account when the order has none)
+in the 24 hours before and ever, capped at :data:`~fraudscreen.profile.SHARED_COUNT_CAP`.
+``tests/test_replay.py`` replays the same orders through both stores and compares the feature
+matrices.
 
 Orders may be saved in any time order (the indexes are kept sorted with ``bisect``); saving in
 event-time order, as the replay does, makes every insert an append. Not thread-safe: one
@@ -124,12 +125,15 @@ class MemoryStore:
                 decisions[past.decision] += 1
         start = bisect_left(times, at - WINDOW_30D, 0, prior)
         counts: dict[str, int] = {}
-        if acct.outcomes:
-            seen: dict[str, set[str]] = {}
+        if acct.outcomes:  # each order counts by its latest report before ``at``
+            latest: dict[str, tuple[datetime, str]] = {}
             for reported_at, outcome, order_id in acct.outcomes:
                 if reported_at < at:
-                    seen.setdefault(outcome, set()).add(order_id)
-            counts = {outcome: len(ids) for outcome, ids in seen.items()}
+                    known = latest.get(order_id)
+                    if known is None or reported_at >= known[0]:  # equal times: the later report
+                        latest[order_id] = (reported_at, outcome)
+            for _reported_at, outcome in latest.values():
+                counts[outcome] = counts.get(outcome, 0) + 1
         return AccountHistory(
             account_id, acct.created_at, times[0], prior, decisions, times[prior - 1],
             tuple(acct.orders[start:prior]), counts, shared,
@@ -186,13 +190,18 @@ class MemoryStore:
             insort(entity.first_times, t)
 
     def record_outcome(self, order_id: str, outcome: str, reported_at: datetime) -> StoredOrder:
-        """Record a label; it counts in profiles of orders after ``reported_at`` only."""
+        """Record a label; it counts in profiles of orders after ``reported_at`` only.
+
+        As in the SQL store: the latest report per order counts, and a ``reported_at``
+        before the order's event time is stored as the event time.
+        """
         if outcome not in OUTCOMES:
             raise InvalidRequestError(f"outcome must be one of {', '.join(OUTCOMES)}")
         _require_aware(reported_at, "reported_at")
         stored = self._orders.get(order_id)
         if stored is None:
             raise NotFoundError("no order with this id")
+        reported_at = max(reported_at, stored.event_time)
         account_id = self._order_accounts[order_id]
         if account_id:
             self._accounts[account_id].outcomes.append((reported_at, outcome, order_id))

@@ -65,7 +65,8 @@ class ReplayResult:
     order_ids: list[str]
     """The ids the screener gave the orders."""
     skipped: int
-    """Input rows left out: schema errors, a missing or bad event time, label or label_time."""
+    """Input rows left out: schema errors, a missing or bad event time, label or label_time,
+    or an ``event.transaction_id`` already replayed."""
     rule_hits: list[tuple[RuleHit, ...]] = field(default_factory=list)
     """Rules that fired on each row (without a model score: rules reading ``model`` see -1)."""
     transaction_ids: list[str | None] = field(default_factory=list)
@@ -127,7 +128,8 @@ def replay(
     """Screen labelled rows in event-time order on a fresh store; collect features and rule hits.
 
     Rows with a schema error, a missing/invalid event time, a label other than ``fraud`` or
-    ``legit`` or an invalid ``label_time`` are skipped and counted in ``skipped``.
+    ``legit``, an invalid ``label_time`` or an ``event.transaction_id`` already replayed (the
+    live service answers a repeat with the stored order) are skipped and counted in ``skipped``.
     """
     started = time.perf_counter()
     rows = list(rows)
@@ -176,8 +178,11 @@ def replay(
             evaluation = evaluate(order, received_at=at, build_response=False)
             record = evaluation.record
             try:
-                save(record)
+                _stored, created = save(record)
             except FraudscreenError:  # e.g. an empty account id, refused like the live store
+                skipped += 1
+                continue
+            if not created:  # a repeated transaction id: live, the stored answer is returned
                 skipped += 1
                 continue
             features.append(evaluation.features)
