@@ -13,6 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from fraudscreen.config import REPO_DIR, Settings
+from fraudscreen.errors import ModelError
+from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.model import ModelBundle
 from fraudscreen.rules import RuleSet
 from fraudscreen.training.backtest import (
@@ -32,6 +34,7 @@ from fraudscreen.training.pipeline import (
     train_on_replay,
 )
 from fraudscreen.training.simulate import simulate_orders
+from fraudscreen.training.train import _split, train_model
 
 DOC = REPO_DIR / "docs" / "backtest.md"
 
@@ -159,6 +162,14 @@ def test_compare_measures_another_bundle_on_the_same_rows(report, trained) -> No
     assert compare["systems"]["model"]["roc_auc"] == pytest.approx(roc_auc_score(y, p))
     assert compare["systems"]["model"]["flagged_share"] == pytest.approx(np.mean(p >= other.thresholds.review))
     assert compare["thresholds"]["review"] == other.thresholds.review
+    assert compare["trained_on_this_data"] is False  # the shipped bundle saw other rows
+
+
+def test_compare_flags_a_bundle_trained_on_the_same_file(trained, settings) -> None:
+    report = backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path),
+                             data_path=None, data_sha256="0" * 64, rows_read=trained.replayed.y.size,
+                             compare=(trained.result.bundle, None))  # its sha256 is "0" * 64
+    assert report["compare"]["trained_on_this_data"] is True
 
 
 def test_three_systems_are_consistent(report) -> None:
@@ -245,3 +256,25 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     markdown = (out / "MODEL_CARD.md").read_text()
     assert "## Back-test on the held-out rows" in markdown
     assert "| combined |" in markdown and "`prior_fraud`" in markdown
+
+
+@pytest.mark.parametrize("slice_", ["fit", "calibration"])
+def test_a_single_class_fit_or_calibration_slice_is_refused(slice_: str) -> None:
+    """A constant model would be shipped with thresholds near 1 and reported with AUC 0.5."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.05).astype(int)
+    X = rng.normal(size=(3000, len(FEATURE_NAMES)))
+    X[:, 0] += 3 * y
+    lo, hi = (0, 1800) if slice_ == "fit" else (1800, 2400)  # the first 60 %, then the next 20 %
+    y[lo:hi] = 0
+    with pytest.raises(ModelError, match=slice_):
+        train_model(X, y, FEATURE_NAMES, event_times=np.arange(3000.0), version="v",
+                    data_sha256="0" * 64)
+
+
+def test_the_time_split_keeps_rows_of_one_time_on_one_side() -> None:
+    times = np.array([0.0] * 70 + [1.0] * 20 + [2.0] * 10)  # the 80 % cut falls inside time 1.0
+    y = np.zeros(100, dtype=int)
+    rest, held = _split(100, y, 0.2, times, 0)
+    assert times[held].min() > times[rest].max()
+    assert (rest.size, held.size) == (90, 10)

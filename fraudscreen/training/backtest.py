@@ -165,9 +165,14 @@ def feature_columns(bundle: ModelBundle) -> list[int]:
 
 
 def compare_section(
-    bundle: ModelBundle, trained: TrainedReplay, *, path: Path | None, capacity: float
+    bundle: ModelBundle, trained: TrainedReplay, *, path: Path | None, capacity: float,
+    data_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """Another bundle (say, the one in production) on the same test rows, with its own thresholds."""
+    """Another bundle (say, the one in production) on the same test rows, with its own thresholds.
+
+    ``trained_on_this_data`` is true when the bundle was trained on this very file: unless the
+    split is the same as when it was trained, some test rows were its training rows.
+    """
     replayed, idx = trained.replayed, trained.test_idx
     X = replayed.X[idx][:, feature_columns(bundle)]
     systems, _ = _bundle_systems(bundle, X, replayed.y[idx].astype(np.int64),
@@ -176,6 +181,7 @@ def compare_section(
         "version": bundle.version,
         "path": str(path) if path is not None else None,
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
+        "trained_on_this_data": data_sha256 is not None and bundle.training_data_sha256 == data_sha256,
         "systems": systems,
     }
 
@@ -260,7 +266,7 @@ def backtest_report(
     }
     if compare is not None:
         report["compare"] = compare_section(compare[0], trained, path=compare[1],
-                                            capacity=review_capacity)
+                                            capacity=review_capacity, data_sha256=data_sha256)
     return report
 
 
@@ -398,3 +404,7 @@ def _print_compare(report: dict[str, Any], console: Any) -> None:
         table.add_row(label, _fmt(ours["model"][key], pct), _fmt(theirs["model"][key], pct),
                       _fmt(ours["combined"][key], pct), _fmt(theirs["combined"][key], pct))
     console.print(table)
+    if other.get("trained_on_this_data"):
+        console.print(f"Warning: {other['version']} was trained on this same file. Unless this run "
+                      "splits it exactly as its training did, some of these test rows were its "
+                      "training rows, and its figures look better than they are.")

@@ -168,7 +168,12 @@ def _split(n: int, y: np.ndarray, fraction: float, times: np.ndarray | None,
         raise ModelError("too few rows to split")
     if times is not None:
         order = np.argsort(times, kind="stable")
-        return np.sort(order[: n - n_held]), np.sort(order[n - n_held:])
+        cut = n - n_held
+        while 0 < cut < n and times[order[cut]] == times[order[cut - 1]]:
+            cut += 1  # rows of one time stay on one side: held rows are strictly later
+        if cut >= n:
+            raise ModelError("too few distinct event times to split by time")
+        return np.sort(order[:cut]), np.sort(order[cut:])
     from sklearn.model_selection import train_test_split
 
     strat = y if np.bincount(y, minlength=2).min() >= 2 else None
@@ -227,6 +232,9 @@ def train_model(
     sub_times = None if times is None else times[train_idx]
     fit_rel, cal_rel = _split(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed)
     fit_idx, cal_idx = train_idx[fit_rel], train_idx[cal_rel]
+    for name, rows in (("fit", fit_idx), ("calibration", cal_idx)):
+        if np.unique(y[rows]).size < 2:  # a constant model would be written with AUC 0.5
+            raise ModelError(f"the {name} rows hold only one class; use more data or another split")
 
     hp = {**DEFAULT_PARAMS, **dict(params or {}), "random_state": seed}
     X_fit = X[fit_idx]
