@@ -278,3 +278,43 @@ def test_the_time_split_keeps_rows_of_one_time_on_one_side() -> None:
     rest, held = _split(100, y, 0.2, times, 0)
     assert times[held].min() > times[rest].max()
     assert (rest.size, held.size) == (90, 10)
+
+
+def test_labels_known_at_test_start_are_the_replay_s_label_times(replayed: ReplayResult) -> None:
+    from fraudscreen.training.pipeline import _labels_known_at_test_start
+
+    y_known, late_count = _labels_known_at_test_start(replayed, "time", 0.2, 0)
+    train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split="time",
+                                        test_fraction=0.2, seed=0)
+    test_start = replayed.event_times[test_idx].min()
+    late = [i for i in train_idx if replayed.y[i] == 1 and not replayed.label_times[i] <= test_start]
+    assert late and late_count == len(late)
+    assert np.array_equal(np.flatnonzero(replayed.y != y_known), np.asarray(late))
+    assert np.array_equal(y_known[test_idx], replayed.y[test_idx])  # test labels stay true
+    frauds = replayed.y == 1
+    assert np.all(replayed.label_times[frauds] >= replayed.event_times[frauds])
+    assert np.all(np.isnan(replayed.label_times[~frauds]))
+
+
+def test_training_with_labels_known_at_test_start() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    y = (rng.random(n) < 0.06).astype(np.int8)
+    X = rng.normal(size=(n, len(FEATURE_NAMES)))
+    X[:, 0] += 3 * y
+    times = np.arange(n, dtype=np.float64)
+    delay = np.where(rng.random(n) < 0.3, 2000.0, 10.0)  # 30 % of frauds reported much later
+    rows = ReplayResult(X=X, y=y, event_times=times, order_ids=[str(i) for i in range(n)],
+                        skipped=0, label_times=np.where(y == 1, times + delay, np.nan))
+    everything = train_on_replay(rows, version="a", data_sha256="0" * 64)
+    realistic = train_on_replay(rows, version="k", data_sha256="0" * 64, labels="known_at_test_start")
+    test_start = float(n - 600)
+    expected = int(np.sum((y[: n - 600] == 1) & (rows.label_times[: n - 600] > test_start)))
+    assert expected > 0
+    assert realistic.train_frauds_not_yet_known == everything.train_frauds_not_yet_known == expected
+    assert (realistic.labels, everything.labels) == ("known_at_test_start", "all")
+    assert np.array_equal(realistic.test_idx, everything.test_idx)
+    assert realistic.result.report["rows"] == everything.result.report["rows"]
+    with pytest.raises(ModelError):
+        train_on_replay(rows, split="random", version="r", data_sha256="0" * 64,
+                        labels="known_at_test_start")

@@ -31,6 +31,7 @@ from fraudscreen.model import ModelBundle
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.pipeline import (
     DEFAULT_LABEL_DELAY,
+    Labels,
     Split,
     TrainedReplay,
     file_sha256,
@@ -245,6 +246,8 @@ def backtest_report(
             "test_rows": int(idx.size),
             "test_from": _iso(float(times.min())) if times.size else None,
             "test_to": _iso(float(times.max())) if times.size else None,
+            "labels": trained.labels,
+            "train_frauds_not_yet_known": trained.train_frauds_not_yet_known,
         },
         "model": {
             "version": bundle.version,
@@ -282,10 +285,12 @@ def run_backtest(
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     progress: bool = False,
     compare_path: Path | None = None,
+    labels: Labels = "all",
 ) -> dict[str, Any]:
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 
     ``compare_path``: a model bundle (say, the one in production) to measure on the same rows.
+    ``labels``: see :func:`~fraudscreen.training.pipeline.train_on_replay`.
     """
     compare = None
     if compare_path is not None:
@@ -301,7 +306,7 @@ def run_backtest(
     trained = train_on_replay(
         replayed, split=split, test_fraction=test_fraction, seed=seed,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
-        version=f"backtest-{sha[:12]}", data_sha256=sha,
+        version=f"backtest-{sha[:12]}", data_sha256=sha, labels=labels,
     )
     return backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,

@@ -196,13 +196,19 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 @click.option("--compare", "compare_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="A model bundle (model.joblib or its folder), e.g. the one in production, "
                    "to measure on the same test rows.")
+@click.option("--labels", type=click.Choice(["all", "known-at-test-start"]), default="all",
+              show_default=True,
+              help="Train with every label of the train rows, or only with the fraud labels known "
+                   "at the first test order, as a retrain on that day would (time split only).")
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
-             json_path: Path | None, progress: bool, compare_path: Path | None) -> None:
+             json_path: Path | None, progress: bool, compare_path: Path | None, labels: str) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import print_report, run_backtest
 
+    if labels != "all" and split != "time":
+        raise click.UsageError("--labels known-at-test-start needs --split time")
     if progress:
         click.echo(f"Replaying {data_path} …", err=True)
     try:
@@ -211,6 +217,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
             seed=seed, review_capacity=review_capacity, min_reject_precision=min_reject_precision,
             label_delay=timedelta(days=label_delay_days), progress=progress,
             compare_path=compare_path / "model.joblib" if compare_path and compare_path.is_dir() else compare_path,
+            labels=labels.replace("-", "_"),  # type: ignore[arg-type]
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None

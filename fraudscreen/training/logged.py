@@ -16,6 +16,7 @@ may still come).
 
 from __future__ import annotations
 
+import math
 import operator
 import os
 import secrets
@@ -141,6 +142,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None) -> Any:
     pending: list[tuple[Any, ...]] = []
     times: list[float] = []
     labels: list[int] = []
+    known_at: list[float] = []
     ids: list[str] = []
     hits: list[tuple[RuleHit, ...]] = []
     sources: list[int] = []
@@ -168,6 +170,8 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None) -> Any:
             pending = []
         times.append(at)
         labels.append(label)
+        label_at = _timestamp(row.get("label_time")) if label else None
+        known_at.append(max(label_at, at) if label_at is not None else (math.nan if not label else at))
         ids.append(str(row.get("order_id", "")))
         hits.append(tuple(_hit(h, known) for h in rule_hits if isinstance(h, Mapping)))
         sources.append(index)
@@ -188,6 +192,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None) -> Any:
         rules_version=None,
         seconds=time.perf_counter() - started,
         logged=True,
+        label_times=np.asarray(known_at, dtype=np.float64)[order],
     )
 
 

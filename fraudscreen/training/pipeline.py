@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import sys
 import tempfile
 import time
@@ -50,6 +51,7 @@ LABELS = {"fraud": 1, "legit": 0}
 DEFAULT_LABEL_DELAY = timedelta(days=30)
 """When a fraud row has no ``label_time``: its event time plus this."""
 Split = Literal["time", "random"]
+Labels = Literal["all", "known_at_test_start"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class ReplayResult:
     """True when the rows are features the live service logged, read instead of replayed."""
     seconds: float = 0.0
     """Wall time of the replay (sorting, validation and screening)."""
+    label_times: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    """When each fraud row's label became known, seconds since the epoch (NaN for legit rows);
+    empty when unknown."""
 
 
 def read_jsonl(path: Path) -> list[Any]:
@@ -152,6 +157,7 @@ def replay(
         hits: list[tuple[RuleHit, ...]] = []
         txs: list[str | None] = []
         sources: list[int] = []
+        known_at: list[float] = []
         for seq, (_key, index) in enumerate(
             tqdm(keyed, disable=None if progress else True, unit="order", desc="replay",
                  mininterval=0.5)
@@ -192,6 +198,7 @@ def replay(
             hits.append(evaluation.hits)
             txs.append(record.transaction_id)
             sources.append(index)
+            known_at.append(label_time.timestamp() if label else math.nan)
             if label:  # only a fraud label enters the profile (as a chargeback)
                 heapq.heappush(pending, (label_time, seq, record.order_id))
         db.close()
@@ -207,6 +214,7 @@ def replay(
         source_rows=np.asarray(sources, dtype=np.int64),
         rules_version=rules.version,
         seconds=time.perf_counter() - started,
+        label_times=np.asarray(known_at, dtype=np.float64),
     )
 
 
@@ -284,6 +292,10 @@ class TrainedReplay:
     split: Split
     test_fraction: float
     seed: int
+    labels: Labels = "all"
+    """``all``, or ``known_at_test_start``: train frauds labelled only later were trained as legit."""
+    train_frauds_not_yet_known: int | None = None
+    """Train rows whose fraud label became known after the first test order (time split)."""
 
 
 def split_indices(
@@ -314,19 +326,32 @@ def train_on_replay(
     min_reject_precision: float = 0.95,
     version: str,
     data_sha256: str,
+    labels: Labels = "all",
 ) -> TrainedReplay:
     """Train on the train rows of a replay (thresholds from a slice of them); keep the test rows.
 
     The review capacity is shared with the rules: the rows they flag on the threshold slice
     take their places in the queue first (:func:`~fraudscreen.training.train.choose_thresholds`).
+    ``labels="known_at_test_start"`` (time split only) trains as a retrain on the first test
+    day would: a train row whose fraud label became known only later counts as legit. The
+    test rows keep their true labels.
     """
     if split not in ("time", "random"):
         raise ModelError("split must be 'time' or 'random'")
     if not 0.0 < test_fraction < 1.0:
         raise ModelError("test_fraction must be in (0, 1)")
     times = replayed.event_times if split == "time" else None
+    if labels not in ("all", "known_at_test_start"):
+        raise ModelError("labels must be 'all' or 'known_at_test_start'")
+    y_train, not_yet_known = replayed.y, None
+    if labels == "known_at_test_start" or (
+        split == "time" and replayed.label_times.size == replayed.y.size
+    ):
+        y_late, not_yet_known = _labels_known_at_test_start(replayed, split, test_fraction, seed)
+        if labels == "known_at_test_start":
+            y_train = y_late
     result = train_model(
-        replayed.X, replayed.y, FEATURE_NAMES, event_times=times, version=version,
+        replayed.X, y_train, FEATURE_NAMES, event_times=times, version=version,
         data_sha256=data_sha256, seed=seed, review_capacity=review_capacity,
         min_reject_precision=min_reject_precision, test_fraction=test_fraction,
         rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
@@ -335,7 +360,25 @@ def train_on_replay(
                                 test_fraction=test_fraction, seed=seed)
     if test_idx.size != result.report["rows"]["test"]:  # pragma: no cover - same function
         raise ModelError("the back-test split differs from the training split")
-    return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed)
+    return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known)
+
+
+def _labels_known_at_test_start(
+    replayed: ReplayResult, split: Split, test_fraction: float, seed: int
+) -> tuple[np.ndarray, int]:
+    """Labels with the train frauds not yet known at the first test order set to legit."""
+    if split != "time":
+        raise ModelError("labels known at the test start need the time split")
+    if replayed.label_times.size != replayed.y.size:
+        raise ModelError("these rows carry no label times")
+    train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
+                                        test_fraction=test_fraction, seed=seed)
+    test_start = float(replayed.event_times[test_idx].min())
+    known = replayed.label_times[train_idx] <= test_start  # NaN (legit rows): False
+    late = train_idx[(replayed.y[train_idx] == 1) & ~known]
+    y = replayed.y.copy()
+    y[late] = 0
+    return y, int(late.size)
 
 
 def train_from_file(
