@@ -49,9 +49,7 @@ def cli_store(settings: Settings) -> Any:
     except FraudscreenError as exc:
         raise click.ClickException(error_message(exc)) from None
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        raise click.ClickException(f"cannot create the data directory or database{where} "
-                                   f"({exc.strerror or type(exc).__name__})") from None
+        raise click.ClickException(_os_problem(exc, "cannot create the data directory or database")) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,9 +92,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         raise click.ClickException(_os_problem(exc)) from None
 
 
-def _os_problem(exc: OSError) -> str:
+def _os_problem(exc: OSError, what: str = "cannot write") -> str:
+    """One line for an OSError: what failed, on which file, and the system's reason."""
     where = f" {exc.filename}" if exc.filename else ""
-    return f"cannot write{where} ({exc.strerror or type(exc).__name__})"
+    return f"{what}{where} ({exc.strerror or type(exc).__name__})"
 
 
 def _prepare_files(settings: Settings) -> None:

@@ -32,6 +32,8 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+"""What :data:`_PRINTABLE` refuses, for text outside a request body (path ids)."""
 """No control characters: what is stored must fit every database (PostgreSQL refuses NUL)."""
 Text255 = Annotated[str, Field(max_length=255)]
 Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=_PRINTABLE)]

@@ -249,24 +249,21 @@ def test_an_account_held_only_in_a_list_is_exported(client: FlaskClient, keys: d
     assert erased["removed"]["list_entries"] == 1
 
 
+def _post_chunked(client: FlaskClient, key: str, body: bytes):  # type: ignore[no-untyped-def]
+    """POST without Content-Length, as a streaming client does (Transfer-Encoding: chunked)."""
+    return client.post(
+        "/v1/score", input_stream=io.BytesIO(body),
+        headers={**auth(key), "Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
 def test_a_chunked_body_over_the_limit_is_a_413(client: FlaskClient, keys: dict[str, str]) -> None:
     """Without Content-Length the server cuts the body at the limit; that is not 'invalid JSON'."""
-    body = b'{"a": "' + b"x" * 70_000 + b'"}'
-    response = client.post(
-        "/v1/score", input_stream=io.BytesIO(body),
-        headers={**auth(keys["score"]), "Transfer-Encoding": "chunked",
-                 "Content-Type": "application/json"},
-        environ_overrides={"wsgi.input_terminated": True},
-    )
+    response = _post_chunked(client, keys["score"], b'{"a": "' + b"x" * 70_000 + b'"}')
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "request_too_large"
-    small = json.dumps(order_body()).encode()
-    response = client.post(
-        "/v1/score", input_stream=io.BytesIO(small),
-        headers={**auth(keys["score"]), "Transfer-Encoding": "chunked",
-                 "Content-Type": "application/json"},
-        environ_overrides={"wsgi.input_terminated": True},
-    )
+    response = _post_chunked(client, keys["score"], json.dumps(order_body()).encode())
     assert response.status_code == 200
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
@@ -16,9 +15,9 @@ from fraudscreen.api.metrics import LATENCY, REQUESTS
 from fraudscreen.config import Settings, load_settings
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.logs import setup_logging
+from fraudscreen.schema import CONTROL_CHARACTER
 from fraudscreen.screening import Screener
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probes and scrapes: not logged (they carry nothing worth keeping)."""
 _request_log = logging.getLogger("fraudscreen.requests")
@@ -62,7 +61,7 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
     def _refuse_control_characters(_endpoint: str | None, values: dict[str, Any] | None) -> None:
         """A path id with a control character (``%00``) matches nothing and no database holds it."""
         for name, value in (values or {}).items():
-            if isinstance(value, str) and _CONTROL.search(value):
+            if isinstance(value, str) and CONTROL_CHARACTER.search(value):
                 raise InvalidRequestError(
                     "Invalid path.",
                     details=[ErrorDetail(f"/{name}", "must not contain control characters")],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from fraudscreen.api.auth import require_scope
-from fraudscreen.api.v1 import json_body
+from fraudscreen.api.v1 import json_body, text_problem
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError
 from fraudscreen.rules import LIST_KINDS, LIST_NAMES, normalise_list_value
 from fraudscreen.schema import refuse_card_numbers
@@ -28,16 +28,7 @@ def _text(body: dict[str, object], name: str) -> str:
     """``body[name]`` as text ("" when absent); a 400 naming the field if it is not a string
     or holds what the database cannot store (NUL, a lone surrogate from a ``\\ud800`` escape)."""
     value = body.get(name, "")
-    problem = None
-    if not isinstance(value, str):
-        problem = "must be a string"
-    elif "\x00" in value:
-        problem = "must not contain NUL characters"
-    else:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            problem = "must be valid Unicode text (no lone surrogates)"
+    problem = text_problem(value) if isinstance(value, str) else "must be a string"
     if problem is not None:
         raise InvalidRequestError("Invalid list entry.", details=[ErrorDetail(f"/{name}", problem)])
     return value  # type: ignore[return-value]

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from fraudscreen.api.auth import require_scope
-from fraudscreen.api.v1 import json_body
+from fraudscreen.api.v1 import json_body, text_problem
 from fraudscreen.config import REPO_DIR
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, ModelError
 from fraudscreen.screening import Screener
@@ -44,22 +44,11 @@ def allowed_roots(screener: Screener) -> tuple[Path, ...]:
     return tuple(dict.fromkeys((MODELS_DIR.resolve(), configured.parent)))
 
 
-def _encodable(text: str) -> bool:
-    """False for text a file name cannot hold: NUL, or a lone surrogate from a JSON escape."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def resolve_bundle_path(screener: Screener, raw: Any) -> Path:
     """The bundle file named by the request, refused unless it is a ``.joblib`` under an allowed root."""
     if raw is None:
         return screener.settings.resolved_model_path
-    if not isinstance(raw, str) or not raw.strip() or not _encodable(raw):
+    if not isinstance(raw, str) or not raw.strip() or text_problem(raw):
         raise InvalidRequestError("Invalid model path.",
                                   details=[ErrorDetail("/path", "must be a non-empty string")])
     path = Path(raw)

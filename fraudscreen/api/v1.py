@@ -37,6 +37,18 @@ def json_body() -> Any:
     return body
 
 
+def text_problem(value: str) -> str | None:
+    """Why a database could not store ``value`` (NUL, a lone surrogate from a ``\\ud800`` JSON
+    escape), or None."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no lone surrogates)"
+    return None
+
+
 def order_response(body: dict[str, Any]) -> Response:
     """Answer with an order's JSON and note its id and decision for the request log."""
     g.order_id, g.decision = body.get("id"), body.get("decision")

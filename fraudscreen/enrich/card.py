@@ -13,7 +13,8 @@ import unicodedata
 from typing import Any
 
 import numpy as np
-import phonenumbers
+
+from fraudscreen.enrich.phone import is_valid_phone
 
 __all__ = ["CARD_SEGMENT", "MAX_PAN_LENGTH", "MIN_PAN_LENGTH", "card_key", "find_card_numbers", "luhn_valid"]
 
@@ -162,12 +163,7 @@ def _is_phone_number(run: str) -> bool:
     of those with 12 or more digits passes the Luhn check.
     """
     digits = run.translate(_SEPARATORS)
-    if len(digits) > _E164_MAX_DIGITS:
-        return False
-    try:
-        return bool(phonenumbers.is_valid_number(phonenumbers.parse("+" + digits)))
-    except phonenumbers.NumberParseException:
-        return False
+    return len(digits) <= _E164_MAX_DIGITS and is_valid_phone("+" + digits)
 
 
 def _number_text(value: object) -> str | None:
