@@ -283,9 +283,9 @@ def test_the_time_split_keeps_rows_of_one_time_on_one_side() -> None:
 def test_labels_known_at_test_start_are_the_replay_s_label_times(replayed: ReplayResult) -> None:
     from fraudscreen.training.pipeline import _labels_known_at_test_start
 
-    y_known, late_count = _labels_known_at_test_start(replayed, "time", 0.2, 0)
     train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split="time",
                                         test_fraction=0.2, seed=0)
+    y_known, late_count = _labels_known_at_test_start(replayed, "time", train_idx, test_idx)
     test_start = replayed.event_times[test_idx].min()
     late = [i for i in train_idx if replayed.y[i] == 1 and not replayed.label_times[i] <= test_start]
     assert late and late_count == len(late)

@@ -343,11 +343,13 @@ def train_on_replay(
     times = replayed.event_times if split == "time" else None
     if labels not in ("all", "known_at_test_start"):
         raise ModelError("labels must be 'all' or 'known_at_test_start'")
+    train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
+                                        test_fraction=test_fraction, seed=seed)
     y_train, not_yet_known = replayed.y, None
     if labels == "known_at_test_start" or (
         split == "time" and replayed.label_times.size == replayed.y.size
     ):
-        y_late, not_yet_known = _labels_known_at_test_start(replayed, split, test_fraction, seed)
+        y_late, not_yet_known = _labels_known_at_test_start(replayed, split, train_idx, test_idx)
         if labels == "known_at_test_start":
             y_train = y_late
     result = train_model(
@@ -356,23 +358,19 @@ def train_on_replay(
         min_reject_precision=min_reject_precision, test_fraction=test_fraction,
         rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
     )
-    _, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
-                                test_fraction=test_fraction, seed=seed)
     if test_idx.size != result.report["rows"]["test"]:  # pragma: no cover - same function
         raise ModelError("the back-test split differs from the training split")
     return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known)
 
 
 def _labels_known_at_test_start(
-    replayed: ReplayResult, split: Split, test_fraction: float, seed: int
+    replayed: ReplayResult, split: Split, train_idx: np.ndarray, test_idx: np.ndarray
 ) -> tuple[np.ndarray, int]:
     """Labels with the train frauds not yet known at the first test order set to legit."""
     if split != "time":
         raise ModelError("labels known at the test start need the time split")
     if replayed.label_times.size != replayed.y.size:
         raise ModelError("these rows carry no label times")
-    train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
-                                        test_fraction=test_fraction, seed=seed)
     test_start = float(replayed.event_times[test_idx].min())
     known = replayed.label_times[train_idx] <= test_start  # NaN (legit rows): False
     late = train_idx[(replayed.y[train_idx] == 1) & ~known]
