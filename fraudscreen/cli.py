@@ -40,16 +40,30 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj  # type: ignore[no-any-return]
 
 
-def cli_store(settings: Settings) -> Any:
-    """The migrated store; ClickException when the database cannot be opened or created."""
-    from fraudscreen.store import open_store
+def cli_store(settings: Settings, *, must_exist: bool = False) -> Any:
+    """The migrated store; ClickException when the database cannot be opened or created.
+
+    With ``must_exist`` (commands that only read or delete), a missing SQLite database is an
+    error and nothing is created on disk: a mistyped ``--data-dir`` must not look like an
+    empty database.
+    """
+    from fraudscreen.store import database_exists, open_store, sqlite_file
 
     try:
+        if must_exist and not database_exists(settings.resolved_database_url):
+            raise click.ClickException(_no_database(settings, sqlite_file(settings.resolved_database_url)))
         return open_store(settings)
     except FraudscreenError as exc:
         raise click.ClickException(error_message(exc)) from None
     except OSError as exc:
         raise click.ClickException(_os_problem(exc, "cannot create the data directory or database")) from None
+
+
+def _no_database(settings: Settings, path: Path | None) -> str:
+    """One line: which database is missing, where the data directory is, and what to do."""
+    return (f"no database at {path} (data directory {settings.data_dir.resolve()}); point at the "
+            "right one with --data-dir DIR before the command, or FRAUDSCREEN_DATA_DIR or "
+            "FRAUDSCREEN_DATABASE_URL; `fraudscreen serve` or `fraudscreen db upgrade` creates a database")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -172,7 +186,7 @@ def apikeys_create(ctx: click.Context, name: str, scopes: tuple[str, ...]) -> No
 @click.pass_context
 def apikeys_list(ctx: click.Context) -> None:
     """List keys (never the keys themselves)."""
-    for k in cli_store(_settings(ctx)).list_api_keys():
+    for k in cli_store(_settings(ctx), must_exist=True).list_api_keys():
         state = "revoked" if k.revoked_at else "active"
         click.echo(f"{k.id}\t{k.prefix}…\t{k.name}\t{','.join(k.scopes)}\t{state}")
 
@@ -182,7 +196,7 @@ def apikeys_list(ctx: click.Context) -> None:
 @click.pass_context
 def apikeys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id."""
-    cli_store(_settings(ctx)).revoke_api_key(key_id)  # an unknown id: Error: (see _Group)
+    cli_store(_settings(ctx), must_exist=True).revoke_api_key(key_id)  # an unknown id: Error: (see _Group)
     click.echo(f"Revoked {key_id}.")
 
 
@@ -225,7 +239,7 @@ def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: s
 def lists_remove(ctx: click.Context, list_name: str, kind: str, value: str) -> None:
     """Remove an entry."""
     normalised = _list_entry(kind, value)
-    if not cli_store(_settings(ctx)).remove_list_entry(list_name, kind, normalised, actor="cli"):
+    if not cli_store(_settings(ctx), must_exist=True).remove_list_entry(list_name, kind, normalised, actor="cli"):
         raise click.ClickException("no such entry")
     click.echo("Removed.")
 
@@ -235,7 +249,7 @@ def lists_remove(ctx: click.Context, list_name: str, kind: str, value: str) -> N
 @click.pass_context
 def lists_show(ctx: click.Context, list_name: str | None) -> None:
     """Print the entries of one list or of all."""
-    for r in cli_store(_settings(ctx)).list_entries(list_name):
+    for r in cli_store(_settings(ctx), must_exist=True).list_entries(list_name):
         click.echo(f"{r.list_name}\t{r.kind}\t{r.value}\t{r.note}")
 
 

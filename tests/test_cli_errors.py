@@ -311,3 +311,71 @@ def test_score_refuses_non_utf8_and_deep_json(tmp_path: Path) -> None:
     deep.write_text("[" * 100_000 + "]" * 100_000)
     assert "nested too deeply" in clean_failure(cli(tmp_path, "score", str(deep)), code=1)
     assert "not valid JSON" in clean_failure(cli(tmp_path, "score", "-"), code=1)  # empty input
+
+
+# --- commands that only read or delete need an existing database ----------------------------
+
+MUST_EXIST = [
+    ["erase", "cust-42", "--yes"],
+    ["erase", "cust-42"],  # refused before the confirmation question
+    ["export", "cust-42"],
+    ["export-training", "--out", "{tmp}/training.jsonl"],
+    ["purge"],
+    ["apikeys", "list"],
+    ["apikeys", "revoke", "key-1"],
+    ["lists", "show"],
+    ["lists", "remove", "block", "ip", "10.0.0.1"],
+]
+
+
+@pytest.mark.parametrize("args", MUST_EXIST, ids=lambda a: " ".join(a[:2]))
+def test_read_and_delete_commands_refuse_a_missing_database(args: list[str], tmp_path: Path) -> None:
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = cli(tmp_path, *args)
+    output = clean_failure(result, code=1)
+    database = (tmp_path / "var" / "fraudscreen.db").resolve()
+    assert f"no database at {database}" in output
+    assert f"data directory {(tmp_path / 'var').resolve()}" in output
+    for words in ("--data-dir", "FRAUDSCREEN_DATA_DIR", "FRAUDSCREEN_DATABASE_URL", "db upgrade", "serve"):
+        assert words in output
+    assert "Erase this account" not in output and "{" not in output  # no question, no empty report
+    assert not (tmp_path / "var").exists()  # neither the database nor its folder was made
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_missing_database_url_file_is_named_and_not_created(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "elsewhere" / "screening.db"
+    monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", f"sqlite:///{missing}")
+    output = clean_failure(cli(tmp_path, "erase", "cust-42", "--yes"), code=1)
+    assert f"no database at {missing}" in output
+    assert not missing.parent.exists() and not (tmp_path / "var").exists()
+
+
+def test_erase_works_once_the_database_exists(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    result = cli(tmp_path, "erase", "cust-42", "--yes")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert not any(report["removed"].values())
+    listed = cli(tmp_path, "apikeys", "list")
+    assert listed.exit_code == 0 and listed.output == ""
+
+
+def test_database_exists_is_false_only_for_a_missing_sqlite_file(tmp_path: Path) -> None:
+    from fraudscreen.errors import StoreError
+    from fraudscreen.store import database_exists, sqlite_file
+
+    present = tmp_path / "present.db"
+    present.write_bytes(b"")
+    assert database_exists(f"sqlite:///{present}") is True
+    assert database_exists(f"sqlite:///{tmp_path / 'absent.db'}") is False
+    assert database_exists(f"sqlite:///file:{tmp_path / 'absent.db'}?mode=ro&uri=true") is False
+    assert sqlite_file(f"sqlite:///file:{tmp_path / 'absent.db'}?mode=ro&uri=true") == tmp_path / "absent.db"
+    for url in ("sqlite:///:memory:", "sqlite://", "sqlite:///file:mem?mode=memory&uri=true",
+                "postgresql://fraud@db.invalid/fraudscreen", "postgresql+psycopg://fraud@db.invalid/x"):
+        assert database_exists(url) is True, url
+        assert sqlite_file(url) is None, url
+    assert not (tmp_path / "absent.db").exists()
+    with pytest.raises(StoreError):
+        database_exists("not a url")

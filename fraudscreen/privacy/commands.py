@@ -15,10 +15,10 @@ CLI_ACTOR = "cli"
 
 
 def _open_store(ctx: click.Context) -> tuple[Any, Settings]:
-    from fraudscreen.cli import cli_store  # ClickException when the database cannot be opened
+    from fraudscreen.cli import cli_store  # ClickException when the database is missing or unusable
 
     settings: Settings = ctx.obj
-    return cli_store(settings), settings
+    return cli_store(settings, must_exist=True), settings
 
 
 def _account_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -40,10 +40,10 @@ def erase(ctx: click.Context, account_id: str, yes: bool) -> None:
     """Erase ACCOUNT_ID's personal data everywhere and print the report (idempotent)."""
     from fraudscreen.privacy.erasure import erase_account
 
-    if not yes:
-        click.confirm("Erase this account's data? This cannot be undone.", abort=True)
-    store, settings = _open_store(ctx)
+    store, settings = _open_store(ctx)  # first: no question about a database that is not there
     try:
+        if not yes:
+            click.confirm("Erase this account's data? This cannot be undone.", abort=True)
         report = erase_account(store, settings, account_id, actor=CLI_ACTOR)
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None

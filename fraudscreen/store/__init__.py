@@ -1,7 +1,8 @@
 """Storage: orders, account profiles, outcomes, API keys, lists and the audit log (SQLAlchemy).
 
 Only this package imports SQLAlchemy and Alembic. ``Store(url)`` opens SQLite or
-PostgreSQL; ``Store.upgrade()`` creates or migrates the schema. The SQL-backed names are
+PostgreSQL; ``Store.upgrade()`` creates or migrates the schema; ``database_exists(url)``
+tells whether a SQLite database file is there (without creating it). The SQL-backed names are
 imported on first use, so that the scoring core can use :mod:`fraudscreen.store.records`
 and :mod:`fraudscreen.store.interface` without loading SQLAlchemy.
 """
@@ -16,6 +17,7 @@ from fraudscreen.store.records import OrderRecord, StoredOrder
 
 if TYPE_CHECKING:
     from fraudscreen.store.apikeys import SCOPES, ApiKey
+    from fraudscreen.store.base import database_exists, sqlite_file
     from fraudscreen.store.lists import ListRow
     from fraudscreen.store.sql import Store, open_store
 
@@ -23,6 +25,8 @@ _LAZY = {
     "SCOPES": "fraudscreen.store.apikeys",
     "ApiKey": "fraudscreen.store.apikeys",
     "ListRow": "fraudscreen.store.lists",
+    "database_exists": "fraudscreen.store.base",
+    "sqlite_file": "fraudscreen.store.base",
     "Store": "fraudscreen.store.sql",
     "open_store": "fraudscreen.store.sql",
 }
@@ -42,5 +46,7 @@ __all__ = [
     "ScreeningStore",
     "Store",
     "StoredOrder",
+    "database_exists",
     "open_store",
+    "sqlite_file",
 ]

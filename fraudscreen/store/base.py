@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from alembic import command
 from alembic.config import Config
@@ -96,6 +97,36 @@ def _refuse_foreign_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None
     if record.info.get("pid") != os.getpid():
         record.dbapi_connection = proxy.dbapi_connection = None
         raise DisconnectionError("connection belongs to another process")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite file URL; None for an in-memory or a non-SQLite database.
+
+    StoreError when ``url`` is not a database URL.
+    """
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open the database ({type(exc).__name__})") from exc
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if parsed.query.get("uri") in ("true", "1"):  # sqlite:///file:path?mode=ro&uri=true
+        if parsed.query.get("mode") == "memory":
+            return None
+        location = urlsplit(database)
+        if location.scheme == "file":
+            database = unquote(location.path)
+    if database in ("", ":memory:"):
+        return None
+    return Path(database)
+
+
+def database_exists(url: str) -> bool:
+    """False only for a SQLite file URL whose file is missing; in-memory and server databases
+    (e.g. PostgreSQL) count as existing and report their own connection errors when opened."""
+    path = sqlite_file(url)
+    return path is None or path.exists()
 
 
 def make_engine(url: str) -> Engine:

@@ -256,7 +256,7 @@ def export_training(ctx: click.Context, out: Path, label_delay_days: float, sinc
     if since is not None and until is not None and since >= until:
         raise click.BadParameter("must be before --until.", param_hint="--since")
     try:
-        store = cli_store(_settings(ctx))
+        store = cli_store(_settings(ctx), must_exist=True)
         try:
             summary = export_labelled(store, out, label_delay=timedelta(days=label_delay_days),
                                       since=since, until=until)
