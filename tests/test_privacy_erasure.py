@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,53 @@ def test_keeping_confirmed_fraud_hashes_is_explicit_and_reported(tmp_path: Path,
     finally:
         reset_logging()
         app.extensions["fraudscreen"].store.close()
+
+
+def test_erasure_keeps_list_entries_other_accounts_share_and_clears_notes(client, keys, settings) -> None:
+    """A block on an IP a ring shares survives one member's erasure; what only it used goes."""
+    score, admin = auth(keys["score"]), auth(keys["admin"])
+    mine = account_orders()[0]
+    ring_mate = order_body(  # another account on the same IP, with its own device
+        event__transaction_id="tx-ring-1", event__time="2026-11-20T13:00:00Z",
+        account__user_id="acct-ring-mate", email__address="mate@example.net",
+        device__ip_address=IP, device__id="dev-ring-mate",
+    )
+    for body in (mine, ring_mate):
+        assert client.post("/v1/score", json=body, headers=score).status_code == 200
+    for kind, value, note in (
+        ("ip", IP, f"ring seen on {ACCOUNT} and acct-ring-mate"),  # shared: kept, note cleared
+        ("device_id", DEVICE, "only this buyer"),  # only the erased account's: removed
+        ("account_id", "acct-ring-mate", f"linked to {ACCOUNT}."),  # kept, note cleared
+        ("ip", "81.2.69.192", f"{ACCOUNT}7 is someone else"),  # a longer id: untouched
+    ):
+        created = client.post("/v1/lists/block", json={"kind": kind, "value": value, "note": note},
+                              headers=admin)
+        assert created.status_code == 201, created.get_json()
+
+    exported = client.get(f"/v1/accounts/{ACCOUNT}/export", headers=admin).get_json()
+    assert len(exported["list_entries"]) == 3  # its IP, its device, and the note naming it
+
+    report = client.delete(f"/v1/accounts/{ACCOUNT}", headers=admin).get_json()
+    assert report["removed"]["list_entries"] == 1 and report["removed"]["list_notes_cleared"] == 2
+    assert any(k["what"].startswith("1 list entry for IP addresses") for k in report["kept"])
+
+    entries = {(e["kind"], e["value"]): e["note"]
+               for e in client.get("/v1/lists?list=block", headers=admin).get_json()["entries"]}
+    assert entries == {("ip", IP): "[erased]", ("account_id", "acct-ring-mate"): "[erased]",
+                       ("ip", "81.2.69.192"): f"{ACCOUNT}7 is someone else"}
+    assert ACCOUNT not in table_text(settings.resolved_database_url).replace(f"{ACCOUNT}7", "")
+    assert DEVICE not in table_text(settings.resolved_database_url)
+    # The kept block still works, and its audit entry still says who added which IP.
+    again = client.post("/v1/score", json=order_body(
+        event__transaction_id="tx-ring-2", account__user_id="acct-new", device__ip_address=IP,
+    ), headers=score).get_json()
+    assert again["decision"] == "reject"
+    engine = sa.create_engine(settings.resolved_database_url)
+    try:
+        with engine.connect() as conn:
+            audit = conn.execute(sa.text(
+                "SELECT target, details FROM audit_log WHERE action = 'list.add' ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    values = [d if isinstance(d, dict) else json.loads(d) for _t, d in audit]
+    assert [v.get("value") for v in values] == [IP, None, "acct-ring-mate", "81.2.69.192"]

@@ -15,6 +15,7 @@ from fraudscreen.logs import log_file_name
 from fraudscreen.privacy import PurgeScheduler, purge
 from fraudscreen.privacy.commands import purge as purge_command
 from fraudscreen.screening import Screener
+from fraudscreen.store.retention import PURGED_VALUE
 from fraudscreen.store.tables import audit_log, order_entities, orders, outcomes
 
 from helpers import make_settings, order_body
@@ -75,7 +76,7 @@ def test_purge_removes_what_is_past_retention_and_keeps_the_rest(screener, setti
     report = purge(store, settings, now=NOW)
     assert report.counts == {
         "orders_stripped": 3, "entity_links": 5 + 10, "orders_deleted": 1, "orders_anonymised": 1,
-        "accounts_deleted": 1, "audit_entries": 1, "log_files": 1,
+        "accounts_deleted": 1, "audit_entries": 1, "audit_list_values": 0, "log_files": 1,
     }
 
     by_id = {r["order_id"]: r for r in rows(url, orders)}
@@ -123,5 +124,87 @@ def test_purge_command_prints_the_counts(settings, screener) -> None:
     result = CliRunner().invoke(purge_command, [], obj=settings)
     assert result.exit_code == 0, result.output
     assert '"orders_stripped": 0' in result.output and '"personal"' in result.output
+    assert '"audit_list_values": 0' in result.output
     bad = CliRunner().invoke(purge_command, [], obj=settings.with_overrides(retention_orders_days=0))
     assert bad.exit_code != 0 and "retention_orders_days" in bad.output
+
+
+def _age_audit(url: str, days: int, *audit_ids: int) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.update(audit_log).where(audit_log.c.id.in_(audit_ids))
+                         .values(at=NOW - timedelta(days=days)))
+    finally:
+        engine.dispose()
+
+
+def _last_audit_id(url: str) -> int:
+    return max(r["id"] for r in rows(url, audit_log))
+
+
+def test_purge_drops_list_values_from_old_audit_entries_unless_still_listed(screener, settings) -> None:
+    store, url = screener.store, settings.resolved_database_url
+    # Added and removed 200 days ago: the list no longer holds it, so neither entry may.
+    store.add_list_entry("block", "ip", "81.2.69.160", actor="staff")
+    gone_add = _last_audit_id(url)
+    store.remove_list_entry("block", "ip", "81.2.69.160", actor="staff")
+    gone_remove = _last_audit_id(url)
+    # Added 200 days ago and still listed: the entry saying who added it keeps the value.
+    store.add_list_entry("block", "device_id", "dev-evil", actor="staff")
+    listed_add = _last_audit_id(url)
+    # Same value, other list: being on the review list does not keep a block-list entry.
+    store.add_list_entry("block", "email_hash", "ab" * 32, actor="staff")
+    other_add = _last_audit_id(url)
+    store.remove_list_entry("block", "email_hash", "ab" * 32, actor="staff")
+    other_remove = _last_audit_id(url)
+    store.add_list_entry("review", "email_hash", "ab" * 32, actor="staff")
+    review_add = _last_audit_id(url)
+    # Added 200 days ago, removed 10 days ago: the recent removal keeps the value.
+    store.add_list_entry("block", "ip", "2.125.160.216", actor="staff")
+    recent_add = _last_audit_id(url)
+    store.remove_list_entry("block", "ip", "2.125.160.216", actor="staff")
+    recent_remove = _last_audit_id(url)
+    _age_audit(url, 200, gone_add, gone_remove, listed_add, other_add, other_remove, review_add,
+               recent_add)
+    _age_audit(url, 10, recent_remove)
+    # Other actions keep their details, even with a "value" in them.
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.insert(audit_log), [
+            {"at": NOW - timedelta(days=200), "actor": "t", "action": "order.read", "target": "o1",
+             "details": {"value": "81.2.69.160"}},
+            {"at": NOW - timedelta(days=200), "actor": "t", "action": "profile.read", "target": "a1",
+             "details": {"orders": 3}},
+        ])
+    before = {r["id"]: r for r in rows(url, audit_log)}
+
+    report = purge(store, settings, now=NOW)
+    assert report.counts["audit_list_values"] == 5
+    assert report.counts["audit_entries"] == 0
+
+    after = {r["id"]: r for r in rows(url, audit_log)}
+    assert set(after) == set(before)
+    # The 200-day-old add of the value removed 10 days ago goes too: it is off the list now.
+    purged = {gone_add, gone_remove, other_add, other_remove, recent_add}
+    for audit_id, row in after.items():
+        if audit_id in purged:
+            assert row["details"] == {"value": PURGED_VALUE}
+            assert {k: v for k, v in row.items() if k != "details"} == {
+                k: v for k, v in before[audit_id].items() if k != "details"}
+        else:
+            assert row == before[audit_id]
+    assert after[gone_add]["target"] == "block/ip" and after[gone_add]["action"] == "list.add"
+    assert after[listed_add]["details"] == {"value": "dev-evil"}
+    assert after[review_add]["details"] == {"value": "ab" * 32}
+    assert after[recent_remove]["details"] == {"value": "2.125.160.216"}
+    assert not any("81.2.69.160" in str(r["details"]) for r in after.values()
+                   if r["action"].startswith("list."))
+
+    again = purge(store, settings, now=NOW)
+    assert again.counts["audit_list_values"] == 0
+    assert {r["id"]: r for r in rows(url, audit_log)} == after
+
+
+def test_the_privacy_page_names_the_purged_marker() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "privacy.md").read_text()
+    assert f"`{PURGED_VALUE}`" in doc and "audit_list_values" in doc

@@ -27,7 +27,7 @@ class ErasureReport:
     """The id under which the erasure is audited (the audit entry never names the account)."""
     account_id: str
     removed: dict[str, int]
-    """Per kind: accounts, orders, entity_links, outcomes, list_entries,
+    """Per kind: accounts, orders, entity_links, outcomes, list_entries, list_notes_cleared,
     audit_entries_anonymised, log_lines, log_files."""
     kept: list[dict[str, str]] = field(default_factory=list)
     """``{"what", "why"}`` for everything kept on purpose."""
@@ -72,6 +72,15 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
             "what": f"{result.kept_fraud_email_hashes} email hash(es) of confirmed-fraud orders "
                     "on the block list",
             "why": f"fraud prevention: {KEEP_SETTING} is on",
+        })
+    if result.kept_shared_list_entries:
+        kept.append({
+            "what": f"{result.kept_shared_list_entries} list entr"
+                    f"{'y' if result.kept_shared_list_entries == 1 else 'ies'} for IP addresses, "
+                    "device ids or email hashes that other accounts' orders also carry, with "
+                    "their audit entries",
+            "why": "those values are the other accounts' data too; one account's erasure does "
+                   "not lift a block that protects against them",
         })
     if result.removed.get("audit_entries_anonymised"):
         kept.append({

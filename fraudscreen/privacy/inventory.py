@@ -121,7 +121,9 @@ _ACCT = f"{ORDERS} after the last order; {ERASE}"
 _ORD = f"{ORDERS}; {ERASE}"
 _ANON = f"{ORDERS}; kept in anonymised labelled orders; {ERASE}"
 _LINK = f"{PERSONAL}; {ERASE}"
-_STAFF = "until removed by an admin; entries naming an erased account are removed"
+_STAFF = ("until removed by an admin (the audit entries of its changes then keep the value for the "
+          "personal period only); entries naming an erased account are removed, unless other "
+          "accounts' orders carry the same IP, device id or email hash; notes naming it are cleared")
 STORED_COLUMNS: tuple[StoredColumn, ...] = (
     StoredColumn("accounts", "account_id", "account.user_id", "as sent", _ACCT),
     StoredColumn("accounts", "created_at", "account.created_at", "UTC time", _ACCT),
@@ -169,7 +171,9 @@ STORED_COLUMNS: tuple[StoredColumn, ...] = (
     *(StoredColumn("meta", c, "the service", "counters", "always") for c in ("key", "value")),
     *(StoredColumn("audit_log", c, "every admin change and every read of personal data",
                    "actor = API key name; target = object id (an account or order id); details = counts, or the listed value of a list change (an IP, id or hash)",
-                   "`retention_audit_days` (730 d); target and details anonymised on erasure")
+                   "`retention_audit_days` (730 d); the value of a list change (`list.add`, "
+                   "`list.remove`) becomes `[purged]` after the personal period unless it is still "
+                   "on that list; target and details anonymised on erasure")
       for c in ("id", "at", "actor", "action", "target", "details")),
 )
 """Every column the store writes."""

@@ -36,7 +36,8 @@ class PurgeReport:
     logs_before: datetime
     counts: dict[str, int]
     """orders_stripped, entity_links, orders_deleted, orders_anonymised, accounts_deleted,
-    audit_entries, log_files."""
+    audit_entries (deleted), audit_list_values (list-change audit entries past the personal
+    period whose value was replaced because it is no longer on its list), log_files."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON printed by ``fraudscreen purge``."""
@@ -72,6 +73,7 @@ def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> P
     counts["entity_links"] = personal["entity_links"] + older.pop("entity_links")
     counts.update(older)
     counts["audit_entries"] = store.purge_audit(audit_before)
+    counts["audit_list_values"] = store.purge_list_audit_values(personal_before)
     counts["log_files"] = delete_old_log_files(settings.resolved_log_dir, logs_before.date())
     store.scrub()
     log.info("retention purge done", extra={"counts": counts})

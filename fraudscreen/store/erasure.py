@@ -3,17 +3,22 @@
 Erasure runs in one write transaction: the account's orders (and with them their entity
 links, outcomes and stored answers), its aggregates, the list entries that name its
 identifiers, and the audit entries that mention them (kept as "who did what when", with the
-target and details replaced). Only the email hashes of confirmed-fraud orders may be kept,
-on the block list, and only when the caller asks for it.
+target and details replaced). List notes that name the account's identifiers are cleared.
+
+Two kinds of list entry stay. An entry for an IP, device id or email hash that other
+accounts' orders also carry is their data too: one account's erasure must not lift a block
+that protects against a ring sharing it (its audit trail stays as well). And the email hashes
+of confirmed-fraud orders, on the block list, when the caller asks for it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Text, cast, delete, false, or_, select, update
 from sqlalchemy.engine import Connection
@@ -36,10 +41,16 @@ ERASED_TARGET = "[erased]"
 CONFIRMED_FRAUD = ("fraud",)
 """Outcomes that count as confirmed fraud for the optional block-list keep."""
 KEPT_NOTE = "confirmed fraud; kept on account erasure"
+ERASED_NOTE = "[erased]"
+"""What a list entry's note becomes when it named an erased account's identifier."""
 _CHUNK = 200
+_T = TypeVar("_T")
+_SHARED_KINDS = (("ip", "ips", orders.c.ip), ("device_id", "device_ids", orders.c.device_id),
+                 ("email_hash", "email_hashes", orders.c.email_hash))
+"""List kinds whose values other accounts' orders may carry too: (kind, identifiers field, column)."""
 
 
-def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+def _chunks(values: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -79,6 +90,16 @@ class AccountIdentifiers:
         )
         return tuple(dict.fromkeys(v for v in values if v))
 
+    def without(self, shared: frozenset[str]) -> AccountIdentifiers:
+        """These identifiers minus the IPs, device ids and email hashes in ``shared``."""
+        def keep(values: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(v for v in values if v not in shared)
+
+        return AccountIdentifiers(
+            self.account_id, self.order_ids, self.transaction_ids, keep(self.ips),
+            keep(self.device_ids), self.card_keys, keep(self.email_hashes),
+        )
+
 
 @dataclass(frozen=True)
 class AccountErasure:
@@ -92,6 +113,8 @@ class AccountErasure:
     """Rows removed (or, for the audit log, anonymised) per kind."""
     kept_fraud_email_hashes: int = 0
     """Email hashes of confirmed-fraud orders kept on the block list."""
+    kept_shared_list_entries: int = 0
+    """List entries kept because other accounts' orders carry their IP, device id or email hash."""
 
 
 def _distinct(rows: Iterable[Any], attr: str) -> tuple[str, ...]:
@@ -141,6 +164,33 @@ class ErasureMixin(StoreBase):
         return or_(*clauses)
 
     @staticmethod
+    def _shared_values(conn: Connection, ids: AccountIdentifiers) -> frozenset[str]:
+        """The account's IPs, device ids and email hashes that other accounts' orders carry too."""
+        other = or_(orders.c.account_id.is_(None), orders.c.account_id != ids.account_id)
+        shared: set[str] = set()
+        for _kind, field_name, column in _SHARED_KINDS:
+            for chunk in _chunks(list(getattr(ids, field_name))):
+                shared.update(conn.execute(
+                    select(column).distinct().where(column.in_(chunk), other)
+                ).scalars())
+        return frozenset(shared)
+
+    @staticmethod
+    def _notes_naming(conn: Connection, ids: AccountIdentifiers) -> list[int]:
+        """Ids of the list entries whose note names one of ``ids`` (as a whole token)."""
+        values = ids.all()
+        if not values:
+            return []
+        candidates = conn.execute(
+            select(list_entries.c.id, list_entries.c.note).where(
+                or_(*(list_entries.c.note.contains(v, autoescape=True) for v in values))
+            )
+        ).all()
+        # "cust-4" must not match inside "cust-42": a token boundary on both sides.
+        names = re.compile("|".join(rf"(?<![\w.-]){re.escape(v)}(?![\w-]|\.\w)" for v in values))
+        return [row.id for row in candidates if names.search(row.note)]
+
+    @staticmethod
     def _audit_filter(ids: AccountIdentifiers) -> Any:
         a = audit_log.c
         names = [ids.account_id, *ids.order_ids, *ids.transaction_ids]
@@ -185,7 +235,8 @@ class ErasureMixin(StoreBase):
                     list_entries.c.value,
                     list_entries.c.note,
                     list_entries.c.created_at,
-                ).where(self._list_filter(ids))
+                ).where(or_(self._list_filter(ids),
+                            list_entries.c.id.in_(self._notes_naming(conn, ids) or [-1])))
             ).all()
             audit_rows = conn.execute(
                 select(audit_log.c.at, audit_log.c.actor, audit_log.c.action, audit_log.c.target)
@@ -210,7 +261,9 @@ class ErasureMixin(StoreBase):
 
         Removed: its orders (stored answers included), entity links, outcomes, aggregates and
         the list entries naming its account id, IPs, device ids or email hashes. Audit entries
-        that name or mention any of these keep only who did what when. With
+        that name or mention any of these keep only who did what when. List notes naming them
+        are cleared. An IP, device id or email hash that other accounts' orders carry too is
+        theirs as well: its list entries and their audit entries stay. With
         ``keep_fraud_email_hashes`` the email hashes of its confirmed-fraud orders stay on (or
         are put on) the block list. The erasure is itself audited under a random erasure id.
         """
@@ -224,23 +277,32 @@ class ErasureMixin(StoreBase):
                 select(accounts.c.account_id).where(accounts.c.account_id == account_id).with_for_update()
             )
             ids, rows = self._identifiers(conn, account_id)
+            own = ids.without(self._shared_values(conn, ids))  # only this account's values
             kept: tuple[str, ...] = ()
             if keep_fraud_email_hashes:
                 kept = _distinct((r for r in rows if r.outcome in CONFIRMED_FRAUD), "email_hash")
                 self._keep_on_block_list(conn, kept)
             lists_removed = conn.execute(
-                delete(list_entries).where(self._list_filter(ids, exclude_hashes=kept))
+                delete(list_entries).where(self._list_filter(own, exclude_hashes=kept))
             ).rowcount
-            if lists_removed:
+            kept_shared = len(conn.execute(  # what still names the account: shared values
+                select(list_entries.c.id).where(self._list_filter(ids, exclude_hashes=kept))
+            ).all())
+            named = self._notes_naming(conn, own)
+            for ids_chunk in _chunks(named):
+                conn.execute(update(list_entries).where(list_entries.c.id.in_(ids_chunk))
+                             .values(note=ERASED_NOTE))
+            if lists_removed or named:
                 conn.execute(
                     update(meta)
                     .where(meta.c.key == LISTS_REVISION_KEY)
                     .values(value=meta.c.value + 1)
                 )
             removed["list_entries"] = lists_removed
+            removed["list_notes_cleared"] = len(named)
             removed["audit_entries_anonymised"] = conn.execute(
                 update(audit_log)
-                .where(self._audit_filter(ids))
+                .where(self._audit_filter(own))
                 .values(target=ERASED_TARGET, details={"erased": True})
             ).rowcount
             removed["outcomes"] = removed["entity_links"] = 0
@@ -263,10 +325,11 @@ class ErasureMixin(StoreBase):
             removed["accounts"] = conn.execute(
                 delete(accounts).where(accounts.c.account_id == account_id)
             ).rowcount
-            details: dict[str, Any] = {"removed": dict(removed), "kept_fraud_email_hashes": len(kept)}
+            details: dict[str, Any] = {"removed": dict(removed), "kept_fraud_email_hashes": len(kept),
+                                       "kept_shared_list_entries": kept_shared}
             self._audit(conn, actor, "account.erase", erasure_id, details)
         self.scrub()
-        return AccountErasure(erasure_id, ids, removed, len(kept))
+        return AccountErasure(erasure_id, ids, removed, len(kept), kept_shared)
 
     def _keep_on_block_list(self, conn: Connection, hashes: Sequence[str]) -> None:
         if not hashes:
@@ -289,6 +352,7 @@ class ErasureMixin(StoreBase):
 
 __all__ = [
     "CONFIRMED_FRAUD",
+    "ERASED_NOTE",
     "ERASED_TARGET",
     "AccountErasure",
     "AccountIdentifiers",

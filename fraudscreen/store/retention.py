@@ -8,7 +8,9 @@ Three cut-offs, each applied to the time the service received the data:
 - orders: an unlabelled order is deleted; a labelled one (needed for training) is kept
   anonymised under a new ``anon_`` id, without account or transaction id, times cut to the
   day; accounts left without orders and without activity since are deleted;
-- audit: older audit entries are deleted.
+- audit: older audit entries are deleted. Before that, at the personal cut-off, a
+  ``list.add`` / ``list.remove`` entry loses the listed value it names (an IP, device id,
+  email hash, ...) unless that value is still on that list.
 
 Every step is idempotent: a second run with the same cut-offs changes nothing.
 """
@@ -22,7 +24,15 @@ from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, upd
 
 from fraudscreen.ids import new_id
 from fraudscreen.store.base import StoreBase, dialect_insert, require_aware
-from fraudscreen.store.tables import accounts, audit_log, meta, order_entities, orders, outcomes
+from fraudscreen.store.tables import (
+    accounts,
+    audit_log,
+    list_entries,
+    meta,
+    order_entities,
+    orders,
+    outcomes,
+)
 
 ANON_PREFIX = "anon_"
 """Order ids of anonymised labelled orders start with this."""
@@ -38,6 +48,10 @@ RESPONSE_KEPT_WHEN_ANONYMOUS = (
     "rules_version",
 )
 """The parts of a stored answer an anonymised order keeps (plus the IP country)."""
+PURGED_VALUE = "[purged]"
+"""What ``details["value"]`` of a list change's audit entry becomes after the personal period."""
+LIST_AUDIT_ACTIONS = ("list.add", "list.remove")
+"""The audit actions whose details name a listed value (target ``"{list_name}/{kind}"``)."""
 _PERSONAL_COLUMNS = ("ip", "device_id", "card_key", "email_hash", "email_domain")
 _BATCH = 500
 
@@ -65,6 +79,34 @@ def _day(value: datetime | None) -> datetime | None:
 
 def _has_personal() -> Any:
     return or_(*(orders.c[name].is_not(None) for name in _PERSONAL_COLUMNS))
+
+
+def _listed_value(details: Any) -> str | None:
+    """The value a list-change audit entry still names, or None (none, or already purged)."""
+    value = details.get("value") if isinstance(details, dict) else None
+    return value if isinstance(value, str) and value != PURGED_VALUE else None
+
+
+def _list_of(target: str) -> tuple[str, str]:
+    """``(list_name, kind)`` from a list-change target ``"{list_name}/{kind}"``."""
+    list_name, _, kind = target.partition("/")
+    return list_name, kind
+
+
+def _still_listed(conn: Any, rows: list[Any]) -> set[tuple[str, str, str]]:
+    """The ``(list_name, kind, value)`` entries now on a list whose value one of ``rows`` names."""
+    values = sorted({v for r in rows if (v := _listed_value(r.details)) is not None})
+    found: set[tuple[str, str, str]] = set()
+    for start in range(0, len(values), _BATCH):
+        found.update(
+            (r.list_name, r.kind, r.value)
+            for r in conn.execute(
+                select(list_entries.c.list_name, list_entries.c.kind, list_entries.c.value).where(
+                    list_entries.c.value.in_(values[start : start + _BATCH])
+                )
+            )
+        )
+    return found
 
 
 class RetentionMixin(StoreBase):
@@ -169,6 +211,38 @@ class RetentionMixin(StoreBase):
         with self._write() as conn:
             return int(conn.execute(delete(audit_log).where(audit_log.c.at < before)).rowcount)
 
+    def purge_list_audit_values(self, before: datetime) -> int:
+        """Replace the listed value in list-change audit entries written before ``before``
+        by :data:`PURGED_VALUE`, unless the value is still on that list; how many changed."""
+        require_aware(before, "before")
+        with self._write() as conn:
+            rows = conn.execute(
+                select(audit_log.c.id, audit_log.c.target, audit_log.c.details).where(
+                    audit_log.c.at < before, audit_log.c.action.in_(LIST_AUDIT_ACTIONS)
+                )
+            ).all()
+            candidates = [r for r in rows if _listed_value(r.details) is not None]
+            listed = _still_listed(conn, candidates)
+            changed = [
+                r
+                for r in candidates
+                if (*_list_of(r.target), _listed_value(r.details)) not in listed
+            ]
+            stmt = (
+                update(audit_log)
+                .where(audit_log.c.id == bindparam("b_id"))
+                .values(details=bindparam("b_details", type_=audit_log.c.details.type))
+            )
+            for start in range(0, len(changed), _BATCH):
+                conn.execute(
+                    stmt,
+                    [
+                        {"b_id": r.id, "b_details": {**r.details, "value": PURGED_VALUE}}
+                        for r in changed[start : start + _BATCH]
+                    ],
+                )
+            return len(changed)
+
     def claim_purge(self, now: datetime, every_seconds: float) -> bool:
         """True for exactly one caller per ``every_seconds`` across every worker and process.
 
@@ -192,4 +266,12 @@ class RetentionMixin(StoreBase):
             return bool(result.rowcount == 1)
 
 
-__all__ = ["ANON_PREFIX", "PURGE_CLAIM_KEY", "RetentionMixin", "anonymous_response", "reduce_ip_location"]
+__all__ = [
+    "ANON_PREFIX",
+    "LIST_AUDIT_ACTIONS",
+    "PURGED_VALUE",
+    "PURGE_CLAIM_KEY",
+    "RetentionMixin",
+    "anonymous_response",
+    "reduce_ip_location",
+]
