@@ -45,9 +45,10 @@ ERASED_NOTE = "[erased]"
 """What a list entry's note becomes when it named an erased account's identifier."""
 _CHUNK = 200
 _T = TypeVar("_T")
-_SHARED_KINDS = (("ip", "ips", orders.c.ip), ("device_id", "device_ids", orders.c.device_id),
-                 ("email_hash", "email_hashes", orders.c.email_hash))
-"""List kinds whose values other accounts' orders may carry too: (kind, identifiers field, column)."""
+_SHARED_KINDS = (("ip", "ips", "ip"), ("device_id", "device_ids", "device"),
+                 ("email_hash", "email_hashes", "email_hash"))
+"""List kinds naming an account's values, which other accounts' orders may carry too:
+(list kind, :class:`AccountIdentifiers` field, entity-link kind)."""
 
 
 def _chunks(values: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
@@ -156,22 +157,26 @@ class ErasureMixin(StoreBase):
     @staticmethod
     def _list_filter(ids: AccountIdentifiers, exclude_hashes: Sequence[str] = ()) -> Any:
         e = list_entries.c
-        hashes = [h for h in ids.email_hashes if h not in exclude_hashes]
         clauses = [(e.kind == "account_id") & (e.value == ids.account_id)]
-        for kind, values in (("ip", ids.ips), ("device_id", ids.device_ids), ("email_hash", hashes)):
-            for chunk in _chunks(list(values)):
+        for kind, field_name, _column in _SHARED_KINDS:
+            values = [v for v in getattr(ids, field_name)
+                      if kind != "email_hash" or v not in exclude_hashes]
+            for chunk in _chunks(values):
                 clauses.append((e.kind == kind) & e.value.in_(chunk))
         return or_(*clauses)
 
     @staticmethod
     def _shared_values(conn: Connection, ids: AccountIdentifiers) -> frozenset[str]:
-        """The account's IPs, device ids and email hashes that other accounts' orders carry too."""
-        other = or_(orders.c.account_id.is_(None), orders.c.account_id != ids.account_id)
+        """The account's IPs, device ids and email hashes that other accounts' orders carry too
+        (found through the indexed entity links, which every such order has)."""
+        links = order_entities.c
+        other = or_(links.account_id.is_(None), links.account_id != ids.account_id)
         shared: set[str] = set()
-        for _kind, field_name, column in _SHARED_KINDS:
-            for chunk in _chunks(list(getattr(ids, field_name))):
+        for _kind, field_name, link_kind in _SHARED_KINDS:
+            for chunk in _chunks(getattr(ids, field_name)):
                 shared.update(conn.execute(
-                    select(column).distinct().where(column.in_(chunk), other)
+                    select(links.value).distinct().where(links.kind == link_kind,
+                                                         links.value.in_(chunk), other)
                 ).scalars())
         return frozenset(shared)
 
