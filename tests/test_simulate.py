@@ -21,6 +21,7 @@ from fraudscreen.training.simulate import (
     DRIFT_PATTERN,
     DRIFT_START,
     FRAUD_SHARES,
+    ORDERS_PER_DAY,
     OrderSimulator,
     simulate_orders,
 )
@@ -28,7 +29,8 @@ from fraudscreen.training.simulate import (
 START = datetime(2024, 3, 1, tzinfo=UTC)
 N = 3000
 LEGIT_SCENARIOS = {"renewal", "addon", "upgrade", "office", "traveller", "vpn_user", "api_client",
-                   "after_dispute", "new_customer", "new_business", "privacy_buyer", "agency"}
+                   "after_dispute", "new_customer", "new_business", "privacy_buyer", "agency",
+                   "card_retry"}
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +111,7 @@ def test_fraud_share_and_every_pattern_present(sim: OrderSimulator, orders: list
 
 
 def test_drift_pattern_appears_half_way(orders: list[dict]) -> None:
-    first, last = _time(orders[0]["event"]["time"]), _time(orders[-1]["event"]["time"])
-    half = first + (last - first) * DRIFT_START - timedelta(days=1)
+    half = START + timedelta(days=N / ORDERS_PER_DAY * DRIFT_START)
     drift = [o for o in orders if o["scenario"] == DRIFT_PATTERN]
     assert len(drift) >= 5
     assert all(_time(o["event"]["time"]) >= half for o in drift)
@@ -264,8 +265,78 @@ def test_no_default_rule_is_perfect_on_a_replay() -> None:
             fired[rule] += 1
             caught[rule] += int(label)
     assert len(fired) >= 8, fired
-    for rule, n in fired.items():
+    for rule, n in fired.items():  # no single rule is perfect: each has honest hits
         precision, recall = caught[rule] / n, caught[rule] / frauds
-        assert precision < 1.0 or recall < 0.2, (rule, n, precision, recall)
+        assert precision < 1.0 or n < 5, (rule, n, precision, recall)
     assert caught["disposable_email"] < fired["disposable_email"]
     assert caught["velocity_1h"] < fired["velocity_1h"]
+
+
+@pytest.mark.parametrize(("n", "seed"), [(2000, 1), (2000, 2), (5000, 2)])
+def test_drift_pattern_never_before_half_way_on_a_fractional_window(n: int, seed: int) -> None:
+    """Windows whose midpoint is not a whole day (2,000 orders: 6.67 days)."""
+    half = START + timedelta(days=n / ORDERS_PER_DAY * DRIFT_START)
+    drift = [_time(o["event"]["time"]) for o in simulate_orders(n, seed=seed, start=START)
+             if o["scenario"] == DRIFT_PATTERN]
+    assert drift and min(drift) >= half
+
+
+@pytest.mark.parametrize("n", [100, 300])
+def test_short_runs_keep_fraud_near_its_share(n: int) -> None:
+    shares = [sum(o["label"] == "fraud" for o in simulate_orders(n, seed=s, start=START)) / n
+              for s in range(10)]
+    assert sum(shares) / len(shares) < 0.06, shares
+
+
+def test_no_buyer_dominates_and_plans_renew_once_a_period(orders: list[dict]) -> None:
+    per_account = Counter(o["account"]["user_id"] for o in orders)
+    assert per_account.most_common(1)[0][1] < 0.01 * N
+    renewed: dict[tuple[str, str], list[datetime]] = {}
+    for o in orders:
+        if o["scenario"] == "renewal":
+            key = (o["account"]["user_id"], o["shopping_cart"][0]["item_id"])
+            renewed.setdefault(key, []).append(_time(o["event"]["time"]))
+    assert renewed
+    for (_user, item), times in renewed.items():
+        period = timedelta(days=365 if item.endswith("-1y") or item.startswith("domain-") else 30)
+        assert all(b - a >= period for a, b in zip(times, times[1:])), (item, times)
+
+
+def test_some_honest_buyers_retry_with_several_cards() -> None:
+    """A declined card retried with two or three more: three or more cards on a young account."""
+    rows = list(simulate_orders(6000, seed=11, start=START))
+    retries: dict[str, set[str]] = {}
+    for o in rows:
+        if o["scenario"] == "card_retry":
+            assert o["label"] == "legit"
+            retries.setdefault(o["account"]["user_id"], set()).add(o["credit_card"]["token"])
+    assert len(retries) >= 3 and all(len(cards) >= 3 for cards in retries.values())
+
+
+def test_start_must_keep_every_time_between_1970_and_2099() -> None:
+    from fraudscreen.training.simulate import start_range
+
+    earliest, latest = start_range(300)
+    assert earliest.year == 1974 and latest.year == 2099
+    for bad in (earliest - timedelta(days=1), latest + timedelta(days=1)):
+        with pytest.raises(ValueError, match="must lie from"):
+            list(simulate_orders(300, seed=1, start=bad))
+    rows = list(simulate_orders(300, seed=1, start=latest))
+    assert max(r["label_time"] for r in rows) < "2100"
+    rows = list(simulate_orders(300, seed=1, start=earliest))
+    assert min(r["account"].get("created_at", "9999") for r in rows) >= "1970"
+
+
+@pytest.mark.parametrize("start", ["2099-12-01T00:00:00Z", "1970-01-02T00:00:00Z", "2100-01-01T00:00:00Z"])
+def test_simulate_command_names_the_valid_start_range(tmp_path: Path, start: str) -> None:
+    from click.testing import CliRunner
+
+    from fraudscreen.cli import main
+
+    out = tmp_path / "o.jsonl"
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "var"), "simulate", "--orders",
+                                       "300", "--start", start, "--out", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    assert "--start" in result.output
+    assert ("must lie from 1974-02-09 to 2099-09-29" in result.output
+            or "must be a time from 1970 to 2099" in result.output), result.output

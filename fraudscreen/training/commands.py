@@ -100,9 +100,10 @@ def _time_option(ctx: click.Context, param: click.Parameter, value: str | None) 
         return None
     try:
         return parse_time(value, param.name or "")
-    except InvalidRequestError:
+    except InvalidRequestError as exc:
         option = param.opts[0] if param.opts else "the time"
-        raise click.BadParameter(f"{option} must be an RFC 3339 time, e.g. 2026-01-05T00:00:00Z.") from None
+        why = exc.details[0].message if exc.details else "must be an RFC 3339 time"
+        raise click.BadParameter(f"{option} {why}, e.g. 2026-01-05T00:00:00Z.") from None
 
 
 def _dump_json(data: Any) -> str:
@@ -143,15 +144,18 @@ def _common_training_options(command: Any) -> Any:
 def simulate(n_orders: int, seed: int, start: datetime, out: Path) -> None:
     """Generate labelled orders of a hosting shop as JSON Lines."""
     from fraudscreen.training.jsonl import write_jsonl
-    from fraudscreen.training.simulate import simulate_orders
+    from fraudscreen.training.simulate import simulate_orders, start_range
 
+    earliest, latest = start_range(n_orders)
+    if not earliest <= start <= latest:
+        raise click.BadParameter(f"must lie from {earliest:%Y-%m-%d} to {latest:%Y-%m-%d} for "
+                                 f"{n_orders} orders (every time in the rows must fall in 1970-2099)",
+                                 param_hint="--start")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         count = write_jsonl(simulate_orders(n_orders, seed=seed, start=start), out)
     except OSError as exc:
         raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__})") from None
-    except OverflowError:
-        raise click.BadParameter("the orders would run past the year 9999", param_hint="--start") from None
     click.echo(f"Wrote {count} orders to {out}.")
 
 

@@ -37,6 +37,8 @@ LEGIT_LABEL_DAYS = 90.0
 """A legit label is known once the chargeback window has passed without a dispute."""
 CHARGEBACK_DAYS = (20.0, 60.0)
 """A fraud label (a chargeback) arrives this many days after the order, uniformly."""
+MAX_ACCOUNT_AGE_DAYS = 1500.0
+"""The oldest customer account signed up this many days before the window."""
 _LONG_DIGITS = re.compile(r"\d(?:[ -]?\d){11}")  # 12+ digits, maybe grouped like a card
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -76,7 +78,8 @@ class Account:
     activity: float = 1.0
     """Relative chance of being the buyer of a returning-customer order."""
     traits: dict[str, Any] = field(default_factory=dict)
-    """Scenario flags: ``devops`` (orders by API from servers), ``disputed_at`` (a chargeback)."""
+    """Scenario flags: ``devops`` (orders by API from servers), ``disputed_at`` (a chargeback),
+    ``renewal_due`` (when the plan is next paid)."""
 
 
 @dataclass
@@ -87,6 +90,11 @@ class Ring:
     ips: list[str]
     offset: float
     accounts: list[Account] = field(default_factory=list)
+
+
+def plan_period_days(item_id: str) -> float:
+    """How long one payment of a plan lasts: yearly plans and domains a year, the rest a month."""
+    return 365.0 if item_id.endswith("-1y") or item_id.startswith("domain-") else 30.0
 
 
 def cumulative(weights: Iterable[float]) -> list[float]:
@@ -171,14 +179,18 @@ class SimBase:
 
     def local_time(self, offset: float, weights: Sequence[float] = LOCAL_HOUR_WEIGHTS, *,
                    first_day: float = 0.0) -> datetime:
-        """A time in the window (from ``first_day`` on) whose local hour follows ``weights``."""
+        """A time in the window (from ``first_day`` on, exactly) whose local hour follows ``weights``."""
         lo = math.floor(first_day)
-        day = self.rng.randrange(lo, max(lo + 1, math.ceil(self.days)))
-        hour = self.rng.choices(range(24), weights=weights)[0]
-        local = timedelta(days=day, hours=hour, seconds=self.rng.randrange(3600))
+        earliest = self.start + timedelta(days=first_day)
         span = timedelta(days=self.days - lo)
         shift = timedelta(days=lo)
-        return self.start + shift + (local - shift - timedelta(hours=offset)) % span
+        while True:  # whole days keep the local hours aligned; drop a draw before ``first_day``
+            day = self.rng.randrange(lo, max(lo + 1, math.ceil(self.days)))
+            hour = self.rng.choices(range(24), weights=weights)[0]
+            local = timedelta(days=day, hours=hour, seconds=self.rng.randrange(3600))
+            t = self.start + shift + (local - shift - timedelta(hours=offset)) % span
+            if t >= earliest:
+                return t
 
     # ----- actors
     def device(self, country: str, *, fraud: bool = False, agents: Sequence[str] = USER_AGENTS,
@@ -251,6 +263,15 @@ class SimBase:
             phone=None if self.chance(0.15) else self.phone(country), home_ip=ip,
             utc_offset=offset, devices=[self.device(country)], cards=[self.card(card_country)],
             method=method, plan=(category, item, price))
+
+    @staticmethod
+    def renewal_due(acct: Account, t: datetime) -> bool:
+        """True, and the next renewal a plan period later, unless the plan was paid lately."""
+        due = acct.traits.get("renewal_due")
+        if due is not None and t < due:
+            return False
+        acct.traits["renewal_due"] = t + timedelta(days=plan_period_days(acct.plan[1]))
+        return True
 
     def upgrade_of(self, category: str, item: str) -> Item:
         """The next bigger plan (a VPS at the top moves to a dedicated server)."""

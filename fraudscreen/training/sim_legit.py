@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fraudscreen.training.sim_actors import Account, Device, Item, SimBase, cumulative
+from fraudscreen.training.sim_actors import (
+    MAX_ACCOUNT_AGE_DAYS,
+    Account,
+    Device,
+    Item,
+    SimBase,
+    cumulative,
+)
 from fraudscreen.training.sim_tables import (
     ADDON_WEIGHTS,
     API_AGENTS,
@@ -24,6 +31,13 @@ from fraudscreen.training.sim_tables import (
     LEGIT_DISPOSABLE_MAIL,
     MOBILE_AGENTS,
 )
+
+MAX_ACTIVITY = 25.0
+"""Cap of an account's relative activity (Pareto, median about 1.6): the busiest customer
+makes a few dozen orders in 20,000, not a twentieth of the shop's traffic."""
+CARD_RETRY_SHARE = 0.006
+"""Share of new customers whose card is declined and who try two or three more cards."""
+
 
 
 class LegitScenarios(SimBase):
@@ -41,7 +55,7 @@ class LegitScenarios(SimBase):
         self.activity_cum = cumulative(a.activity for a in self.population)
 
     def _existing_customer(self) -> None:
-        created = self.start - timedelta(days=self.rng.uniform(20, 1500))
+        created = self.start - timedelta(days=self.rng.uniform(20, MAX_ACCOUNT_AGE_DAYS))
         country = self.country()
         if self.chance(0.06):  # a company: 2-6 buyers on one office IP and a company domain
             domain = f"{self.pick(COMPANY_WORDS)}-{self.pick(COMPANY_SUFFIX)}"
@@ -50,7 +64,7 @@ class LegitScenarios(SimBase):
             for _ in range(self.rng.randint(2, 6)):
                 acct = self.account(country, created + timedelta(days=self.rng.uniform(0, 15)),
                                     email=self.email(country, domain=domain))
-                acct.office_ip, acct.activity = office, self.rng.paretovariate(1.5)
+                acct.office_ip, acct.activity = office, self._activity()
                 self.population.append(acct)
             return
         acct = self.account(country, created)
@@ -58,8 +72,12 @@ class LegitScenarios(SimBase):
             acct.devices.append(self.device(country))
         if acct.plan[0] in ("vps", "dedicated") and self.chance(0.15):
             acct.traits["devops"] = True
-        acct.activity = self.rng.paretovariate(1.5)
+        acct.activity = self._activity()
         self.population.append(acct)
+
+    def _activity(self) -> float:
+        """How often an existing customer orders, relative to the others (heavy-tailed, capped)."""
+        return min(self.rng.paretovariate(1.5), MAX_ACTIVITY)
 
     def legit_card_checks(self) -> tuple[str, str]:
         """AVS and CVV answers of honest buyers: mostly matches, a few typos."""
@@ -73,7 +91,7 @@ class LegitScenarios(SimBase):
         category, item, price = acct.plan
         roll = self.rng.random()
         items: list[Item]
-        if roll < 0.5:
+        if roll < 0.5 and self.renewal_due(acct, t):
             scenario, items = "renewal", [(category, (item, price), 1)]
         elif roll < 0.85:
             addon = self.weighted(ADDON_WEIGHTS)
@@ -105,10 +123,14 @@ class LegitScenarios(SimBase):
             if self.chance(0.5):
                 device = Device(device.id, self.pick(MOBILE_AGENTS), device.accept_language)
         else:
-            scenario, ip = "vpn_user", self.exit_ip("vpn", "tor").ip
+            scenario, ip = "vpn_user", self._privacy_exit()
         avs, cvv = self.legit_card_checks()
         self.request(t, acct, ip=ip, device=device, items=items, label="legit",
                      scenario=scenario, avs=avs, cvv=cvv)
+
+    def _privacy_exit(self) -> str:
+        """The exit an honest privacy-minded buyer uses: a commercial VPN, seldom Tor."""
+        return str(self.exit_ip(self.weighted((("vpn", 19), ("tor", 1)))).ip)
 
     def _elsewhere(self, home: str) -> str:
         other = self.country()
@@ -145,9 +167,12 @@ class LegitScenarios(SimBase):
             items.append(("ssl", None, 1))
         ip = acct.home_ip
         if self.chance(0.05):
-            scenario, ip = "vpn_user", self.exit_ip("vpn", "tor").ip
+            scenario, ip = "vpn_user", self._privacy_exit()
         avs, cvv = self.legit_card_checks()
         discount = self.pick(DISCOUNTS) if self.chance(0.15) else None
+        if acct.method == "card" and self.chance(CARD_RETRY_SHARE):
+            t = self._card_retries(t, acct, ip, items)
+            scenario = "card_retry"
         self.request(t, acct, ip=ip, device=acct.devices[0], items=items, label="legit",
                      scenario=scenario, avs=avs, cvv=cvv, discount=discount)
         if self.chance(0.3):
@@ -156,6 +181,16 @@ class LegitScenarios(SimBase):
                 self.request(later, acct, ip=acct.home_ip, device=acct.devices[0],
                              items=[(self.pick(("domain", "ssl", "email")), None, 1)],
                              label="legit", scenario="addon")
+
+    def _card_retries(self, t: datetime, acct: Account, ip: str, items: list[Item]) -> datetime:
+        """The bank declines the first card; the buyer tries one or two more, minutes apart,
+        before the last one goes through. Returns the time of that last attempt."""
+        for _ in range(self.rng.randint(2, 3)):
+            self.request(t, acct, ip=ip, device=acct.devices[0], items=items, label="legit",
+                         scenario="card_retry", avs=self.pick("YNZ"), cvv=self.pick("YN"))
+            acct.cards.insert(0, self.card(acct.country if self.chance(0.8) else self.country()))
+            t += timedelta(seconds=self.rng.uniform(40, 600))
+        return t
 
     def agency_batch(self) -> None:
         """A web agency sets up clients: several accounts in an hour, one device, IP and card."""

@@ -46,6 +46,9 @@ class FraudPatterns(SimBase):
     population: list[Account]
     rings: list[Ring]
     sleeper_bins: tuple[str, ...]
+    fraud_budget: int = 1_000_000
+    """Orders the pattern about to attack still has room for in the run (set before each
+    attack): a burst stops there, so that short runs keep fraud near its share."""
 
     def init_patterns(self) -> None:
         """State the patterns keep across attacks: rings, and the BINs of a breached issuer."""
@@ -114,7 +117,8 @@ class FraudPatterns(SimBase):
         t = self.local_time(FRAUD_OFFSET[crew], FLAT_HOURS)
         device = self.fraud_device(crew)
         accounts: list[Account] = []
-        for _ in range(self.rng.randint(6, 20)):
+        # a short run has room for a short burst only: fraud stays near its share
+        for _ in range(min(self.rng.randint(6, 20), max(3, self.fraud_budget))):
             if not accounts or self.chance(0.2):
                 country = self.country()
                 domain = self.pick(DISPOSABLE_MAIL) if self.chance(0.5) else None
@@ -203,10 +207,12 @@ class FraudPatterns(SimBase):
         t = self.local_time(acct.utc_offset, first_day=self.days * 0.2)
         history = max(t - self.start - timedelta(hours=12), timedelta(0))
         category, item, price = acct.plan
-        for _ in range(self.rng.randint(1, 3)):  # the good-looking history, in the window
-            before = self.start + history * self.rng.random()
+        earlier = sorted(self.start + history * self.rng.random() for _ in range(self.rng.randint(1, 3)))
+        for before in earlier:  # the good-looking history, in the window: renewals, add-ons
+            scenario, paid = ("renewal", [(category, (item, price), 1)]) \
+                if self.renewal_due(acct, before) else ("addon", [("domain", None, 1)])
             self.request(before, acct, ip=acct.home_ip, device=acct.devices[0],
-                         items=[(category, (item, price), 1)], label="legit", scenario="renewal")
+                         items=paid, label="legit", scenario=scenario)
         roll = self.rng.random()
         if roll < 0.5:  # "I never agreed to this renewal"
             items: list[Item] = [(category, (item, price), 1)]

@@ -20,12 +20,13 @@ The data dictionary (every field, the scenarios and their shares, label semantic
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fraudscreen.training.sim_actors import (
     CHARGEBACK_DAYS,
     LEGIT_LABEL_DAYS,
+    MAX_ACCOUNT_AGE_DAYS,
     ORDERS_PER_DAY,
     Account,
     Device,
@@ -45,7 +46,7 @@ from fraudscreen.training.sim_tables import CATALOG, COUNTRIES
 __all__ = [
     "CATALOG", "CHARGEBACK_DAYS", "COUNTRIES", "DRIFT_PATTERN", "DRIFT_START", "FRAUD_RATE",
     "FRAUD_SHARES", "LEGIT_LABEL_DAYS", "ORDERS_PER_DAY", "Account", "Device", "OrderSimulator",
-    "Ring", "simulate_orders",
+    "Ring", "simulate_orders", "start_range",
 ]
 
 RETURNING_SHARE = 0.70
@@ -54,10 +55,24 @@ AGENCY_SHARE = 0.006
 """Share of honest scenarios that are an agency's batch (4-8 orders each)."""
 
 
+def start_range(n: int) -> tuple[datetime, datetime]:
+    """The earliest and latest start of ``n`` orders whose rows are all valid score requests
+    (times from 1970 to 2099: account sign-ups before the window, labels after it)."""
+    window = timedelta(days=max(1.0, n / ORDERS_PER_DAY) + LEGIT_LABEL_DAYS + 1)
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=MAX_ACCOUNT_AGE_DAYS),
+            datetime(2099, 12, 31, tzinfo=UTC) - window)
+
+
 class OrderSimulator(LegitScenarios, FraudPatterns):
     """Generates the orders of one simulation; scenarios are methods, easy to add to."""
 
     def __init__(self, n: int, *, seed: int, start: datetime) -> None:
+        earliest, latest = start_range(n)
+        if not earliest <= start <= latest:
+            raise ValueError(f"the start of {n} orders must lie from {earliest:%Y-%m-%d} to "
+                             f"{latest:%Y-%m-%d}: accounts sign up to {MAX_ACCOUNT_AGE_DAYS:.0f} "
+                             "days earlier, and labels arrive up to "
+                             f"{LEGIT_LABEL_DAYS:.0f} days after the window")
         super().__init__(n, seed=seed, start=start)
         self.build_population()
         self.init_patterns()
@@ -75,6 +90,8 @@ class OrderSimulator(LegitScenarios, FraudPatterns):
         while len(self.events) < self.n:
             if frauds < FRAUD_RATE * len(self.events):
                 pattern = self._next_fraud(frauds)
+                target = FRAUD_SHARES[pattern] * FRAUD_RATE * self.n
+                self.fraud_budget = max(1, round(target) - self.fraud_counts[pattern])
                 before = len(self.events)
                 patterns[pattern]()
                 added = sum(e[2]["label"] == "fraud" for e in self.events[before:])
