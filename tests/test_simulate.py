@@ -7,6 +7,7 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import maxminddb
@@ -299,7 +300,7 @@ def test_no_buyer_dominates_and_plans_renew_once_a_period(orders: list[dict]) ->
     assert renewed
     for (_user, item), times in renewed.items():
         period = timedelta(days=365 if item.endswith("-1y") or item.startswith("domain-") else 30)
-        assert all(b - a >= period for a, b in zip(times, times[1:])), (item, times)
+        assert all(b - a >= period for a, b in pairwise(times)), (item, times)
 
 
 def test_some_honest_buyers_retry_with_several_cards() -> None:
