@@ -43,25 +43,41 @@ def _settings(ctx: click.Context) -> Settings:
 def cli_store(settings: Settings, *, must_exist: bool = False) -> Any:
     """The migrated store; ClickException when the database cannot be opened or created.
 
-    With ``must_exist`` (commands that only read or delete), a missing SQLite database is an
-    error and nothing is created on disk: a mistyped ``--data-dir`` must not look like an
-    empty database.
+    With ``must_exist`` (commands that only read or delete), a missing SQLite database, or a
+    database without the fraudscreen schema (an empty file, another application's database),
+    is an error and nothing is created or written: a mistyped ``--data-dir`` or URL must not
+    look like an empty database.
     """
-    from fraudscreen.store import database_exists, open_store, sqlite_file
+    from fraudscreen.store import (
+        Store,
+        database_exists,
+        database_location,
+        has_schema,
+        open_store,
+        sqlite_file,
+    )
 
+    url = settings.resolved_database_url
     try:
-        if must_exist and not database_exists(settings.resolved_database_url):
-            raise click.ClickException(_no_database(settings, sqlite_file(settings.resolved_database_url)))
-        return open_store(settings)
+        if not must_exist:
+            return open_store(settings)
+        if not database_exists(url):
+            raise click.ClickException(_no_database(settings, f"no database at {sqlite_file(url)}"))
+        if not has_schema(url):
+            raise click.ClickException(_no_database(
+                settings, f"the database at {database_location(url)} has no fraudscreen tables"))
+        store = Store(url)  # the database is there: no data directory to create
+        store.upgrade()
+        return store
     except FraudscreenError as exc:
         raise click.ClickException(error_message(exc)) from None
     except OSError as exc:
         raise click.ClickException(_os_problem(exc, "cannot create the data directory or database")) from None
 
 
-def _no_database(settings: Settings, path: Path | None) -> str:
-    """One line: which database is missing, where the data directory is, and what to do."""
-    return (f"no database at {path} (data directory {settings.data_dir.resolve()}); point at the "
+def _no_database(settings: Settings, problem: str) -> str:
+    """One line: which database is missing or not ours, where the data directory is, what to do."""
+    return (f"{problem} (data directory {settings.data_dir.resolve()}); point at the "
             "right one with --data-dir DIR before the command, or FRAUDSCREEN_DATA_DIR or "
             "FRAUDSCREEN_DATABASE_URL; `fraudscreen serve` or `fraudscreen db upgrade` creates a database")
 

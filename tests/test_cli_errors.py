@@ -379,3 +379,113 @@ def test_database_exists_is_false_only_for_a_missing_sqlite_file(tmp_path: Path)
     assert not (tmp_path / "absent.db").exists()
     with pytest.raises(StoreError):
         database_exists("not a url")
+
+
+# --- ... and one that is the service's: not an empty file, not another database ------------
+
+@pytest.mark.parametrize("args", [["erase", "cust-42", "--yes"], ["export", "cust-42"], ["lists", "show"]],
+                         ids=lambda a: a[0])
+def test_read_and_delete_commands_refuse_a_database_without_the_schema(
+        args: list[str], empty_store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 0-byte SQLite file, or a PostgreSQL URL naming another existing database: nothing is
+    migrated into it, and no empty erasure or export is reported."""
+    from fraudscreen.store import has_schema, sqlite_file
+
+    monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", empty_store_url)
+    path = sqlite_file(empty_store_url)
+    if path is not None:
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"")
+    output = clean_failure(cli(tmp_path, *args), code=1)
+    where = str(path) if path is not None else empty_store_url.rsplit("/", 1)[-1]
+    assert f"the database at {where}" in output and "has no fraudscreen tables" in output
+    assert "db upgrade" in output and "{" not in output
+    assert has_schema(empty_store_url) is False
+    if path is not None:
+        assert path.stat().st_size == 0 and [p.name for p in path.parent.iterdir()] == [path.name]
+    else:
+        assert not (tmp_path / "var").exists()
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(empty_store_url)
+        try:
+            assert sa.inspect(engine).get_table_names() == []
+        finally:
+            engine.dispose()
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0  # made the service's database: it works
+    assert has_schema(empty_store_url) is True
+    assert cli(tmp_path, *args).exit_code in (0, 1)
+    assert "no fraudscreen tables" not in cli(tmp_path, *args).output
+
+
+def test_has_schema_only_reads_and_knows_its_own_migrations(tmp_path: Path) -> None:
+    import sqlite3
+
+    from fraudscreen.store import has_schema
+
+    missing = tmp_path / "absent.db"
+    assert has_schema(f"sqlite:///{missing}") is False and not missing.exists()
+    assert has_schema("sqlite://") is False
+    other = tmp_path / "other app.db"  # another Alembic-managed application's database
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+    conn.execute("INSERT INTO alembic_version VALUES ('0123abcd')")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    assert has_schema(f"sqlite:///{other}") is False
+    assert other.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["other app.db"]
+
+
+@pytest.mark.parametrize("case", ["server", "not a database", "directory"])
+def test_a_database_that_cannot_be_opened_is_named_with_its_cause(
+        case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One line naming the server or file and why, not "database migration failed
+    (OperationalError)"; a read or delete command creates nothing."""
+    database = tmp_path / "var" / "fraudscreen.db"
+    if case == "server":  # nothing listens on port 1
+        monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", "postgresql+psycopg://fraud@127.0.0.1:1/fraudscreen")
+        expected = "cannot connect to the database server at 127.0.0.1:1 ("
+    elif case == "not a database":
+        database.parent.mkdir()
+        database.write_text("hello\n")
+        expected = f"{database} is not a SQLite database"
+    else:
+        database.mkdir(parents=True)
+        expected = f"{database} is a directory, not a SQLite database"
+    for args in (["erase", "cust-42", "--yes"], ["lists", "show"]):
+        output = clean_failure(cli(tmp_path, *args), code=1)
+        assert expected in output and "OperationalError" not in output, output
+    if case == "server":
+        assert not (tmp_path / "var").exists()
+    else:
+        assert [p.name for p in database.parent.iterdir()] == ["fraudscreen.db"]
+        assert not database.is_file() or database.read_text() == "hello\n"
+    assert expected in clean_failure(cli(tmp_path, "db", "upgrade"), code=1)  # migrating says why too
+
+
+@pytest.mark.parametrize("spelling", ["true", "True", "yes", "on", "1"])
+def test_a_sqlite_uri_flag_is_read_as_sqlalchemy_reads_it(spelling: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """uri=True/yes/on make a SQLite URI for SQLAlchemy: the database inside it is found, and
+    no directory named "file:..." is made."""
+    from fraudscreen.store import sqlite_file
+
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", f"sqlite:///file:var/fraudscreen.db?uri={spelling}")
+    assert sqlite_file(f"sqlite:///file:var/fraudscreen.db?uri={spelling}") == Path("var/fraudscreen.db")
+    result = CliRunner().invoke(main, ["--data-dir", "elsewhere", "lists", "show"])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(main, ["--data-dir", "var", "db", "upgrade"]).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]  # no "file:var", no "elsewhere"
+
+
+def test_a_sqlite_uri_flag_that_is_off_or_unreadable(tmp_path: Path) -> None:
+    from fraudscreen.errors import StoreError
+    from fraudscreen.store import sqlite_file
+
+    for spelling in ("false", "no", "off", "0"):  # not a URI: the whole text is the file name
+        assert sqlite_file(f"sqlite:///file:db.sqlite?uri={spelling}") == Path("file:db.sqlite")
+    with pytest.raises(StoreError, match="uri flag"):
+        sqlite_file("sqlite:///file:db.sqlite?uri=maybe")

@@ -207,3 +207,84 @@ def test_erasure_keeps_list_entries_other_accounts_share_and_clears_notes(client
         engine.dispose()
     values = [d if isinstance(d, dict) else json.loads(d) for _t, d in audit]
     assert [v.get("value") for v in values] == [IP, None, "acct-ring-mate", "81.2.69.192"]
+
+
+def test_an_account_with_a_thousand_identifiers_is_exported_and_erased(client, keys, settings) -> None:
+    """250 orders, each with its own IP, device, card token and email: over 1,500 values. One
+    condition over all of them is too long for SQLite ("Expression tree is too large"), so the
+    lookups run in chunks; the result must be the same on both backends."""
+    screener, admin = client.application.extensions["fraudscreen"], auth(keys["admin"])
+    n = 250
+    ips, devices = [f"10.77.{i // 100}.{100 + i % 100}" for i in range(n)], [f"dev-big-{i:03d}" for i in range(n)]
+    for i in range(n):
+        screener.screen(order_body(
+            event__transaction_id=f"tx-big-{i:03d}", account__user_id="acct-big", device__ip_address=ips[i],
+            device__id=devices[i], credit_card__token=f"tok-big-{i:03d}", email__address=f"big{i:03d}@example.org",
+            event__time=f"2026-11-20T{10 + i // 60:02d}:{i % 60:02d}:00Z",
+        ))
+    shared_ip = ips[-1]  # in the last chunk: another account's order carries it too
+    screener.screen(order_body(event__transaction_id="tx-big-other", account__user_id="acct-other",
+                               device__ip_address=shared_ip, device__id="dev-other"))
+    store = screener.store
+    for device in devices:  # 250 list entries and their 250 audit entries name the account
+        store.add_list_entry("block", "device_id", device, actor="test")
+    store.add_list_entry("block", "ip", shared_ip, note=f"ring, last seen on {devices[-1]}", actor="test")
+    store.add_list_entry("review", "country", "GB", note=f"see tx-big-{n - 1:03d}", actor="test")
+
+    export = client.get("/v1/accounts/acct-big/export", headers=admin)
+    assert export.status_code == 200, export.get_json()
+    data = export.get_json()
+    assert len(data["orders"]) == n and len(data["list_entries"]) == n + 2
+    assert len([a for a in data["audit_entries"] if a["action"] == "list.add"]) == n + 1
+
+    erased = client.delete("/v1/accounts/acct-big", headers=admin)
+    assert erased.status_code == 200, erased.get_json()
+    removed = erased.get_json()["removed"]
+    assert (removed["orders"], removed["list_entries"], removed["list_notes_cleared"]) == (n, n, 2)
+    assert removed["audit_entries_anonymised"] >= n + 1  # the device list.adds, the export
+
+    secret = load_or_create_secrets(settings.data_dir).email_hmac_key
+    text = table_text(settings.resolved_database_url)
+    for i in range(n):
+        for needle in (devices[i], f"tok-big-{i:03d}", f"tx-big-{i:03d}",
+                       email_hash(normalise_email(f"big{i:03d}@example.org"), secret)):
+            assert needle not in text, f"{needle} is still in a table"
+        assert ips[i] not in text or ips[i] == shared_ip
+    assert "acct-big" not in text
+    assert [(e.kind, e.value, e.note) for e in store.list_entries()] == [
+        ("ip", shared_ip, "[erased]"), ("country", "GB", "[erased]")]
+
+
+def test_notes_naming_a_hash_or_ipv6_address_in_upper_case_are_cleared(client, keys, settings) -> None:
+    """Staff paste hashes and IPv6 addresses as they come, often in upper case."""
+    email, ipv6 = "upper.case@example.org", "2001:db8:abcd::1f"
+    order = order_body(event__transaction_id="tx-uc-1", account__user_id="acct-uc", email__address=email,
+                       device__ip_address=ipv6, device__id="dev-uc-1")
+    assert client.post("/v1/score", json=order, headers=auth(keys["score"])).status_code == 200
+    hashed = email_hash(normalise_email(email), load_or_create_secrets(settings.data_dir).email_hmac_key)
+    admin = auth(keys["admin"])
+    for country, note in (("GB", f"chargeback wave, hash {hashed.upper()}"), ("FR", f"from {ipv6.upper()}"),
+                          ("DE", "ACCT-UC-2 is someone else")):
+        r = client.post("/v1/lists/review", json={"kind": "country", "value": country, "note": note},
+                        headers=admin)
+        assert r.status_code == 201
+    report = client.delete("/v1/accounts/acct-uc", headers=admin).get_json()
+    assert report["removed"]["list_notes_cleared"] == 2
+    notes = {e["value"]: e["note"] for e in client.get("/v1/lists", headers=admin).get_json()["entries"]}
+    assert notes == {"GB": "[erased]", "FR": "[erased]", "DE": "ACCT-UC-2 is someone else"}
+
+
+def test_an_order_without_account_does_not_keep_a_list_entry(client, keys) -> None:
+    """A guest order (no account id) on the erased buyer's device is not another account's:
+    it may be the buyer's own, so the block on the device goes with the account."""
+    score, admin = auth(keys["score"]), auth(keys["admin"])
+    for tx, account in (("tx-g-1", "acct-guest"), ("tx-g-2", None)):
+        body = order_body(event__transaction_id=tx, account__user_id=account,
+                          device__ip_address="81.2.69.163", device__id="dev-guest-1")
+        assert client.post("/v1/score", json=body, headers=score).status_code == 200
+    assert client.post("/v1/lists/block", json={"kind": "device_id", "value": "dev-guest-1"},
+                       headers=admin).status_code == 201
+    report = client.delete("/v1/accounts/acct-guest", headers=admin).get_json()
+    assert report["removed"]["list_entries"] == 1, report
+    assert not any("other accounts" in k["what"] for k in report["kept"])
+    assert client.get("/v1/lists", headers=admin).get_json()["entries"] == []

@@ -2,7 +2,8 @@
 
 Only this package imports SQLAlchemy and Alembic. ``Store(url)`` opens SQLite or
 PostgreSQL; ``Store.upgrade()`` creates or migrates the schema; ``database_exists(url)``
-tells whether a SQLite database file is there (without creating it). The SQL-backed names are
+tells whether a SQLite database file is there and ``has_schema(url)`` whether a database holds
+the fraudscreen schema (both without creating anything). The SQL-backed names are
 imported on first use, so that the scoring core can use :mod:`fraudscreen.store.records`
 and :mod:`fraudscreen.store.interface` without loading SQLAlchemy.
 """
@@ -17,16 +18,23 @@ from fraudscreen.store.records import OrderRecord, StoredOrder
 
 if TYPE_CHECKING:
     from fraudscreen.store.apikeys import SCOPES, ApiKey
-    from fraudscreen.store.base import database_exists, sqlite_file
     from fraudscreen.store.lists import ListRow
+    from fraudscreen.store.location import (
+        database_exists,
+        database_location,
+        has_schema,
+        sqlite_file,
+    )
     from fraudscreen.store.sql import Store, open_store
 
 _LAZY = {
     "SCOPES": "fraudscreen.store.apikeys",
     "ApiKey": "fraudscreen.store.apikeys",
     "ListRow": "fraudscreen.store.lists",
-    "database_exists": "fraudscreen.store.base",
-    "sqlite_file": "fraudscreen.store.base",
+    "database_exists": "fraudscreen.store.location",
+    "database_location": "fraudscreen.store.location",
+    "has_schema": "fraudscreen.store.location",
+    "sqlite_file": "fraudscreen.store.location",
     "Store": "fraudscreen.store.sql",
     "open_store": "fraudscreen.store.sql",
 }
@@ -47,6 +55,8 @@ __all__ = [
     "Store",
     "StoredOrder",
     "database_exists",
+    "database_location",
+    "has_schema",
     "open_store",
     "sqlite_file",
 ]

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from alembic import command
 from alembic.config import Config
@@ -27,6 +26,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
 from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from fraudscreen.store.fastpath import FastPath
+from fraudscreen.store.location import connect_problem, sqlite_file
 from fraudscreen.store.tables import audit_log
 
 log = logging.getLogger(__name__)
@@ -99,42 +99,13 @@ def _refuse_foreign_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None
         raise DisconnectionError("connection belongs to another process")
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite file URL; None for an in-memory or a non-SQLite database.
-
-    StoreError when ``url`` is not a database URL.
-    """
-    try:
-        parsed = make_url(url)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open the database ({type(exc).__name__})") from exc
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    database = parsed.database or ""
-    if parsed.query.get("uri") in ("true", "1"):  # sqlite:///file:path?mode=ro&uri=true
-        if parsed.query.get("mode") == "memory":
-            return None
-        location = urlsplit(database)
-        if location.scheme == "file":
-            database = unquote(location.path)
-    if database in ("", ":memory:"):
-        return None
-    return Path(database)
-
-
-def database_exists(url: str) -> bool:
-    """False only for a SQLite file URL whose file is missing; in-memory and server databases
-    (e.g. PostgreSQL) count as existing and report their own connection errors when opened."""
-    path = sqlite_file(url)
-    return path is None or path.exists()
-
-
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine for ``url`` with the SQLite pragmas and BEGIN handling installed."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)  # for a URI (file:...?uri=true) the path inside it
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -150,6 +121,7 @@ class StoreBase:
 
     def __init__(self, url: str) -> None:
         """Create the engine (and SQLite pragmas); does not migrate: call :meth:`upgrade`."""
+        self._url = url
         try:
             self.engine = make_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -194,7 +166,11 @@ class StoreBase:
         """Bring the schema to the latest migration (``alembic upgrade head``)."""
         config = alembic_config()
         try:
-            with self._write_engine.begin() as conn:
+            connection = self._write_engine.connect()
+        except SQLAlchemyError as exc:  # which server or file, and why
+            raise StoreError(connect_problem(self._url, exc)) from exc
+        try:
+            with connection as conn, conn.begin():
                 if self.dialect == "postgresql":
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}

@@ -7,7 +7,8 @@ target and details replaced). List notes that name the account's identifiers are
 
 Two kinds of list entry stay. An entry for an IP, device id or email hash that other
 accounts' orders also carry is their data too: one account's erasure must not lift a block
-that protects against a ring sharing it (its audit trail stays as well). And the email hashes
+that protects against a ring sharing it (its audit trail stays as well). Orders without an
+account (guest checkouts) do not count as another account's: they may be the buyer's own. And the email hashes
 of confirmed-fraud orders, on the block list, when the caller asks for it.
 """
 
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Text, cast, delete, false, or_, select, update
+from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fraudscreen.ids import new_id
@@ -54,6 +55,11 @@ _SHARED_KINDS = (("ip", "ips", "ip"), ("device_id", "device_ids", "device"),
 def _chunks(values: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _by_id(conn: Connection, row_ids: Iterable[int], statement: Callable[[Sequence[int]], Any]) -> int:
+    """Run ``statement(chunk)`` for each chunk of ``row_ids``; the rows changed in all."""
+    return sum(conn.execute(statement(chunk)).rowcount for chunk in _chunks(sorted(row_ids)))
 
 
 def _jsonable(value: Any) -> Any:
@@ -155,22 +161,29 @@ class ErasureMixin(StoreBase):
             return self._identifiers(conn, account_id)[0]
 
     @staticmethod
-    def _list_filter(ids: AccountIdentifiers, exclude_hashes: Sequence[str] = ()) -> Any:
+    def _list_ids(conn: Connection, ids: AccountIdentifiers, exclude_hashes: Sequence[str] = ()) -> set[int]:
+        """Ids of the list entries for the account id or one of its IPs, device ids or email
+        hashes (one statement per chunk of values: SQLite refuses very long conditions)."""
         e = list_entries.c
-        clauses = [(e.kind == "account_id") & (e.value == ids.account_id)]
+        found = set(conn.execute(
+            select(e.id).where(e.kind == "account_id", e.value == ids.account_id)
+        ).scalars())
         for kind, field_name, _column in _SHARED_KINDS:
             values = [v for v in getattr(ids, field_name)
                       if kind != "email_hash" or v not in exclude_hashes]
             for chunk in _chunks(values):
-                clauses.append((e.kind == kind) & e.value.in_(chunk))
-        return or_(*clauses)
+                found.update(conn.execute(
+                    select(e.id).where(e.kind == kind, e.value.in_(chunk))
+                ).scalars())
+        return found
 
     @staticmethod
     def _shared_values(conn: Connection, ids: AccountIdentifiers) -> frozenset[str]:
         """The account's IPs, device ids and email hashes that other accounts' orders carry too
-        (found through the indexed entity links, which every such order has)."""
+        (found through the indexed entity links, which every such order has). Orders without
+        an account (guest checkouts) do not count: they may be this buyer's own."""
         links = order_entities.c
-        other = or_(links.account_id.is_(None), links.account_id != ids.account_id)
+        other = links.account_id.is_not(None) & (links.account_id != ids.account_id)
         shared: set[str] = set()
         for _kind, field_name, link_kind in _SHARED_KINDS:
             for chunk in _chunks(getattr(ids, field_name)):
@@ -181,30 +194,51 @@ class ErasureMixin(StoreBase):
         return frozenset(shared)
 
     @staticmethod
-    def _notes_naming(conn: Connection, ids: AccountIdentifiers) -> list[int]:
-        """Ids of the list entries whose note names one of ``ids`` (as a whole token)."""
-        values = ids.all()
-        if not values:
-            return []
-        candidates = conn.execute(
-            select(list_entries.c.id, list_entries.c.note).where(
-                or_(*(list_entries.c.note.contains(v, autoescape=True) for v in values))
+    def _notes_naming(conn: Connection, ids: AccountIdentifiers) -> set[int]:
+        """Ids of the list entries whose note names one of ``ids`` as a whole token, in any
+        case (staff paste hashes and IPv6 addresses in upper case too)."""
+        note = list_entries.c.note
+        found: set[int] = set()
+        for chunk in _chunks(ids.all()):
+            candidates = conn.execute(
+                select(list_entries.c.id, note).where(
+                    or_(*(note.icontains(v, autoescape=True) for v in chunk))
+                )
+            ).all()
+            if not candidates:
+                continue
+            # "cust-4" must not match inside "cust-42": a token boundary on both sides.
+            names = re.compile(
+                "|".join(rf"(?<![\w.-]){re.escape(v)}(?![\w-]|\.\w)" for v in chunk), re.IGNORECASE
             )
-        ).all()
-        # "cust-4" must not match inside "cust-42": a token boundary on both sides.
-        names = re.compile("|".join(rf"(?<![\w.-]){re.escape(v)}(?![\w-]|\.\w)" for v in values))
-        return [row.id for row in candidates if names.search(row.note)]
+            found.update(row.id for row in candidates if names.search(row.note))
+        return found
 
     @staticmethod
-    def _audit_filter(ids: AccountIdentifiers) -> Any:
+    def _audit_ids(conn: Connection, ids: AccountIdentifiers) -> set[int]:
+        """Ids of the audit entries whose target names the account, one of its orders or
+        transaction ids, or whose details mention any of its values (chunked like the lists)."""
         a = audit_log.c
-        names = [ids.account_id, *ids.order_ids, *ids.transaction_ids]
-        clauses: list[Any] = [a.target.in_(chunk) for chunk in _chunks(names)]
+        found: set[int] = set()
+        for chunk in _chunks([ids.account_id, *ids.order_ids, *ids.transaction_ids]):
+            found.update(conn.execute(select(a.id).where(a.target.in_(chunk))).scalars())
         details = cast(a.details, Text)
         # Audit details are JSON: match each value as a whole JSON string, quotes included.
-        for value in ids.all():
-            clauses.append(details.contains(json.dumps(value), autoescape=True))
-        return or_(*clauses) if clauses else false()
+        for chunk in _chunks(ids.all()):
+            found.update(conn.execute(select(a.id).where(
+                or_(*(details.contains(json.dumps(v), autoescape=True) for v in chunk))
+            )).scalars())
+        return found
+
+    @staticmethod
+    def _rows_by_id(conn: Connection, columns: Sequence[Any], id_column: Any, row_ids: Iterable[int]) -> list[Any]:
+        """``columns`` of the rows whose ``id_column`` is in ``row_ids``, in chunks."""
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(row_ids)):
+            rows.extend(conn.execute(
+                select(*columns).where(id_column.in_(chunk)).order_by(id_column)
+            ).all())
+        return rows
 
     def export_account(self, account_id: str) -> dict[str, Any] | None:
         """Every row held on the account as JSON-ready dicts; None when nothing is held."""
@@ -233,21 +267,16 @@ class ErasureMixin(StoreBase):
                 .where(order_entities.c.account_id == account_id)
                 .order_by(order_entities.c.event_time, order_entities.c.kind)
             ).all()
-            list_rows = conn.execute(
-                select(
-                    list_entries.c.list_name,
-                    list_entries.c.kind,
-                    list_entries.c.value,
-                    list_entries.c.note,
-                    list_entries.c.created_at,
-                ).where(or_(self._list_filter(ids),
-                            list_entries.c.id.in_(self._notes_naming(conn, ids) or [-1])))
-            ).all()
-            audit_rows = conn.execute(
-                select(audit_log.c.at, audit_log.c.actor, audit_log.c.action, audit_log.c.target)
-                .where(self._audit_filter(ids))
-                .order_by(audit_log.c.at, audit_log.c.id)
-            ).all()
+            e, a = list_entries.c, audit_log.c
+            list_rows = self._rows_by_id(
+                conn, (e.list_name, e.kind, e.value, e.note, e.created_at), e.id,
+                self._list_ids(conn, ids) | self._notes_naming(conn, ids),
+            )
+            audit_rows = sorted(
+                self._rows_by_id(conn, (a.id, a.at, a.actor, a.action, a.target), a.id,
+                                 self._audit_ids(conn, ids)),
+                key=lambda r: (r.at, r.id),
+            )
         if account is None and not (order_rows or outcome_rows or link_rows or list_rows or audit_rows):
             return None  # a list entry or an audit entry alone is data held on the account too
         return {
@@ -256,7 +285,7 @@ class ErasureMixin(StoreBase):
             "outcomes": [_row_dict(r) for r in outcome_rows],
             "entity_links": [_row_dict(r) for r in link_rows],
             "list_entries": [_row_dict(r) for r in list_rows],
-            "audit_entries": [_row_dict(r) for r in audit_rows],
+            "audit_entries": [{k: v for k, v in _row_dict(r).items() if k != "id"} for r in audit_rows],
         }
 
     def erase_account(
@@ -287,16 +316,16 @@ class ErasureMixin(StoreBase):
             if keep_fraud_email_hashes:
                 kept = _distinct((r for r in rows if r.outcome in CONFIRMED_FRAUD), "email_hash")
                 self._keep_on_block_list(conn, kept)
-            lists_removed = conn.execute(
-                delete(list_entries).where(self._list_filter(own, exclude_hashes=kept))
-            ).rowcount
-            kept_shared = len(conn.execute(  # what still names the account: shared values
-                select(list_entries.c.id).where(self._list_filter(ids, exclude_hashes=kept))
-            ).all())
+            # Every match is collected by id in chunks, then changed by id in chunks: one
+            # condition over all of an account's values is too long for SQLite.
+            e = list_entries.c
+            lists_removed = _by_id(conn, self._list_ids(conn, own, exclude_hashes=kept),
+                                   lambda chunk: delete(list_entries).where(e.id.in_(chunk)))
+            # what still names the account: entries on shared values
+            kept_shared = len(self._list_ids(conn, ids, exclude_hashes=kept))
             named = self._notes_naming(conn, own)
-            for ids_chunk in _chunks(named):
-                conn.execute(update(list_entries).where(list_entries.c.id.in_(ids_chunk))
-                             .values(note=ERASED_NOTE))
+            _by_id(conn, named,
+                   lambda chunk: update(list_entries).where(e.id.in_(chunk)).values(note=ERASED_NOTE))
             if lists_removed or named:
                 conn.execute(
                     update(meta)
@@ -305,11 +334,11 @@ class ErasureMixin(StoreBase):
                 )
             removed["list_entries"] = lists_removed
             removed["list_notes_cleared"] = len(named)
-            removed["audit_entries_anonymised"] = conn.execute(
-                update(audit_log)
-                .where(self._audit_filter(own))
-                .values(target=ERASED_TARGET, details={"erased": True})
-            ).rowcount
+            removed["audit_entries_anonymised"] = _by_id(
+                conn, self._audit_ids(conn, own),
+                lambda chunk: update(audit_log).where(audit_log.c.id.in_(chunk))
+                .values(target=ERASED_TARGET, details={"erased": True}),
+            )
             removed["outcomes"] = removed["entity_links"] = 0
             for chunk in _chunks(list(ids.order_ids)):
                 removed["outcomes"] += conn.execute(

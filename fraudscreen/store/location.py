@@ -1,0 +1,139 @@
+"""Where a database URL points, whether it holds the fraudscreen schema, and why it cannot
+be opened: for commands that must not create a database, and for clear error messages.
+Nothing here creates a file, a directory or a table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+from sqlalchemy.util import asbool
+
+from fraudscreen.errors import StoreError
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite file URL; None for an in-memory or a non-SQLite database.
+
+    StoreError when ``url`` is not a database URL.
+    """
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open the database ({type(exc).__name__})") from exc
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    try:  # read as SQLAlchemy's pysqlite dialect does: true, yes, on, 1, ...
+        uri = asbool(parsed.query.get("uri", False))
+    except ValueError as exc:
+        raise StoreError("cannot open the database (the uri flag is neither true nor false)") from exc
+    if uri:  # sqlite:///file:path?mode=ro&uri=true
+        if parsed.query.get("mode") == "memory":
+            return None
+        location = urlsplit(database)
+        if location.scheme == "file":
+            database = unquote(location.path)
+    if database in ("", ":memory:"):
+        return None
+    return Path(database)
+
+
+def database_exists(url: str) -> bool:
+    """False only for a SQLite file URL whose file is missing; in-memory and server databases
+    (e.g. PostgreSQL) count as existing and report their own connection errors when opened."""
+    path = sqlite_file(url)
+    return path is None or path.exists()
+
+
+def database_location(url: str) -> str:
+    """Where ``url`` points, for messages, without its password: a SQLite file's path, or
+    the database name and the server's host:port."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_file(url)
+        return str(path) if path is not None else ":memory:"
+    return f"{parsed.database or '(default)'} on {_server(parsed)}"
+
+
+def _server(parsed: URL) -> str:
+    if not parsed.host:
+        return "the local socket"
+    default_port = {"postgresql": 5432, "mysql": 3306}.get(parsed.get_backend_name())
+    port = parsed.port or default_port
+    return f"{parsed.host}:{port}" if port else parsed.host
+
+
+def _driver_reason(exc: BaseException) -> str:
+    """The driver's reason, one line: e.g. "Connection refused" (libpq names no password)."""
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip() or type(orig).__name__
+
+
+def connect_problem(url: str, exc: BaseException) -> str:
+    """One line on why ``url`` could not be opened: which file or server, and the cause."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return f"cannot connect to the database server at {_server(parsed)} ({_driver_reason(exc)})"
+    where = database_location(url)
+    path = sqlite_file(url)
+    if path is not None and path.is_dir():
+        return f"{where} is a directory, not a SQLite database"
+    if getattr(getattr(exc, "orig", None), "sqlite_errorname", "") == "SQLITE_NOTADB":
+        return f"{where} is not a SQLite database"
+    return f"cannot open the SQLite database {where} ({_driver_reason(exc)})"
+
+
+def has_schema(url: str) -> bool:
+    """True when the database holds the fraudscreen schema: an ``alembic_version`` row naming
+    one of the package's migrations. Only reads; creates no file, directory or table.
+
+    False for a missing SQLite file, an in-memory or empty database, or another application's
+    database. StoreError naming the cause when the file or server cannot be read.
+    """
+    parsed = make_url(url)
+    path = sqlite_file(url)
+    if parsed.get_backend_name() == "sqlite":
+        if path is None or not path.exists():
+            return False
+        # Read-only through a SQLite URI: nothing is created, the file is never written.
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True),
+                               poolclass=NullPool)
+    else:
+        try:
+            engine = create_engine(url, hide_parameters=True, poolclass=NullPool)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open the database ({type(exc).__name__})") from exc
+    try:
+        try:
+            conn = engine.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError(connect_problem(url, exc)) from exc
+        with conn:
+            try:
+                if not inspect(conn).has_table("alembic_version"):
+                    return False
+                versions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+            except SQLAlchemyError as exc:
+                if parsed.get_backend_name() == "sqlite":
+                    raise StoreError(connect_problem(url, exc)) from exc
+                raise StoreError(f"cannot read the database {database_location(url)} "
+                                 f"({_driver_reason(exc)})") from exc
+    finally:
+        engine.dispose()
+    from fraudscreen.store.base import alembic_config  # base imports this module
+
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return bool(versions & known)
+
+
+__all__ = ["connect_problem", "database_exists", "database_location", "has_schema", "sqlite_file"]
