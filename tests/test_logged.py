@@ -121,11 +121,12 @@ def test_rows_logged_before_a_feature_existed_are_skipped_with_a_reason() -> Non
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
-    """1,500 simulated orders screened live (SQLite, bundled GeoIP) and exported with the CLI."""
+    """3,000 simulated orders (about 20 frauds among the test rows) screened live (SQLite, bundled
+    GeoIP) and exported with the CLI."""
     tmp = tmp_path_factory.mktemp("live")
     settings = Settings(data_dir=tmp / "var")
     Store(settings.resolved_database_url).upgrade()
-    many = list(simulate_orders(1500, seed=11, start=START))
+    many = list(simulate_orders(3000, seed=11, start=START))
     screener, _ = screen_live(settings, many)
     screener.store.close()
     out = tmp / "training.jsonl.gz"

@@ -133,7 +133,17 @@ class FraudPatterns(SimBase):
             t += timedelta(seconds=self.rng.uniform(10, 120))
 
     def fraud_ring(self) -> None:
-        """One order of a ring account; rings reuse a few devices and IPs across accounts."""
+        """A ring's working session: 1-3 of its accounts order within hours on the few devices
+        and IPs the ring reuses, so the sharing shows within a day as well as over months."""
+        ring = self._ring()
+        t = self.local_time(ring.offset)
+        for _ in range(min(self.rng.randint(1, 3), self.fraud_budget)):
+            if t >= self.end:
+                break
+            t = self._ring_order(ring, t) + timedelta(minutes=self.rng.uniform(10, 120))
+
+    def _ring(self) -> Ring:
+        """One of the run's rings (a new one now and then, up to one per 8,000 orders)."""
         if not self.rings or (len(self.rings) < 1 + self.n // 8000 and self.chance(0.3)):
             crew = self.crew()
             own = self.chance(0.5)
@@ -142,8 +152,10 @@ class FraudPatterns(SimBase):
                 ips=[self.ip_in(crew)[0] if own else self.exit_ip("vpn", "hosting").ip
                      for _ in range(self.rng.randint(2, 3))],
                 offset=FRAUD_OFFSET[crew]))
-        ring = self.pick(self.rings)
-        t = self.local_time(ring.offset)
+        return self.pick(self.rings)  # type: ignore[no-any-return]
+
+    def _ring_order(self, ring: Ring, t: datetime) -> datetime:
+        """One order of a ring account (often a new one) at ``t`` or later; returns its time."""
         if not ring.accounts or self.chance(0.6):
             country = self.pick(("US", "US", "GB", "DE", "CA", "AU"))
             ring.accounts.append(self.account(
@@ -158,6 +170,7 @@ class FraudPatterns(SimBase):
         self.request(t, acct, ip=self.pick(ring.ips), device=self.pick(ring.devices),
                      items=[(category, self.pick(pool), 1)], label="fraud",
                      scenario="fraud_ring", card=self.card(acct.country), avs=avs, cvv=cvv)
+        return t
 
     def geo_mismatch(self) -> None:
         """Account takeover: an existing account orders from far away on a new device and card."""
