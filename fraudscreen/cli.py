@@ -7,12 +7,15 @@ import os
 import sys
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fraudscreen.config import Settings, load_settings
 from fraudscreen.errors import FraudscreenError
+
+if TYPE_CHECKING:
+    from fraudscreen.rules.lists import ListEntry
 
 DEFAULT_SCOPES = ("score", "outcomes")
 LIST_NAMES = ("allow", "block", "review")
@@ -221,30 +224,48 @@ def lists() -> None:
     """Manage the allow, block and review lists."""
 
 
-def _list_entry(kind: str, value: str) -> str:
-    """VALUE normalised for KIND; a usage error (exit 2) for an unknown kind or a bad value."""
-    from fraudscreen.rules import LIST_KINDS, normalise_list_value
+_LIST_PARAMS = {"/list_name": "LIST_NAME", "/kind": "KIND", "/value": "VALUE", "/note": "'--note'"}
+"""Which argument or option a list entry error pointer names."""
 
-    if kind not in LIST_KINDS:
-        raise click.BadParameter(f"must be one of {', '.join(LIST_KINDS)}", param_hint="KIND")
+
+def _list_entry(list_name: str, kind: str, value: str, note: str | None = None) -> ListEntry:
+    """The validated entry (``note`` None: an entry to remove); a usage error (exit 2) naming
+    the argument or option at fault, without repeating it (it may hold a card number)."""
+    from fraudscreen.errors import CardNumberRefusedError
+    from fraudscreen.rules.lists import entry_to_remove, make_list_entry
+
     try:
-        return normalise_list_value(kind, value)
+        if note is None:
+            return entry_to_remove(list_name, kind, value)
+        return make_list_entry(list_name, kind, value, note)
+    except CardNumberRefusedError as exc:
+        where = " and ".join(_LIST_PARAMS.get(d.pointer, d.pointer).strip("'") for d in exc.details)
+        raise click.UsageError(
+            f"{where} looks like a full card number; list entries never hold card data "
+            "(a bin entry takes the first 6 or 8 digits). Nothing was stored."
+        ) from None
     except FraudscreenError as exc:
-        raise click.BadParameter(exc.details[0].message if exc.details else exc.message,
-                                 param_hint="VALUE") from None
+        detail = exc.details[0] if exc.details else None
+        hint = _LIST_PARAMS.get(detail.pointer) if detail else None
+        message = detail.message if detail else exc.message
+        raise click.BadParameter(message, param_hint=hint) from None
 
 
 @lists.command("add")
 @click.argument("list_name", type=click.Choice(LIST_NAMES))
 @click.argument("kind")
 @click.argument("value")
-@click.option("--note", default="", help="Why the entry is there.")
+@click.option("--note", default="", help="Why the entry is there (no personal or card data).")
 @click.pass_context
 def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: str) -> None:
-    """Add VALUE of KIND (ip, email_domain, email_hash, bin, country, device_id, account_id)."""
-    normalised = _list_entry(kind, value)
-    cli_store(_settings(ctx)).add_list_entry(list_name, kind, normalised, note, actor="cli")
-    click.echo(f"Added {kind} {normalised} to {list_name}.")
+    """Add VALUE of KIND (ip, email_domain, email_hash, bin, country, device_id, account_id).
+
+    An email_hash is this installation's keyed hash (64 hex digits, as `fraudscreen export`
+    shows it), never a raw email; full card numbers are refused in VALUE and --note.
+    """
+    entry = _list_entry(list_name, kind, value, note)
+    cli_store(_settings(ctx)).add_list_entry(list_name, kind, entry.value, entry.note, actor="cli")
+    click.echo(f"Added {kind} {entry.value} to {list_name}.")
 
 
 @lists.command("remove")
@@ -254,8 +275,10 @@ def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: s
 @click.pass_context
 def lists_remove(ctx: click.Context, list_name: str, kind: str, value: str) -> None:
     """Remove an entry."""
-    normalised = _list_entry(kind, value)
-    if not cli_store(_settings(ctx), must_exist=True).remove_list_entry(list_name, kind, normalised, actor="cli"):
+    entry = _list_entry(list_name, kind, value)
+    if not cli_store(_settings(ctx), must_exist=True).remove_list_entry(
+        list_name, kind, entry.value, actor="cli"
+    ):
         raise click.ClickException("no such entry")
     click.echo("Removed.")
 

@@ -4,9 +4,10 @@ Precedence, as in Stripe Radar (where the built-in "block the highest risk" is a
 rule): an allow-rule accepts; otherwise a reject-rule **or** a probability at or above the
 reject threshold rejects; otherwise a review-rule or a probability at or above the review
 threshold sends to review; otherwise the order is accepted. A review rule therefore never
-lowers a model reject to a review. A missing part (GeoIP database, model) never lets an
-order through silently: what would have been an accept becomes a review, with a ``system``
-reason.
+lowers a model reject to a review. A missing part (GeoIP database, model, rules, history)
+or a reject or review rule that failed on the order never lets an order through silently:
+what would have been an accept becomes a review, with a ``system`` reason. An allow rule
+still accepts (that is what the allow list is for), and the ``system`` reasons are shown.
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ def decide(
     model_signals: Sequence[Reason] = (),
     degraded: Sequence[Reason] = (),
 ) -> DecisionOutcome:
-    """Apply the precedence. ``probability`` is ``None`` when no model could score."""
+    """Apply the precedence. ``probability`` is ``None`` when no model could score.
+
+    ``degraded`` holds the ``system`` reasons: missing parts and failed deciding rules.
+    """
     ordered = sorted(hits, key=lambda h: _ACTION_ORDER.get(h.action, 9))
     reasons = [Reason(h.code, h.message, "rule") for h in ordered]
     by_rule = rule_decision(ordered)
-    if by_rule == "accept":
-        return DecisionOutcome("accept", "rule", reasons + list(model_signals))
+    if by_rule == "accept":  # the allow list accepts even when degraded, and says so
+        return DecisionOutcome("accept", "rule", reasons + list(degraded) + list(model_signals))
 
     by_model: Decision | None = None
     if probability is not None and thresholds is not None:

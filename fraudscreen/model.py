@@ -33,6 +33,9 @@ FORMAT_VERSION = 1
 PROBABILITY_CAP = 0.999
 """Calibrated probabilities never exceed this, so ``Thresholds.reject == 1.0`` never fires."""
 MAX_TREE_DEPTH = 10
+BUNDLE_FILE = "model.joblib"
+"""The bundle file inside a model folder: wherever a bundle path is taken, a folder holding
+this file may be named instead."""
 _PROBE_ROWS = 64
 
 
@@ -218,6 +221,10 @@ class ModelBundle:
         self._cal_y = np.asarray(self.calibration.prob_knots, dtype=np.float64)
         if self._cal_x.ndim != 1 or self._cal_x.shape != self._cal_y.shape or not self._cal_x.size:
             raise ModelError("calibration knots are malformed")
+        if not np.isfinite(self._cal_x).all() or bool((np.diff(self._cal_x) <= 0).any()):
+            raise ModelError("calibration raw knots must be finite and strictly increasing")
+        if not (np.isfinite(self._cal_y).all() and ((self._cal_y >= 0) & (self._cal_y <= 1)).all()):
+            raise ModelError("calibration probability knots must be finite and within [0, 1]")
         self._forest = _Forest(self.estimator, n)
         probes = self._probe_rows()
         try:
@@ -299,9 +306,14 @@ class ModelBundle:
 
     @classmethod
     def load(cls, path: Path) -> ModelBundle:
-        """Read a bundle; :class:`ModelError` if missing, corrupt or incompatible."""
-        path = Path(path)
-        if not path.is_file():
+        """Read a bundle file, or a folder's :data:`BUNDLE_FILE`; :class:`ModelError` if missing,
+        corrupt or incompatible."""
+        path = bundle_file(path)
+        try:
+            found = path.is_file()
+        except OSError:  # a name too long, ...
+            found = False
+        if not found:
             raise ModelError(f"model bundle not found: {path}")
         try:
             with warnings.catch_warnings():
@@ -334,3 +346,12 @@ class ModelBundle:
         except (KeyError, TypeError, ValueError) as exc:
             reason = type(exc).__name__
             raise ModelError(f"model bundle incomplete: {path.name} ({reason})") from exc
+
+
+def bundle_file(path: str | Path) -> Path:
+    """``path`` itself, or ``path / BUNDLE_FILE`` when ``path`` is a folder."""
+    path = Path(path)
+    try:
+        return path / BUNDLE_FILE if path.is_dir() else path
+    except OSError:  # a name too long, ...: loading reports it as not found
+        return path

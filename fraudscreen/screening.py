@@ -2,12 +2,14 @@
 
 :class:`Screener` is what the API, the CLI and the benchmarks call. It holds the loaded parts
 (GeoIP readers, model bundle, rule set, store) and notes which are missing, so that a missing
-part turns into a ``review`` with a warning instead of an error or a silent accept.
+part, a model that gives no finite probability or a reject/review rule that fails on the
+order turns into a ``review`` with a warning instead of an error or a silent accept.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -127,6 +129,11 @@ _DEGRADED_REASONS = {
     "rules": Reason("RULES_UNAVAILABLE", "The rules could not be loaded.", "system"),
     "store": Reason("HISTORY_UNAVAILABLE", "The account history could not be read.", "system"),
 }
+
+
+def rule_failed_reason(rule_id: str) -> Reason:
+    """The ``system`` reason of a reject or review rule that failed on an order (names the rule)."""
+    return Reason("RULE_FAILED", f"Rule {rule_id} could not be evaluated on this order.", "system")
 
 
 class Screener:
@@ -304,6 +311,15 @@ class Screener:
         vector = feature_vector(context)
         if model is not None:
             probability = model.predict_one(vector)
+            if not math.isfinite(probability):  # never clamp NaN into an accept
+                log.error("model %s gave no finite probability: treated as unavailable",
+                          model.version)
+                probability = None
+                if "model" not in self.parts.problems:
+                    degraded.append(_DEGRADED_REASONS["model"])
+                    warnings.append(ScreeningWarning(
+                        "model_unavailable", _DEGRADED_REASONS["model"].message))
+        if model is not None and probability is not None:
             context["model"]["score"] = risk_score(probability)
             if thresholds is not None and probability >= thresholds.review:
                 model_reasons = [
@@ -322,6 +338,8 @@ class Screener:
                 warnings.append(
                     ScreeningWarning("rule_error", f"Rule {rule_id} could not be evaluated.")
                 )
+            # a reject or review rule that failed might have stopped the order: never accept
+            degraded.extend(rule_failed_reason(rule_id) for rule_id in evaluation.deciding_errors)
         outcome = decide(
             probability=probability,
             thresholds=thresholds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 
 from fraudscreen.api import create_app
 from fraudscreen.config import Settings
+from fraudscreen.rules.lists import NOTE_MAX
 
 from helpers import ORDER, auth, make_settings, order_body
 
@@ -171,6 +173,68 @@ def test_blocklist_rejects_and_allowlist_wins(client, keys) -> None:
     assert bad.status_code == 400 and bad.get_json()["error"]["details"][0]["pointer"] == "/value"
     removed = client.delete("/v1/lists/block?kind=ip&value=81.2.69.0/24", headers=admin)
     assert removed.status_code == 200
+
+
+def test_a_list_note_over_the_limit_is_a_400_naming_note(client, keys) -> None:
+    """The CLI's limit, the store column's: refused, never cut (it was cut at 255 before)."""
+    admin = auth(keys["admin"])
+    entry = {"kind": "device_id", "value": "d-1"}
+    long = client.post("/v1/lists/block", json={**entry, "note": "n" * (NOTE_MAX + 1)}, headers=admin)
+    assert long.status_code == 400
+    assert [d["pointer"] for d in long.get_json()["error"]["details"]] == ["/note"]
+    assert client.get("/v1/lists", headers=admin).get_json()["entries"] == []
+    full = client.post("/v1/lists/block", json={**entry, "note": "n" * NOTE_MAX}, headers=admin)
+    assert full.status_code == 201 and full.get_json()["note"] == "n" * NOTE_MAX
+
+
+def test_list_values_that_can_never_match_and_card_numbers_are_400s(client, keys) -> None:
+    admin = auth(keys["admin"])
+    for kind, value in (("email_hash", "a" * 32), ("bin", "４１１１１１")):
+        bad = client.post("/v1/lists/block", json={"kind": kind, "value": value}, headers=admin)
+        assert bad.status_code == 400
+        assert bad.get_json()["error"]["details"][0]["pointer"] == "/value"
+    removed = client.delete(f"/v1/lists/block?kind=account_id&value={CARD}", headers=admin)
+    assert removed.status_code == 400
+    assert removed.get_json()["error"]["code"] == "card_number_refused"
+    assert CARD not in removed.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("body", "pointers"), [
+    ({"paht": "default"}, ["/paht"]),
+    ({"path": "default", "force": True}, ["/force"]),
+    ({"a/b": 1}, ["/a~1b"]),
+])
+def test_reload_with_an_unknown_key_is_refused(
+    client, keys, body: dict[str, Any], pointers: list[str]
+) -> None:
+    """A typo of "path" must not silently reload the configured bundle."""
+    before = client.application.extensions["fraudscreen"].parts.model
+    response = client.post("/v1/admin/model/reload", json=body, headers=auth(keys["admin"]))
+    assert response.status_code == 400
+    assert [d["pointer"] for d in response.get_json()["error"]["details"]] == pointers
+    assert client.application.extensions["fraudscreen"].parts.model is before  # nothing reloaded
+
+
+def test_a_failed_reload_says_what_stays_in_use(tmp_path: Path, store_url: str) -> None:
+    shipped = Path(__file__).resolve().parents[1] / "models" / "default" / "model.joblib"
+    folder = tmp_path / "m"
+    folder.mkdir()
+    shutil.copy(shipped, folder / "model.joblib")
+    (folder / "broken.joblib").write_bytes(b"not a bundle")
+    for model_path, expected in ((folder / "model.joblib", "stays in use"),
+                                 (folder / "missing.joblib", "no model is loaded")):
+        client = create_app(make_settings(tmp_path, store_url, model_path=model_path)).test_client()
+        screener = client.application.extensions["fraudscreen"]
+        key = screener.store.create_api_key(f"k-{model_path.stem}", ["admin"])[1]
+        before = screener.parts.model
+        response = client.post("/v1/admin/model/reload",
+                               json={"path": str(folder / "broken.joblib")}, headers=auth(key))
+        assert response.status_code == 400
+        message = response.get_json()["error"]["message"]
+        assert expected in message and ("stays in use" in message) == (before is not None)
+        if before is not None:
+            assert before.version in message and screener.parts.model is before
+        screener.store.close()
 
 
 def test_private_ip_is_a_warning(client, keys) -> None:

@@ -276,6 +276,45 @@ def test_lists_commands_check_their_arguments(tmp_path: Path) -> None:
     assert "no such entry" in clean_failure(cli(tmp_path, "lists", "remove", "block", "ip", "10.0.0.1"))
 
 
+@pytest.mark.parametrize("args", [
+    ["add", "block", "account_id", "4111-1111-1111-1111"],
+    ["add", "block", "device_id", "dev-1", "--note", "card 4111 1111 1111 1111 of jane@example.org"],
+    ["remove", "block", "account_id", "4111 1111 1111 1111"],
+], ids=["value", "note", "remove"])
+def test_lists_commands_refuse_card_numbers(args: list[str], tmp_path: Path) -> None:
+    """As the API does (card_number_refused): nothing stored or audited, the number not echoed."""
+    output = clean_failure(cli(tmp_path, "lists", *args), code=2)
+    assert "full card number" in output and "4111" not in output
+    assert ("--note" if "--note" in args else "VALUE") in output
+    assert not (tmp_path / "var").exists()  # refused before the database is opened
+
+
+def test_lists_add_refuses_an_overlong_note_by_name(tmp_path: Path) -> None:
+    """One limit for the API and the CLI (the store's column): refused, never cut."""
+    from fraudscreen.rules.lists import NOTE_MAX
+
+    output = clean_failure(cli(tmp_path, "lists", "add", "block", "device_id", "d", "--note",
+                               "n" * (NOTE_MAX + 1)), code=2)
+    assert "--note" in output and f"at most {NOTE_MAX} characters" in output
+    assert not (tmp_path / "var").exists()
+    added = cli(tmp_path, "lists", "add", "block", "device_id", "d", "--note", "n" * NOTE_MAX)
+    assert added.exit_code == 0, added.output
+    store = open_store(load_settings(data_dir=tmp_path / "var"))
+    try:
+        assert [len(r.note) for r in store.list_entries()] == [NOTE_MAX]
+    finally:
+        store.close()
+
+
+def test_lists_add_refuses_an_email_hash_that_could_never_match(tmp_path: Path) -> None:
+    for value in ("0" * 32, "jane@example.org"):  # an MD5 from elsewhere; a raw email
+        output = clean_failure(cli(tmp_path, "lists", "add", "block", "email_hash", value), code=2)
+        assert "64 hexadecimal digits" in output and "fraudscreen export" in output
+        assert "jane@" not in output
+    assert cli(tmp_path, "lists", "add", "block", "email_hash", "AB" * 32).exit_code == 0
+    assert "ab" * 32 in cli(tmp_path, "lists", "show").output
+
+
 def test_bad_database_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", "bogus://x")
     assert "cannot open the database" in clean_failure(cli(tmp_path, "db", "upgrade"), code=1)

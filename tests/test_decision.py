@@ -1,4 +1,5 @@
-"""Decision precedence: allow > reject > review rules > model thresholds; degraded never accepts."""
+"""Decision precedence: allow > reject > review rules > model thresholds; degraded never accepts
+but through the allow list."""
 
 from __future__ import annotations
 
@@ -72,3 +73,22 @@ def test_degraded_turns_accept_into_review_but_keeps_reject() -> None:
     assert decide(probability=0.01, thresholds=T, hits=[], degraded=DEGRADED).decision == "review"
     assert decide(probability=0.95, thresholds=T, hits=[], degraded=DEGRADED).decision == "reject"
     assert decide(probability=0.01, thresholds=T, hits=[hit("reject")], degraded=DEGRADED).decision == "reject"
+
+
+def test_the_allow_list_still_accepts_when_degraded_and_shows_the_system_reason() -> None:
+    failed = Reason("RULE_FAILED", "Rule burst could not be evaluated on this order.", "system")
+    out = decide(probability=None, thresholds=None, hits=[hit("allow")], degraded=DEGRADED)
+    assert (out.decision, out.disposition) == ("accept", "rule")
+    assert [(r.code, r.source) for r in out.reasons] == [("ALLOW", "rule"), ("MODEL_UNAVAILABLE", "system")]
+    out = decide(probability=0.95, thresholds=T, hits=[hit("allow")], degraded=[failed])
+    assert (out.decision, [r.code for r in out.reasons]) == ("accept", ["ALLOW", "RULE_FAILED"])
+    assert decide(probability=0.95, thresholds=T, hits=[hit("allow")]).reasons[-1].source == "rule"
+
+
+def test_a_failed_deciding_rule_turns_an_accept_into_a_degraded_review() -> None:
+    failed = [Reason("RULE_FAILED", "Rule burst could not be evaluated on this order.", "system")]
+    out = decide(probability=0.01, thresholds=T, hits=[hit("signal")], degraded=failed)
+    assert (out.decision, out.disposition) == ("review", "degraded")
+    assert [r.code for r in out.reasons] == ["SIGNAL", "RULE_FAILED"]
+    out = decide(probability=0.5, thresholds=T, hits=[], degraded=failed)  # the model reviews anyway
+    assert (out.decision, out.disposition, out.reasons[0].code) == ("review", "model", "RULE_FAILED")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import joblib
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from fraudscreen.errors import ModelError
-from fraudscreen.model import PROBABILITY_CAP, ModelBundle, Thresholds, risk_score
+from fraudscreen.model import BUNDLE_FILE, PROBABILITY_CAP, ModelBundle, Thresholds, risk_score
 from fraudscreen.training.train import TrainResult, choose_thresholds, evaluate, train_model
 
 NAMES = ("ip_distance", "account_age", "amount", "noise_a", "noise_b", "noise_c")
@@ -176,6 +177,48 @@ def test_load_missing_corrupt_or_foreign_file(tmp_path: Path) -> None:
     joblib.dump({"some": "dict"}, foreign)
     with pytest.raises(ModelError):
         ModelBundle.load(foreign)
+
+
+def test_a_folder_holding_the_bundle_file_loads_like_the_file(result: TrainResult, tmp_path: Path) -> None:
+    folder = tmp_path / "models" / "current"
+    result.bundle.save(folder / BUNDLE_FILE)
+    assert ModelBundle.load(folder).version == "test-1"
+    with pytest.raises(ModelError, match="not found"):
+        ModelBundle.load(tmp_path / "models")  # a folder without model.joblib
+
+
+def _knots(n: int) -> tuple[list[float], list[float]]:
+    return [float(i) for i in range(n)], [i / (n - 1) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda raw, prob: (raw, [math.nan] * len(prob)), "probability knots"),
+        (lambda raw, prob: (raw, prob[:-1] + [math.inf]), "probability knots"),
+        (lambda raw, prob: (raw, prob[:-1] + [1.5]), "probability knots"),
+        (lambda raw, prob: (raw, [-0.1] + prob[1:]), "probability knots"),
+        (lambda raw, prob: ([math.nan] + raw[1:], prob), "raw knots"),
+        (lambda raw, prob: (raw[:-1] + [math.inf], prob), "raw knots"),
+        (lambda raw, prob: (list(reversed(raw)), prob), "raw knots"),
+        (lambda raw, prob: ([raw[0]] + raw[:-1], prob), "raw knots"),  # a repeated knot
+    ],
+)
+def test_a_bundle_with_unusable_calibration_knots_is_refused(
+    result: TrainResult, tmp_path: Path, change, fragment: str
+) -> None:
+    path = tmp_path / "model.joblib"
+    result.bundle.save(path)
+    payload = joblib.load(path)
+    raw, prob = change(*_knots(5))
+    payload["calibration"] = {"raw_knots": raw, "prob_knots": prob}
+    joblib.dump(payload, path)
+    with pytest.raises(ModelError, match=fragment):
+        ModelBundle.load(path)
+    raw, prob = _knots(5)
+    payload["calibration"] = {"raw_knots": raw, "prob_knots": prob}
+    joblib.dump(payload, path)
+    assert 0.0 <= ModelBundle.load(path).predict_one(np.zeros(len(NAMES))) <= PROBABILITY_CAP
 
 
 def test_evaluate_decision_mix() -> None:

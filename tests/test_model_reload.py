@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import signal
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import joblib
 import pytest
 from flask.testing import FlaskClient
 
@@ -131,11 +133,37 @@ def test_a_broken_bundle_keeps_the_current_model(client, keys, models) -> None:
     (models / "broken.joblib").write_bytes(b"not a joblib file")
     response = _reload(client, keys["admin"], {"path": str(models / "broken.joblib")})
     assert response.status_code == 400
-    assert "current model stays" in response.get_json()["error"]["message"]
+    assert "stays in use" in response.get_json()["error"]["message"]
     missing = _reload(client, keys["admin"], {"path": str(models / "missing.joblib")})
     assert missing.status_code == 400
     assert _scored_version(client, keys["score"], 5) == "reload-a"
     assert client.get("/readyz").status_code == 200
+
+
+def test_a_bundle_whose_calibration_gives_nan_keeps_the_current_model(client, keys, models) -> None:
+    payload = joblib.load(models / "candidate.joblib")
+    payload["calibration"]["prob_knots"] = [math.nan] * len(payload["calibration"]["prob_knots"])
+    joblib.dump(payload, models / "nan.joblib")
+    response = _reload(client, keys["admin"], {"path": str(models / "nan.joblib")})
+    assert response.status_code == 400
+    assert "probability knots" in response.get_json()["error"]["details"][0]["message"]
+    assert _scored_version(client, keys["score"], 8) == "reload-a"
+    assert client.get("/readyz").status_code == 200
+
+
+def test_a_configured_model_folder_loads_its_bundle(tmp_path: Path, models: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'var' / 'fraudscreen.db'}",
+                             model_path=str(models))
+    store = Store(settings.resolved_database_url)
+    store.upgrade()
+    store.close()
+    client = create_app(settings).test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["model_version"] == "reload-a"
+    screener = client.application.extensions["fraudscreen"]
+    screener.reload_model(models / "candidate.joblib")
+    assert screener.reload_model().version == "reload-a"  # the configured folder again
 
 
 def test_the_reload_signal_reloads_the_configured_bundle(client, keys, models) -> None:

@@ -17,15 +17,18 @@ from fraudscreen.rules import (
     ListEntry,
     ListMatcher,
     Rule,
+    RuleEvaluation,
     RuleHit,
     RuleSet,
     build_context,
     empty_context,
+    engine,
     make_list_entry,
     normalise_list_value,
     strongest_action,
     validate_context,
 )
+from fraudscreen.rules.engine import MAX_EXPRESSION_LENGTH, on_rule_error
 
 DEFAULT_TOML = Path(__file__).parents[1] / "fraudscreen" / "rules" / "default.toml"
 DEFAULT = RuleSet.load_default()
@@ -293,6 +296,35 @@ def test_bad_rules_file() -> None:
         RuleSet.load("/nonexistent/rules.toml")
 
 
+def _long_list_toml(n: int) -> str:
+    """A rule with an ``ip.address in [...]`` list of ``n`` addresses and a stray ``]`` at the end."""
+    ips = ", ".join(f'"10.0.{i // 256}.{i % 256}"' for i in range(n))
+    return (
+        'version = "v1"\n[[rule]]\nid = "bad_ips"\ncode = "BAD_IPS"\naction = "reject"\n'
+        f'expression = """ip.address in [{ips},]]"""\nmessage = "Text."\n'
+    )
+
+
+def test_an_expression_longer_than_the_limit_is_refused_before_parsing() -> None:
+    with pytest.raises(RuleError, match="rule 'bad_ips': expression is longer than 64000"):
+        RuleSet.loads(_long_list_toml(5000))
+    ips = ", ".join(f'"10.0.{i // 256}.{i % 256}"' for i in range(3000))  # ~45 000 characters
+    fits = RuleSet.from_rules("v", [Rule("ips", "IPS", "reject", f"ip.address in [{ips}]", "T.")])
+    assert fits.evaluate(build_context({"ip": {"address": "10.0.11.183"}})).decision == "reject"
+    assert MAX_EXPRESSION_LENGTH < 65_535  # the column beyond which the cel parser panics
+
+
+def test_a_panic_of_the_cel_parser_is_a_rule_error_naming_the_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without the length limit, the real parser panics (pyo3 PanicException, a BaseException)
+    # on a syntax error beyond column 65535: it must still be a RuleError, not a dead worker.
+    monkeypatch.setattr(engine, "MAX_EXPRESSION_LENGTH", 10**6)
+    with pytest.raises(RuleError, match="rule 'bad_ips': expression does not compile") as info:
+        RuleSet.loads(_long_list_toml(5000))
+    assert not isinstance(info.value.__cause__, Exception)  # it was the panic that was caught
+
+
 def test_disabled_rule_is_checked_but_not_run() -> None:
     rules = [
         Rule("on", "ON", "review", "lists.review", "On."),
@@ -336,6 +368,68 @@ def test_runtime_type_error_is_recorded_not_raised() -> None:
     ctx["order"]["amount"] = 50.0
     ctx["account"]["is_new"] = False
     assert [h.rule_id for h in rule_set.evaluate(ctx).hits] == ["doubles", "fine"]
+
+
+FAILING_ON_SOME_ORDERS = [  # each passes the load checks and fails on the order below
+    Rule("zero_div", "ZERO_DIV", "reject",
+         "profile.prior_orders > 0.0 && int(order.amount) / int(profile.prior_orders - 1.0) > 9",
+         "Division."),
+    Rule("types", "TYPES", "review", "order.amount > 1000.0 ? order.currency > 1.0 : false",
+         "String against number."),
+    Rule("overflow", "OVERFLOW", "allow", "order.amount > 1000.0 && int(order.amount * 1e300) > 0",
+         "Overflow."),
+    Rule("regex", "REGEX", "signal",
+         'device.browser != "" && email.domain.matches(device.browser)', "Pattern from data."),
+]
+
+
+def test_rules_that_fail_on_some_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_error_listeners", [])
+    seen: list[str] = []
+    on_rule_error(seen.append)
+    rule_set = RuleSet.from_rules("v", FAILING_ON_SOME_ORDERS)
+    quiet = build_context({"order": {"amount": 10.0}, "profile": {"prior_orders": 3.0}})
+    assert rule_set.evaluate(quiet) == RuleEvaluation((), (), ())
+    ctx = build_context(
+        {
+            "order": {"amount": 2000.0, "currency": "GBP"},
+            "profile": {"prior_orders": 1.0},
+            "device": {"browser": "Fire(fox"},
+            "email": {"domain": "example.org"},
+        }
+    )
+    evaluation = rule_set.evaluate(ctx)
+    assert evaluation.hits == ()
+    assert evaluation.errors == ("zero_div", "types", "overflow", "regex")
+    # the rules that could have stopped the order; a failed allow rule simply did not allow
+    assert evaluation.deciding_errors == ("zero_div", "types")
+    assert seen == ["zero_div", "types", "overflow", "regex"]
+    assert rule_set.errors == {"zero_div": 1, "types": 1, "overflow": 1, "regex": 1}
+
+
+class _Panic(BaseException):
+    """What pyo3 raises when the Rust library panics: a BaseException, not an Exception."""
+
+
+class _PanickingProgram:
+    def execute(self, context: object) -> bool:
+        raise _Panic("Formatting argument out of range")
+
+
+def test_a_panic_at_run_time_is_a_rule_error_and_interrupts_are_not() -> None:
+    # The library panics in no known expression at run time: a program stands in for one.
+    rule_set = RuleSet.from_rules("v", [Rule("p", "P", "review", "order.amount > 1.0", "P.")])
+    rule_set._programs = (_PanickingProgram(),)
+    evaluation = rule_set.evaluate(build_context({"order": {"amount": 5.0}}))
+    assert (evaluation.errors, evaluation.deciding_errors) == (("p",), ("p",))
+
+    class _Interrupted(_PanickingProgram):
+        def execute(self, context: object) -> bool:
+            raise KeyboardInterrupt
+
+    rule_set._programs = (_Interrupted(),)
+    with pytest.raises(KeyboardInterrupt):
+        rule_set.evaluate(build_context({"order": {"amount": 5.0}}))
 
 
 def test_missing_key_and_unconvertible_value_fail_only_their_rules() -> None:
@@ -497,7 +591,7 @@ def test_list_matcher_other_kinds() -> None:
         ("email_domain", "Sub.Example.com.", "sub.example.com"),
         ("country", "de", "DE"),
         ("bin", "12345678", "12345678"),
-        ("email_hash", "ABCDEF" + "0" * 26, "abcdef" + "0" * 26),
+        ("email_hash", "ABCDEF" + "0" * 58, "abcdef" + "0" * 58),  # the service's HMAC-SHA256
         ("device_id", " d1 ", "d1"),
     ],
 )
@@ -520,6 +614,7 @@ def test_normalise_list_value(kind: str, value: str, expected: str) -> None:
         ("bin", "12345"),
         ("bin", "4111111111111111"),
         ("email_hash", "xyz"),
+        ("email_hash", "a" * 32),  # an MD5: a hash made elsewhere never matches an order
         ("device_id", "a\nb"),
         ("device_id", "x" * 256),
         ("ip", ""),

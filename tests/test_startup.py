@@ -4,18 +4,22 @@ any worker exists (one ``Error:`` line instead of a crash in every worker)."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import joblib
 import pytest
 from click.testing import CliRunner
 
 from fraudscreen.api import create_app
+from fraudscreen.config import REPO_DIR
 from fraudscreen.logs import reset_logging
+from fraudscreen.rules import engine
 from fraudscreen.store import Store
 
-from helpers import make_settings
+from helpers import auth, make_settings, order_body
 
 
 @pytest.fixture()
@@ -74,3 +78,55 @@ def test_a_configured_metrics_dir_that_does_not_exist_is_made(
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "nope"))
     path = prepare_metrics_dir(make_settings(tmp_path, f"sqlite:///{tmp_path / 'fs.db'}"))
     assert path is not None and path.is_dir()
+
+
+def _degraded_service(settings) -> tuple[dict, dict]:
+    """Start the app on ``settings``: (the /readyz answer, the answer to one order)."""
+    Store(settings.resolved_database_url).upgrade()
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        key = app.extensions["fraudscreen"].store.create_api_key("t", ["score"])[1]
+        body = order_body(device__ip_address="2.125.160.216")  # no default rule fires
+        answer = client.post("/v1/score", json=body, headers=auth(key))
+        assert answer.status_code == 200
+        return ready.get_json(), answer.get_json()
+    finally:
+        reset_logging()
+        app.extensions["fraudscreen"].store.close()
+
+
+@pytest.mark.parametrize("limit", [None, 10**6], ids=["too-long", "parser-panic"])
+def test_a_rule_the_cel_parser_cannot_take_leaves_the_service_up_without_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    # a syntax error beyond column 65535 made the cel parser panic (a BaseException) and every
+    # worker die at start, in a loop; without the length limit, the panic itself is caught
+    if limit is not None:
+        monkeypatch.setattr(engine, "MAX_EXPRESSION_LENGTH", limit)
+    ips = ", ".join(f'"10.0.{i // 256}.{i % 256}"' for i in range(5000))
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        'version = "v1"\n[[rule]]\nid = "bad_ips"\ncode = "BAD_IPS"\naction = "reject"\n'
+        f'expression = """ip.address in [{ips},]]"""\nmessage = "Bad IPs."\n'
+    )
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'fs.db'}", rules_path=rules)
+    ready, answer = _degraded_service(settings)
+    assert "bad_ips" in ready["problems"]["rules"] and ready["rules_version"] is None
+    assert (answer["decision"], answer["disposition"]) == ("review", "degraded")
+    assert "RULES_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]
+
+
+def test_a_bundle_whose_calibration_gives_nan_is_not_loaded(tmp_path: Path) -> None:
+    payload = joblib.load(REPO_DIR / "models" / "default" / "model.joblib")
+    payload["calibration"]["prob_knots"] = [math.nan] * len(payload["calibration"]["prob_knots"])
+    joblib.dump(payload, tmp_path / "nan.joblib")
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'fs.db'}",
+                             model_path=tmp_path / "nan.joblib")
+    ready, answer = _degraded_service(settings)
+    assert "calibration" in ready["problems"]["model"] and ready["model_version"] is None
+    assert (answer["decision"], answer["disposition"]) == ("review", "degraded")
+    assert answer["risk_score"] is None
+    assert "MODEL_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]

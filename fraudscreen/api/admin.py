@@ -7,13 +7,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.v1 import json_body, text_problem
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError
-from fraudscreen.rules import LIST_KINDS, LIST_NAMES, normalise_list_value
+from fraudscreen.rules import LIST_KINDS, LIST_NAMES
+from fraudscreen.rules.lists import entry_to_remove, make_list_entry
 from fraudscreen.schema import refuse_card_numbers
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/lists")
-
-NOTE_MAX = 255
-"""A note longer than this is cut to it."""
 
 
 def _check(pointer: str, value: object, allowed: tuple[str, ...]) -> str:
@@ -58,17 +56,19 @@ def list_entries() -> Response:
 @bp.post("/<list_name>")
 @require_scope("admin")
 def add_entry(list_name: str) -> tuple[Response, int]:
-    """Add ``{"kind", "value", "note"}`` to a list."""
+    """Add ``{"kind", "value", "note"}`` to a list; a note longer than
+    :data:`fraudscreen.rules.lists.NOTE_MAX` is refused (400 naming ``/note``), not cut."""
     _check("/list", list_name, LIST_NAMES)
     body = json_body()
     if not isinstance(body, dict):
         raise InvalidRequestError("The body must be an object.", details=[ErrorDetail("", "must be an object")])
     refuse_card_numbers(body)
     kind = _check("/kind", body.get("kind"), LIST_KINDS)
-    value = normalise_list_value(kind, _text(body, "value"))
-    note = _text(body, "note")[:NOTE_MAX]
+    entry = make_list_entry(list_name, kind, _text(body, "value"), _text(body, "note"))
     screener = current_app.extensions["fraudscreen"]
-    row = screener.store.add_list_entry(list_name, kind, value, note, actor=g.api_key.name)
+    row = screener.store.add_list_entry(
+        list_name, kind, entry.value, entry.note, actor=g.api_key.name
+    )
     screener.invalidate_lists()
     return jsonify(_row_json(row)), 201
 
@@ -79,9 +79,9 @@ def remove_entry(list_name: str) -> Response:
     """Remove ``?kind=&value=`` from a list."""
     _check("/list", list_name, LIST_NAMES)
     kind = _check("/kind", request.args.get("kind"), LIST_KINDS)
-    value = normalise_list_value(kind, request.args.get("value", ""))
+    entry = entry_to_remove(list_name, kind, request.args.get("value", ""))
     screener = current_app.extensions["fraudscreen"]
-    if not screener.store.remove_list_entry(list_name, kind, value, actor=g.api_key.name):
+    if not screener.store.remove_list_entry(list_name, kind, entry.value, actor=g.api_key.name):
         raise NotFoundError("No such list entry.")
     screener.invalidate_lists()
     return jsonify({"removed": True})

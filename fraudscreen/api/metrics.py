@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from fraudscreen.rules.engine import on_rule_error
+
 REQUESTS = Counter("fraudscreen_http_requests_total", "HTTP requests", ["endpoint", "status"])
 LATENCY = Histogram(
     "fraudscreen_http_request_seconds",
@@ -12,3 +14,8 @@ LATENCY = Histogram(
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
 )
 DECISIONS = Counter("fraudscreen_decisions_total", "Screening decisions", ["decision"])
+RULE_ERRORS = Counter(
+    "fraudscreen_rule_errors_total", "Rule evaluations that failed at run time", ["rule"]
+)
+"""Run-time rule failures per rule id (ids come from the rules file: bounded cardinality)."""
+on_rule_error(lambda rule_id: RULE_ERRORS.labels(rule_id).inc())

@@ -26,6 +26,7 @@ from fraudscreen.api.auth import require_scope
 from fraudscreen.api.v1 import json_body, text_problem
 from fraudscreen.config import REPO_DIR
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, ModelError
+from fraudscreen.model import bundle_file
 from fraudscreen.screening import Screener
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,44 @@ bp = Blueprint("model_admin", __name__, url_prefix="/v1/admin/model")
 
 MODELS_DIR = REPO_DIR / "models"
 """Where bundles named by a relative path are looked for."""
-BUNDLE_NAME = "model.joblib"
-"""The bundle file inside a model folder (a folder may be named instead of the file)."""
+RELOAD_KEYS = ("path",)
+"""The members a reload body may have; any other (a typo of ``path``) is a 400."""
+
+
+def _kept(screener: Screener) -> str:
+    """What serves orders after a failed reload: the loaded model, or none at all."""
+    model = screener.parts.model
+    if model is None:
+        return "no model is loaded, so orders are still screened without one (MODEL_UNAVAILABLE)"
+    return f"model {model.version} stays in use"
+
+
+def _reload_body() -> dict[str, Any]:
+    """The JSON object of a reload call ({} for an empty body); a 400 naming any unknown member."""
+    if not request.get_data(cache=True).strip():
+        return {}
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The body must be a JSON object.",
+                                  details=[ErrorDetail("", "must be an object")])
+    unknown = [key for key in body if key not in RELOAD_KEYS]
+    if unknown:
+        raise InvalidRequestError(
+            "Unknown member in the reload request; nothing was reloaded.",
+            details=[ErrorDetail(f"/{_pointer_token(key)}", "unknown member (the only one is path)")
+                     for key in unknown],
+        )
+    return body
+
+
+def _pointer_token(key: str) -> str:
+    """``key`` as one RFC 6901 pointer segment."""
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def allowed_roots(screener: Screener) -> tuple[Path, ...]:
     """Folders an API caller may load bundles from: the models directory and the configured one."""
-    configured = screener.settings.resolved_model_path.resolve()
+    configured = bundle_file(screener.settings.resolved_model_path).resolve()
     return tuple(dict.fromkeys((MODELS_DIR.resolve(), configured.parent)))
 
 
@@ -55,9 +87,7 @@ def resolve_bundle_path(screener: Screener, raw: Any) -> Path:
     if not path.is_absolute():
         path = MODELS_DIR / path
     try:
-        if path.is_dir():
-            path = path / BUNDLE_NAME
-        resolved = path.resolve()
+        resolved = bundle_file(path).resolve()
     except (OSError, RuntimeError):  # name too long, symlink loop, ...
         resolved = Path("/")
     if resolved.suffix != ".joblib" or not any(
@@ -87,13 +117,9 @@ def _model_json(screener: Screener, path: Path) -> dict[str, Any]:
 @bp.post("/reload")
 @require_scope("admin")
 def reload_model() -> Response:
-    """Load a bundle (``{"path": ...}`` or the configured one) and swap it in; the old one stays on error."""
-    body: Any = {}
-    if request.get_data(cache=True).strip():
-        body = json_body()
-        if not isinstance(body, dict):
-            raise InvalidRequestError("The body must be a JSON object.",
-                                      details=[ErrorDetail("", "must be an object")])
+    """Load a bundle (``{"path": ...}`` or the configured one) and swap it in; the old one stays
+    on error. Any member other than ``path`` is refused (400 naming it), nothing reloaded."""
+    body = _reload_body()
     screener: Screener = current_app.extensions["fraudscreen"]
     path = resolve_bundle_path(screener, body.get("path"))
     previous = screener.parts.model.version if screener.parts.model else None
@@ -101,7 +127,7 @@ def reload_model() -> Response:
         screener.reload_model(path)
     except ModelError as exc:
         raise InvalidRequestError(
-            "The model bundle could not be loaded; the current model stays in use.",
+            f"The model bundle could not be loaded; {_kept(screener)}.",
             details=[ErrorDetail("/path", exc.message)],
         ) from None
     actor = getattr(g, "api_key", None)
@@ -120,7 +146,7 @@ def install_reload_signal(screener: Screener, signum: int = signal.SIGHUP) -> No
         try:
             bundle = screener.reload_model()
         except ModelError as exc:
-            log.error("model reload on signal failed, keeping the current model: %s", exc.message)
+            log.error("model reload on signal failed (%s): %s", _kept(screener), exc.message)
         else:
             log.info("model reloaded on signal: %s", bundle.version)
 

@@ -12,11 +12,17 @@ A rules file is TOML::
     message = "Something about this order is on the block list."
 
 Expressions are parsed and run by the ``common-expression-language`` package (import
-name ``cel``). At load every rule is compiled, checked against the context schema
-(variables, fields and functions) and run once on the default context, so a rules
-file that loads cannot fail on a well-formed context. At run time a rule that still
-fails (a malformed context) gives no hit and is reported in
-:attr:`RuleEvaluation.errors`; screening carries on.
+name ``cel``). At load every rule is refused if longer than :data:`MAX_EXPRESSION_LENGTH`,
+then compiled, checked against the context schema (variables, fields and functions) and
+run once on the default context. That catches typos and type errors the default context
+reaches, not every run-time failure: a rule can still fail on some orders (a division
+by zero, a comparison of a string with a number on a branch the default context does not
+take, an overflow, a ``matches`` pattern built from order data). Such a rule gives no hit
+and is reported in :attr:`RuleEvaluation.errors` (and :attr:`RuleEvaluation.deciding_errors`
+for reject and review rules, which screening then treats like a missing part); it never
+raises. The ``cel`` library is written in Rust and panics on some input (a syntax error
+beyond column 65535); the panic is a ``BaseException``, and is turned into a RuleError at
+load and a rule error at run time like any other failure.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import re
 import threading
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -48,6 +54,18 @@ ACTIONS: tuple[str, ...] = ("allow", "reject", "review", "signal")
 """Valid rule actions, strongest first; ``signal`` only adds a reason."""
 ACTION_DECISIONS: dict[str, Decision] = {"allow": "accept", "reject": "reject", "review": "review"}
 """The decision each deciding action leads to."""
+MAX_EXPRESSION_LENGTH = 64_000
+"""Longest accepted rule expression, in characters: room for any hand-written rule, and below
+the 65535 columns beyond which the ``cel`` parser panics on a syntax error. Long value lists
+belong in the run-time allow/block/review lists, not in rules."""
+_UNRECOVERABLE = (KeyboardInterrupt, SystemExit, GeneratorExit)
+"""BaseExceptions that are never a rule's failure (a cel panic is a BaseException too)."""
+_error_listeners: list[Callable[[str], None]] = []
+
+
+def on_rule_error(listener: Callable[[str], None]) -> None:
+    """Call ``listener(rule_id)`` on every run-time rule failure of any rule set (metrics)."""
+    _error_listeners.append(listener)
 
 # Named CEL functions the library implements natively (operators such as _>_ or @in
 # are always allowed). The Python-implemented extras of cel.stdlib are not registered.
@@ -123,6 +141,9 @@ class RuleEvaluation:
     """Rules that matched, in file order."""
     errors: tuple[str, ...]
     """Ids of rules that failed at run time (no hit was produced for them)."""
+    deciding_errors: tuple[str, ...] = ()
+    """The reject and review rules among :attr:`errors`: they might have stopped the order,
+    so it must not be accepted silently. A failed allow rule simply did not allow."""
 
     @property
     def action(self) -> Action | None:
@@ -210,7 +231,9 @@ def _flatten(
             return None, ()
         if flat.execute(_flat_context(empty_context())) != expected:
             return None, ()
-    except Exception:  # noqa: BLE001 - e.g. has(root.field): keep the nested form
+    except _UNRECOVERABLE:
+        raise
+    except BaseException:  # noqa: BLE001 - e.g. has(root.field), or a cel panic: keep the nested form
         return None, ()
     return flat, paths
 
@@ -250,15 +273,31 @@ def _needed_fields(rule: Rule, program: Any) -> dict[str, set[str] | None]:
 
 
 def _compile(rule: Rule) -> _Compiled:
+    if len(rule.expression) > MAX_EXPRESSION_LENGTH:
+        raise RuleError(
+            f"rule {rule.id!r}: expression is longer than {MAX_EXPRESSION_LENGTH} characters "
+            "(put long value lists in the allow/block/review lists)"
+        )
     try:
         program = cel.compile(rule.expression)
+    except _UNRECOVERABLE:
+        raise
     except Exception as exc:  # the library raises ValueError, keep any parse failure a RuleError
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if len(first_line) > 200:
+            first_line = first_line[:200] + "…"
         raise RuleError(f"rule {rule.id!r}: expression does not compile: {first_line}") from exc
+    except BaseException as exc:  # a panic of the cel parser (pyo3 PanicException)
+        raise RuleError(
+            f"rule {rule.id!r}: expression does not compile: the CEL parser failed "
+            f"({type(exc).__name__})"
+        ) from exc
     needs = _needed_fields(rule, program)
     try:
         result = program.execute(empty_context())
-    except Exception as exc:
+    except _UNRECOVERABLE:
+        raise
+    except BaseException as exc:  # a cel panic included
         raise RuleError(
             f"rule {rule.id!r}: fails on the default context: {type(exc).__name__}: {exc}"
         ) from exc
@@ -433,26 +472,34 @@ class RuleSet:
             programs = tuple(c.program for c in self._compiled)
             try:
                 shared = cel.Context(_prune(self._needs, context))
-            except Exception:  # noqa: BLE001 - unconvertible value: only its readers fail
+            except _UNRECOVERABLE:
+                raise
+            except BaseException:  # noqa: BLE001 - unconvertible value: only its readers fail
                 shared = None
         hits: list[RuleHit] = []
-        errors: list[str] = []
+        errors: list[Rule] = []
         for c, program in zip(self._compiled, programs, strict=True):
             rule = c.rule
             try:
                 result = program.execute(
                     shared if shared is not None else _prune(c.needs, context)
                 )
-            except Exception as exc:  # noqa: BLE001 - TypeError, KeyError, RuntimeError...
+            except _UNRECOVERABLE:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - TypeError, OverflowError, a cel panic...
                 self._record_error(rule.id, type(exc).__name__)
-                errors.append(rule.id)
+                errors.append(rule)
                 continue
             if result is True:
                 hits.append(RuleHit(rule.id, rule.code, rule.action, rule.message))
             elif result is not False:
                 self._record_error(rule.id, f"returned {type(result).__name__}")
-                errors.append(rule.id)
-        return RuleEvaluation(tuple(hits), tuple(errors))
+                errors.append(rule)
+        return RuleEvaluation(
+            tuple(hits),
+            tuple(r.id for r in errors),
+            tuple(r.id for r in errors if r.action in ("reject", "review")),
+        )
 
     def _fast_context(self, context: Mapping[str, Any]) -> Any:
         """The CEL context of the flat programs, or None if a field is missing or unconvertible."""
@@ -470,7 +517,9 @@ class RuleSet:
             variables.update(_prune(self._nested_needs, context))
         try:
             return cel.Context(variables)
-        except Exception:  # noqa: BLE001 - unconvertible value
+        except _UNRECOVERABLE:
+            raise
+        except BaseException:  # noqa: BLE001 - unconvertible value
             return None
 
     def _record_error(self, rule_id: str, what: str) -> None:
@@ -478,6 +527,11 @@ class RuleSet:
         logger.warning("rule %s failed at run time: %s", rule_id, what)
         with self._lock:
             self.errors[rule_id] += 1
+        for listener in _error_listeners:
+            try:
+                listener(rule_id)
+            except Exception:  # counting must never fail screening
+                logger.exception("rule error listener failed")
 
     def __repr__(self) -> str:
         short = self.sha256[:12]

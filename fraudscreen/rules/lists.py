@@ -4,7 +4,12 @@ The entries live in the database (edited through the admin API); this module
 normalises entry values and matches one order against all entries in a few set
 look-ups. IP entries are single addresses or CIDR networks (IPv4 or IPv6); an
 ``email_domain`` entry matches the domain itself and all its subdomains; a 6-digit
-``bin`` entry also matches 8-digit BINs that start with it.
+``bin`` entry also matches 8-digit BINs that start with it. An ``email_hash`` entry is this
+installation's keyed hash of a normalised address (64 hex digits, as the stored orders and
+``fraudscreen export`` show it): a raw email, or a hash made elsewhere, could never match.
+
+:func:`make_list_entry` is the one validation of a new entry (API and CLI): it refuses
+full card numbers in the value and the note and notes longer than :data:`NOTE_MAX`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.rules.context import LIST_KINDS
+from fraudscreen.schema import refuse_card_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +31,18 @@ LIST_NAMES: tuple[str, ...] = ("allow", "block", "review")
 """The lists an entry can belong to."""
 
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
-_BIN_RE = re.compile(r"\d{6}(?:\d{2})?")
-_HASH_RE = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128}")
+_BIN_RE = re.compile(r"[0-9]{6}(?:[0-9]{2})?")  # ASCII only, as orders carry them
+_HASH_RE = re.compile(r"[0-9a-f]{64}")  # HMAC-SHA256, the only email hash the service computes
+# Values earlier versions accepted though they could never match: still removable.
+_LEGACY_RE = {
+    "email_hash": re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{128}"),
+    "bin": re.compile(r"\d{6}(?:\d{2})?"),
+}
 _LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MAX_ID = 255
-_MAX_NOTE = 500
+
+NOTE_MAX = 500
+"""Longest note of a list entry, in characters (the store's column); longer ones are refused."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +125,16 @@ def normalise_list_value(kind: str, value: str) -> str:
         return domain
     if kind == "email_hash":
         if not _HASH_RE.fullmatch(value.lower()):
-            raise _bad("/value", "email hash must be hexadecimal (32, 40, 64 or 128 digits)")
+            raise _bad(
+                "/value",
+                "email hash must be 64 hexadecimal digits: this installation's keyed hash of the "
+                "address, as `fraudscreen export` and the stored orders show it (raw emails and "
+                "hashes made elsewhere are never accepted)",
+            )
         return value.lower()
     if kind == "bin":
         if not _BIN_RE.fullmatch(value):
-            raise _bad("/value", "BIN must be 6 or 8 digits")
+            raise _bad("/value", "BIN must be 6 or 8 ASCII digits (0-9)")
         return value
     if kind == "country":
         if not _COUNTRY_RE.fullmatch(value.upper()):
@@ -127,13 +145,64 @@ def normalise_list_value(kind: str, value: str) -> str:
     return value
 
 
-def make_list_entry(list_name: str, kind: str, value: str, note: str = "") -> ListEntry:
-    """A validated entry with a normalised value; InvalidRequestError with a pointer if invalid."""
+def _refuse_cards(value: object, note: object = "") -> None:
+    """CardNumberRefusedError (pointers ``/value``, ``/note``) if either holds a card number."""
+    refuse_card_numbers({"value": value, "note": note})
+
+
+def _note(note: object) -> str:
+    if not isinstance(note, str):
+        raise _bad("/note", "note must be a string")
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise _bad("/note", f"note must be at most {NOTE_MAX} characters (it has {len(note)})")
+    if "\x00" in note:
+        raise _bad("/note", "note must not contain NUL characters")
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad("/note", "note must be valid Unicode text") from None
+    return note
+
+
+def _check_names(list_name: str, kind: str) -> None:
     if list_name not in LIST_NAMES:
         raise _bad("/list_name", f"list_name must be one of {', '.join(LIST_NAMES)}")
-    if not isinstance(note, str) or len(note) > _MAX_NOTE:
-        raise _bad("/note", f"note must be a string of at most {_MAX_NOTE} characters")
-    return ListEntry(list_name, kind, normalise_list_value(kind, value), note.strip())
+    if kind not in LIST_KINDS:
+        raise _bad("/kind", f"kind must be one of {', '.join(LIST_KINDS)}")
+
+
+def make_list_entry(list_name: str, kind: str, value: str, note: str = "") -> ListEntry:
+    """A validated entry with a normalised value and a stripped note; the one check of a new
+    entry, for the API and the CLI.
+
+    Raises CardNumberRefusedError when the value or the note holds a full card number, and
+    InvalidRequestError with a pointer (``/list_name``, ``/kind``, ``/value``, ``/note``)
+    otherwise; neither message repeats the value.
+    """
+    _refuse_cards(value, note)
+    _check_names(list_name, kind)
+    checked_note = _note(note)
+    return ListEntry(list_name, kind, normalise_list_value(kind, value), checked_note)
+
+
+def entry_to_remove(list_name: str, kind: str, value: str) -> ListEntry:
+    """The entry a removal names, its value normalised as when it was added.
+
+    Values earlier versions stored though they could never match (an MD5 or SHA-1
+    ``email_hash``, a BIN in non-ASCII digits) are still accepted here, so they can be
+    removed. A full card number is refused as in :func:`make_list_entry`.
+    """
+    _refuse_cards(value)
+    _check_names(list_name, kind)
+    try:
+        return ListEntry(list_name, kind, normalise_list_value(kind, value))
+    except InvalidRequestError:
+        legacy = _LEGACY_RE.get(kind)
+        text = value.strip().lower() if isinstance(value, str) else ""
+        if legacy is None or not legacy.fullmatch(text):
+            raise
+        return ListEntry(list_name, kind, text)
 
 
 def _empty_result() -> dict[str, Any]:
