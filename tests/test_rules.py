@@ -28,7 +28,9 @@ from fraudscreen.rules import (
     strongest_action,
     validate_context,
 )
-from fraudscreen.rules.engine import MAX_EXPRESSION_LENGTH, on_rule_error
+from fraudscreen.rules import compile as compile_module
+from fraudscreen.rules.compile import MAX_EXPRESSION_LENGTH
+from fraudscreen.rules.engine import on_rule_error
 
 DEFAULT_TOML = Path(__file__).parents[1] / "fraudscreen" / "rules" / "default.toml"
 DEFAULT = RuleSet.load_default()
@@ -319,7 +321,7 @@ def test_a_panic_of_the_cel_parser_is_a_rule_error_naming_the_rule(
 ) -> None:
     # Without the length limit, the real parser panics (pyo3 PanicException, a BaseException)
     # on a syntax error beyond column 65535: it must still be a RuleError, not a dead worker.
-    monkeypatch.setattr(engine, "MAX_EXPRESSION_LENGTH", 10**6)
+    monkeypatch.setattr(compile_module, "MAX_EXPRESSION_LENGTH", 10**6)
     with pytest.raises(RuleError, match="rule 'bad_ips': expression does not compile") as info:
         RuleSet.loads(_long_list_toml(5000))
     assert not isinstance(info.value.__cause__, Exception)  # it was the panic that was caught

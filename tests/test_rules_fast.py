@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from fraudscreen.rules import SCHEMA, Rule, RuleSet, build_context, empty_context
-from fraudscreen.rules.engine import _prune
+from fraudscreen.rules.compile import prune
 
 DEFAULT = RuleSet.load_default()
 
@@ -15,7 +15,7 @@ def _nested_answer(rule_set: RuleSet, ctx: dict) -> tuple[list[str], list[str]]:
     hits, errors = [], []
     for c in rule_set._compiled:
         try:
-            result = c.program.execute(_prune(c.needs, ctx))
+            result = c.program.execute(prune(c.needs, ctx))
         except Exception:  # noqa: BLE001
             errors.append(c.rule.id)
             continue

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from fraudscreen.api import create_app
 from fraudscreen.config import REPO_DIR
 from fraudscreen.logs import reset_logging
-from fraudscreen.rules import engine
+from fraudscreen.rules import compile as compile_module
 from fraudscreen.store import Store
 
 from helpers import auth, make_settings, order_body
@@ -105,7 +105,7 @@ def test_a_rule_the_cel_parser_cannot_take_leaves_the_service_up_without_rules(
     # a syntax error beyond column 65535 made the cel parser panic (a BaseException) and every
     # worker die at start, in a loop; without the length limit, the panic itself is caught
     if limit is not None:
-        monkeypatch.setattr(engine, "MAX_EXPRESSION_LENGTH", limit)
+        monkeypatch.setattr(compile_module, "MAX_EXPRESSION_LENGTH", limit)
     ips = ", ".join(f'"10.0.{i // 256}.{i % 256}"' for i in range(5000))
     rules = tmp_path / "rules.toml"
     rules.write_text(

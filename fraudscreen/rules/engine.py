@@ -12,7 +12,8 @@ A rules file is TOML::
     message = "Something about this order is on the block list."
 
 Expressions are parsed and run by the ``common-expression-language`` package (import
-name ``cel``). At load every rule is refused if longer than :data:`MAX_EXPRESSION_LENGTH`,
+name ``cel``). At load every rule is refused if longer than
+:data:`~fraudscreen.rules.compile.MAX_EXPRESSION_LENGTH`,
 then compiled, checked against the context schema (variables, fields and functions) and
 run once on the default context. That catches typos and type errors the default context
 reaches, not every run-time failure: a rule can still fail on some orders (a division
@@ -43,7 +44,12 @@ from typing import Any, Literal
 import cel
 
 from fraudscreen.errors import RuleError
-from fraudscreen.rules.context import SCHEMA, empty_context
+from fraudscreen.rules.compile import (
+    _UNRECOVERABLE,
+    Compiled,
+    compile_rule,
+    prune,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,55 +60,15 @@ ACTIONS: tuple[str, ...] = ("allow", "reject", "review", "signal")
 """Valid rule actions, strongest first; ``signal`` only adds a reason."""
 ACTION_DECISIONS: dict[str, Decision] = {"allow": "accept", "reject": "reject", "review": "review"}
 """The decision each deciding action leads to."""
-MAX_EXPRESSION_LENGTH = 64_000
-"""Longest accepted rule expression, in characters: room for any hand-written rule, and below
-the 65535 columns beyond which the ``cel`` parser panics on a syntax error. Long value lists
-belong in the run-time allow/block/review lists, not in rules."""
-_UNRECOVERABLE = (KeyboardInterrupt, SystemExit, GeneratorExit)
-"""BaseExceptions that are never a rule's failure (a cel panic is a BaseException too)."""
+_RULE_KEYS = frozenset({"id", "code", "action", "expression", "message", "enabled"})
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_CODE_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 _error_listeners: list[Callable[[str], None]] = []
 
 
 def on_rule_error(listener: Callable[[str], None]) -> None:
     """Call ``listener(rule_id)`` on every run-time rule failure of any rule set (metrics)."""
     _error_listeners.append(listener)
-
-# Named CEL functions the library implements natively (operators such as _>_ or @in
-# are always allowed). The Python-implemented extras of cel.stdlib are not registered.
-ALLOWED_FUNCTIONS = frozenset(
-    {
-        "size",
-        "contains",
-        "startsWith",
-        "endsWith",
-        "matches",
-        "int",
-        "uint",
-        "double",
-        "string",
-        "bytes",
-        "type",
-        "dyn",
-        "timestamp",
-        "duration",
-    }
-)
-_TYPE_NAMES = frozenset(
-    {"int", "uint", "double", "string", "bytes", "bool", "list", "map", "null_type", "type"}
-)
-_RULE_KEYS = frozenset({"id", "code", "action", "expression", "message", "enabled"})
-_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-_CODE_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
-
-# Lexical lint (the cel library has already parsed the expression): string literals,
-# literal index access, comprehension binders and root.field paths.
-_STRING_RE = re.compile(
-    r"""(?:[rR][bB]?|[bB][rR]?)?"""
-    r"""(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')"""
-)
-_INDEX_RE = re.compile(r"""(?<![\w.])([A-Za-z_]\w*)\s*\[\s*(["'])([A-Za-z_]\w*)\2\s*\]""")
-_BINDER_RE = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
-_PATH_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?:\s*\.\s*([A-Za-z_]\w*)(\s*\()?)?")
 
 
 @dataclass(frozen=True)
@@ -166,163 +132,6 @@ def strongest_action(hits: Iterable[RuleHit]) -> Action | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    rule: Rule
-    program: Any
-    needs: tuple[tuple[str, tuple[str, ...] | None], ...]
-    flat: Any = None
-    """The same rule reading ``root__field`` variables instead of ``root.field`` (or None)."""
-    flat_paths: tuple[tuple[str, str, str], ...] = ()
-    """(root, field, variable) of each field the flat program reads."""
-
-
-def _flat_name(root: str, field: str) -> str:
-    return f"{root}__{field}"
-
-
-def _flat_context(context: Mapping[str, Any]) -> dict[str, Any]:
-    """``context`` as ``root__field`` variables (what a flat program reads)."""
-    return {
-        _flat_name(root, field): value
-        for root, sub in context.items()
-        if isinstance(sub, Mapping)
-        for field, value in sub.items()
-    }
-
-
-def _flatten(
-    rule: Rule, program: Any, needs: Mapping[str, set[str] | None], expected: Any
-) -> tuple[Any, tuple[tuple[str, str, str], ...]]:
-    """Rewrite ``root.field`` to a top-level variable: converting one costs a third of a nested one.
-
-    Only when every root the rule reads is read field by field and the rewritten program
-    compiles, reads exactly the expected variables and gives ``expected`` on the default
-    context; otherwise ``(None, ())`` and the rule runs on the nested context.
-    """
-    if not needs or any(fields is None for fields in needs.values()):
-        return None, ()
-    paths = tuple(
-        (root, field, _flat_name(root, field))
-        for root, fields in sorted(needs.items())
-        for field in sorted(fields or ())
-    )
-    names = {name for _, _, name in paths}
-    if names & set(program.variables()):
-        return None, ()
-    path_re = re.compile(
-        r"(?<![\w.])(" + "|".join(map(re.escape, sorted(needs))) + r")\s*\.\s*([A-Za-z_]\w*)\b(?!\s*\()"
-    )
-
-    def rewrite(match: re.Match[str]) -> str:
-        root, field = match.group(1), match.group(2)
-        return _flat_name(root, field) if field in (needs[root] or ()) else match.group(0)
-
-    pieces: list[str] = []
-    done = 0
-    for literal in _STRING_RE.finditer(rule.expression):
-        pieces.append(path_re.sub(rewrite, rule.expression[done : literal.start()]))
-        pieces.append(literal.group())
-        done = literal.end()
-    pieces.append(path_re.sub(rewrite, rule.expression[done:]))
-    try:
-        flat = cel.compile("".join(pieces))
-        if set(flat.variables()) != (set(program.variables()) - needs.keys()) | names:
-            return None, ()
-        if flat.execute(_flat_context(empty_context())) != expected:
-            return None, ()
-    except _UNRECOVERABLE:
-        raise
-    except BaseException:  # noqa: BLE001 - e.g. has(root.field), or a cel panic: keep the nested form
-        return None, ()
-    return flat, paths
-
-
-def _needed_fields(rule: Rule, program: Any) -> dict[str, set[str] | None]:
-    """The context fields ``rule`` reads, per root (None: the whole root); RuleError if unknown."""
-    text = _INDEX_RE.sub(r"\1.\3", rule.expression)
-    text = _STRING_RE.sub('""', text)
-    binders = set(_BINDER_RE.findall(text))
-    if shadowing := sorted(binders & SCHEMA.keys()):
-        raise RuleError(
-            f"rule {rule.id!r}: comprehension variable shadows context variable {shadowing[0]!r}"
-        )
-    unknown = sorted(set(program.variables()) - SCHEMA.keys() - binders - _TYPE_NAMES)
-    if unknown:
-        raise RuleError(f"rule {rule.id!r}: unknown variable {unknown[0]!r}")
-    functions = sorted(
-        f
-        for f in program.functions()
-        if not f.startswith(("_", "@", "!")) and f not in ALLOWED_FUNCTIONS
-    )
-    if functions:
-        raise RuleError(f"rule {rule.id!r}: unsupported function {functions[0]!r}")
-    needs: dict[str, set[str] | None] = {}
-    for root, field, call in _PATH_RE.findall(text):
-        if root not in SCHEMA:
-            continue
-        if not field or call:  # the whole root: `size(order)`, `profile.exists(k, ...)`
-            needs[root] = None
-            continue
-        if field not in SCHEMA[root]:
-            raise RuleError(f"rule {rule.id!r}: unknown variable {root}.{field}")
-        current = needs.setdefault(root, set())
-        if current is not None:
-            current.add(field)
-    return needs
-
-
-def _compile(rule: Rule) -> _Compiled:
-    if len(rule.expression) > MAX_EXPRESSION_LENGTH:
-        raise RuleError(
-            f"rule {rule.id!r}: expression is longer than {MAX_EXPRESSION_LENGTH} characters "
-            "(put long value lists in the allow/block/review lists)"
-        )
-    try:
-        program = cel.compile(rule.expression)
-    except _UNRECOVERABLE:
-        raise
-    except Exception as exc:  # the library raises ValueError, keep any parse failure a RuleError
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if len(first_line) > 200:
-            first_line = first_line[:200] + "…"
-        raise RuleError(f"rule {rule.id!r}: expression does not compile: {first_line}") from exc
-    except BaseException as exc:  # a panic of the cel parser (pyo3 PanicException)
-        raise RuleError(
-            f"rule {rule.id!r}: expression does not compile: the CEL parser failed "
-            f"({type(exc).__name__})"
-        ) from exc
-    needs = _needed_fields(rule, program)
-    try:
-        result = program.execute(empty_context())
-    except _UNRECOVERABLE:
-        raise
-    except BaseException as exc:  # a cel panic included
-        raise RuleError(
-            f"rule {rule.id!r}: fails on the default context: {type(exc).__name__}: {exc}"
-        ) from exc
-    if not isinstance(result, bool):
-        raise RuleError(f"rule {rule.id!r}: must return a bool, returned {type(result).__name__}")
-    frozen = tuple(
-        (root, None if f is None else tuple(sorted(f))) for root, f in sorted(needs.items())
-    )
-    flat, flat_paths = _flatten(rule, program, needs, result)
-    return _Compiled(rule, program, frozen, flat, flat_paths)
-
-
-def _prune(
-    needs: Iterable[tuple[str, tuple[str, ...] | None]], context: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The part of ``context`` the rules read (converting values to CEL costs ~1.5 µs each)."""
-    out: dict[str, Any] = {}
-    for root, fields in needs:
-        sub = context.get(root)
-        if sub is None:
-            continue
-        out[root] = sub if fields is None else {f: sub[f] for f in fields if f in sub}
-    return out
-
-
 def _check_rule_table(index: int, table: Any) -> Rule:
     where = f"rule #{index + 1}"
     if not isinstance(table, dict):
@@ -379,8 +188,8 @@ class RuleSet:
                 raise RuleError(f"rule {rule.id!r}: message must not be empty")
             seen_ids.add(rule.id)
             seen_codes.add(rule.code)
-        compiled = [_compile(rule) for rule in self.rules]
-        self._compiled: tuple[_Compiled, ...] = tuple(c for c in compiled if c.rule.enabled)
+        compiled = [compile_rule(rule) for rule in self.rules]
+        self._compiled: tuple[Compiled, ...] = tuple(c for c in compiled if c.rule.enabled)
         merged: dict[str, set[str] | None] = {}
         for c in self._compiled:
             for root, fields in c.needs:
@@ -471,7 +280,7 @@ class RuleSet:
         else:  # a field missing or unconvertible: the nested form gives the exact errors
             programs = tuple(c.program for c in self._compiled)
             try:
-                shared = cel.Context(_prune(self._needs, context))
+                shared = cel.Context(prune(self._needs, context))
             except _UNRECOVERABLE:
                 raise
             except BaseException:  # noqa: BLE001 - unconvertible value: only its readers fail
@@ -482,7 +291,7 @@ class RuleSet:
             rule = c.rule
             try:
                 result = program.execute(
-                    shared if shared is not None else _prune(c.needs, context)
+                    shared if shared is not None else prune(c.needs, context)
                 )
             except _UNRECOVERABLE:
                 raise
@@ -514,7 +323,7 @@ class RuleSet:
         except KeyError:
             return None
         if self._nested_needs:
-            variables.update(_prune(self._nested_needs, context))
+            variables.update(prune(self._nested_needs, context))
         try:
             return cel.Context(variables)
         except _UNRECOVERABLE:
