@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -208,3 +209,21 @@ def test_purge_drops_list_values_from_old_audit_entries_unless_still_listed(scre
 def test_the_privacy_page_names_the_purged_marker() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "privacy.md").read_text()
     assert f"`{PURGED_VALUE}`" in doc and "audit_list_values" in doc
+
+
+def test_concurrent_purges_change_each_list_audit_value_once(screener, settings) -> None:
+    """Two purges at once (cron and a worker's schedule) count each purged value once in all."""
+    store, url = screener.store, settings.resolved_database_url
+    ids = []
+    for i in range(40):
+        store.add_list_entry("block", "ip", f"81.2.69.{i}", actor="staff")
+        ids.append(_last_audit_id(url))
+        store.remove_list_entry("block", "ip", f"81.2.69.{i}", actor="staff")
+        ids.append(_last_audit_id(url))
+    _age_audit(url, 200, *ids)
+    before = NOW - timedelta(days=180)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        counts = list(pool.map(lambda _: store.purge_list_audit_values(before), range(3)))
+    assert sum(counts) == 80, counts
+    assert all(r["details"] == {"value": PURGED_VALUE} for r in rows(url, audit_log)
+               if r["action"].startswith("list."))

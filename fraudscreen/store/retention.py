@@ -216,10 +216,10 @@ class RetentionMixin(StoreBase):
         by :data:`PURGED_VALUE`, unless the value is still on that list; how many changed."""
         require_aware(before, "before")
         with self._write() as conn:
-            rows = conn.execute(
+            rows = conn.execute(  # PostgreSQL: a concurrent purge waits, then finds them done
                 select(audit_log.c.id, audit_log.c.target, audit_log.c.details).where(
                     audit_log.c.at < before, audit_log.c.action.in_(LIST_AUDIT_ACTIONS)
-                )
+                ).with_for_update()
             ).all()
             candidates = [r for r in rows if _listed_value(r.details) is not None]
             listed = _still_listed(conn, candidates)
