@@ -85,3 +85,20 @@ def test_readme_files_exist() -> None:
     for path in ("docs/backtest.md", "docs/privacy.md", "data/README.md", "benchmarks/README.md"):
         assert (REPO_DIR / path).is_file(), path
     assert Path(REPO_DIR / "models" / "default" / "MODEL_CARD.md").is_file()
+
+
+def test_quoted_backtest_figures_are_the_shipped_cards() -> None:
+    """The README's held-out figures are those of models/default/model_card.json and docs/backtest.md."""
+    card = json.loads((REPO_DIR / "models" / "default" / "model_card.json").read_text())
+    combined = card["backtest"]["systems"]["combined"]
+    match = re.search(r"the service flags ([\d.]+)% of orders and catches (\d+)% of the\s+fraud", README)
+    assert match, "the README no longer quotes the shipped model's held-out figures"
+    assert float(match.group(1)) == round(100 * combined["flagged_share"], 1)
+    assert int(match.group(2)) == round(100 * combined["flagged_recall"])
+    later = re.search(r"there the model catches (\d+)% at the same\s+capacity", README)
+    docs = (REPO_DIR / "docs" / "backtest.md").read_text()
+    known = re.search(r"figures go from ROC AUC [\d.]+, average precision [\d.]+ and recall at capacity "
+                      r"([\d.]+) to ([\d.]+),\s+([\d.]+) and ([\d.]+)", docs)
+    assert later and known
+    assert float(known.group(1)) == round(card["backtest"]["systems"]["model"]["recall_at_capacity"], 2)
+    assert int(later.group(1)) == round(100 * float(known.group(4)))
