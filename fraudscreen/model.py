@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,9 +210,13 @@ class ModelBundle:
     """scikit-learn version that fitted the estimator."""
     signals: dict[str, Any] = field(default_factory=dict)
     """What explaining needs: ``baseline`` (training medians), ``p01`` / ``p99`` (probe range)."""
+    training_period: dict[str, str] | None = None
+    """Event times of the earliest and latest row the model was fitted or calibrated on,
+    ``{"from": ..., "to": ...}`` (RFC 3339, UTC); None in bundles written before it was kept."""
 
     def __post_init__(self) -> None:
         self.feature_names = tuple(self.feature_names)
+        _parse_period(self.training_period)  # ModelError for a malformed one
         n = len(self.feature_names)
         base = np.asarray(self.signals.get("baseline", []), dtype=np.float64)
         if base.shape != (n,):
@@ -245,6 +250,10 @@ class ModelBundle:
         rows = lo + (hi - lo) * rng.random((_PROBE_ROWS, n))
         rows[rng.random(rows.shape) < 0.05] = np.nan
         return np.vstack([self._baseline_x[None, :], rows])
+
+    def training_period_seconds(self) -> tuple[float, float] | None:
+        """:attr:`training_period` as seconds since the epoch (first, last); None when unknown."""
+        return _parse_period(self.training_period)
 
     def ensure_features(self, names: tuple[str, ...] | list[str]) -> None:
         """Raise :class:`ModelError` unless ``names`` equals the bundle's feature order."""
@@ -297,6 +306,7 @@ class ModelBundle:
             "params": self.params,
             "sklearn_version": self.sklearn_version,
             "signals": self.signals,
+            "training_period": self.training_period,
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -340,12 +350,36 @@ class ModelBundle:
                 params=dict(payload.get("params", {})),
                 sklearn_version=str(payload.get("sklearn_version", "")),
                 signals=dict(payload.get("signals", {})),
+                training_period=payload.get("training_period"),  # absent in older bundles
             )
         except ModelError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             reason = type(exc).__name__
             raise ModelError(f"model bundle incomplete: {path.name} ({reason})") from exc
+
+
+def _parse_period(period: Any) -> tuple[float, float] | None:
+    """(first, last) seconds of a ``training_period``; ModelError unless None or two ordered times."""
+    if period is None:
+        return None
+    try:
+        first, last = (datetime.fromisoformat(period[k]) for k in ("from", "to"))
+        bounds = tuple((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() for t in (first, last))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"training_period must hold two RFC 3339 times ({type(exc).__name__})") from None
+    if bounds[0] > bounds[1]:
+        raise ModelError("training_period must run from an earlier to a later time")
+    return bounds[0], bounds[1]
+
+
+def period_of(event_times: np.ndarray) -> dict[str, str] | None:
+    """The ``training_period`` of rows with these event times (seconds); None for no rows."""
+    times = np.asarray(event_times, dtype=np.float64)
+    if not times.size:
+        return None
+    return {k: datetime.fromtimestamp(float(v), UTC).isoformat().replace("+00:00", "Z")
+            for k, v in (("from", times.min()), ("to", times.max()))}
 
 
 def bundle_file(path: str | Path) -> Path:

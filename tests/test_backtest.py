@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
+import io
 import json
 import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from fraudscreen.rules import RuleSet
 from fraudscreen.training.backtest import (
     at_capacity,
     backtest_report,
+    print_report,
     rules_decision,
 )
 from fraudscreen.training.commands import backtest, train
@@ -37,12 +42,15 @@ from fraudscreen.training.simulate import simulate_orders
 from fraudscreen.training.train import _split, train_model
 
 DOC = REPO_DIR / "docs" / "backtest.md"
+START = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # orders newer than the shipped sample's (2026-01-05 .. 2026-05-18), as --compare is meant
+    # to be used: the shipped bundle never saw them, nor any order of their period
     path = tmp_path_factory.mktemp("data") / "orders.jsonl.gz"
-    write_jsonl(simulate_orders(2500, seed=21, start=datetime(2026, 3, 2, tzinfo=UTC)), path)
+    write_jsonl(simulate_orders(2500, seed=21, start=START), path)
     return path
 
 
@@ -162,14 +170,77 @@ def test_compare_measures_another_bundle_on_the_same_rows(report, trained) -> No
     assert compare["systems"]["model"]["roc_auc"] == pytest.approx(roc_auc_score(y, p))
     assert compare["systems"]["model"]["flagged_share"] == pytest.approx(np.mean(p >= other.thresholds.review))
     assert compare["thresholds"]["review"] == other.thresholds.review
-    assert compare["trained_on_this_data"] is False  # the shipped bundle saw other rows
+    assert compare["trained_on_this_data"] is False  # the shipped bundle saw older orders
+    assert compare["test_rows_in_training_period"] == (None if other.training_period is None else 0)
+
+
+def _printed(report: dict[str, Any]) -> str:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=200)
+    print_report(report, console)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _compare(trained: TrainedReplay, settings: Settings, bundle: ModelBundle, sha: str) -> dict[str, Any]:
+    return backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=None,
+                           data_sha256=sha, rows_read=trained.replayed.y.size, compare=(bundle, None))
 
 
 def test_compare_flags_a_bundle_trained_on_the_same_file(trained, settings) -> None:
-    report = backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path),
-                             data_path=None, data_sha256="0" * 64, rows_read=trained.replayed.y.size,
-                             compare=(trained.result.bundle, None))  # its sha256 is "0" * 64
+    report = _compare(trained, settings, trained.result.bundle, "0" * 64)  # its sha256 is "0" * 64
     assert report["compare"]["trained_on_this_data"] is True
+    # the same time split: every test row is later than the rows it was fitted and calibrated on
+    assert report["compare"]["test_rows_in_training_period"] == 0
+    assert "none of these test rows falls in that period" in _printed(report)
+
+
+def test_compare_flags_test_rows_in_the_bundle_s_training_period_from_any_file(
+    replayed, trained, settings
+) -> None:
+    """The same rows in another file (un-gzipped, exported) have another SHA-256: the period counts."""
+    bundle = trained.result.bundle  # time split: fitted and calibrated on the first 80 % of rows
+    train_rows = replayed.y.size - trained.test_idx.size
+    times = replayed.event_times
+    assert bundle.training_period_seconds() == (times[0], times[train_rows - 1])
+    shuffled = train_on_replay(replayed, split="random", seed=3, version="r", data_sha256="1" * 64)
+    report = _compare(shuffled, settings, bundle, "1" * 64)
+    compare = report["compare"]
+    test_times = times[shuffled.test_idx]
+    inside = int(np.sum(test_times <= times[train_rows - 1]))
+    assert 0.7 * test_times.size < inside < test_times.size  # about 80 % of random test rows
+    assert compare["test_rows_in_training_period"] == inside and compare["trained_on_this_data"] is True
+    assert (compare["training_from"], compare["training_to"]) == (
+        bundle.training_period["from"], bundle.training_period["to"])  # type: ignore[index]
+    printed = _printed(report)
+    assert f"{inside} of these {test_times.size} test rows fall in that period" in printed
+    # the same time split on another file: no test row in the period, no warning
+    later = _compare(trained, settings, bundle, "1" * 64)
+    assert later["compare"]["test_rows_in_training_period"] == 0
+    assert later["compare"]["trained_on_this_data"] is False
+    assert "Warning" not in _printed(later) and "Note" not in _printed(later)
+
+
+def test_compare_falls_back_to_the_file_hash_for_a_bundle_without_its_period(
+    replayed, trained, settings
+) -> None:
+    older = dataclasses.replace(trained.result.bundle, training_period=None)  # an older bundle
+    shuffled = train_on_replay(replayed, split="random", seed=3, version="r", data_sha256="1" * 64)
+    other_file = _compare(shuffled, settings, older, "1" * 64)["compare"]
+    assert other_file["trained_on_this_data"] is False
+    assert other_file["test_rows_in_training_period"] is other_file["training_from"] is None
+    same_file = _compare(shuffled, settings, older, "0" * 64)
+    assert same_file["compare"]["trained_on_this_data"] is True
+    assert "was trained on this same file" in _printed(same_file)
+
+
+def test_the_shipped_bundle_records_the_period_it_was_trained_on() -> None:
+    """``make model`` writes it; a bundle without it is compared by its file's SHA-256 only."""
+    bundle = ModelBundle.load(SHIPPED)
+    card = json.loads((SHIPPED.parent / "model_card.json").read_text())
+    assert bundle.training_period is not None, "regenerate models/default with `make model`"
+    assert card["data"]["training_period"] == bundle.training_period
+    assert bundle.training_period["to"] < card["backtest"]["split"]["test_from"]
 
 
 def test_three_systems_are_consistent(report) -> None:
@@ -250,6 +321,23 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     assert bundle.version == "t-1" and bundle.params["split"] == "time"
     card = json.loads((out / "model_card.json").read_text())
     assert card["version"] == "t-1" and card["data"]["sha256"] == bundle.training_data_sha256
+    # the period of its fit and calibration rows: all but the test rows, which are later
+    assert card["data"]["training_period"] == bundle.training_period is not None
+    assert bundle.training_period["from"] < bundle.training_period["to"] < card["backtest"]["split"]["test_from"]
+    assert f"fitted and calibrated on orders from {bundle.training_period['from']}" in \
+        (out / "MODEL_CARD.md").read_text()
+    # the same rows un-gzipped (another SHA-256), split at random: its training rows are caught
+    plain = tmp_path / "orders.jsonl"
+    with gzip.open(data, "rb") as src, plain.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    report_path = tmp_path / "compare.json"
+    compared = CliRunner().invoke(
+        backtest, ["--data", str(plain), "--split", "random", "--compare", str(out), "--no-progress",
+                   "--json", str(report_path)], obj=settings, catch_exceptions=False)
+    assert compared.exit_code == 0, compared.output
+    compare = json.loads(report_path.read_text())["compare"]
+    assert compare["trained_on_this_data"] is True and compare["test_rows_in_training_period"] > 300
+    assert "Warning: t-1 was fitted and calibrated on orders from" in compared.output
     assert card["backtest"]["model"]["version"] == "t-1"
     assert set(card["backtest"]["systems"]) == {"rules", "model", "combined"}
     assert card["backtest"]["systems"]["model"]["roc_auc"] == pytest.approx(bundle.metrics["roc_auc"])
@@ -318,3 +406,41 @@ def test_training_with_labels_known_at_test_start() -> None:
     with pytest.raises(ModelError):
         train_on_replay(rows, split="random", version="r", data_sha256="0" * 64,
                         labels="known_at_test_start")
+
+
+def _invoke_backtest(rows: list[Any], path: Path, settings: Settings, *extra: str) -> Any:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return CliRunner().invoke(backtest, ["--data", str(path), "--no-progress", *extra], obj=settings)
+
+
+def test_too_few_rows_says_how_many_were_usable_and_why_the_rest_were_skipped(settings, tmp_path) -> None:
+    empty = _invoke_backtest([], tmp_path / "empty.jsonl", settings)
+    assert empty.exit_code == 1
+    assert "Error: too few rows to split: the file holds no rows" in empty.output
+    rows = [dict(r, label="maybe") for r in simulate_orders(12, seed=3, start=START)]
+    rows[0]["label_time"] = "soon"
+    rows[1]["label"] = "fraud"
+    skipped = _invoke_backtest(rows, tmp_path / "skipped.jsonl", settings)
+    assert skipped.exit_code == 1
+    assert ("too few rows to split: 1 usable row, 11 skipped (11 with a label other than fraud "
+            "or legit)") in skipped.output
+    logged = _invoke_backtest(
+        [{"format": "fraudscreen-logged-features", "event_time": "2026-01-01T00:00:00Z",
+          "label": "fraud", "features": {"amount_usd": "x"}}] * 2, tmp_path / "logged.jsonl", settings)
+    assert logged.exit_code == 1 and "2 skipped: 2 lacking features" in logged.output
+
+
+def test_rows_without_fraud_or_legit_labels_are_refused_in_the_analyst_s_terms(
+    settings, tmp_path
+) -> None:
+    rows = list(simulate_orders(300, seed=4, start=START))
+    legit = _invoke_backtest([dict(r, label="legit") for r in rows], tmp_path / "legit.jsonl", settings)
+    assert legit.exit_code == 1
+    assert ("the rows hold no fraud label (300 usable rows, 0 skipped); training needs at least one "
+            "fraud and one legit row among the train rows") in legit.output
+    latest = sorted(rows, key=lambda r: r["event"]["time"])[-5:]  # frauds only among the test rows
+    late = [dict(r, label="fraud" if r in latest else "legit") for r in rows]
+    test_only = _invoke_backtest(late, tmp_path / "late.jsonl", settings)
+    assert test_only.exit_code == 1
+    assert "the 240 train rows hold no fraud label (the file's 5 are all among the test rows)" in \
+        test_only.output

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from fraudscreen.config import Settings
+from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
 from fraudscreen.screening import Screener
 from fraudscreen.store import Store
@@ -115,8 +116,91 @@ def test_rows_logged_before_a_feature_existed_are_skipped_with_a_reason() -> Non
     assert result.skipped == 2 and result.X.shape == (1, len(FEATURE_NAMES))
     assert FEATURE_SCHEMA and result.logged
     assert np.isnan(read_logged([{**full, "features": {**full["features"], "amount_usd": None}}]).X[0, 0])
-    with pytest.raises(Exception, match="numbers or null"):
+    with pytest.raises(ModelError, match="1 with a feature value that is not a number or null"):
         read_logged([{**full, "features": {**full["features"], "amount_usd": "much"}}])
+
+
+def _logged_rows(n: int = 40) -> list[dict[str, Any]]:
+    """A small export: every current feature (``amount_usd`` = the row number), one fraud in four."""
+    return [{"format": FORMAT, "order_id": f"o{i}", "event_time": f"2026-01-{1 + i % 28:02d}T00:00:{i:02d}Z",
+             "label": "fraud" if i % 4 == 0 else "legit", "label_time": f"2026-03-{1 + i % 28:02d}T00:00:00Z",
+             "features": {**dict.fromkeys(FEATURE_NAMES, 0.0), "amount_usd": float(i)}, "rules": []}
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("block_rows", [8192, 4])
+def test_a_row_with_a_value_that_is_not_a_number_is_skipped_and_counted(
+    block_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One bad value used to stop the whole back-test, naming neither file nor line."""
+    monkeypatch.setattr("fraudscreen.training.logged._BLOCK_ROWS", block_rows)
+    rows = _logged_rows()
+    rows[3]["features"]["amount_usd"] = "abc"
+    rows[9]["features"]["ip_found"] = {"nested": 1}
+    rows[38]["features"]["card_present"] = [1.0]  # in the last, partial block
+    result = read_logged(rows)
+    assert result.skipped == 3 and result.y.size == 37
+    assert result.skipped_why == {"with a feature value that is not a number or null": 3}
+    assert sorted(result.order_ids) == sorted(f"o{i}" for i in range(40) if i not in (3, 9, 38))
+    # every row kept its own values, labels and times
+    kept = {int(oid[1:]): k for k, oid in enumerate(result.order_ids)}
+    assert all(result.X[k, 0] == i for i, k in kept.items())
+    assert all(result.y[k] == (i % 4 == 0) for i, k in kept.items())
+    assert np.all(np.diff(result.event_times) >= 0) and not np.isnan(result.X).any()
+
+
+def test_a_fraud_without_label_time_is_known_after_the_label_delay() -> None:
+    rows = _logged_rows()
+    del rows[0]["label_time"]
+    rows[4]["label_time"] = None
+    result = read_logged(rows, label_delay=timedelta(days=10))
+    for oid in ("o0", "o4"):
+        i = result.order_ids.index(oid)
+        assert result.label_times[i] == result.event_times[i] + 10 * 86400
+    assert read_logged(rows).label_times[result.order_ids.index("o0")] == \
+        result.event_times[result.order_ids.index("o0")] + 30 * 86400  # the default delay
+    i = result.order_ids.index("o8")  # a label_time that is given is kept
+    assert result.label_times[i] == datetime(2026, 3, 9, tzinfo=UTC).timestamp()
+    assert np.isnan(result.label_times[result.order_ids.index("o1")])  # legit
+    rows[5]["label_time"] = "yesterday"  # invalid, on a legit row too: skipped, as in the replay
+    rows[8]["label_time"] = 20260301
+    bad = read_logged(rows)
+    assert bad.skipped == 2 and bad.skipped_why == {"with an invalid label_time": 2}
+
+
+def test_the_label_delay_reaches_logged_rows_in_a_back_test(tmp_path: Path) -> None:
+    """--labels known-at-test-start: a fraud without label_time is late only with a delay."""
+    rng = np.random.default_rng(5)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = []
+    for i in range(1000):  # one an hour; the test rows are the last 200
+        fraud = i % 12 == 0 or i in range(700, 790, 18)
+        at = start + timedelta(hours=i)
+        features = {**dict.fromkeys(FEATURE_NAMES, 0.0),
+                    "amount_usd": float(rng.normal(3.0 if fraud else 0.0)),
+                    "item_count": float(rng.normal())}
+        rows.append({"format": FORMAT, "order_id": f"o{i}", "event_time": at.isoformat(),
+                     "label": "fraud" if fraud else "legit", "features": features, "rules": [],
+                     "label_time": (at + timedelta(hours=1)).isoformat()})
+    no_label_time = list(range(700, 790, 18))
+    for i in no_label_time:
+        del rows[i]["label_time"]
+    data = tmp_path / "export.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = Settings(data_dir=tmp_path / "var")
+    late = {}
+    for days in ("0", "30"):
+        out = tmp_path / f"report-{days}.json"
+        result = CliRunner().invoke(
+            backtest, ["--data", str(data), "--no-progress", "--labels", "known-at-test-start",
+                       "--label-delay-days", days, "--json", str(out)],
+            obj=settings, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        report = json.loads(out.read_text())
+        assert report["replay"]["method"] == "logged" and report["replay"]["label_delay_days"] == float(days)
+        late[days] = report["split"]["train_frauds_not_yet_known"]
+    # with 1 hour between order and label only the last train hour can be late
+    assert late["0"] <= 1 and late["30"] == late["0"] + len(no_label_time)
 
 
 @pytest.fixture(scope="module")

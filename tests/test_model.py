@@ -241,3 +241,49 @@ def test_random_split_without_times() -> None:
 @pytest.mark.parametrize(("p", "score"), [(0.0, 0.01), (0.1234, 12.34), (1.0, 99.0), (0.995, 99.0)])
 def test_risk_score(p: float, score: float) -> None:
     assert risk_score(p) == score
+
+
+def test_the_bundle_keeps_the_period_of_its_fit_and_calibration_rows(result: TrainResult,
+                                                                     tmp_path: Path) -> None:
+    # time split of rows at 0 .. 7,999 s: the fit and calibration rows are the first 6,400
+    assert result.bundle.training_period == {"from": "1970-01-01T00:00:00Z", "to": "1970-01-01T01:46:39Z"}
+    assert result.bundle.training_period_seconds() == (0.0, 6399.0)
+    path = tmp_path / "model.joblib"
+    result.bundle.save(path)
+    assert ModelBundle.load(path).training_period == result.bundle.training_period
+    payload = joblib.load(path)
+    del payload["training_period"]  # a bundle written before the period was kept
+    joblib.dump(payload, path)
+    older = ModelBundle.load(path)
+    assert older.training_period is None and older.training_period_seconds() is None
+    for bad in ({"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+                {"from": "yesterday", "to": "2026-01-01T00:00:00Z"}, {"to": "2026-01-01T00:00:00Z"},
+                "2026"):
+        payload["training_period"] = bad
+        joblib.dump(payload, path)
+        with pytest.raises(ModelError, match="training_period"):
+            ModelBundle.load(path)
+
+
+def test_a_random_split_keeps_the_period_of_its_train_rows_from_period_times() -> None:
+    from fraudscreen.model import period_of
+    from fraudscreen.training.train import _split
+
+    X, y = _data(3000, seed=1)
+    times = 1.7e9 + 60.0 * np.arange(3000)
+    assert train_model(X, y, NAMES, version="r", data_sha256="0" * 64, seed=1).bundle.training_period is None
+    r = train_model(X, y, NAMES, version="r", data_sha256="0" * 64, seed=1, period_times=times)
+    rest, _held = _split(3000, y, 0.2, None, 1)  # the random test rows are not training rows
+    assert r.bundle.training_period == period_of(times[rest])
+    with pytest.raises(ModelError, match="period_times"):
+        train_model(X, y, NAMES, version="r", data_sha256="0" * 64, period_times=times[:10])
+
+
+def test_a_single_class_is_refused_in_the_analyst_s_terms() -> None:
+    X, y = _data(500, seed=2)
+    with pytest.raises(ModelError, match="hold no fraud label"):
+        train_model(X, np.zeros(500, dtype=int), NAMES, version="v", data_sha256="0" * 64)
+    with pytest.raises(ModelError, match="hold no legit label"):
+        train_model(X, np.ones(500, dtype=int), NAMES, version="v", data_sha256="0" * 64)
+    with pytest.raises(ModelError, match="coded 0"):
+        train_model(X, y * 2, NAMES, version="v", data_sha256="0" * 64)

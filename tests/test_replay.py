@@ -194,9 +194,21 @@ def test_bad_rows_are_skipped_and_counted(tmp_path: Path) -> None:
     result = replay([*good, bad_ip, no_time, no_label, card, bad_label_time, list_label, "junk"],
                     settings=settings)  # type: ignore[list-item]
     assert result.skipped == 7
+    assert result.skipped_why == {  # why each was skipped, for the error when none is left
+        "failing the request schema": 2, "without a valid event time": 1, "not a JSON object": 1,
+        "with a label other than fraud or legit": 2, "with an invalid label_time": 1,
+    }
     assert result.X.shape[0] == len(good)
     assert list(np.diff(result.event_times) >= 0) == [True] * (len(good) - 1)
     assert sorted(result.source_rows.tolist()) == list(range(len(good)))
+
+
+def test_a_repeated_transaction_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    good = _account_orders("2026-05-02T10:00:00Z")
+    result = replay([*good, copy.deepcopy(good[2])], settings=settings)
+    assert result.skipped == 1 and result.y.size == len(good)
+    assert result.skipped_why == {"repeating an event.transaction_id": 1}
 
 
 def test_the_lean_evaluation_decides_like_the_full_one(tmp_path: Path) -> None:

@@ -165,14 +165,57 @@ def feature_columns(bundle: ModelBundle) -> list[int]:
     return [FEATURE_INDEX[n] for n in bundle.feature_names]
 
 
+def training_overlap(
+    bundle: ModelBundle, event_times: np.ndarray, *, data_sha256: str | None = None
+) -> dict[str, Any]:
+    """Whether ``bundle`` may have been trained on the rows with these event times (test rows).
+
+    ``test_rows_in_training_period``: rows whose event time lies within the period the bundle
+    was fitted and calibrated on (None when the bundle does not record it: an older bundle).
+    ``trained_on_this_data``: some do, or the bundle was trained on a file with ``data_sha256``.
+    The same rows in another file (un-gzipped, or exported from the store) are caught by time.
+    """
+    period = bundle.training_period_seconds()
+    inside = None
+    if period is not None:
+        times = np.asarray(event_times, dtype=np.float64)
+        inside = int(np.count_nonzero((times >= period[0]) & (times <= period[1])))
+    same_file = data_sha256 is not None and bundle.training_data_sha256 == data_sha256
+    when = bundle.training_period or {}
+    return {
+        "training_from": when.get("from"),
+        "training_to": when.get("to"),
+        "test_rows_in_training_period": inside,
+        "trained_on_this_data": bool(same_file or inside),
+    }
+
+
+def overlap_warning(version: str, overlap: dict[str, Any], test_rows: int) -> str | None:
+    """The warning to print for :func:`training_overlap`'s answer; None when there is none."""
+    inside = overlap.get("test_rows_in_training_period")  # absent from older reports
+    if inside:
+        return (f"Warning: {version} was fitted and calibrated on orders from "
+                f"{overlap['training_from']} to {overlap['training_to']}, and {inside} of these "
+                f"{test_rows} test rows fall in that period: they may have been its training rows, "
+                "and then its figures look better than they are. Compare on newer orders.")
+    if not overlap.get("trained_on_this_data"):
+        return None
+    if inside == 0:  # the same file, but every test row is later than its training rows
+        return (f"Note: {version} was trained on this same file, on orders up to "
+                f"{overlap['training_to']}; none of these test rows falls in that period.")
+    return (f"Warning: {version} was trained on this same file. Unless this run splits it exactly "
+            "as its training did, some of these test rows were its training rows, and its "
+            "figures look better than they are.")
+
+
 def compare_section(
     bundle: ModelBundle, trained: TrainedReplay, *, path: Path | None, capacity: float,
     data_sha256: str | None = None,
 ) -> dict[str, Any]:
     """Another bundle (say, the one in production) on the same test rows, with its own thresholds.
 
-    ``trained_on_this_data`` is true when the bundle was trained on this very file: unless the
-    split is the same as when it was trained, some test rows were its training rows.
+    With the keys of :func:`training_overlap`: ``trained_on_this_data`` is true when some test
+    rows fall in the period the bundle was trained on, or it was trained on this very file.
     """
     replayed, idx = trained.replayed, trained.test_idx
     X = replayed.X[idx][:, feature_columns(bundle)]
@@ -182,7 +225,7 @@ def compare_section(
         "version": bundle.version,
         "path": str(path) if path is not None else None,
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
-        "trained_on_this_data": data_sha256 is not None and bundle.training_data_sha256 == data_sha256,
+        **training_overlap(bundle, replayed.event_times[idx], data_sha256=data_sha256),
         "systems": systems,
     }
 
@@ -409,7 +452,6 @@ def _print_compare(report: dict[str, Any], console: Any) -> None:
         table.add_row(label, _fmt(ours["model"][key], pct), _fmt(theirs["model"][key], pct),
                       _fmt(ours["combined"][key], pct), _fmt(theirs["combined"][key], pct))
     console.print(table)
-    if other.get("trained_on_this_data"):
-        console.print(f"Warning: {other['version']} was trained on this same file. Unless this run "
-                      "splits it exactly as its training did, some of these test rows were its "
-                      "training rows, and its figures look better than they are.")
+    warning = overlap_warning(other["version"], other, report["split"]["test_rows"])
+    if warning:
+        console.print(warning, soft_wrap=not console.is_terminal)

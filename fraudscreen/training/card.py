@@ -1,9 +1,10 @@
 """The model card: what a bundle was trained on and how well it did on held-out rows.
 
 ``model_card.json`` holds the same content as ``MODEL_CARD.md``: version, date, data (path,
-hash, skipped rows), features, parameters, thresholds, the model's metrics on the held-out
-rows and, when given, the back-test of rules alone, model alone and both on those rows
-(keys of ``backtest``: ``docs/backtest.md``).
+hash, skipped rows, ``training_period``: the event times of the first and last row the model
+was fitted and calibrated on), features, parameters, thresholds, the model's metrics on the
+held-out rows and, when given, the back-test of rules alone, model alone and both on those
+rows (keys of ``backtest``: ``docs/backtest.md``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def model_card(
         "trained_at": bundle.trained_at,
         "fraudscreen_version": fraudscreen_version,
         "sklearn_version": bundle.sklearn_version,
-        "data": {"path": str(data_path), "sha256": bundle.training_data_sha256, "skipped_rows": skipped},
+        "data": {"path": str(data_path), "sha256": bundle.training_data_sha256, "skipped_rows": skipped,
+                 "training_period": bundle.training_period},
         "features": [{"name": n, "description": describe_feature(n)} for n in bundle.feature_names],
         "params": bundle.params,
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
@@ -102,6 +104,14 @@ def _rules_share(card: dict[str, Any]) -> str:
             f"fills the rest of the {_pct(card['params'].get('review_capacity'))} review capacity")
 
 
+def _period(card: dict[str, Any]) -> str:
+    period = card["data"].get("training_period")
+    if not period:
+        return ""
+    return (f"; fitted and calibrated on orders from {period['from']} to {period['to']} "
+            "(`backtest --compare` warns about test rows in that period)")
+
+
 def _never_known(card: dict[str, Any]) -> list[str]:
     names = (card.get("report") or {}).get("features_always_missing") or []
     if not names:
@@ -130,7 +140,7 @@ def write_model_card(
         ),
         (
             f"- Data: `{card['data']['path']}` (sha256 `{card['data']['sha256'][:16]}…`), "
-            f"{card['data']['skipped_rows']} rows skipped"
+            f"{card['data']['skipped_rows']} rows skipped" + _period(card)
         ),
         (
             f"- Thresholds: review at p ≥ {card['thresholds']['review']:.4f}, "

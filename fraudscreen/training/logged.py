@@ -125,21 +125,33 @@ def is_logged_row(row: Any) -> bool:
     return isinstance(row, Mapping) and row.get("format") == FORMAT
 
 
-def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None) -> Any:
+def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
+                label_delay: timedelta | None = None) -> Any:
     """A :class:`~fraudscreen.training.pipeline.ReplayResult` from exported rows, oldest first.
 
     Streams: ``rows`` may be a file iterator; features are packed into arrays as they come.
     Rows without every current feature (an export from an older fraudscreen), with a bad label,
-    time or ``rules`` list, and values that are not objects, are skipped and counted; if none is
-    left, :class:`ModelError` says why.
+    time, ``label_time`` or ``rules`` list, a feature value that is not a number or null, and
+    values that are not objects, are skipped and counted (``skipped_why``); if none is left,
+    :class:`ModelError` says why. A fraud row without a ``label_time`` is known from its order
+    time plus ``label_delay`` (default ``pipeline.DEFAULT_LABEL_DELAY``), as in the replay.
     """
-    from fraudscreen.training.pipeline import ReplayResult
+    from fraudscreen.training.pipeline import (
+        BAD_LABEL,
+        BAD_LABEL_TIME,
+        DEFAULT_LABEL_DELAY,
+        NO_EVENT_TIME,
+        NOT_OBJECT,
+        ReplayResult,
+    )
 
     started = time.perf_counter()
+    delay = (DEFAULT_LABEL_DELAY if label_delay is None else label_delay).total_seconds()
     known = {r.id: r for r in rules.rules} if rules is not None else {}
     values = operator.itemgetter(*FEATURE_NAMES)
     blocks: list[np.ndarray] = []
     pending: list[tuple[Any, ...]] = []
+    bad: list[int] = []  # kept rows (by position) whose feature values are not numbers
     times: list[float] = []
     labels: list[int] = []
     known_at: list[float] = []
@@ -147,56 +159,76 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None) -> Any:
     hits: list[tuple[RuleHit, ...]] = []
     sources: list[int] = []
     missing: Counter[str] = Counter()
-    skipped = 0
+    why: Counter[str] = Counter()
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            skipped += 1
+            why[NOT_OBJECT] += 1
             continue
         features, raw_label, rule_hits = row.get("features"), row.get("label"), row.get("rules", [])
         label = _LABELS.get(raw_label) if isinstance(raw_label, str) else None
         at = _timestamp(row.get("event_time"))
-        if (not isinstance(features, Mapping) or label is None or at is None
-                or not isinstance(rule_hits, list)):
-            skipped += 1
-            continue
-        try:
-            pending.append(values(features))
-        except KeyError:
-            missing.update(n for n in FEATURE_NAMES if n not in features)
-            skipped += 1
-            continue
-        if len(pending) >= _BLOCK_ROWS:
-            blocks.append(_block(pending))
-            pending = []
-        times.append(at)
-        labels.append(label)
-        label_at = _timestamp(row.get("label_time")) if label else None
-        known_at.append(max(label_at, at) if label_at is not None else (math.nan if not label else at))
-        ids.append(str(row.get("order_id", "")))
-        hits.append(tuple(_hit(h, known) for h in rule_hits if isinstance(h, Mapping)))
-        sources.append(index)
-    if not times:
-        why = f"; they lack the features {sorted(missing)[:5]}" if missing else ""
-        raise ModelError(f"no usable logged rows ({skipped} skipped{why})")
-    blocks.append(_block(pending))
+        raw_label_time = row.get("label_time")
+        label_at = _timestamp(raw_label_time) if raw_label_time is not None or at is None else at + delay
+        if label is None:
+            why[BAD_LABEL] += 1
+        elif at is None:
+            why[NO_EVENT_TIME] += 1
+        elif label_at is None:  # checked on every row, as the replay does
+            why[BAD_LABEL_TIME] += 1
+        elif not isinstance(rule_hits, list):
+            why[_BAD_RULES] += 1
+        elif not isinstance(features, Mapping):
+            why[_NO_FEATURES] += 1
+        else:
+            try:
+                pending.append(values(features))
+            except KeyError:
+                missing.update(n for n in FEATURE_NAMES if n not in features)
+                why[_NO_FEATURES] += 1
+                continue
+            times.append(at)
+            labels.append(label)
+            known_at.append(max(label_at, at) if label else math.nan)
+            ids.append(str(row.get("order_id", "")))
+            hits.append(tuple(_hit(h, known) for h in rule_hits if isinstance(h, Mapping)))
+            sources.append(index)
+            if len(pending) >= _BLOCK_ROWS:
+                blocks.append(_block(pending, len(times) - len(pending), bad))
+                pending = []
+    blocks.append(_block(pending, len(times) - len(pending), bad))
+    if bad:
+        why[_NOT_NUMBERS] += len(bad)
+    if len(times) == len(bad):
+        lack = f"; they lack the features {sorted(missing)[:5]}" if missing else ""
+        reasons = ", ".join(f"{n} {reason}" for reason, n in why.most_common())
+        raise ModelError(f"no usable logged rows ({sum(why.values())} skipped: {reasons or 'none read'}"
+                         f"{lack})")
     order = np.lexsort((np.asarray(sources), np.asarray(times)))  # by time, then file order
+    if bad:
+        keep = np.ones(len(times), dtype=bool)
+        keep[bad] = False
+        order = order[keep[order]]
     return ReplayResult(
         X=np.vstack(blocks)[order],
         y=np.asarray(labels, dtype=np.int8)[order],
         event_times=np.asarray(times, dtype=np.float64)[order],
         order_ids=[ids[i] for i in order],
-        skipped=skipped,
+        skipped=sum(why.values()),
         rule_hits=[hits[i] for i in order],
-        transaction_ids=[None] * len(times),
+        transaction_ids=[None] * int(order.size),
         source_rows=np.asarray(sources, dtype=np.int64)[order],
         rules_version=None,
         seconds=time.perf_counter() - started,
         logged=True,
         label_times=np.asarray(known_at, dtype=np.float64)[order],
+        skipped_why=dict(why),
     )
 
 
 _BLOCK_ROWS = 8192
+_BAD_RULES = "with a rules value that is not a list"
+_NO_FEATURES = "lacking features"
+_NOT_NUMBERS = "with a feature value that is not a number or null"
 
 
 def _timestamp(value: Any) -> float | None:
@@ -210,11 +242,25 @@ def _timestamp(value: Any) -> float | None:
         return None
 
 
-def _block(rows: list[tuple[Any, ...]]) -> np.ndarray:
+def _block(rows: list[tuple[Any, ...]], first: int, bad: list[int]) -> np.ndarray:
+    """The rows as a float array (null -> NaN). Converted one by one only when the block fails:
+    a row with a value that is not a number becomes NaN and its position joins ``bad``."""
+    width = len(FEATURE_NAMES)
+    if not rows:
+        return np.empty((0, width))
     try:
-        return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))  # None -> NaN
+        block = np.array(rows, dtype=np.float64)
+        if block.shape == (len(rows), width):  # not when a value is a list
+            return block
     except (TypeError, ValueError):
-        raise ModelError("logged feature values must be numbers or null") from None
+        pass
+    out = np.full((len(rows), width), np.nan)
+    for i, row in enumerate(rows):
+        try:
+            out[i] = np.array(row, dtype=np.float64)
+        except (TypeError, ValueError):
+            bad.append(first + i)
+    return out
 
 
 def _hit(entry: Mapping[str, Any], known: Mapping[str, Any]) -> RuleHit:

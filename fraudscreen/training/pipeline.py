@@ -19,7 +19,8 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -53,6 +54,15 @@ DEFAULT_LABEL_DELAY = timedelta(days=30)
 Split = Literal["time", "random"]
 Labels = Literal["all", "known_at_test_start"]
 
+# Why a row was skipped: the phrases of ``ReplayResult.skipped_why`` (read after a count).
+NOT_OBJECT = "not a JSON object"
+NO_EVENT_TIME = "without a valid event time"
+BAD_LABEL = "with a label other than fraud or legit"
+BAD_LABEL_TIME = "with an invalid label_time"
+SCHEMA_ERROR = "failing the request schema"
+REPEATED_TRANSACTION = "repeating an event.transaction_id"
+REFUSED_BY_STORE = "refused by the store"
+
 
 @dataclass(frozen=True)
 class ReplayResult:
@@ -84,6 +94,19 @@ class ReplayResult:
     label_times: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
     """When each fraud row's label became known, seconds since the epoch (NaN for legit rows);
     empty when unknown."""
+    skipped_why: Mapping[str, int] = field(default_factory=dict)
+    """Why rows were skipped: a short phrase (``"with an invalid label_time"``) -> how many;
+    the counts add up to ``skipped``."""
+
+
+def rows_summary(replayed: ReplayResult) -> str:
+    """``"3 usable rows, 2 skipped (2 with a label other than fraud or legit)"``, for errors."""
+    why = ", ".join(f"{n} {reason}" for reason, n in
+                    sorted(replayed.skipped_why.items(), key=lambda item: -item[1]))
+    if not replayed.y.size and not replayed.skipped:
+        return "the file holds no rows"
+    usable = f"{replayed.y.size} usable row{'' if replayed.y.size == 1 else 's'}"
+    return f"{usable}, {replayed.skipped} skipped" + (f" ({why})" if why else "")
 
 
 def read_jsonl(path: Path) -> list[Any]:
@@ -138,8 +161,13 @@ def replay(
     """
     started = time.perf_counter()
     rows = list(rows)
-    keyed = [(k, i) for i, row in enumerate(rows) if (k := _sort_key(row)) is not None]
-    skipped = len(rows) - len(keyed)
+    why: Counter[str] = Counter()
+    keyed = []
+    for i, row in enumerate(rows):
+        if (k := _sort_key(row)) is not None:
+            keyed.append((k, i))
+        else:
+            why[NO_EVENT_TIME if isinstance(row, Mapping) else NOT_OBJECT] += 1
     keyed.sort(key=lambda item: item[0])  # stable: equal times keep the input order
     rules = RuleSet.load(settings.resolved_rules_path)
     with tempfile.TemporaryDirectory(prefix="fraudscreen-replay-") as tmp:
@@ -166,17 +194,22 @@ def replay(
             raw_label = row.get("label")
             label = LABELS.get(raw_label) if isinstance(raw_label, str) else None
             if label is None:
-                skipped += 1
+                why[BAD_LABEL] += 1
                 continue
             body = {k: v for k, v in row.items() if k not in LABEL_FIELDS}
             try:
                 order, _warnings = parse_order(body)
-                at = order.event.time
-                if at is None:
-                    raise InvalidRequestError("no event time")
+            except InvalidRequestError:
+                why[SCHEMA_ERROR] += 1
+                continue
+            at = order.event.time
+            if at is None:  # pragma: no cover - the sort key parsed it
+                why[NO_EVENT_TIME] += 1
+                continue
+            try:
                 label_time = _label_time(row, at, label_delay)  # validated for every row
             except InvalidRequestError:
-                skipped += 1
+                why[BAD_LABEL_TIME] += 1
                 continue
             while pending and pending[0][0] <= at:
                 reported_at, _, order_id = heapq.heappop(pending)
@@ -186,10 +219,10 @@ def replay(
             try:
                 _stored, created = save(record)
             except FraudscreenError:  # e.g. an empty account id, refused like the live store
-                skipped += 1
+                why[REFUSED_BY_STORE] += 1
                 continue
             if not created:  # a repeated transaction id: live, the stored answer is returned
-                skipped += 1
+                why[REPEATED_TRANSACTION] += 1
                 continue
             features.append(evaluation.features)
             labels.append(label)
@@ -208,13 +241,14 @@ def replay(
         y=np.asarray(labels, dtype=np.int8),
         event_times=np.asarray(times, dtype=np.float64),
         order_ids=ids,
-        skipped=skipped,
+        skipped=sum(why.values()),
         rule_hits=hits,
         transaction_ids=txs,
         source_rows=np.asarray(sources, dtype=np.int64),
         rules_version=rules.version,
         seconds=time.perf_counter() - started,
         label_times=np.asarray(known_at, dtype=np.float64),
+        skipped_why=dict(why),
     )
 
 
@@ -240,7 +274,7 @@ def load_labelled(
                             "a labelled score request or an `export-training` row")
     if first is not None and is_logged_row(first[1]):  # streamed: an export can be large
         logged = read_logged(_only_logged(islice(iter_jsonl_lines(path), limit), path),
-                             rules=RuleSet.load(settings.resolved_rules_path))
+                             rules=RuleSet.load(settings.resolved_rules_path), label_delay=label_delay)
         return logged, int(logged.y.size) + logged.skipped
     rows: Sequence[Any] = list(_no_logged(islice(iter_jsonl_lines(path), limit), path))
     return replay(rows, settings=settings, progress=progress, label_delay=label_delay), len(rows)
@@ -343,8 +377,11 @@ def train_on_replay(
     times = replayed.event_times if split == "time" else None
     if labels not in ("all", "known_at_test_start"):
         raise ModelError("labels must be 'all' or 'known_at_test_start'")
-    train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
-                                        test_fraction=test_fraction, seed=seed)
+    try:
+        train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
+                                            test_fraction=test_fraction, seed=seed)
+    except ModelError as exc:  # too few rows: say how many there were, and why the rest went
+        raise ModelError(f"{exc.message}: {rows_summary(replayed)}") from None
     y_train, not_yet_known = replayed.y, None
     if labels == "known_at_test_start" or (
         split == "time" and replayed.label_times.size == replayed.y.size
@@ -352,15 +389,37 @@ def train_on_replay(
         y_late, not_yet_known = _labels_known_at_test_start(replayed, split, train_idx, test_idx)
         if labels == "known_at_test_start":
             y_train = y_late
+    _check_both_labels(replayed, y_train, train_idx, labels)
     result = train_model(
         replayed.X, y_train, FEATURE_NAMES, event_times=times, version=version,
         data_sha256=data_sha256, seed=seed, review_capacity=review_capacity,
         min_reject_precision=min_reject_precision, test_fraction=test_fraction,
         rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
+        period_times=replayed.event_times,
     )
     if test_idx.size != result.report["rows"]["test"]:  # pragma: no cover - same function
         raise ModelError("the back-test split differs from the training split")
     return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known)
+
+
+def _check_both_labels(replayed: ReplayResult, y_train: np.ndarray, train_idx: np.ndarray,
+                       labels: Labels) -> None:
+    """ModelError, in the analyst's terms, unless the train rows hold a fraud and a legit label."""
+    frauds = int(y_train[train_idx].sum())
+    if 0 < frauds < train_idx.size:
+        return
+    missing = "fraud" if not frauds else "legit"
+    in_file = int(replayed.y.sum()) if missing == "fraud" else int(replayed.y.size - replayed.y.sum())
+    if not in_file:
+        where = f"the rows hold no {missing} label ({rows_summary(replayed)})"
+    elif missing == "fraud" and labels == "known_at_test_start" and replayed.y[train_idx].any():
+        where = (f"no fraud label of the {train_idx.size} train rows was known at the first "
+                 "test order")
+    else:
+        where = (f"the {train_idx.size} train rows hold no {missing} label (the file's {in_file} "
+                 "are all among the test rows)")
+    raise ModelError(f"{where}; training needs at least one fraud and one legit row among the "
+                     "train rows")
 
 
 def _labels_known_at_test_start(

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from fraudscreen.errors import ModelError
-from fraudscreen.model import Calibration, ModelBundle, Thresholds
+from fraudscreen.model import Calibration, ModelBundle, Thresholds, period_of
 
 MIN_REJECT_SUPPORT = 10
 """A reject threshold must put at least this many calibration rows at or above it."""
@@ -207,12 +207,16 @@ def train_model(
     calibration_fraction: float = 0.25,
     params: Mapping[str, Any] | None = None,
     rule_flagged: np.ndarray | None = None,
+    period_times: np.ndarray | None = None,
 ) -> TrainResult:
     """Train, calibrate and threshold a model; metrics on the test rows only (module docstring).
 
     ``rule_flagged`` marks the rows the rules alone send to review or reject: they take their
     share of the review capacity before the model's review threshold is chosen (see
     :func:`choose_thresholds`). Without it the model gets the whole capacity.
+    ``period_times``: each row's event time (seconds since the epoch), for a split without
+    ``event_times``; the bundle keeps the first and last of its fit and calibration rows
+    (``training_period``). Default: ``event_times`` (no period without either).
     """
     import sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -222,9 +226,16 @@ def train_model(
     names = tuple(feature_names)
     if X.ndim != 2 or X.shape[0] != y.size or X.shape[1] != len(names):
         raise ModelError("X must be rows x len(feature_names) and match y")
-    if not set(np.unique(y).tolist()) <= {0, 1} or y.sum() == 0 or y.sum() == y.size:
-        raise ModelError("y must hold both classes, coded 0 (legit) and 1 (fraud)")
+    if not set(np.unique(y).tolist()) <= {0, 1}:
+        raise ModelError("y must be coded 0 (legit) and 1 (fraud)")
+    if y.sum() == 0 or y.sum() == y.size:
+        missing = "fraud" if y.sum() == 0 else "legit"
+        raise ModelError(f"the {y.size} rows hold no {missing} label; training needs at least one "
+                         "fraud and one legit row")
     times = None if event_times is None else np.asarray(event_times)
+    stamps = times if period_times is None else np.asarray(period_times, dtype=np.float64).ravel()
+    if stamps is not None and stamps.size != y.size:
+        raise ModelError("event_times and period_times must have one value per row of X")
     forced = np.zeros(y.size, dtype=bool) if rule_flagged is None else np.asarray(rule_flagged, dtype=bool).ravel()
     if forced.size != y.size:
         raise ModelError("rule_flagged must have one value per row of X")
@@ -234,7 +245,9 @@ def train_model(
     fit_idx, cal_idx = train_idx[fit_rel], train_idx[cal_rel]
     for name, rows in (("fit", fit_idx), ("calibration", cal_idx)):
         if np.unique(y[rows]).size < 2:  # a constant model would be written with AUC 0.5
-            raise ModelError(f"the {name} rows hold only one class; use more data or another split")
+            missing = "fraud" if not y[rows].any() else "legit"
+            raise ModelError(f"the {rows.size} {name} rows (a slice of the train rows) hold only one "
+                             f"class, no {missing} label; use more data or another split")
 
     hp = {**DEFAULT_PARAMS, **dict(params or {}), "random_state": seed}
     X_fit = X[fit_idx]
@@ -249,6 +262,7 @@ def train_model(
         version=version, feature_names=names, estimator=estimator, thresholds=provisional,
         calibration=calibration, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         training_data_sha256=data_sha256, sklearn_version=sklearn.__version__, signals=signals,
+        training_period=None if stamps is None else period_of(stamps[np.concatenate([fit_idx, cal_idx])]),
         params={**hp, "n_trees": int(estimator.n_iter_),
                 "test_fraction": test_fraction, "calibration_fraction": calibration_fraction,
                 "split": "time" if times is not None else "stratified-random",
