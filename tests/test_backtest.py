@@ -29,12 +29,10 @@ from fraudscreen.training.backtest import (
 )
 from fraudscreen.training.commands import backtest, train
 from fraudscreen.training.jsonl import write_jsonl
-from fraudscreen.training.pipeline import (
-    ReplayResult,
+from fraudscreen.training.pipeline import ReplayResult, read_jsonl, replay
+from fraudscreen.training.retrain import (
     TrainedReplay,
     flagged_by_rules,
-    read_jsonl,
-    replay,
     split_indices,
     train_on_replay,
 )
@@ -369,7 +367,7 @@ def test_the_time_split_keeps_rows_of_one_time_on_one_side() -> None:
 
 
 def test_labels_known_at_test_start_are_the_replay_s_label_times(replayed: ReplayResult) -> None:
-    from fraudscreen.training.pipeline import _labels_known_at_test_start
+    from fraudscreen.training.retrain import _labels_known_at_test_start
 
     train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split="time",
                                         test_fraction=0.2, seed=0)

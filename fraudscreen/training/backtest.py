@@ -33,11 +33,10 @@ from fraudscreen.training.pipeline import (
     DEFAULT_LABEL_DELAY,
     Labels,
     Split,
-    TrainedReplay,
     file_sha256,
     load_labelled,
-    train_on_replay,
 )
+from fraudscreen.training.retrain import TrainedReplay, train_on_replay
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
@@ -333,7 +332,7 @@ def run_backtest(
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 
     ``compare_path``: a model bundle (say, the one in production) to measure on the same rows.
-    ``labels``: see :func:`~fraudscreen.training.pipeline.train_on_replay`.
+    ``labels``: see :func:`~fraudscreen.training.retrain.train_on_replay`.
     """
     compare = None
     if compare_path is not None:

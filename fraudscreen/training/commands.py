@@ -171,7 +171,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
           test_fraction: float, seed: int, review_capacity: float, min_reject_precision: float,
           label_delay_days: float) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
-    from fraudscreen.training.pipeline import train_from_file
+    from fraudscreen.training.retrain import train_from_file
 
     try:
         result = train_from_file(

@@ -1,0 +1,201 @@
+"""Training on a replay: the train/test split, labels known at the test start, the model
+fitted on the train rows only, and ``train`` from a file (bundle, model card, back-test).
+
+The replay itself (point-in-time features of every row) is :mod:`.pipeline`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from fraudscreen.config import Settings
+from fraudscreen.decision import rule_decision
+from fraudscreen.errors import ModelError
+from fraudscreen.features import FEATURE_NAMES
+from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.training.pipeline import (
+    DEFAULT_LABEL_DELAY,
+    Labels,
+    ReplayResult,
+    Split,
+    file_sha256,
+    load_labelled,
+    rows_summary,
+)
+from fraudscreen.training.train import TrainResult, _split, train_model
+
+
+@dataclass(frozen=True)
+class TrainedReplay:
+    """A replay, the model trained on its train rows, and which rows were held out for testing."""
+
+    replayed: ReplayResult
+    result: TrainResult
+    test_idx: np.ndarray
+    """Indices (into the replayed rows) of the test rows: never fitted, calibrated or thresholded on."""
+    split: Split
+    test_fraction: float
+    seed: int
+    labels: Labels = "all"
+    """``all``, or ``known_at_test_start``: train frauds labelled only later were trained as legit."""
+    train_frauds_not_yet_known: int | None = None
+    """Train rows whose fraud label became known after the first test order (time split)."""
+
+
+def split_indices(
+    y: np.ndarray, event_times: np.ndarray, *, split: Split, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices: ``time`` = latest rows to test; ``random`` = stratified, seeded.
+
+    The very split :func:`~fraudscreen.training.train.train_model` makes with the same arguments.
+    """
+    times = event_times if split == "time" else None
+    return _split(int(np.asarray(y).size), np.asarray(y).astype(np.int64), test_fraction, times, seed)
+
+
+def flagged_by_rules(rule_hits: Sequence[Sequence[RuleHit]]) -> np.ndarray:
+    """Per row, whether the rules alone send it to review or reject (whatever the model says)."""
+    return np.fromiter(
+        (rule_decision(hits) in ("review", "reject") for hits in rule_hits), bool, count=len(rule_hits)
+    )
+
+
+def train_on_replay(
+    replayed: ReplayResult,
+    *,
+    split: Split = "time",
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    review_capacity: float = 0.05,
+    min_reject_precision: float = 0.95,
+    version: str,
+    data_sha256: str,
+    labels: Labels = "all",
+) -> TrainedReplay:
+    """Train on the train rows of a replay (thresholds from a slice of them); keep the test rows.
+
+    The review capacity is shared with the rules: the rows they flag on the threshold slice
+    take their places in the queue first (:func:`~fraudscreen.training.train.choose_thresholds`).
+    ``labels="known_at_test_start"`` (time split only) trains as a retrain on the first test
+    day would: a train row whose fraud label became known only later counts as legit. The
+    test rows keep their true labels.
+    """
+    if split not in ("time", "random"):
+        raise ModelError("split must be 'time' or 'random'")
+    if not 0.0 < test_fraction < 1.0:
+        raise ModelError("test_fraction must be in (0, 1)")
+    times = replayed.event_times if split == "time" else None
+    if labels not in ("all", "known_at_test_start"):
+        raise ModelError("labels must be 'all' or 'known_at_test_start'")
+    try:
+        train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
+                                            test_fraction=test_fraction, seed=seed)
+    except ModelError as exc:  # too few rows: say how many there were, and why the rest went
+        raise ModelError(f"{exc.message}: {rows_summary(replayed)}") from None
+    y_train, not_yet_known = replayed.y, None
+    if labels == "known_at_test_start" or (
+        split == "time" and replayed.label_times.size == replayed.y.size
+    ):
+        y_late, not_yet_known = _labels_known_at_test_start(replayed, split, train_idx, test_idx)
+        if labels == "known_at_test_start":
+            y_train = y_late
+    _check_both_labels(replayed, y_train, train_idx, labels)
+    result = train_model(
+        replayed.X, y_train, FEATURE_NAMES, event_times=times, version=version,
+        data_sha256=data_sha256, seed=seed, review_capacity=review_capacity,
+        min_reject_precision=min_reject_precision, test_fraction=test_fraction,
+        rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
+        period_times=replayed.event_times,
+    )
+    if test_idx.size != result.report["rows"]["test"]:  # pragma: no cover - same function
+        raise ModelError("the back-test split differs from the training split")
+    return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known)
+
+
+def _check_both_labels(replayed: ReplayResult, y_train: np.ndarray, train_idx: np.ndarray,
+                       labels: Labels) -> None:
+    """ModelError, in the analyst's terms, unless the train rows hold a fraud and a legit label."""
+    frauds = int(y_train[train_idx].sum())
+    if 0 < frauds < train_idx.size:
+        return
+    missing = "fraud" if not frauds else "legit"
+    in_file = int(replayed.y.sum()) if missing == "fraud" else int(replayed.y.size - replayed.y.sum())
+    if not in_file:
+        where = f"the rows hold no {missing} label ({rows_summary(replayed)})"
+    elif missing == "fraud" and labels == "known_at_test_start" and replayed.y[train_idx].any():
+        where = (f"no fraud label of the {train_idx.size} train rows was known at the first "
+                 "test order")
+    else:
+        where = (f"the {train_idx.size} train rows hold no {missing} label (the file's {in_file} "
+                 "are all among the test rows)")
+    raise ModelError(f"{where}; training needs at least one fraud and one legit row among the "
+                     "train rows")
+
+
+def _labels_known_at_test_start(
+    replayed: ReplayResult, split: Split, train_idx: np.ndarray, test_idx: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Labels with the train frauds not yet known at the first test order set to legit."""
+    if split != "time":
+        raise ModelError("labels known at the test start need the time split")
+    if replayed.label_times.size != replayed.y.size:
+        raise ModelError("these rows carry no label times")
+    test_start = float(replayed.event_times[test_idx].min())
+    known = replayed.label_times[train_idx] <= test_start  # NaN (legit rows): False
+    late = train_idx[(replayed.y[train_idx] == 1) & ~known]
+    y = replayed.y.copy()
+    y[late] = 0
+    return y, int(late.size)
+
+
+def train_from_file(
+    data_path: Path,
+    out_dir: Path,
+    *,
+    settings: Settings,
+    version: str | None = None,
+    seed: int = 0,
+    review_capacity: float = 0.05,
+    min_reject_precision: float = 0.95,
+    progress: bool = True,
+    split: Split = "time",
+    test_fraction: float = 0.2,
+    label_delay: timedelta = DEFAULT_LABEL_DELAY,
+) -> TrainResult:
+    """Replay ``data_path``, train on the train rows, back-test on the held-out rows, save.
+
+    Writes ``model.joblib``, ``model_card.json`` and ``MODEL_CARD.md`` (with the back-test of
+    rules alone, model alone and both on the held-out rows) into ``out_dir``.
+    """
+    from fraudscreen.training.backtest import backtest_report
+    from fraudscreen.training.card import write_model_card
+
+    data_hash = file_sha256(data_path)
+    replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
+                                        label_delay=label_delay)
+    if progress:
+        kind = "logged" if replayed.logged else "replayed"
+        tqdm.write(f"Training on {replayed.y.size} {kind} rows ({split} split) …", file=sys.stderr)
+    trained = train_on_replay(
+        replayed, split=split, test_fraction=test_fraction, seed=seed,
+        review_capacity=review_capacity, min_reject_precision=min_reject_precision,
+        version=version or f"hgb-{data_hash[:12]}", data_sha256=data_hash,
+    )
+    report = backtest_report(
+        trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
+        data_sha256=data_hash, rows_read=rows_read, label_delay=label_delay,
+        review_capacity=review_capacity, min_reject_precision=min_reject_precision,
+    )
+    result = trained.result
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result.bundle.save(out_dir / "model.joblib")
+    write_model_card(result, out_dir, data_path=data_path, skipped=replayed.skipped,
+                     backtest=report)
+    return result
