@@ -21,12 +21,8 @@ from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.model import ModelBundle
 from fraudscreen.rules import RuleSet
-from fraudscreen.training.backtest import (
-    at_capacity,
-    backtest_report,
-    print_report,
-    rules_decision,
-)
+from fraudscreen.training.backtest import at_capacity, backtest_report, rules_decision
+from fraudscreen.training.backtest_print import print_report
 from fraudscreen.training.commands import backtest, train
 from fraudscreen.training.jsonl import write_jsonl
 from fraudscreen.training.pipeline import ReplayResult, read_jsonl, replay

@@ -209,7 +209,8 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
              json_path: Path | None, progress: bool, compare_path: Path | None, labels: str) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
-    from fraudscreen.training.backtest import print_report, run_backtest
+    from fraudscreen.training.backtest import run_backtest
+    from fraudscreen.training.backtest_print import print_report
 
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")

@@ -1,0 +1,108 @@
+"""The back-test report as tables on a terminal (``rich``), or plain text into a file or pipe.
+
+The report itself (a JSON-ready dict) is built by :mod:`.backtest`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fraudscreen.training.backtest import DECISIONS, SYSTEMS, overlap_warning
+
+
+def _fmt(value: Any, pct: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
+
+
+PLAIN_WIDTH = 120
+"""Width of the printed report when standard output is not a terminal (rich's default: 80)."""
+
+
+def print_report(report: dict[str, Any], console: Any = None) -> None:
+    """Print the report as tables (``rich``); :data:`PLAIN_WIDTH` wide into a file or a pipe."""
+    from rich.console import Console
+    from rich.table import Table
+
+    if console is None:
+        console = Console()
+        console = console if console.is_terminal else Console(width=PLAIN_WIDTH)
+    test, split, th = report["test"], report["split"], report["thresholds"]
+    logged = report.get("replay", {}).get("method") == "logged"
+    soft = not console.is_terminal  # a file or a pipe: one line each, not cut at the width
+    rules_used = ("rules: those live when each order was scored" if logged
+                  else f"rules {report['rules_version']}")
+    console.print(
+        f"[bold]Back-test[/bold] of {report['data']['rows_replayed']} "
+        f"{'logged' if logged else 'replayed'} orders "
+        f"({report['data']['rows_skipped']} skipped), {split['method']} split: "
+        f"train {split['train_rows']}, test {split['test_rows']} "
+        f"({split['test_from']} … {split['test_to']}); test fraud rate {_fmt(test['fraud_rate'], True)}",
+        soft_wrap=soft,
+    )
+    console.print(
+        f"Model {report['model']['version']}: review at p ≥ {th['review']:.4f}, reject at p ≥ "
+        f"{th['reject']:.4f} (capacity {th['review_capacity']:.0%}, min reject precision "
+        f"{th['min_reject_precision']:.2f}); {rules_used}",
+        soft_wrap=soft,
+    )
+    if th.get("rules_flagged_share") is not None:
+        console.print(
+            f"The rules flag {th['rules_flagged_share']:.1%} of the threshold rows by themselves; "
+            "the model's review threshold fills the rest of the capacity.",
+            soft_wrap=soft,
+        )
+    table = Table(title="Test rows only")
+    table.add_column("metric", no_wrap=True)
+    for name in SYSTEMS:
+        table.add_column(name, justify="right", no_wrap=True)
+    m = report["systems"]
+    rows: list[tuple[str, str, bool]] = [
+        ("ROC AUC", "roc_auc", False), ("average precision", "average_precision", False),
+        (f"recall at {th['review_capacity']:.0%} capacity", "recall_at_capacity", True),
+        (f"precision at {th['review_capacity']:.0%} capacity", "precision_at_capacity", True),
+        ("flagged (review + reject)", "flagged_share", True),
+        ("recall of flagged", "flagged_recall", True),
+        ("precision of flagged", "flagged_precision", True),
+        ("reject precision", "reject_precision", True), ("reject recall", "reject_recall", True),
+    ]
+    for label, key, pct in rows:
+        table.add_row(label, *(_fmt(m[s][key], pct) for s in SYSTEMS))
+    for d in DECISIONS:
+        table.add_row(f"{d} share", *(_fmt(m[s]["decision_mix"][d], True) for s in SYSTEMS))
+    console.print(table)
+    if "compare" in report:
+        _print_compare(report, console)
+    rules = Table(title="Rules on the test rows")
+    for name in ("rule", "action", "hits", "frauds", "precision", "recall",
+                 "beyond model", "its frauds", "its precision"):
+        rules.add_column(name, justify="left" if name in ("rule", "action") else "right",
+                         no_wrap=name != "rule", overflow="fold")  # a long rule id folds
+    for r in report["rules"]:
+        rules.add_row(r["id"], r["action"], str(r["hits"]), str(r["frauds"]),
+                      _fmt(r["precision"], True), _fmt(r["recall"], True),
+                      str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
+                      _fmt(r.get("beyond_model_precision"), True))
+    console.print(rules)
+
+
+def _print_compare(report: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    other = report["compare"]
+    table = Table(title=f"New model against {other['version']} on the same test rows")
+    table.add_column("metric", no_wrap=True)
+    for name in ("new model", other["version"], "new combined", f"{other['version']} combined"):
+        table.add_column(name, justify="right", no_wrap=True)
+    ours, theirs = report["systems"], other["systems"]
+    for label, key, pct in (("ROC AUC", "roc_auc", False), ("average precision", "average_precision", False),
+                            ("recall at capacity", "recall_at_capacity", True),
+                            ("flagged", "flagged_share", True), ("recall of flagged", "flagged_recall", True),
+                            ("reject precision", "reject_precision", True)):
+        table.add_row(label, _fmt(ours["model"][key], pct), _fmt(theirs["model"][key], pct),
+                      _fmt(ours["combined"][key], pct), _fmt(theirs["combined"][key], pct))
+    console.print(table)
+    warning = overlap_warning(other["version"], other, report["split"]["test_rows"])
+    if warning:
+        console.print(warning, soft_wrap=not console.is_terminal)
