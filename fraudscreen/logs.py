@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 from fraudscreen.config import Settings
 from fraudscreen.enrich.card import find_card_numbers
+from fraudscreen.enrich.email import EMAIL_IN_TEXT
 
 LOG_PREFIX = "fraudscreen-"
 LOG_SUFFIX = ".log"
@@ -38,7 +39,6 @@ _SECRET_FIELD = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _API_KEY = re.compile(r"\bfs_[A-Za-z0-9_-]{6,}")
-_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")  # \w: any script's letters
 _DIGIT_RUN = re.compile(
     r"(?<!\d)\d(?:[\s\u2010-\u2015\u2212\u200b-]{0,3}\d){11,}(?!\d)"  # \d, \s: any script's
     r"|(?<!\d)\d{4}(?:\.\d{4}){2,4}(?!\d)"
@@ -68,7 +68,7 @@ def mask(text: str) -> str:
     text = _SECRET_FIELD.sub(lambda m: m.group(1) + _REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + " " + _REDACTED, text)
     text = _API_KEY.sub("fs_" + _REDACTED, text)
-    text = _EMAIL.sub("[email]", text)
+    text = EMAIL_IN_TEXT.sub("[email]", text)
     return _DIGIT_RUN.sub(_mask_card, text)
 
 

@@ -304,3 +304,17 @@ def test_threshold_overrides_apply(tmp_path: Path, store_url: str) -> None:
     data = score(client, key, body).get_json()
     assert data["decision"] == "review"  # review at p >= 0, never reject on the score alone
     assert data["disposition"] in ("model", "rule")
+
+
+def test_a_list_note_naming_an_email_is_a_400_and_nothing_is_stored(client, keys, settings) -> None:
+    admin = auth(keys["admin"])
+    for note in ("owner: jane.doe@example.org", "ring of ЮЛИЯ@пример.рф accounts"):
+        bad = client.post("/v1/lists/block", json={"kind": "device_id", "value": "d-2", "note": note},
+                          headers=admin)
+        assert bad.status_code == 400
+        error = bad.get_json()["error"]
+        assert [d["pointer"] for d in error["details"]] == ["/note"] and "@" not in str(error)
+    assert client.get("/v1/lists", headers=admin).get_json()["entries"] == []
+    ok = client.post("/v1/lists/block", json={"kind": "device_id", "value": "d-2",
+                                              "note": "seen on 2026-11-20 @ 10:00"}, headers=admin)
+    assert ok.status_code == 201

@@ -528,3 +528,11 @@ def test_a_sqlite_uri_flag_that_is_off_or_unreadable(tmp_path: Path) -> None:
         assert sqlite_file(f"sqlite:///file:db.sqlite?uri={spelling}") == Path("file:db.sqlite")
     with pytest.raises(StoreError, match="uri flag"):
         sqlite_file("sqlite:///file:db.sqlite?uri=maybe")
+
+
+def test_lists_add_refuses_an_email_address_in_the_note(tmp_path: Path) -> None:
+    """Raw emails are never kept (P2): a note naming one is refused, and it is not echoed."""
+    output = clean_failure(cli(tmp_path, "lists", "add", "block", "device_id", "d", "--note",
+                               "used by Jane.Doe+shop@example.org"), code=2)
+    assert "--note" in output and "email address" in output
+    assert "example.org" not in output and not (tmp_path / "var").exists()

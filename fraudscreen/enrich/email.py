@@ -7,6 +7,7 @@ Raw addresses are never stored (privacy policy P2): the store keeps :func:`email
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -15,6 +16,7 @@ from disposable_email_domains import blocklist as _DISPOSABLE
 from fraudscreen.errors import ConfigError
 
 __all__ = [
+    "EMAIL_IN_TEXT",
     "FREE_EMAIL_DOMAINS",
     "EmailInfo",
     "analyse_email",
@@ -22,6 +24,9 @@ __all__ = [
     "email_hash",
     "normalise_email",
 ]
+
+EMAIL_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")  # \w: any script
+"""An email address anywhere in free text: what the logs mask and list notes refuse."""
 
 # fmt: off
 FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(

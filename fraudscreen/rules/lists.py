@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from fraudscreen.enrich.email import EMAIL_IN_TEXT
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.rules.context import LIST_KINDS
 from fraudscreen.schema import refuse_card_numbers
@@ -158,6 +159,9 @@ def _note(note: object) -> str:
         raise _bad("/note", f"note must be at most {NOTE_MAX} characters (it has {len(note)})")
     if "\x00" in note:
         raise _bad("/note", "note must not contain NUL characters")
+    if EMAIL_IN_TEXT.search(note):  # raw emails are never kept (P2): a list holds their hash
+        raise _bad("/note", "note must not hold an email address (emails are kept only as a "
+                            "keyed hash: list the account's email_hash instead)")
     try:
         note.encode("utf-8")
     except UnicodeEncodeError:
