@@ -9,7 +9,8 @@ installation's keyed hash of a normalised address (64 hex digits, as the stored 
 ``fraudscreen export`` show it): a raw email, or a hash made elsewhere, could never match.
 
 :func:`make_list_entry` is the one validation of a new entry (API and CLI): it refuses
-full card numbers in the value and the note and notes longer than :data:`NOTE_MAX`.
+full card numbers in the value and the note, notes naming an email address and notes longer
+than :data:`NOTE_MAX`.
 """
 
 from __future__ import annotations
