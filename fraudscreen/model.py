@@ -230,6 +230,8 @@ class ModelBundle:
             raise ModelError("calibration raw knots must be finite and strictly increasing")
         if not (np.isfinite(self._cal_y).all() and ((self._cal_y >= 0) & (self._cal_y <= 1)).all()):
             raise ModelError("calibration probability knots must be finite and within [0, 1]")
+        if bool((np.diff(self._cal_y) < 0).any()):  # a higher raw score never means less risk
+            raise ModelError("calibration probability knots must not decrease")
         self._forest = _Forest(self.estimator, n)
         probes = self._probe_rows()
         try:

@@ -46,7 +46,7 @@ def test_the_email_hash_error_says_where_the_hash_comes_from() -> None:
         normalise_list_value("email_hash", "a" * 32)
     message = info.value.details[0].message
     assert "64 hexadecimal digits" in message and "fraudscreen export" in message
-    assert "raw emails" in message
+    assert "raw email" in message and "never matches" in message
 
 
 def test_the_installation_email_hash_is_accepted_and_matches() -> None:

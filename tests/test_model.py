@@ -198,6 +198,7 @@ def _knots(n: int) -> tuple[list[float], list[float]]:
         (lambda raw, prob: (raw, prob[:-1] + [math.inf]), "probability knots"),
         (lambda raw, prob: (raw, prob[:-1] + [1.5]), "probability knots"),
         (lambda raw, prob: (raw, [-0.1] + prob[1:]), "probability knots"),
+        (lambda raw, prob: (raw, prob[:2] + [0.9] + prob[3:]), "must not decrease"),
         (lambda raw, prob: ([math.nan] + raw[1:], prob), "raw knots"),
         (lambda raw, prob: (raw[:-1] + [math.inf], prob), "raw knots"),
         (lambda raw, prob: (list(reversed(raw)), prob), "raw knots"),

@@ -114,7 +114,8 @@ def report_outcome(order_id: str) -> Response:
         reported_at = parse_time(body["reported_at"], "/reported_at")
         if reported_at > datetime.now(UTC) + MAX_CLOCK_SKEW:  # the latest report wins: not one from the future
             raise InvalidRequestError(
-                "Invalid time.", details=[ErrorDetail("/reported_at", "must not be in the future")]
+                "Invalid time.",
+                details=[ErrorDetail("/reported_at", "must be at most a day ahead of the server's clock")],
             )
     stored = _stored_order(order_id)
     updated = _screener().store.record_outcome(stored.order_id, outcome, reported_at)

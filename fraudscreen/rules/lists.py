@@ -130,8 +130,8 @@ def normalise_list_value(kind: str, value: str) -> str:
             raise _bad(
                 "/value",
                 "email hash must be 64 hexadecimal digits: this installation's keyed hash of the "
-                "address, as `fraudscreen export` and the stored orders show it (raw emails and "
-                "hashes made elsewhere are never accepted)",
+                "address, as `fraudscreen export` and the stored orders show it (a raw email "
+                "or another shop's hash never matches)",
             )
         return value.lower()
     if kind == "bin":

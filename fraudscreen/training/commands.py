@@ -215,7 +215,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")
     if progress:
-        click.echo(f"Replaying {data_path} …", err=True)
+        click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
         report = run_backtest(
             data_path, settings=_settings(ctx), split=split, test_fraction=test_fraction,  # type: ignore[arg-type]
