@@ -168,7 +168,10 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
         label = _LABELS.get(raw_label) if isinstance(raw_label, str) else None
         at = _timestamp(row.get("event_time"))
         raw_label_time = row.get("label_time")
-        label_at = _timestamp(raw_label_time) if raw_label_time is not None or at is None else at + delay
+        if raw_label_time is None:  # known from the order time plus the delay, as in the replay
+            label_at = None if at is None else at + delay
+        else:
+            label_at = _timestamp(raw_label_time)
         if label is None:
             why[BAD_LABEL] += 1
         elif at is None:
