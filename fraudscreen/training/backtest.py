@@ -27,7 +27,7 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import decide, rule_decision
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_INDEX
-from fraudscreen.model import ModelBundle
+from fraudscreen.model import ModelBundle, period_of
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.pipeline import (
     DEFAULT_LABEL_DELAY,
@@ -229,10 +229,6 @@ def compare_section(
     }
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
-
-
 def backtest_report(
     trained: TrainedReplay,
     *,
@@ -261,7 +257,7 @@ def backtest_report(
         **ours,
     }
     train_rows = int(replayed.y.size - idx.size)
-    times = replayed.event_times[idx]
+    test_period = period_of(replayed.event_times[idx]) or {}
     seconds = replayed.seconds
     report = {
         "format": FORMAT,
@@ -286,8 +282,8 @@ def backtest_report(
             "seed": trained.seed,
             "train_rows": train_rows,
             "test_rows": int(idx.size),
-            "test_from": _iso(float(times.min())) if times.size else None,
-            "test_to": _iso(float(times.max())) if times.size else None,
+            "test_from": test_period.get("from"),
+            "test_to": test_period.get("to"),
             "labels": trained.labels,
             "train_frauds_not_yet_known": trained.train_frauds_not_yet_known,
         },
