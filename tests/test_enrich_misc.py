@@ -8,6 +8,7 @@ import json
 import random
 import time
 
+import phonenumbers
 import pytest
 
 from fraudscreen.enrich import card
@@ -140,6 +141,44 @@ def test_phone_country(
     number: str | None, country_code: str | None, region: str | None, expected: str | None
 ) -> None:
     assert phone_country(number, country_code, region) == expected
+
+
+def _library_answer(number: str, country_code: str | None, region: str | None) -> tuple[bool, str | None]:
+    """What ``phonenumbers.is_valid_number`` + ``region_code_for_number`` say, tried the same way."""
+    cc = (country_code or "").strip().lstrip("+")
+    if cc.isdigit() and not number.strip().startswith("+"):
+        cc_region = phonenumbers.region_code_for_country_code(int(cc))
+        tries = ([(number, cc_region)] if cc_region not in ("001", "ZZ") else []) + [(f"+{cc}{number}", None)]
+    else:
+        tries = [(number, region)]
+    for text, try_region in tries:
+        try:
+            parsed = phonenumbers.parse(text, try_region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            found = phonenumbers.region_code_for_number(parsed)
+            return True, None if found in ("001", "ZZ") else found
+    return False, None
+
+
+def test_phone_answers_are_the_librarys_is_valid_number() -> None:
+    """One region lookup per number gives what ``is_valid_number`` gives, for every region
+    sharing a calling code (+1, +7, +44 with its Crown dependencies, +39 with the Vatican)."""
+    numbers = [
+        ("+1 604 555 0123", None, None), ("+1 415 555 2671", None, None), ("+1 876 555 0123", None, None),
+        ("+1 809 555 0123", None, None), ("+1 264 497 1234", None, None), ("+1 340 642 1234", None, None),
+        ("+7 701 123 4567", None, None), ("+7 912 345 6789", None, None), ("+7 840 123 4567", None, None),
+        ("+44 1481 256789", None, None), ("+44 1534 456789", None, None), ("+44 1624 456789", None, None),
+        ("+44 7781 123456", None, None), ("+44 7700 900123", None, None), ("+39 06 698 12345", None, None),
+        ("+379 06 698 12345", None, None), ("+262 269 612345", None, None), ("+590 590 271234", None, None),
+        ("+800 1234 5678", None, None), ("+882 1234 5678", None, None), ("0470 12 34 56", "32", None),
+        ("0612345678", None, "FR"), ("7912 345678", "+44", None), ("(555) 0123", "1", None),
+        ("123", None, "US"), ("+999 123 456", None, None),
+    ]
+    for number, country_code, region in numbers:
+        expected = _library_answer(number, country_code, region)
+        assert (is_valid_phone(number, country_code, region), phone_country(number, country_code, region)) == expected, number
 
 
 def test_is_valid_phone() -> None:

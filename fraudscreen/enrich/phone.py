@@ -13,8 +13,14 @@ _NON_GEOGRAPHIC = frozenset({"001", "ZZ"})
 
 def _parse(
     number: str, country_code: str | None, default_region: str | None
-) -> phonenumbers.PhoneNumber | None:
-    """The valid number, or None; ``country_code`` (digits, e.g. "44") beats ``default_region``."""
+) -> tuple[phonenumbers.PhoneNumber, str] | None:
+    """The valid number and its region, or None; ``country_code`` (digits, e.g. "44") beats
+    ``default_region``.
+
+    ``phonenumbers.is_valid_number`` is ``region_code_for_number`` then
+    ``is_valid_number_for_region``; calling the two here keeps the region, which is the costly
+    part to find (+1 numbers try up to 25 regions), instead of finding it twice.
+    """
     text = number.strip()
     if not text:
         return None
@@ -33,8 +39,9 @@ def _parse(
             parsed = phonenumbers.parse(candidate, cand_region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(parsed):
-            return parsed
+        region = phonenumbers.region_code_for_number(parsed)
+        if region is not None and phonenumbers.is_valid_number_for_region(parsed, region):
+            return parsed, region
     return None
 
 
@@ -43,11 +50,11 @@ def _analyse(
     number: str, country_code: str | None, default_region: str | None
 ) -> tuple[bool, str | None]:
     """(is valid, ISO country or None), cached: a valid number's country costs ~10 µs to find."""
-    parsed = _parse(number, country_code, default_region)
-    if parsed is None:
+    found = _parse(number, country_code, default_region)
+    if found is None:
         return False, None
-    region = phonenumbers.region_code_for_number(parsed)
-    return True, (None if region is None or region in _NON_GEOGRAPHIC else region)
+    region = found[1]
+    return True, (None if region in _NON_GEOGRAPHIC else region)
 
 
 def phone_country(
