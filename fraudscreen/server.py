@@ -57,13 +57,15 @@ def warm_up(app: Any) -> float:
 
     A failure is logged and ignored: the worker then warms up on its first request instead.
     """
+    from fraudscreen.rules.engine import rule_errors_not_counted
     from fraudscreen.schema import parse_order
 
     started = time.perf_counter()
     try:
         screener = app.extensions["fraudscreen"]
         order, warnings = parse_order(WARM_UP_ORDER)
-        screener.evaluate(order, warnings)
+        with rule_errors_not_counted():  # the metric counts failures on real orders only
+            screener.evaluate(order, warnings)
     except Exception as exc:  # noqa: BLE001 - e.g. the database is down: the worker must still start
         log.warning("worker warm-up skipped: %s", type(exc).__name__)
     return time.perf_counter() - started

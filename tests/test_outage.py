@@ -157,6 +157,21 @@ def test_a_rule_that_fails_on_an_order_never_lets_it_through_silently(
         assert client.get("/readyz").status_code == 200  # one order's failure is not an outage
 
 
+def test_the_workers_warm_up_order_is_not_counted_as_a_rule_error(tmp_path: Path) -> None:
+    """The warm-up order (119 GBP, a new account) makes the rule fail; only real orders count."""
+    from fraudscreen.server import warm_up
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(_FAILING_RULE.format(action="review"))
+    with _app_client(tmp_path, rules_path=rules) as (client, key):
+        before = _rule_errors(client, "burst")
+        assert warm_up(client.application) > 0
+        assert warm_up(client.application) > 0  # a SIGHUP warms the new workers up again
+        assert _rule_errors(client, "burst") == before
+        client.post("/v1/score", json=order_body(**_QUIET_ORDER), headers=auth(key))
+        assert _rule_errors(client, "burst") == before + 1
+
+
 def test_an_allow_listed_order_is_accepted_with_the_reason_it_is_degraded(tmp_path: Path) -> None:
     with _app_client(tmp_path, model_path=tmp_path / "missing.joblib") as (client, key):
         admin = client.application.extensions["fraudscreen"].store.create_api_key("a", ["admin"])[1]

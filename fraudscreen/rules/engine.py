@@ -35,7 +35,9 @@ import re
 import threading
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -64,11 +66,23 @@ _RULE_KEYS = frozenset({"id", "code", "action", "expression", "message", "enable
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _CODE_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 _error_listeners: list[Callable[[str], None]] = []
+_listening: ContextVar[bool] = ContextVar("fraudscreen_rule_error_listening", default=True)
 
 
 def on_rule_error(listener: Callable[[str], None]) -> None:
     """Call ``listener(rule_id)`` on every run-time rule failure of any rule set (metrics)."""
     _error_listeners.append(listener)
+
+
+@contextmanager
+def rule_errors_not_counted() -> Iterator[None]:
+    """Evaluate without telling the :func:`on_rule_error` listeners, in this thread or task:
+    a worker's warm-up order is not traffic. Failures are still logged and in the answer."""
+    token = _listening.set(False)
+    try:
+        yield
+    finally:
+        _listening.reset(token)
 
 
 @dataclass(frozen=True)
@@ -336,6 +350,8 @@ class RuleSet:
         logger.warning("rule %s failed at run time: %s", rule_id, what)
         with self._lock:
             self.errors[rule_id] += 1
+        if not _listening.get():
+            return
         for listener in _error_listeners:
             try:
                 listener(rule_id)
