@@ -95,6 +95,12 @@ class ConflictError(FraudscreenError):
     status = 409
 
 
+class StaleHistoryError(ConflictError):
+    """The account's history changed under a screening (it was erased meanwhile): screen again."""
+
+    code = "stale_history"
+
+
 class ModelError(FraudscreenError):
     """A model bundle is missing, unreadable or does not fit the feature code."""
 

@@ -28,6 +28,7 @@ from fraudscreen.errors import (
     InvalidRequestError,
     ModelError,
     RuleError,
+    StaleHistoryError,
     StoreError,
 )
 from fraudscreen.features import (
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 LISTS_REFRESH_SECONDS = 1.0
 """How stale another worker's list change may be before this worker sees it."""
+SCREEN_ATTEMPTS = 3
+"""Screenings of one request when the account's history changes before the order is stored."""
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,8 @@ class Screener:
 
         A transaction id that is already stored gets the stored answer. The store finds out
         when it inserts (the id is unique), not with a lookup first: retries are rare, and a
-        lookup before every order cost about 0.1 ms.
+        lookup before every order cost about 0.1 ms. An order whose account was erased between
+        reading its history and storing it is screened again on what is left.
         """
         order, warnings = parse_order(body)
         received_at = received_at or datetime.now(UTC)
@@ -240,19 +244,30 @@ class Screener:
                 "Invalid time.",
                 details=[ErrorDetail("/event/time", "must not be more than a day ahead of the server's clock")],
             )
-        evaluation = self.evaluate(order, warnings, received_at=received_at)
-        record = evaluation.record
-        try:
-            stored_order, created = self.store.save_order(record)
-        except StoreError:
-            log.error("order not stored: the database is unavailable")
-            not_stored = ScreeningWarning("not_stored", "The order could not be stored.")
-            shown = [*record.response["warnings"], not_stored.to_dict()]
-            response = {**record.response, "warnings": shown}
-            return Screened(response, replayed=False)
+        for attempt in range(1, SCREEN_ATTEMPTS + 1):
+            evaluation = self.evaluate(order, warnings, received_at=received_at)
+            record = evaluation.record
+            try:
+                stored_order, created = self.store.save_order(record)
+                break
+            except StaleHistoryError:  # erased between reading the history and storing
+                if attempt < SCREEN_ATTEMPTS:
+                    continue
+                log.error("order not stored: the account's history kept changing")
+                return self._not_stored(record)
+            except StoreError:
+                log.error("order not stored: the database is unavailable")
+                return self._not_stored(record)
         if not created:
             return Screened(stored_order.response, replayed=True)
         return Screened(record.response, replayed=False)
+
+    @staticmethod
+    def _not_stored(record: OrderRecord) -> Screened:
+        """The answer with a ``not_stored`` warning: nothing of the order was kept."""
+        not_stored = ScreeningWarning("not_stored", "The order could not be stored.")
+        shown = [*record.response["warnings"], not_stored.to_dict()]
+        return Screened({**record.response, "warnings": shown}, replayed=False)
 
     def evaluate(
         self,
@@ -381,6 +396,7 @@ class Screener:
             risk_score=result.risk_score if result.risk_score is not None else -1.0,
             response=response,
             features=feature_log(vector, ((h.rule_id, h.action) for h in hits)),
+            history_orders=profile.prior_orders,
         )
         return Evaluation(result, record, vector, tuple(hits), probability, profile)
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.sql import Select
 
-from fraudscreen.errors import InvalidRequestError, StoreError
+from fraudscreen.errors import InvalidRequestError, StaleHistoryError, StoreError
 from fraudscreen.profile import (
     SHARED_COUNT_CAP,
     WINDOW_24H,
@@ -169,7 +169,7 @@ def _upsert_account(dialect: str) -> Any:
             "reviews": a.reviews + new.reviews,
             "rejects": a.rejects + new.rejects,
         },
-    )
+    ).returning(a.order_count)
 
 
 class HistoryMixin(StoreBase):
@@ -334,6 +334,10 @@ class HistoryMixin(StoreBase):
     ) -> None:
         with self._fast.transaction(write=True) as cur:
             if record.account_id:
+                # The account's orders before this one, as the upsert saw them (it locks the row):
+                # fewer than the screening read means the account was erased in between (its row
+                # made again by this order or one since), so the answer describes erased history.
+                # An erasure followed by more new orders than the erased history had is not seen.
                 cur.execute(
                     self._sql_upsert.sql,
                     self._sql_upsert.params(
@@ -347,6 +351,8 @@ class HistoryMixin(StoreBase):
                         }
                     ),
                 )
+                if cur.fetchone()[0] - 1 < record.history_orders:
+                    raise StaleHistoryError("the account's history changed while the order was screened")
             cur.execute(self._sql_insert_order.sql, order_row)
             inserted = bool(cur.fetchall())
             if inserted and links:

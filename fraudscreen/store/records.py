@@ -36,6 +36,9 @@ class OrderRecord:
     """The full JSON answer, returned again for a repeated transaction id."""
     features: dict[str, Any] | None = None
     """The model features and rule hits the order was screened with (``features.feature_log``)."""
+    history_orders: int = 0
+    """How many of the account's earlier orders the screening saw; a store that holds fewer
+    when it saves the order (the account was erased meanwhile) refuses the stale answer."""
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,19 @@ class Store(HistoryMixin, ApiKeysMixin, ListsMixin, ErasureMixin, RetentionMixin
         if outcome not in OUTCOMES:
             raise InvalidRequestError(f"outcome must be one of {', '.join(OUTCOMES)}")
         require_aware(reported_at, "reported_at")
+        order_row = select(orders.c.account_id, orders.c.outcome_at, orders.c.event_time).where(
+            orders.c.order_id == order_id
+        )
         with self._write() as conn:
-            row = conn.execute(
-                select(orders.c.account_id, orders.c.outcome_at, orders.c.event_time).where(
-                    orders.c.order_id == order_id
-                )
-            ).first()
+            row = conn.execute(order_row).first()
+            if row is not None and row.account_id:
+                # PostgreSQL: lock the account row, then the order's, in the order scoring and
+                # erasure take them (no deadlock with an erasure); the order's lock makes
+                # concurrent reports of it compare their times one after the other.
+                conn.execute(select(accounts.c.account_id)
+                             .where(accounts.c.account_id == row.account_id).with_for_update())
+            if row is not None:
+                row = conn.execute(order_row.with_for_update()).first()  # erased meanwhile?
             if row is None:
                 raise NotFoundError("no order with this id")
             reported_at = max(reported_at, row.event_time)
