@@ -16,7 +16,15 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from fraudscreen.enrich.card import find_card_numbers
 from fraudscreen.enrich.phone import is_valid_phone
@@ -89,10 +97,29 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-CountryCode = Annotated[str, AfterValidator(_upper_country)]
+def _shown(description: str | None = None, **schema: Any) -> WithJsonSchema:
+    """The JSON schema of a string a validator checks: it documents, never changes, what is
+    accepted (tests/test_openapi.py checks examples both ways)."""
+    shown = {"type": "string", **schema}
+    return WithJsonSchema({**shown, "description": description} if description else shown)
+
+
+CountryCode = Annotated[str, AfterValidator(_upper_country), _shown(
+    "ISO 3166-1 alpha-2 country code such as 'GB', in any case (upper-cased).", pattern="^[A-Za-z]{2}$")]
 """An ISO 3166-1 alpha-2 code, upper-cased."""
-UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
+UtcDatetime = Annotated[datetime, AfterValidator(_aware), _shown(
+    "RFC 3339 time from 1970 to 2099 once in UTC (a time without offset is UTC).",
+    format="date-time", pattern="^(?:19[7-9][0-9]|20[0-9][0-9])-")]
 """An RFC 3339 time, converted to UTC (a time without offset is taken as UTC)."""
+CurrencyCode = Annotated[str, _shown(
+    "ISO 4217 currency code such as 'EUR', in any case (upper-cased).", pattern="^[A-Za-z]{3}$")]
+"""An ISO 4217 code; checked and upper-cased by ``OrderInfo._currency``."""
+IPAddressText = Annotated[str, _shown(anyOf=[{"format": "ipv4"}, {"format": "ipv6"}])]
+"""An IP address; checked and made canonical by ``Device._valid_ip``."""
+EmailText = Annotated[str, Field(max_length=255, pattern=_PRINTABLE), _shown(
+    "An email address: text, '@', a domain with a dot; no spaces.", maxLength=255,
+    pattern=r"^[^\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]*\.[^@\s\x00-\x1f\x7f]*$")]
+"""An email address; checked by ``Email._looks_like_email``."""
 
 
 @lru_cache(maxsize=8192)
@@ -115,7 +142,10 @@ def _canonical_ip(value: str) -> str:
 class Device(_Part):
     """The buyer's device: IP address (required), user agent, language and a device id."""
 
-    ip_address: str = Field(description="The buyer's IP address, IPv4 or IPv6.")
+    ip_address: IPAddressText = Field(
+        description="The buyer's IP address, IPv4 or IPv6; an IPv6 zone id (%eth0) is dropped "
+        "and an IPv4-mapped IPv6 address is read as the IPv4 address."
+    )
     user_agent: Annotated[str, Field(max_length=512)] | None = None
     accept_language: Text255 | None = None
     session_age: float | None = Field(default=None, ge=0)
@@ -153,7 +183,7 @@ class Account(_Part):
 class Email(_Part):
     """The buyer's email address; kept only as a keyed hash plus its domain."""
 
-    address: StoredText | None = None
+    address: EmailText | None = None
     domain: StoredText | None = None
 
     @field_validator("address")
@@ -210,7 +240,7 @@ class OrderInfo(_Part):
     """The order's amount and currency, discount and referrer."""
 
     amount: float | None = Field(default=None, ge=0, le=1e13)
-    currency: str | None = None
+    currency: CurrencyCode | None = None
     discount_code: Text255 | None = None
     affiliate_id: Text255 | None = None
     subaffiliate_id: Text255 | None = None

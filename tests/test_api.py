@@ -280,6 +280,23 @@ def test_health_metrics_and_openapi(client, keys) -> None:
     assert json.loads(client.get("/nope").get_data())["error"]["message"]
 
 
+def _decisions_counted(client: FlaskClient) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = client.get("/metrics").get_data(as_text=True)
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "fraudscreen_decisions_total")
+
+
+def test_a_replayed_answer_is_not_counted_as_a_decision(client, keys) -> None:
+    before = _decisions_counted(client)
+    body = order_body(event__transaction_id="counted-once")
+    assert score(client, keys["score"], body).status_code == 200
+    again = score(client, keys["score"], body)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert _decisions_counted(client) == before + 1
+
+
 def test_threshold_overrides_that_do_not_fit_degrade_to_review(tmp_path: Path, store_url: str) -> None:
     settings = make_settings(tmp_path, store_url, review_threshold="0.9", reject_threshold="0.5")
     client = create_app(settings).test_client()

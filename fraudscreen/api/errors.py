@@ -17,6 +17,10 @@ from fraudscreen.errors import ErrorDetail, FraudscreenError
 
 log = logging.getLogger(__name__)
 
+WWW_AUTHENTICATE = 'Bearer realm="fraudscreen"'
+"""The challenge of every 401 (RFC 9110 15.5.2, RFC 6750): send an API key as a bearer token."""
+_BODY_HEADERS = frozenset({"content-type", "content-length"})
+
 
 def error_response(
     status: int, code: str, message: str, details: list[ErrorDetail] | None = None
@@ -33,7 +37,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(FraudscreenError)
     def _fraudscreen_error(exc: FraudscreenError) -> tuple[Response, int]:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response, status = error_response(exc.status, exc.code, exc.message, exc.details)
+        if status == 401:  # AuthenticationError: no key, or an unknown or revoked one
+            response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+        return response, status
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
@@ -43,7 +50,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response, status = error_response(exc.code or 500, code, exc.description or exc.name)
+        # werkzeug's own headers (405: Allow; 401: WWW-Authenticate), not those of its HTML body
+        for name, value in exc.get_headers():
+            if name.lower() not in _BODY_HEADERS:
+                response.headers[name] = value
+        if status == 401 and "WWW-Authenticate" not in response.headers:
+            response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import PathConverter
 
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
@@ -14,6 +16,20 @@ from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time
 from fraudscreen.screening import Screener
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
+
+
+class OrderIdConverter(PathConverter):
+    """An order id in a path: slashes allowed, but not ending in ``/outcome``. ``GET
+    /v1/orders/X/outcome`` is a method the outcome route does not serve (405 naming POST),
+    not a look-up of an order called ``X/outcome`` (such an order is found by its ``id``)."""
+
+    regex = r"[^/].*?(?<!/outcome)"
+
+
+@bp.record_once
+def _register_converters(state: BlueprintSetupState) -> None:
+    """Before the routes below are added (deferred functions run in order)."""
+    state.app.url_map.converters.setdefault("order_id", OrderIdConverter)
 
 
 def _screener() -> Screener:
@@ -60,10 +76,11 @@ def order_response(body: dict[str, Any]) -> Response:
 def score() -> tuple[Response, int]:
     """Screen one order: decision, risk score, reasons, IP location and profile."""
     screened = _screener().screen(json_body())
-    DECISIONS.labels(screened.response["decision"]).inc()
     response = order_response(screened.response)
-    if screened.replayed:
+    if screened.replayed:  # the stored answer again: no new decision to count
         response.headers["Idempotent-Replayed"] = "true"
+    else:
+        DECISIONS.labels(screened.response["decision"]).inc()
     return response, 200
 
 
@@ -83,7 +100,7 @@ def _order_json(stored: Any) -> dict[str, Any]:
     }
 
 
-@bp.get("/orders/<path:order_id>")
+@bp.get("/orders/<order_id:order_id>")
 @require_scope("score")
 def get_order(order_id: str) -> Response:
     """The stored answer for an order (by fraudscreen id or transaction id) and its outcome."""
