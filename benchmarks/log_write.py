@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/log_write.py                  # 20,000 records, 5 runs
 
 Every record a :class:`~fraudscreen.logs.DailyFileHandler` writes first takes a shared
-``flock`` on ``<log dir>/.lock`` (an erasure rewrites the files under the exclusive lock, so
-that no line written meanwhile is lost). The script times, on a temporary log directory:
+``flock`` on ``<log dir>/.lock`` (an erasure scans the files unlocked, then swaps each
+rewritten file in under the exclusive lock, so that no line written meanwhile is lost). The script times, on a temporary log directory:
 ``handle`` (masking filter, JSON formatting, lock and write: what each record pays),
 ``lock`` (opening, locking and closing the lock file alone) and ``write`` (the handler's
 write without the lock and the masking filter). Medians of ``--runs``; writes

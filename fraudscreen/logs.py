@@ -4,7 +4,7 @@
 directory (``<data_dir>/logs/fraudscreen-YYYY-MM-DD.log``), one JSON object a line.
 :class:`MaskingFilter` sits on each of those handlers and masks the message, its arguments,
 extra fields, the exception text and the stack of every record before it is written.
-:func:`rewrite_log_files` and :func:`delete_old_log_files` serve erasure and retention.
+:func:`delete_old_log_files` serves retention; erasure's line removal is :mod:`.log_rewrite`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import logging.handlers
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -166,7 +164,7 @@ class DailyFileHandler(logging.handlers.WatchedFileHandler):
         super().__init__(directory / log_file_name(self._day), encoding="utf-8", delay=True)
 
     def emit(self, record: logging.LogRecord) -> None:
-        with _DirectoryLock(self.directory, exclusive=False):  # not while erasure rewrites
+        with _DirectoryLock(self.directory, exclusive=False):  # not while erasure swaps a file in
             self._emit(record)
 
     def _emit(self, record: logging.LogRecord) -> None:
@@ -227,44 +225,13 @@ def log_files(directory: Path) -> list[Path]:
     return sorted(directory.glob(f"{LOG_PREFIX}*{LOG_SUFFIX}"))
 
 
-_FIXED_FIELDS = frozenset({"time", "level", "logger", "method", "route", "status", "duration_ms"})
-"""Fields of a log line whose values are the service's own vocabulary, never an identifier."""
-_TOKEN_EDGE = r"A-Za-z0-9_:@+-"
-"""A value inside a longer token (or after a ".") does not count as naming it."""
-
-
-def _texts(record: dict[str, Any]) -> Iterator[str]:
-    """Every string value of a decoded log line, nested ones too, fixed fields left out."""
-    stack: list[Any] = [v for k, v in record.items() if k not in _FIXED_FIELDS]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-
-
-def _line_names(line: bytes, token: re.Pattern[str], raw_token: re.Pattern[bytes]) -> bool:
-    """True when a log line names one of the values: as a whole token of one of its JSON
-    string values (numbers such as ``"status": 200`` are not identifiers), or anywhere as a
-    whole token when the line is not one of the service's JSON lines."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return bool(raw_token.search(line))
-    if not isinstance(record, dict):
-        return bool(raw_token.search(line))
-    return any(token.search(text) for text in _texts(record))
-
 
 def _lock_path(directory: Path) -> Path:
     return directory / ".lock"
 
 
 class _DirectoryLock:
-    """``flock`` on ``<log dir>/.lock``: writers share it, a rewrite takes it alone."""
+    """``flock`` on ``<log dir>/.lock``: writers share it, a rewrite swaps a file in alone."""
 
     def __init__(self, directory: Path, *, exclusive: bool) -> None:
         self._path, self._mode = _lock_path(directory), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
@@ -279,52 +246,6 @@ class _DirectoryLock:
             os.close(self._fd)  # closing releases the lock
             self._fd = None
 
-
-def rewrite_log_files(directory: Path, identifiers: Iterable[str]) -> tuple[int, int]:
-    """Drop every log line that names one of ``identifiers`` (see :func:`_line_names`).
-
-    Each changed file is replaced atomically (the handlers reopen it on their next record),
-    under an exclusive lock that every :class:`DailyFileHandler` write shares: no line written
-    meanwhile is lost. Values are also looked for as JSON escapes them (``"`` as ``\\"``).
-    Returns ``(files rewritten, lines removed)``.
-    """
-    values = sorted({v for v in identifiers if v}, key=len, reverse=True)
-    if not values:
-        return 0, 0
-    alternatives = "|".join(re.escape(v) for v in values)
-    token = re.compile(rf"(?<![{_TOKEN_EDGE}.])(?:{alternatives})(?![{_TOKEN_EDGE}])")
-    forms = sorted({f for v in values for f in (v, json.dumps(v, ensure_ascii=False)[1:-1])},
-                   key=len, reverse=True)
-    as_bytes = [f.encode("utf-8", "surrogateescape") for f in forms]
-    prefilter = re.compile(b"|".join(re.escape(f) for f in as_bytes))
-    raw_token = re.compile(
-        rf"(?<![{_TOKEN_EDGE}.])(?:{'|'.join(re.escape(f) for f in forms)})(?![{_TOKEN_EDGE}])".encode(
-            "utf-8", "surrogateescape"
-        )
-    )
-    files = lines_removed = 0
-    if not directory.is_dir():
-        return 0, 0
-    with _DirectoryLock(directory, exclusive=True):
-        for path in log_files(directory):
-            try:
-                lines = path.read_bytes().splitlines(keepends=True)
-            except FileNotFoundError:
-                continue
-            kept = [line for line in lines
-                    if not (prefilter.search(line) and _line_names(line, token, raw_token))]
-            if len(kept) == len(lines):
-                continue
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rewrite-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.writelines(kept)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-            os.replace(tmp, path)
-            files += 1
-            lines_removed += len(lines) - len(kept)
-    return files, lines_removed
 
 
 def delete_old_log_files(directory: Path, before: date) -> int:
@@ -350,6 +271,5 @@ __all__ = [
     "log_files",
     "mask",
     "reset_logging",
-    "rewrite_log_files",
     "setup_logging",
 ]

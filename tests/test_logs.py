@@ -14,6 +14,7 @@ import pytest
 from fraudscreen.api import create_app
 from fraudscreen.api import privacy as privacy_api
 from fraudscreen.config import Settings
+from fraudscreen.log_rewrite import rewrite_log_files
 from fraudscreen.logs import (
     DailyFileHandler,
     JsonFormatter,
@@ -21,7 +22,6 @@ from fraudscreen.logs import (
     log_files,
     mask,
     reset_logging,
-    rewrite_log_files,
     setup_logging,
 )
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from fraudscreen.config import Settings
-from fraudscreen.logs import DailyFileHandler, JsonFormatter, log_files, rewrite_log_files
+from fraudscreen.log_rewrite import rewrite_log_files
+from fraudscreen.logs import DailyFileHandler, JsonFormatter, log_files
 
 from helpers import auth, order_body
 
@@ -153,3 +155,34 @@ def test_an_order_scored_during_an_erasure_commits_after_it(
         reset_logging()
         screener.store.close()
         other.store.close()
+
+
+def test_a_line_naming_a_known_order_logged_between_the_passes_is_removed(
+    client: FlaskClient, keys: dict[str, str], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outcome report that committed before the erasure took its lock writes its request
+    line when it answers, after the first pass: the second pass looks for every identifier."""
+    from fraudscreen.privacy import erasure
+
+    scored = client.post("/v1/score", json=order_body(event__transaction_id="t-between",
+                                                      account__user_id="acct-between"),
+                         headers=auth(keys["score"]))
+    order_id = scored.get_json()["id"]
+    rewrite, passes = erasure.rewrite_log_files, []
+
+    def first_pass_then_a_report(directory: Path, identifiers: Iterable[str]) -> tuple[int, int]:
+        answer = rewrite(directory, identifiers)
+        passes.append(answer)
+        if len(passes) == 1:  # the report's request line lands between the two passes
+            reported = client.post(f"/v1/orders/{order_id}/outcome", json={"outcome": "fraud"},
+                                   headers=auth(keys["outcomes"]))
+            assert reported.status_code == 200
+            assert any(order_id.encode() in line and b"outcome" in line for line in _log_lines(settings))
+        return answer
+
+    monkeypatch.setattr(erasure, "rewrite_log_files", first_pass_then_a_report)
+    store = client.application.extensions["fraudscreen"].store
+    report = erasure.erase_account(store, settings, "acct-between", actor="test")
+    assert not any(order_id.encode() in line for line in _log_lines(settings))
+    assert len(passes) == 2 and passes[1][1] >= 1, passes
+    assert report.removed["outcomes"] == 1 and report.removed["log_lines"] == passes[0][1] + passes[1][1]

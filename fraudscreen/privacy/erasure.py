@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fraudscreen.config import Settings
-from fraudscreen.logs import rewrite_log_files
+from fraudscreen.log_rewrite import rewrite_log_files
 from fraudscreen.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,12 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
     """Remove the account's personal data from every table and from the service's log files.
 
     Log lines naming its orders or identifiers are dropped before and after the database
-    erasure, so that a crash in between leaves nothing a retry cannot find. With
-    ``erasure_keep_fraud_hashes`` the email hashes of confirmed-fraud orders stay on the
-    block list, and the report says so.
+    erasure, so that a crash in between leaves nothing a retry cannot find. The pass after
+    looks for every identifier, the ones known before as well as those of orders that arrived
+    meanwhile: a request that committed before the erasure took its lock writes its log line
+    when it answers (``POST /v1/orders/{id}/outcome`` names an order known before), which
+    can be after the first pass. With ``erasure_keep_fraud_hashes`` the email hashes of
+    confirmed-fraud orders stay on the block list, and the report says so.
     """
     log_dir = settings.resolved_log_dir
     before = store.account_identifiers(account_id)
@@ -61,10 +64,8 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
     result = store.erase_account(
         account_id, keep_fraud_email_hashes=settings.erasure_keep_fraud_hashes, actor=actor
     )
-    extra = set(result.identifiers.all()) - set(before.all())
-    if extra:  # orders that arrived while the logs were being cleaned
-        more_files, more_lines = rewrite_log_files(log_dir, extra)
-        files, lines = files + more_files, lines + more_lines
+    more_files, more_lines = rewrite_log_files(log_dir, {*before.all(), *result.identifiers.all()})
+    files, lines = files + more_files, lines + more_lines
     removed = {**result.removed, "log_lines": lines, "log_files": files}
     kept: list[dict[str, str]] = []
     if result.kept_fraud_email_hashes:
