@@ -23,6 +23,7 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import decide
 from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import (
+    ConfigError,
     ErrorDetail,
     FraudscreenError,
     InvalidRequestError,
@@ -148,6 +149,7 @@ class Screener:
         secrets = load_or_create_secrets(settings.data_dir)
         self.enricher = Enricher(parts.geoip, secrets.email_hmac_key)
         self._lists_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self._lists: tuple[float, int, ListMatcher] | None = None
         self._check_thresholds()
 
@@ -191,6 +193,43 @@ class Screener:
         self.parts.model = bundle
         self.parts.problems.pop("model", None)
         return bundle
+
+    def reload_rules(self) -> RuleSet:
+        """Load the configured rules file and swap it in; raises :class:`RuleError` and keeps
+        the rules in use (none, if none loaded)."""
+        rules = RuleSet.load(self.settings.resolved_rules_path)
+        self.parts.rules = rules
+        self.parts.problems.pop("rules", None)
+        return rules
+
+    def reload_geoip(self) -> GeoIP:
+        """Open the configured GeoIP databases again and swap them in; when the city database
+        does not open, the readers in use stay and :class:`ConfigError` says why."""
+        settings = self.settings
+        geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path,
+                      settings.geoip_anonymous_ip_path)
+        if not geoip.city_available:
+            raise ConfigError("; ".join(geoip.problems) or "no city database configured")
+        self.parts.geoip = self.enricher.geoip = geoip  # the old readers close when unused
+        self.parts.problems.pop("geoip", None)
+        return geoip
+
+    def reload_files(self) -> dict[str, str]:
+        """Reload the model bundle, the rules file and the GeoIP databases from their configured
+        paths, each on its own: a part that fails to load keeps what is in use. What happened
+        to each part, for the log (``{"model": "loaded default-2026.12", "rules": "kept: ..."}``).
+        """
+        done: dict[str, str] = {}
+        with self._reload_lock:
+            for part, load in (("model", self.reload_model), ("rules", self.reload_rules),
+                               ("geoip", self.reload_geoip)):
+                try:
+                    loaded = load()
+                except FraudscreenError as exc:
+                    done[part] = f"kept what was in use: {exc.message}"
+                else:
+                    done[part] = f"loaded {getattr(loaded, 'version', 'the databases')}"
+        return done
 
     def readiness(self) -> dict[str, Any]:
         """What /readyz reports: each part, ok or the problem."""
@@ -346,8 +385,9 @@ class Screener:
                     for name, _ in model.explain(vector, top=3)
                 ]
         hits = []
-        if self.parts.rules is not None:
-            evaluation = self.parts.rules.evaluate(context)
+        rules = self.parts.rules  # read once: a reload may swap them meanwhile
+        if rules is not None:
+            evaluation = rules.evaluate(context)
             hits = list(evaluation.hits)
             for rule_id in evaluation.errors:
                 warnings.append(
@@ -375,7 +415,7 @@ class Screener:
             ip_location=signals.ip.to_dict() if build_response else {},
             profile=profile.to_dict() if build_response else {},
             model_version=model.version if model else None,
-            rules_version=self.parts.rules.version if self.parts.rules else None,
+            rules_version=rules.version if rules else None,
             warnings=warnings,
             disposition=outcome.disposition,  # type: ignore[arg-type]
         )

@@ -1,11 +1,15 @@
 """Run the API under gunicorn, the production WSGI server, from Python (``fraudscreen serve``).
 
-Each worker process builds its own Flask app (no ``preload_app``, so that ``SIGHUP`` to the
-master makes new workers load the model bundle and the rules file again; the settings, and the
-modules the master imported, stay as they were at start), then screens one built-in sample order without
-storing it (:func:`warm_up`), so the lazily built indexes (place names, user-agent parser,
-rule programs) are ready before the worker takes its first real request instead of making
-that request wait seconds. Worker options were chosen with ``benchmarks/http_score.py``
+Each worker process builds its own Flask app (no ``preload_app``), then screens one built-in
+sample order without storing it (:func:`warm_up`), so the lazily built indexes (place names,
+user-agent parser, rule programs) are ready before the worker takes its first real request
+instead of making that request wait seconds.
+
+``SIGHUP`` to the master reloads in place: the master passes it on to every worker, and each
+reloads the model bundle, the rules file and the GeoIP databases in a thread while it goes on
+answering (:func:`fraudscreen.api.model_admin.install_reload_signal`). gunicorn's own reload
+replaced the workers instead, and no request was answered until the new ones had loaded
+(about 14 s with 3 workers on 2 cores). The settings stay as they were at start. Worker options were chosen with ``benchmarks/http_score.py``
 (see ``benchmarks/README.md``): gthread workers (keep-alive connections are held in the
 worker's poller) with one thread each; scale with ``--workers`` (one per core).
 
@@ -20,12 +24,14 @@ import gc
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from fraudscreen.config import Settings
 
@@ -72,6 +78,9 @@ def warm_up(app: Any) -> float:
 
 
 def _post_worker_init(worker: Any) -> None:
+    from fraudscreen.api.model_admin import install_reload_signal
+
+    install_reload_signal(worker.wsgi.extensions["fraudscreen"])  # SIGHUP: reload in place
     seconds = warm_up(worker.wsgi)
     # The loaded parts live as long as the worker: keep the cyclic GC from rescanning them.
     gc.collect()
@@ -112,6 +121,16 @@ WORKER_THREADS = 1
 (measured: 2 workers x 1 thread served the most orders/s and the lowest p99; see benchmarks/)."""
 
 
+class _ReloadInPlaceArbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's master, but ``SIGHUP`` is passed on to the workers instead of replacing them."""
+
+    def handle_hup(self) -> None:
+        self.log.info("Hang up: every worker reloads the model, the rules and GeoIP in place")
+        # A worker still starting (before its post_worker_init) dies of it and is started again,
+        # reading the new files: the same outcome.
+        self.kill_workers(signal.SIGHUP)
+
+
 class FraudscreenServer(BaseApplication):  # type: ignore[misc]
     """A gunicorn application that builds one Flask app per worker from the settings."""
 
@@ -144,6 +163,15 @@ class FraudscreenServer(BaseApplication):  # type: ignore[misc]
         from fraudscreen.api import create_app
 
         return create_app(self.settings)
+
+    def run(self) -> None:
+        """Serve until stopped, with the master that reloads workers in place on ``SIGHUP``."""
+        try:
+            _ReloadInPlaceArbiter(self).run()
+        except RuntimeError as exc:  # as gunicorn's own run(): a start-up error, one line
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
 
 
 def run_server(settings: Settings, options: dict[str, Any] | None = None) -> None:

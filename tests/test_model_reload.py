@@ -180,3 +180,31 @@ def test_the_reload_signal_reloads_the_configured_bundle(client, keys, models) -
     finally:
         signal.signal(signal.SIGHUP, previous)
     assert _scored_version(client, keys["score"], 7) == "reload-a"
+
+
+def test_reload_files_swaps_each_part_that_loads_and_keeps_the_others(client, keys, settings, models, tmp_path) -> None:
+    """What SIGHUP does in each worker: model, rules and GeoIP reloaded one by one; a part whose
+    file does not load keeps what is in use, and says why."""
+    screener = client.application.extensions["fraudscreen"]
+    rules = tmp_path / "rules.toml"
+    rules.write_text('version = "reload-rules-1"\n[[rule]]\nid = "big"\ncode = "BIG"\naction = "signal"\n'
+                     'expression = "order.amount > 1000.0"\nmessage = "Big."\n', encoding="utf-8")
+    screener.settings = settings.with_overrides(rules_path=rules)
+    (models / "candidate.joblib").replace(models / "model.joblib")  # version reload-b in place
+    done = screener.reload_files()
+    assert done == {"model": "loaded reload-b", "rules": "loaded reload-rules-1",
+                    "geoip": "loaded the databases"}
+    answer = client.post("/v1/score", json=order_body(event__transaction_id="rf-1"),
+                         headers={"Authorization": f"Bearer {keys['score']}"}).get_json()
+    assert (answer["model_version"], answer["rules_version"]) == ("reload-b", "reload-rules-1")
+
+    rules.write_text('version = "reload-rules-2"\n[[rule]]\nid = "broken"\n', encoding="utf-8")
+    (models / "model.joblib").write_bytes(b"not a bundle")
+    screener.settings = screener.settings.with_overrides(geoip_city_path=str(tmp_path / "none.mmdb"))
+    done = screener.reload_files()
+    assert all(what.startswith("kept what was in use: ") for what in done.values()), done
+    answer = client.post("/v1/score", json=order_body(event__transaction_id="rf-2"),
+                         headers={"Authorization": f"Bearer {keys['score']}"}).get_json()
+    assert (answer["model_version"], answer["rules_version"]) == ("reload-b", "reload-rules-1")
+    assert answer["ip_location"]["country"]  # the GeoIP readers in use still answer
+    assert client.get("/readyz").status_code == 200

@@ -16,7 +16,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from click.testing import CliRunner
 
 from fraudscreen.api import create_app
 from fraudscreen.cli import main as cli_main
+from fraudscreen.config import PACKAGE_DIR, REPO_DIR
 from fraudscreen.server import FraudscreenServer, warm_up
 from fraudscreen.store import Store
 
@@ -87,7 +90,14 @@ def _wait_ready(server: Server, deadline: float) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("server") / "var"
+    with serving(tmp_path_factory.mktemp("server") / "var") as running:
+        yield running
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str, **env_settings: str) -> Iterator[Server]:
+    """``fraudscreen serve`` on a free port with the MaxMind test databases, until SIGTERM;
+    ``env_settings`` adds ``FRAUDSCREEN_<NAME>`` variables, ``args`` options of ``serve``."""
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -96,12 +106,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "FRAUDSCREEN_GEOIP_ASN_PATH": str(MAXMIND / "GeoLite2-ASN-Test.mmdb"),
         "FRAUDSCREEN_GEOIP_ANONYMOUS_IP_PATH": str(MAXMIND / "GeoIP2-Anonymous-IP-Test.mmdb"),
         "FRAUDSCREEN_LOG_LEVEL": "WARNING",
+        **{f"FRAUDSCREEN_{name.upper()}": value for name, value in env_settings.items()},
     }
     env.pop("FRAUDSCREEN_CONFIG", None)
     env.pop("FRAUDSCREEN_DATABASE_URL", None)
     port = free_port()
     process = subprocess.Popen(
-        [*fraudscreen_command(), "serve", "--port", str(port)],
+        [*fraudscreen_command(), "serve", "--port", str(port), *args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
@@ -252,3 +263,70 @@ def test_warm_up_screens_without_storing_and_options_reach_gunicorn(tmp_path: Pa
     server = FraudscreenServer(settings, {"threads": 4})
     assert (server.cfg.workers, server.cfg.threads, server.cfg.worker_class_str) == (3, 4, "gthread")
     assert server.cfg.post_worker_init is not None
+
+
+def _put_in_place(source: bytes, target: Path) -> None:
+    """As the README says: write beside the configured file, then rename over it."""
+    partial = target.with_name(target.name + ".new")
+    partial.write_bytes(source)
+    os.replace(partial, target)
+
+
+def test_sighup_reloads_model_and_rules_in_every_worker_while_answering(tmp_path: Path) -> None:
+    from fraudscreen.model import ModelBundle
+    from fraudscreen.rules import RuleSet
+
+    shipped = REPO_DIR / "models" / "default" / "model.joblib"
+    if not shipped.is_file():
+        pytest.skip("no shipped model bundle")
+    bundle = ModelBundle.load(shipped)
+    model, rules = tmp_path / "models" / "model.joblib", tmp_path / "rules.toml"
+    bundle.version = "hup-a"
+    bundle.save(model)
+    bundle.version = "hup-b"
+    bundle.save(tmp_path / "models" / "next.joblib")
+    default_rules = (PACKAGE_DIR / "rules" / "default.toml").read_text(encoding="utf-8")
+    old_version = RuleSet.loads(default_rules.encode(), name="rules.toml").version
+    rules.write_text(default_rules, encoding="utf-8")
+    with serving(tmp_path / "var", "--workers", "2",
+                 model_path=str(model), rules_path=str(rules)) as server:
+        answers: list[tuple[float, int, str, str]] = []  # (answered at, status, model, rules)
+        stop = threading.Event()
+
+        def keep_scoring(worker: int) -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                status, body = post_score(server, server.first_key,
+                                          order_body(event__transaction_id=f"hup-{worker}-{n}"))
+                answers.append((time.monotonic(), status, body.get("model_version"),
+                                body.get("rules_version")))
+
+        clients = [threading.Thread(target=keep_scoring, args=(i,)) for i in range(4)]
+        for c in clients:
+            c.start()
+        try:
+            time.sleep(1.0)
+            _put_in_place((tmp_path / "models" / "next.joblib").read_bytes(), model)
+            _put_in_place(default_rules.replace(old_version, "hup-rules-b").encode(), rules)
+            hup = time.monotonic()
+            server.process.send_signal(signal.SIGHUP)
+            deadline = hup + 30
+            while time.monotonic() < deadline:  # until 20 answers in a row are all new
+                recent = [a for a in answers[-20:] if a[0] > hup]
+                if len(recent) == 20 and all(a[2:] == ("hup-b", "hup-rules-b") for a in recent):
+                    break
+                time.sleep(0.2)
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            for c in clients:
+                c.join()
+        assert {a[1] for a in answers} == {200}
+        after = [a for a in answers if a[0] > hup]
+        assert after[-20:] and all(a[2:] == ("hup-b", "hup-rules-b") for a in after[-20:]), after[-20:]
+        assert answers[0][2:] == ("hup-a", old_version)
+        done = [hup] + [a[0] for a in after]
+        longest_wait = max(b - a for a, b in pairwise(done))
+        # gunicorn's own reload replaced the workers: no answer for seconds (14 s with 3 workers)
+        assert longest_wait < 2.0, f"no answer for {longest_wait:.1f} s after SIGHUP"

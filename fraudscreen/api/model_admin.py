@@ -7,9 +7,9 @@ models directory (``<repo>/models``) or the folder of the configured bundle
 
 The reload swaps the model of the worker process that answers the call. With several
 gunicorn workers, replace the file ``FRAUDSCREEN_MODEL_PATH`` names and send ``SIGHUP`` to
-the gunicorn master: it replaces every worker gracefully and each new worker loads that file.
-A new path (a changed setting) needs a restart: the master read the settings at start. :func:`install_reload_signal` also lets a worker reload in
-place on a signal (for a ``post_worker_init`` hook).
+the gunicorn master: it passes the signal on, and every worker reloads the configured files in
+place (:func:`install_reload_signal`) while it goes on answering. A new path (a changed
+setting) needs a restart: the master read the settings at start.
 """
 
 from __future__ import annotations
@@ -137,20 +137,22 @@ def reload_model() -> Response:
 
 
 def install_reload_signal(screener: Screener, signum: int = signal.SIGHUP) -> None:
-    """On ``signum``, reload the configured bundle in this process (in a thread; errors logged).
+    """On ``signum``, reload the configured model bundle, rules file and GeoIP databases in this
+    process, in a thread, while requests go on (:meth:`Screener.reload_files`: a part that does
+    not load keeps what is in use, and the error is logged).
 
-    For a gunicorn ``post_worker_init`` hook; call it from the main thread.
+    The server's ``post_worker_init`` hook calls it in every worker; call it from the main thread.
     """
 
     def _reload() -> None:
-        try:
-            bundle = screener.reload_model()
-        except ModelError as exc:
-            log.error("model reload on signal failed (%s): %s", _kept(screener), exc.message)
-        else:
-            log.info("model reloaded on signal: %s", bundle.version)
+        for part, what in screener.reload_files().items():
+            if what.startswith("loaded"):
+                log.info("%s reloaded on signal: %s", part, what)
+            else:
+                log.error("%s reload on signal failed: %s", part, what)
 
     def _handler(_signum: int, _frame: Any) -> None:
-        threading.Thread(target=_reload, name="model-reload", daemon=True).start()
+        threading.Thread(target=_reload, name="reload-files", daemon=True).start()
 
     signal.signal(signum, _handler)
+    signal.siginterrupt(signum, False)
