@@ -14,7 +14,7 @@ import ipaddress
 import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ from fraudscreen.enrich.phone import is_valid_phone
 from fraudscreen.errors import CardNumberRefusedError, ErrorDetail, InvalidRequestError
 from fraudscreen.profile import OUTCOMES
 from fraudscreen.result import ScreeningWarning
+from fraudscreen.schema_report import PRINTABLE, unknown_field_warnings, validation_details
 
 __all__ = ["CART_CATEGORIES", "OUTCOMES", "OrderRequest", "parse_order", "parse_time"]
 
@@ -39,10 +40,10 @@ CART_CATEGORIES = ("hosting", "vps", "dedicated", "domain", "ssl", "email", "oth
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+_PRINTABLE = PRINTABLE
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
-"""What :data:`_PRINTABLE` refuses, for text outside a request body (path ids)."""
-"""No control characters: what is stored must fit every database (PostgreSQL refuses NUL)."""
+"""What :data:`~fraudscreen.schema_report.PRINTABLE` refuses, for text outside a request body
+(path ids)."""
 Text255 = Annotated[str, Field(max_length=255)]
 Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=_PRINTABLE)]
 """An identifier: not empty once whitespace is stripped, no control characters."""
@@ -284,92 +285,6 @@ class OrderRequest(_Part):
     custom_inputs: dict[str, str | float | bool] = {}
 
 
-def _pointer(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
-    return "/" + "/".join(parts) if parts else ""
-
-
-def _details(exc: ValidationError) -> list[ErrorDetail]:
-    """One detail per pointer; the branches of a ``custom_inputs`` value count as one."""
-    details: dict[str, ErrorDetail] = {}
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = err["loc"]
-        if len(loc) == 3 and loc[0] == "custom_inputs":  # (field, key, union branch)
-            pointer = _pointer(loc[:2])
-            details.setdefault(pointer, ErrorDetail(pointer, "must be a string, number or boolean"))
-        else:
-            pointer = _pointer(loc)
-            details.setdefault(pointer, ErrorDetail(pointer, _clean_message(err)))  # type: ignore[arg-type]
-    return list(details.values())
-
-
-def _clean_message(error: dict[str, Any]) -> str:
-    if error["type"] == "missing":
-        return "is required"
-    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == _PRINTABLE:
-        return "must not contain control characters"
-    if error["type"] == "extra_forbidden":
-        return "is not allowed"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
-
-
-def _may_hold_model(annotation: Any) -> bool:
-    """True if a field of this type can hold a model (or a list of them) worth walking."""
-    if annotation is Any:
-        return True
-    if isinstance(annotation, type):
-        return issubclass(annotation, BaseModel)
-    return any(_may_hold_model(arg) for arg in get_args(annotation))
-
-
-_NESTED: dict[type[BaseModel], tuple[str, ...]] = {}
-"""Per model class, the fields that can hold models (found once per class from annotations)."""
-
-
-def _nested_fields(cls: type[BaseModel]) -> tuple[str, ...]:
-    names = _NESTED.get(cls)
-    if names is None:
-        names = tuple(n for n, f in cls.model_fields.items() if _may_hold_model(f.annotation))
-        _NESTED[cls] = names
-    return names
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
-"""Unknown keys named in warnings; others are reported at their parent, unnamed."""
-_UNKNOWN = "This field is not known and was ignored."
-_UNKNOWN_ODD = "A field with an unusual name is not known and was ignored; its name is not repeated."
-
-
-def _unknown_field_warnings(model: BaseModel, prefix: str = "") -> list[ScreeningWarning]:
-    warnings: list[ScreeningWarning] = []
-    _collect_unknown(model, prefix, warnings)
-    return warnings
-
-
-def _collect_unknown(model: BaseModel, prefix: str, warnings: list[ScreeningWarning]) -> None:
-    """Append a warning per unknown key of ``model`` and its sub-models, in field order."""
-    extra = model.__pydantic_extra__
-    if extra:
-        for key in extra:
-            if _PLAIN_KEY.match(key):
-                warnings.append(ScreeningWarning("unknown_field", _UNKNOWN, f"{prefix}/{key}"))
-            else:  # the answer is stored: an odd key (an email, a name) is not repeated in it
-                warnings.append(ScreeningWarning("unknown_field", _UNKNOWN_ODD, prefix))
-    values = model.__dict__
-    for name in _nested_fields(type(model)):
-        value = values.get(name)
-        if isinstance(value, BaseModel):
-            if value.__pydantic_extra__ or _nested_fields(type(value)):  # else nothing to report
-                _collect_unknown(value, f"{prefix}/{name}", warnings)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, BaseModel) and (
-                    item.__pydantic_extra__ or _nested_fields(type(item))
-                ):
-                    _collect_unknown(item, f"{prefix}/{name}/{i}", warnings)
-
-
 _PHONE_FIELDS = {"/billing/phone_number": "billing", "/shipping/phone_number": "shipping"}
 
 
@@ -411,9 +326,9 @@ def parse_order(body: Any) -> tuple[OrderRequest, list[ScreeningWarning]]:
     try:
         order = OrderRequest.model_validate(body)
     except ValidationError as exc:
-        details = _details(exc)
+        details = validation_details(exc)
         raise InvalidRequestError("The request does not follow the schema.", details=details) from None
-    return order, _unknown_field_warnings(order)
+    return order, unknown_field_warnings(order)
 
 
 def parse_time(value: str, pointer: str) -> datetime:
