@@ -207,6 +207,12 @@ class _Scan:
 
 
 def rewrite_log_files(directory: Path, identifiers: Iterable[str]) -> tuple[int, int]:
+    """:func:`rewrite_logs`, counted: ``(files rewritten, lines removed)``."""
+    files, removed = rewrite_logs(directory, identifiers)
+    return len(files), removed
+
+
+def rewrite_logs(directory: Path, identifiers: Iterable[str]) -> tuple[frozenset[Path], int]:
     """Drop every log line that names one of ``identifiers`` (see :meth:`_LineFilter.names`).
 
     Each file is read and filtered without the lock, while requests keep logging; then,
@@ -214,13 +220,14 @@ def rewrite_log_files(directory: Path, identifiers: Iterable[str]) -> tuple[int,
     appended meanwhile are filtered too and the file is replaced atomically (the handlers
     reopen it on their next record): no line written meanwhile is lost, and writers wait only
     for that swap. A file another rewrite replaced meanwhile is read again.
-    Returns ``(files rewritten, lines removed)``.
+    Returns the files rewritten and the number of lines removed.
     """
     values = {v for v in identifiers if v}
     if not values or not directory.is_dir():
-        return 0, 0
-    lines, files, removed = _LineFilter(values), 0, 0
+        return frozenset(), 0
+    lines, removed = _LineFilter(values), 0
     done: set[Path] = set()
+    rewritten: set[Path] = set()
     for attempt in range(_ATTEMPTS):
         last = attempt == _ATTEMPTS - 1
         scans: list[_Scan] = []
@@ -234,14 +241,16 @@ def rewrite_log_files(directory: Path, identifiers: Iterable[str]) -> tuple[int,
                     count = scan.finish()
                     if count is not None:
                         done.add(scan.path)
-                        files, removed = files + (count > 0), removed + count
+                        removed += count
+                        if count:
+                            rewritten.add(scan.path)
                 left = [p for p in log_files(directory) if p not in done]
         finally:
             for scan in scans:
                 scan.close()
         if not left:
             break
-    return files, removed
+    return frozenset(rewritten), removed
 
 
 def _scan_all(directory: Path, lines: _LineFilter, done: set[Path], scans: list[_Scan]) -> None:
@@ -253,4 +262,4 @@ def _scan_all(directory: Path, lines: _LineFilter, done: set[Path], scans: list[
                 continue
 
 
-__all__ = ["rewrite_log_files"]
+__all__ = ["rewrite_log_files", "rewrite_logs"]

@@ -168,9 +168,9 @@ def test_a_line_naming_a_known_order_logged_between_the_passes_is_removed(
                                                       account__user_id="acct-between"),
                          headers=auth(keys["score"]))
     order_id = scored.get_json()["id"]
-    rewrite, passes = erasure.rewrite_log_files, []
+    rewrite, passes = erasure.rewrite_logs, []
 
-    def first_pass_then_a_report(directory: Path, identifiers: Iterable[str]) -> tuple[int, int]:
+    def first_pass_then_a_report(directory: Path, identifiers: Iterable[str]) -> tuple[frozenset[Path], int]:
         answer = rewrite(directory, identifiers)
         passes.append(answer)
         if len(passes) == 1:  # the report's request line lands between the two passes
@@ -180,9 +180,10 @@ def test_a_line_naming_a_known_order_logged_between_the_passes_is_removed(
             assert any(order_id.encode() in line and b"outcome" in line for line in _log_lines(settings))
         return answer
 
-    monkeypatch.setattr(erasure, "rewrite_log_files", first_pass_then_a_report)
+    monkeypatch.setattr(erasure, "rewrite_logs", first_pass_then_a_report)
     store = client.application.extensions["fraudscreen"].store
     report = erasure.erase_account(store, settings, "acct-between", actor="test")
     assert not any(order_id.encode() in line for line in _log_lines(settings))
     assert len(passes) == 2 and passes[1][1] >= 1, passes
     assert report.removed["outcomes"] == 1 and report.removed["log_lines"] == passes[0][1] + passes[1][1]
+    assert passes[0][0] == passes[1][0] and report.removed["log_files"] == 1  # one file, counted once

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fraudscreen.config import Settings
-from fraudscreen.log_rewrite import rewrite_log_files
+from fraudscreen.log_rewrite import rewrite_logs
 from fraudscreen.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,13 +60,13 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
     """
     log_dir = settings.resolved_log_dir
     before = store.account_identifiers(account_id)
-    files, lines = rewrite_log_files(log_dir, before.all())
+    files, lines = rewrite_logs(log_dir, before.all())
     result = store.erase_account(
         account_id, keep_fraud_email_hashes=settings.erasure_keep_fraud_hashes, actor=actor
     )
-    more_files, more_lines = rewrite_log_files(log_dir, {*before.all(), *result.identifiers.all()})
-    files, lines = files + more_files, lines + more_lines
-    removed = {**result.removed, "log_lines": lines, "log_files": files}
+    more_files, more_lines = rewrite_logs(log_dir, {*before.all(), *result.identifiers.all()})
+    removed = {**result.removed, "log_lines": lines + more_lines,
+               "log_files": len(files | more_files)}  # a file both passes rewrote counts once
     kept: list[dict[str, str]] = []
     if result.kept_fraud_email_hashes:
         kept.append({
