@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fraudscreen.config import Settings, load_settings
-from fraudscreen.errors import FraudscreenError
+from fraudscreen.errors import ConfigError, FraudscreenError
 
 if TYPE_CHECKING:
+    from fraudscreen.installation import InstallationSecrets
     from fraudscreen.rules.lists import ListEntry
 
 DEFAULT_SCOPES = ("score", "outcomes")
@@ -106,6 +107,7 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Migrate the database and run the API under gunicorn."""
+    from fraudscreen.installation import key_check
     from fraudscreen.server import run_server
 
     settings = _settings(ctx).with_overrides(
@@ -113,7 +115,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     )
     os.umask(0o077)  # the database and logs hold IPs and ids: readable by this user only
     store = cli_store(settings)
-    _prepare_files(settings)
+    installation = _prepare_files(settings)
+    try:
+        store.claim_email_key(key_check(installation))
+    except ConfigError as exc:
+        store.close()
+        raise click.ClickException(exc.message) from None
     if not store.list_api_keys():
         _, key = store.create_api_key("checkout", DEFAULT_SCOPES)
         click.echo("Created the first API key (scopes: score, outcomes). It is shown only once:")
@@ -131,13 +138,13 @@ def _os_problem(exc: OSError, what: str = "cannot write") -> str:
     return f"{what}{where} ({exc.strerror or type(exc).__name__})"
 
 
-def _prepare_files(settings: Settings) -> None:
+def _prepare_files(settings: Settings) -> InstallationSecrets:
     """Create what the workers write (secrets, log folder) before any worker exists, so that a
     folder that cannot be written is one ``Error:`` line here, not a crash in every worker."""
     from fraudscreen.installation import load_or_create_secrets
 
     try:
-        load_or_create_secrets(settings.data_dir)
+        installation = load_or_create_secrets(settings.data_dir)
         if settings.log_to_file:
             log_dir = settings.resolved_log_dir
             log_dir.mkdir(parents=True, exist_ok=True)
@@ -146,6 +153,7 @@ def _prepare_files(settings: Settings) -> None:
             probe.unlink()
     except OSError as exc:
         raise click.ClickException(_os_problem(exc)) from None
+    return installation
 
 
 @main.command()

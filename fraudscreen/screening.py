@@ -41,7 +41,7 @@ from fraudscreen.features import (
     feature_vector,
 )
 from fraudscreen.ids import new_id
-from fraudscreen.installation import load_or_create_secrets
+from fraudscreen.installation import key_check, load_or_create_secrets
 from fraudscreen.model import ModelBundle, Thresholds, risk_score
 from fraudscreen.profile import ProfileSnapshot, build_profile
 from fraudscreen.result import Reason, ScreeningResult, ScreeningWarning
@@ -147,6 +147,10 @@ class Screener:
         self.settings = settings
         self.parts = parts
         secrets = load_or_create_secrets(settings.data_dir)
+        try:  # hashes made with another host's key would never match: refuse to screen
+            parts.store.claim_email_key(key_check(secrets))
+        except StoreError:  # the database is down: the serve command checked at start
+            log.warning("the email key could not be checked: the database is unavailable")
         self.enricher = Enricher(parts.geoip, secrets.email_hmac_key)
         self._lists_lock = threading.Lock()
         self._reload_lock = threading.Lock()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import joblib
@@ -20,15 +18,6 @@ from fraudscreen.rules import compile as compile_module
 from fraudscreen.store import Store
 
 from helpers import auth, make_settings, order_body
-
-
-@pytest.fixture()
-def umask_kept() -> Iterator[None]:
-    """``serve`` sets the process umask; put it back for the other tests of this process."""
-    old = os.umask(0o022)
-    os.umask(old)
-    yield
-    os.umask(old)
 
 
 def test_a_part_that_fails_to_load_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, insert, select, update
 
-from fraudscreen.errors import InvalidRequestError, NotFoundError
+from fraudscreen.errors import ConfigError, InvalidRequestError, NotFoundError
 
 if TYPE_CHECKING:
     from fraudscreen.config import Settings
 from fraudscreen.profile import OUTCOMES, EntityKeys, ProfileSnapshot, build_profile
 from fraudscreen.store.apikeys import ApiKeysMixin
-from fraudscreen.store.base import require_aware, utcnow
+from fraudscreen.store.base import dialect_insert, require_aware, utcnow
 from fraudscreen.store.erasure import ErasureMixin
 from fraudscreen.store.history import STORED_COLUMNS, HistoryMixin
 from fraudscreen.store.lists import ListsMixin
 from fraudscreen.store.records import OrderRecord, StoredOrder, stored_from_row
 from fraudscreen.store.retention import RetentionMixin
-from fraudscreen.store.tables import accounts, orders, outcomes
+from fraudscreen.store.tables import EMAIL_KEY_CHECK, accounts, meta, orders, outcomes
 from fraudscreen.store.training import TrainingDataMixin
 
 _BY_ORDER_ID = select(*STORED_COLUMNS).where(orders.c.order_id == bindparam("order_id"))
@@ -102,6 +102,21 @@ class Store(HistoryMixin, ApiKeysMixin, ListsMixin, ErasureMixin, RetentionMixin
                     .values(outcome_count=accounts.c.outcome_count + 1)
                 )
             return stored_from_row(conn.execute(_BY_ORDER_ID, {"order_id": order_id}).one())
+
+    def claim_email_key(self, check: int) -> None:
+        """Keep the check value of the installation's email key on first use (``meta``); raise
+        :class:`ConfigError` when the database was first used with another key: its email
+        hashes would never match this host's (another host's ``secrets.json`` is needed)."""
+        with self._write() as conn:
+            conn.execute(dialect_insert(self.dialect, meta).values(key=EMAIL_KEY_CHECK, value=check)
+                         .on_conflict_do_nothing(index_elements=[meta.c.key]))
+            stored = conn.execute(select(meta.c.value).where(meta.c.key == EMAIL_KEY_CHECK)).scalar_one()
+        if stored != check:
+            raise ConfigError(
+                "the email key in this data directory's secrets.json is not the one this "
+                "database's email hashes were made with; every host that shares the database "
+                "needs the same secrets.json (copy it from the host that first used the database)"
+            )
 
     def get_profile(self, account_id: str, at: datetime | None = None) -> ProfileSnapshot:
         """The account's profile as of ``at`` (default now); sharing counted on its latest entities.

@@ -231,6 +231,9 @@ class MemoryStore:
         return [r for r in self._list_rows
                 if list_name is None or getattr(r, "list_name", None) == list_name]
 
+    def claim_email_key(self, check: int) -> None:
+        """Nothing to check: a memory store holds only the hashes its own screener made."""
+
     def ping(self) -> bool:
         """Always True: memory does not go away."""
         return True
