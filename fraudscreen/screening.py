@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 LISTS_REFRESH_SECONDS = 1.0
 """How stale another worker's list change may be before this worker sees it."""
+GEOIP_CLOSE_DELAY = 30.0
+"""Seconds after a reload before the replaced GeoIP readers are closed (their files unmapped)."""
 SCREEN_ATTEMPTS = 3
 """Screenings of one request when the account's history changes before the order is stored."""
 
@@ -154,6 +156,8 @@ class Screener:
         self.enricher = Enricher(parts.geoip, secrets.email_hmac_key)
         self._lists_lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self.last_reload: dict[str, Any] | None = None
+        """When :meth:`reload_files` last ran and what it did to each part (``/readyz``)."""
         self._lists: tuple[float, int, ListMatcher] | None = None
         self._check_thresholds()
 
@@ -207,15 +211,21 @@ class Screener:
         return rules
 
     def reload_geoip(self) -> GeoIP:
-        """Open the configured GeoIP databases again and swap them in; when the city database
-        does not open, the readers in use stay and :class:`ConfigError` says why."""
+        """Open the configured GeoIP databases again and swap them in; when any of them does
+        not open, the readers in use stay and :class:`ConfigError` says why. The replaced
+        readers are closed :data:`GEOIP_CLOSE_DELAY` seconds later, when no lookup uses them."""
         settings = self.settings
         geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path,
                       settings.geoip_anonymous_ip_path)
-        if not geoip.city_available:
-            raise ConfigError("; ".join(geoip.problems) or "no city database configured")
-        self.parts.geoip = self.enricher.geoip = geoip  # the old readers close when unused
+        if geoip.problems:
+            geoip.close()
+            raise ConfigError("; ".join(geoip.problems))
+        old, self.parts.geoip = self.parts.geoip, geoip
+        self.enricher.geoip = geoip
         self.parts.problems.pop("geoip", None)
+        closer = threading.Timer(GEOIP_CLOSE_DELAY, old.close)
+        closer.daemon = True
+        closer.start()
         return geoip
 
     def reload_files(self) -> dict[str, str]:
@@ -224,6 +234,7 @@ class Screener:
         to each part, for the log (``{"model": "loaded default-2026.12", "rules": "kept: ..."}``).
         """
         done: dict[str, str] = {}
+        started = datetime.now(UTC)
         with self._reload_lock:
             for part, load in (("model", self.reload_model), ("rules", self.reload_rules),
                                ("geoip", self.reload_geoip)):
@@ -233,6 +244,7 @@ class Screener:
                     done[part] = f"kept what was in use: {exc.message}"
                 else:
                     done[part] = f"loaded {getattr(loaded, 'version', 'the databases')}"
+            self.last_reload = {"at": started.isoformat(timespec="seconds"), "parts": done}
         return done
 
     def readiness(self) -> dict[str, Any]:
@@ -247,6 +259,7 @@ class Screener:
             "model_version": model.version if model else None,
             "rules_version": self.parts.rules.version if self.parts.rules else None,
             "geoip": self.parts.geoip.databases(),
+            "last_reload": self.last_reload,
         }
 
     def invalidate_lists(self) -> None:
@@ -339,6 +352,7 @@ class Screener:
             matcher = self._list_matcher()
         except StoreError:
             degraded.append(_DEGRADED_REASONS["store"])
+            history = None
             profile = build_profile(None, at=at, account_created_at=order.account.created_at)
             matcher = ListMatcher([])
         if account_id is None:
@@ -441,6 +455,7 @@ class Screener:
             response=response,
             features=feature_log(vector, ((h.rule_id, h.action) for h in hits)),
             history_orders=profile.prior_orders,
+            history_first_seen=history.first_seen if history is not None else None,
         )
         return Evaluation(result, record, vector, tuple(hits), probability, profile)
 

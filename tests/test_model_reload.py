@@ -208,3 +208,32 @@ def test_reload_files_swaps_each_part_that_loads_and_keeps_the_others(client, ke
     assert (answer["model_version"], answer["rules_version"]) == ("reload-b", "reload-rules-1")
     assert answer["ip_location"]["country"]  # the GeoIP readers in use still answer
     assert client.get("/readyz").status_code == 200
+
+
+def test_a_geoip_reload_with_a_database_that_does_not_open_keeps_all_in_use(
+    client, keys, settings, tmp_path, monkeypatch
+) -> None:
+    """An optional database (ASN, Anonymous-IP) that no longer opens keeps the readers in use
+    too: dropping it would change what rules see, with /readyz still ready."""
+    from fraudscreen import screening
+
+    monkeypatch.setattr(screening, "GEOIP_CLOSE_DELAY", 0.05)
+    screener = client.application.extensions["fraudscreen"]
+    in_use = screener.parts.geoip
+    screener.settings = settings.with_overrides(geoip_asn_path=str(tmp_path / "gone.mmdb"))
+    done = screener.reload_files()
+    assert done["geoip"].startswith("kept what was in use: asn database") and "gone.mmdb" in done["geoip"]
+    assert screener.parts.geoip is in_use and screener.enricher.geoip is in_use and in_use.asn_available
+    ready = client.get("/readyz").get_json()
+    assert ready["last_reload"]["parts"] == done and ready["geoip"]["asn"]["available"]
+
+    screener.settings = settings
+    assert screener.reload_files()["geoip"] == "loaded the databases"
+    assert screener.parts.geoip is not in_use
+    deadline = time.monotonic() + 5
+    while in_use.city_available and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not in_use.city_available  # the replaced readers were closed, their files unmapped
+    answer = client.post("/v1/score", json=order_body(event__transaction_id="geo-after"),
+                         headers={"Authorization": f"Bearer {keys['score']}"}).get_json()
+    assert answer["ip_location"]["country"]

@@ -7,6 +7,7 @@ the order in which transactions take their locks decides between right, wrong an
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,3 +160,101 @@ def test_screen_screens_again_when_the_account_was_erased_meanwhile(tmp_path: Pa
         assert stored is not None and stored.response["profile"]["prior_orders"] == 0
     finally:
         screener.store.close()
+
+
+class _EraseThenTwoNewOrders(Screener):
+    """After the first evaluation (which read 1 earlier order), another worker erases the
+    account and stores two new orders of it, before this one is stored."""
+
+    done = False
+
+    def evaluate(self, order, warnings=None, **kwargs):  # type: ignore[no-untyped-def]
+        evaluation = super().evaluate(order, warnings, **kwargs)
+        if not self.done:
+            self.done = True
+            self.store.erase_account(order.account.user_id)
+            other = Screener(self.settings, self.parts)
+            for i in range(2):
+                other.screen(order_body(event__transaction_id=f"after-{i}",
+                                        event__time=f"2026-11-20T12:0{i}:00Z"))
+        return evaluation
+
+
+def test_an_answer_is_not_stored_with_erased_history_after_more_new_orders(
+    tmp_path: Path, store_url: str
+) -> None:
+    """More new orders than the erased history had: the row's first order time tells."""
+    settings = make_settings(tmp_path, store_url)
+    first = Screener.from_settings(settings)
+    first.screen(order_body(event__transaction_id="old-0", event__time="2026-11-20T10:00:00Z"))
+    first.store.close()
+    screener = _EraseThenTwoNewOrders.from_settings(settings)
+    try:
+        answer = screener.screen(order_body(event__transaction_id="new", event__time="2026-11-20T11:00:00Z"))
+        stored = screener.store.find_by_transaction("new")
+        assert stored is not None and stored.response["profile"]["prior_orders"] == 0
+        assert answer.response["profile"]["prior_orders"] == 0
+    finally:
+        screener.store.close()
+
+
+def test_outcome_reports_during_a_retention_purge_do_not_deadlock_it(store: Store) -> None:
+    """The purge locks the accounts of the orders it touches first, as a report does."""
+    old = datetime.now(UTC) - timedelta(days=800)
+    for n in range(600):  # labelled old orders: the purge takes a while anonymising them
+        store.save_order(_record(1000 + n, old + timedelta(minutes=n), f"lab-{n % 100}"))
+        store.record_outcome(f"o{1000 + n}", "not_fraud", old + timedelta(minutes=n, seconds=1))
+    for n in range(8):
+        store.save_order(_record(n, old, f"target-{n}"))
+    errors: list[BaseException] = []
+
+    def purge() -> None:
+        try:
+            store.purge_orders(datetime.now(UTC) - timedelta(days=730))
+        except FraudscreenError as exc:
+            errors.append(exc)
+
+    def report(order_id: str) -> None:
+        try:
+            store.record_outcome(order_id, "fraud", datetime.now(UTC))
+        except NotFoundError:
+            pass  # purged first: what a client gets is 404
+        except FraudscreenError as exc:
+            errors.append(exc)
+
+    purger = threading.Thread(target=purge)
+    purger.start()
+    time.sleep(0.2)
+    reporters = [threading.Thread(target=report, args=(f"o{n}",)) for n in range(8)]
+    for t in reporters:
+        t.start()
+    for t in [*reporters, purger]:
+        t.join()
+    assert not errors, [f"{type(e).__name__}: {e}" for e in errors]
+
+
+def test_an_order_stored_while_its_new_account_is_erased_is_kept_whole(store_url: str) -> None:
+    """The account has no row yet when the erasure starts (its first order is in flight): the
+    erasure holds a placeholder row, so that order waits and is stored afterwards, instead of
+    being deleted with the account row (a cascade) without being counted or cleaned."""
+    from sqlalchemy import event
+
+    store, other = Store(store_url), Store(store_url)
+    late: list[tuple[object, bool]] = []
+    saver = threading.Thread(target=lambda: late.append(other.save_order(_record(7, T0, "acct-new"))))
+
+    @event.listens_for(store.engine, "after_cursor_execute")
+    def _between(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("DELETE FROM orders WHERE orders.account_id") and not saver.is_alive() and not late:
+            saver.start()
+            time.sleep(0.3)  # the order's transaction reaches the account row meanwhile
+
+    try:
+        result = store.erase_account("acct-new")
+        saver.join()
+        assert result.removed["orders"] == 0 and result.removed["accounts"] == 0
+        assert late and late[0][1] is True
+        assert store.get_order("o7") is not None  # stored after the erasure, not cascaded away
+    finally:
+        store.close()
+        other.close()

@@ -167,6 +167,12 @@ def _schemas() -> dict[str, Any]:
                 {"available": {"type": "boolean"}, "type": {"type": "string"},
                  "build_date": {"type": "string"}, "path": {"type": "string"}},
                 required=["available"])},
+            "last_reload": _nullable(_obj({
+                "at": {"type": "string", "format": "date-time"},
+                "parts": {"type": "object", "additionalProperties": {"type": "string"},
+                          "description": "model, rules, geoip -> `loaded ...` or `kept what was "
+                                         "in use: <why>`"},
+            }, description="This worker's last reload on SIGHUP; null before the first.")),
         }),
         "Health": _obj({"status": {"const": "ok"}}),
         "Error": _obj({"error": _obj({

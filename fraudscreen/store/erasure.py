@@ -131,6 +131,23 @@ def _distinct(rows: Iterable[Any], attr: str) -> tuple[str, ...]:
 class ErasureMixin(StoreBase):
     """Export and erasure of one account's data."""
 
+    def _hold_account(self, conn: Connection, account_id: str) -> bool:
+        """Lock the account's row (``FOR UPDATE``), first making a placeholder row if there is
+        none; True when the placeholder is the row (it counts as nothing removed)."""
+        held = select(accounts.c.account_id).where(accounts.c.account_id == account_id).with_for_update()
+        if conn.execute(held).first() is not None:
+            return False
+        never = utcnow()
+        made = conn.execute(
+            dialect_insert(self.dialect, accounts)
+            .values(account_id=account_id, first_seen=never, last_order_time=never, order_count=0,
+                    accepts=0, reviews=0, rejects=0, outcome_count=0)
+            .on_conflict_do_nothing(index_elements=[accounts.c.account_id])
+            .returning(accounts.c.account_id)
+        ).first() is not None  # None: an order of the account made the row meanwhile
+        conn.execute(held)
+        return made
+
     @staticmethod
     def _identifiers(conn: Connection, account_id: str) -> tuple[AccountIdentifiers, Sequence[Any]]:
         rows = conn.execute(
@@ -306,10 +323,10 @@ class ErasureMixin(StoreBase):
         with self._write() as conn:
             # PostgreSQL: hold the account row first. Scoring upserts it, so an order of this
             # account cannot commit between reading its identifiers and deleting its rows
-            # (SQLite's write transaction already excludes every other writer).
-            conn.execute(
-                select(accounts.c.account_id).where(accounts.c.account_id == account_id).with_for_update()
-            )
+            # (SQLite's write transaction already excludes every other writer). Without a row
+            # there is nothing to hold: a placeholder row is made (and removed with the rest),
+            # or an order committed meanwhile would be deleted with the account unreported.
+            placeholder = self._hold_account(conn, account_id)
             ids, rows = self._identifiers(conn, account_id)
             own = ids.without(self._shared_values(conn, ids))  # only this account's values
             kept: tuple[str, ...] = ()
@@ -358,7 +375,7 @@ class ErasureMixin(StoreBase):
             ).rowcount
             removed["accounts"] = conn.execute(
                 delete(accounts).where(accounts.c.account_id == account_id)
-            ).rowcount
+            ).rowcount - placeholder
             details: dict[str, Any] = {"removed": dict(removed), "kept_fraud_email_hashes": len(kept),
                                        "kept_shared_list_entries": kept_shared}
             self._audit(conn, actor, "account.erase", erasure_id, details)

@@ -169,7 +169,7 @@ def _upsert_account(dialect: str) -> Any:
             "reviews": a.reviews + new.reviews,
             "rejects": a.rejects + new.rejects,
         },
-    ).returning(a.order_count)
+    ).returning(a.order_count, a.first_seen)
 
 
 class HistoryMixin(StoreBase):
@@ -334,10 +334,11 @@ class HistoryMixin(StoreBase):
     ) -> None:
         with self._fast.transaction(write=True) as cur:
             if record.account_id:
-                # The account's orders before this one, as the upsert saw them (it locks the row):
-                # fewer than the screening read means the account was erased in between (its row
-                # made again by this order or one since), so the answer describes erased history.
-                # An erasure followed by more new orders than the erased history had is not seen.
+                # The account's row as the upsert left it (it locks the row): fewer earlier orders
+                # than the screening read, or a first order later than the one it read, means the
+                # account was erased in between (its row made again by this order or one since),
+                # so the answer describes erased history. Not seen: an erasure followed by more
+                # new orders than the erased history had, one of them dated before all of it.
                 cur.execute(
                     self._sql_upsert.sql,
                     self._sql_upsert.params(
@@ -351,7 +352,11 @@ class HistoryMixin(StoreBase):
                         }
                     ),
                 )
-                if cur.fetchone()[0] - 1 < record.history_orders:
+                count, first_seen = cur.fetchone()
+                seen = record.history_first_seen
+                if count - 1 < record.history_orders or (
+                    seen is not None and self._fast.read_time(first_seen) > seen  # type: ignore[operator]
+                ):
                     raise StaleHistoryError("the account's history changed while the order was screened")
             cur.execute(self._sql_insert_order.sql, order_row)
             inserted = bool(cur.fetchall())

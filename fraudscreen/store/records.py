@@ -39,6 +39,9 @@ class OrderRecord:
     history_orders: int = 0
     """How many of the account's earlier orders the screening saw; a store that holds fewer
     when it saves the order (the account was erased meanwhile) refuses the stale answer."""
+    history_first_seen: datetime | None = None
+    """The account's first order time as the screening saw it; a store whose account row
+    starts later (made again after an erasure) refuses the stale answer too."""
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,14 @@ class RetentionMixin(StoreBase):
         old = orders.c.received_at < before
         counts: dict[str, int] = {}
         with self._write() as conn:
+            # PostgreSQL: lock the accounts of these orders first, in one order, as scoring,
+            # outcome reports and erasure do (account, then its orders): no deadlock with them.
+            conn.execute(
+                select(accounts.c.account_id)
+                .where(accounts.c.account_id.in_(select(orders.c.account_id).where(old)))
+                .order_by(accounts.c.account_id)
+                .with_for_update()
+            )
             counts["entity_links"] = conn.execute(
                 delete(order_entities).where(
                     order_entities.c.order_id.in_(select(orders.c.order_id).where(old))
