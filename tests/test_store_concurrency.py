@@ -134,16 +134,22 @@ def test_an_order_screened_before_an_erasure_is_not_stored_with_the_erased_histo
 
 
 class _ErasingScreener(Screener):
-    """A screener whose first evaluation is followed by an erasure of the order's account,
-    the interleaving two workers can produce; everything else is the real screener."""
+    """A screener whose first evaluation is followed by an erasure of the order's account and
+    ``new_orders`` new orders of it (another worker's), the interleaving two workers can
+    produce; everything else is the real screener."""
 
     erased = False
+    new_orders = 0
 
     def evaluate(self, order, warnings=None, **kwargs):  # type: ignore[no-untyped-def]
         evaluation = super().evaluate(order, warnings, **kwargs)
         if not self.erased:
             self.erased = True
             self.store.erase_account(order.account.user_id)
+            other = Screener(self.settings, self.parts)
+            for i in range(self.new_orders):
+                other.screen(order_body(event__transaction_id=f"after-{i}",
+                                        event__time=f"2026-11-20T12:0{i}:00Z"))
         return evaluation
 
 
@@ -162,24 +168,6 @@ def test_screen_screens_again_when_the_account_was_erased_meanwhile(tmp_path: Pa
         screener.store.close()
 
 
-class _EraseThenTwoNewOrders(Screener):
-    """After the first evaluation (which read 1 earlier order), another worker erases the
-    account and stores two new orders of it, before this one is stored."""
-
-    done = False
-
-    def evaluate(self, order, warnings=None, **kwargs):  # type: ignore[no-untyped-def]
-        evaluation = super().evaluate(order, warnings, **kwargs)
-        if not self.done:
-            self.done = True
-            self.store.erase_account(order.account.user_id)
-            other = Screener(self.settings, self.parts)
-            for i in range(2):
-                other.screen(order_body(event__transaction_id=f"after-{i}",
-                                        event__time=f"2026-11-20T12:0{i}:00Z"))
-        return evaluation
-
-
 def test_an_answer_is_not_stored_with_erased_history_after_more_new_orders(
     tmp_path: Path, store_url: str
 ) -> None:
@@ -188,7 +176,8 @@ def test_an_answer_is_not_stored_with_erased_history_after_more_new_orders(
     first = Screener.from_settings(settings)
     first.screen(order_body(event__transaction_id="old-0", event__time="2026-11-20T10:00:00Z"))
     first.store.close()
-    screener = _EraseThenTwoNewOrders.from_settings(settings)
+    screener = _ErasingScreener.from_settings(settings)
+    screener.new_orders = 2  # more than the one erased order the history held
     try:
         answer = screener.screen(order_body(event__transaction_id="new", event__time="2026-11-20T11:00:00Z"))
         stored = screener.store.find_by_transaction("new")
