@@ -21,6 +21,7 @@ the server points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any work
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import shutil
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
@@ -77,9 +79,25 @@ def warm_up(app: Any) -> float:
     return time.perf_counter() - started
 
 
+def write_json_error(sock: Any, status_int: int, reason: str, _message: str) -> None:
+    """gunicorn's answer to a request it cannot read (a request line over 8190 bytes, headers
+    too large, not HTTP), in the API's JSON error format instead of gunicorn's HTML page.
+    The request is not echoed: it may hold anything."""
+    body = json.dumps({"error": {
+        "code": reason.lower().replace(" ", "_"),
+        "message": f"{reason}: the server could not read the request.",
+        "details": [],
+    }})
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    gunicorn_util.write_nonblock(sock, (head + body).encode("latin-1"))
+
+
 def _post_worker_init(worker: Any) -> None:
     from fraudscreen.api.model_admin import install_reload_signal
 
+    # gunicorn writes its own errors with util.write_error (an HTML page): answer JSON instead
+    gunicorn_util.write_error = write_json_error
     install_reload_signal(worker.wsgi.extensions["fraudscreen"])  # SIGHUP: reload in place
     seconds = warm_up(worker.wsgi)
     # The loaded parts live as long as the worker: keep the cyclic GC from rescanning them.

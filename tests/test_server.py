@@ -330,3 +330,30 @@ def test_sighup_reloads_model_and_rules_in_every_worker_while_answering(tmp_path
         longest_wait = max(b - a for a, b in pairwise(done))
         # gunicorn's own reload replaced the workers: no answer for seconds (14 s with 3 workers)
         assert longest_wait < 2.0, f"no answer for {longest_wait:.1f} s after SIGHUP"
+
+
+def _raw_request(server: Server, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (no client library would send these) and read the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "code"), [
+    (b"GET /v1/orders/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+    (b"GET /x?card=4111 1111 1111 1111 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"),
+    (b"GET / HTTP/1.1\r\n" + b"X-Big: " + b"b" * 9000 + b"\r\n\r\n", 431, "request_header_fields_too_large"),
+])
+def test_requests_gunicorn_cannot_read_get_a_json_error_that_echoes_nothing(
+    server: Server, request_bytes: bytes, status: int, code: str
+) -> None:
+    got, headers, body = _raw_request(server, request_bytes)
+    assert got == status and headers["content-type"] == "application/json"
+    error = json.loads(body)["error"]
+    assert error["code"] == code and error["details"] == [] and "4111" not in body.decode()
