@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,3 +175,26 @@ def test_daily_files_and_rewrite(tmp_path: Path) -> None:
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def test_mask_skips_only_patterns_that_cannot_match() -> None:
+    """``mask`` runs the secret patterns only on texts with ``: = @``, ``fs_``, bearer or
+    basic, and the card pattern only on texts of 12+ characters: the answers are those of
+    running every pattern on every text."""
+    from fraudscreen import logs
+    from fraudscreen.enrich.email import EMAIL_IN_TEXT
+
+    def every_pattern(text: str) -> str:
+        text = logs._URL_CREDENTIALS.sub(lambda m: m.group(1) + "[redacted]@", text)
+        text = logs._SECRET_FIELD.sub(lambda m: m.group(1) + "[redacted]", text)
+        text = logs._BEARER.sub(lambda m: m.group(1) + " [redacted]", text)
+        text = logs._API_KEY.sub("fs_[redacted]", text)
+        text = EMAIL_IN_TEXT.sub("[email]", text)
+        return logs._DIGIT_RUN.sub(logs._mask_card, text)
+
+    rnd = random.Random(20261125)
+    parts = ["jane@example.org", "https://u:p@h/x", "password=hunter2", "PASS: x1", "Bearer abcdef12",
+             "BASIC zzzzzzzz", "fs_abcdefgh", "4111 1111 1111 1111", "4111.1111.1111.1111", "order",
+             "0c62a212afd424c5edb0750f4a234366", "12345678901", "route /v1/score", "a=b", "x:y", " "]
+    texts = [" ".join(rnd.choice(parts) for _ in range(rnd.randint(1, 4))) for _ in range(2000)]
+    assert [logs.mask(t) for t in texts] == [every_pattern(t) for t in texts]
