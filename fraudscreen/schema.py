@@ -149,7 +149,7 @@ class Device(_Part):
     )
     user_agent: Annotated[str, Field(max_length=512)] | None = None
     accept_language: Text255 | None = None
-    session_age: float | None = Field(default=None, ge=0)
+    session_age: float | None = Field(default=None, ge=0, strict=True)
     session_id: Text255 | None = None
     id: Id255 | None = Field(default=None, description="Device fingerprint or cookie id (extension).")
 
@@ -220,7 +220,7 @@ class Payment(_Part):
 
     method: Literal["card", "paypal", "bank_transfer", "wallet", "crypto", "other"] | None = None
     processor: Text255 | None = None
-    was_authorized: bool | None = None
+    was_authorized: bool | None = Field(default=None, strict=True)
     decline_code: Text255 | None = None
 
 
@@ -234,20 +234,20 @@ class CreditCard(_Part):
     bank_name: Text255 | None = None
     avs_result: Annotated[str, Field(min_length=1, max_length=1)] | None = None
     cvv_result: Annotated[str, Field(min_length=1, max_length=1)] | None = None
-    was_3d_secure_successful: bool | None = None
+    was_3d_secure_successful: bool | None = Field(default=None, strict=True)
 
 
 class OrderInfo(_Part):
     """The order's amount and currency, discount and referrer."""
 
-    amount: float | None = Field(default=None, ge=0, le=1e13)
+    amount: float | None = Field(default=None, ge=0, le=1e13, strict=True)
     currency: CurrencyCode | None = None
     discount_code: Text255 | None = None
     affiliate_id: Text255 | None = None
     subaffiliate_id: Text255 | None = None
     referrer_uri: Annotated[str, Field(max_length=1024)] | None = None
-    is_gift: bool | None = None
-    has_gift_message: bool | None = None
+    is_gift: bool | None = Field(default=None, strict=True)
+    has_gift_message: bool | None = Field(default=None, strict=True)
 
     @field_validator("currency")
     @classmethod
@@ -265,8 +265,8 @@ class CartItem(_Part):
 
     category: Text255 | None = None
     item_id: Text255 | None = None
-    quantity: int | None = Field(default=None, ge=0, le=1_000_000)
-    price: float | None = Field(default=None, ge=0, le=1e13)
+    quantity: int | None = Field(default=None, ge=0, le=1_000_000, strict=True)
+    price: float | None = Field(default=None, ge=0, le=1e13, strict=True)
 
 
 class OrderRequest(_Part):

@@ -46,6 +46,15 @@ def test_ipv6_is_accepted_and_canonical() -> None:
         ({"credit_card__last_digits": "111"}, "/credit_card/last_digits"),
         ({"shopping_cart": [{"quantity": "many"}]}, "/shopping_cart/0/quantity"),
         ({"event__type": "burglary"}, "/event/type"),
+        # numbers and booleans must be JSON numbers and booleans, as the OpenAPI document says
+        ({"order__amount": True}, "/order/amount"),
+        ({"order__amount": "12.5"}, "/order/amount"),
+        ({"shopping_cart": [{"price": "12.5"}]}, "/shopping_cart/0/price"),
+        ({"shopping_cart": [{"quantity": 3.0}]}, "/shopping_cart/0/quantity"),
+        ({"order__is_gift": "yes"}, "/order/is_gift"),
+        ({"payment__was_authorized": "off"}, "/payment/was_authorized"),
+        ({"credit_card__was_3d_secure_successful": 1}, "/credit_card/was_3d_secure_successful"),
+        ({"device__session_age": "60"}, "/device/session_age"),
     ],
 )
 def test_errors_point_at_the_field(changes: dict, pointer: str) -> None:
