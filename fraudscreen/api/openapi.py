@@ -144,9 +144,10 @@ def _schemas() -> dict[str, Any]:
            additionalProperties=True),
         "ModelReloadRequest": {
             "type": "object",
-            "properties": {"path": {"type": "string", "minLength": 1, "description":
+            "properties": {"path": {"type": ["string", "null"], "minLength": 1, "description":
                                     "A .joblib bundle under models/ (relative) or in the "
-                                    "configured model's folder; default: the configured one."}},
+                                    "configured model's folder; absent or null: the "
+                                    "configured one."}},
             "additionalProperties": False,
         },
         "ModelReloadResult": _obj({
