@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,10 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import decide
 from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import (
-    ConfigError,
     ErrorDetail,
     FraudscreenError,
     InvalidRequestError,
     ModelError,
-    RuleError,
     StaleHistoryError,
     StoreError,
 )
@@ -43,20 +41,26 @@ from fraudscreen.features import (
 from fraudscreen.ids import new_id
 from fraudscreen.installation import key_check, load_or_create_secrets
 from fraudscreen.model import ModelBundle, Thresholds, risk_score
+from fraudscreen.parts import (
+    BAD_OVERRIDES,
+    DEGRADED_REASONS,
+    Parts,
+    close_later,
+    load_parts,
+    reopen_geoip,
+    rule_failed_reason,
+)
 from fraudscreen.profile import ProfileSnapshot, build_profile
 from fraudscreen.result import Reason, ScreeningResult, ScreeningWarning
 from fraudscreen.rules import ListEntry, ListMatcher, RuleHit, RuleSet
 from fraudscreen.schema import MAX_CLOCK_SKEW, OrderRequest, parse_order
 from fraudscreen.signals import Enricher
-from fraudscreen.store.interface import ScreeningStore
 from fraudscreen.store.records import OrderRecord
 
 log = logging.getLogger(__name__)
 
 LISTS_REFRESH_SECONDS = 1.0
 """How stale another worker's list change may be before this worker sees it."""
-GEOIP_CLOSE_DELAY = 30.0
-"""Seconds after a reload before the replaced GeoIP readers are closed (their files unmapped)."""
 SCREEN_ATTEMPTS = 3
 """Screenings of one request when the account's history changes before the order is stored."""
 
@@ -83,63 +87,6 @@ class Evaluation:
     """The model's calibrated fraud probability; None without a model."""
     profile: ProfileSnapshot | None = None
     """The account fraud profile the order was screened with."""
-
-
-@dataclass
-class Parts:
-    """The loaded parts of the service and the problems met loading them."""
-
-    store: ScreeningStore
-    geoip: GeoIP
-    model: ModelBundle | None
-    rules: RuleSet | None
-    problems: dict[str, str] = field(default_factory=dict)
-
-
-def load_parts(settings: Settings) -> Parts:
-    """Open the store and load GeoIP, model and rules; a part that fails is recorded, not raised."""
-    problems: dict[str, str] = {}
-    from fraudscreen.store.sql import Store  # the SQL store, only when serving
-
-    store = Store(settings.resolved_database_url)
-    geoip = GeoIP(
-        settings.geoip_city_path, settings.geoip_asn_path, settings.geoip_anonymous_ip_path
-    )
-    if not geoip.city_available:
-        problems["geoip"] = "; ".join(geoip.problems) or "no city database configured"
-    model: ModelBundle | None = None
-    try:
-        bundle = ModelBundle.load(settings.resolved_model_path)
-        bundle.ensure_features(FEATURE_NAMES)
-        model = bundle
-    except ModelError as exc:
-        problems["model"] = exc.message
-    rules: RuleSet | None = None
-    try:
-        rules = RuleSet.load(settings.resolved_rules_path)
-    except RuleError as exc:
-        problems["rules"] = exc.message
-    for part, problem in problems.items():  # every answer will be degraded: say why, once
-        log.error("%s unavailable: %s", part, problem)
-    return Parts(store=store, geoip=geoip, model=model, rules=rules, problems=problems)
-
-
-_BAD_OVERRIDES = (
-    "the configured threshold overrides do not fit the model bundle "
-    "(need 0 <= review < reject <= 1)"
-)
-
-_DEGRADED_REASONS = {
-    "geoip": Reason("GEOIP_UNAVAILABLE", "The GeoIP database is not loaded.", "system"),
-    "model": Reason("MODEL_UNAVAILABLE", "No model could score this order.", "system"),
-    "rules": Reason("RULES_UNAVAILABLE", "The rules could not be loaded.", "system"),
-    "store": Reason("HISTORY_UNAVAILABLE", "The account history could not be read.", "system"),
-}
-
-
-def rule_failed_reason(rule_id: str) -> Reason:
-    """The ``system`` reason of a reject or review rule that failed on an order (names the rule)."""
-    return Reason("RULE_FAILED", f"Rule {rule_id} could not be evaluated on this order.", "system")
 
 
 class Screener:
@@ -190,14 +137,14 @@ class Screener:
 
     def _check_thresholds(self) -> None:
         if self.parts.model is not None and self._thresholds_of(self.parts.model) is None:
-            self.parts.problems["model"] = _BAD_OVERRIDES
+            self.parts.problems["model"] = BAD_OVERRIDES
 
     def reload_model(self, path: Path | None = None) -> ModelBundle:
         """Load a model bundle and swap it in; raises :class:`ModelError` and keeps the old one."""
         bundle = ModelBundle.load(path or self.settings.resolved_model_path)
         bundle.ensure_features(FEATURE_NAMES)
         if self._thresholds_of(bundle) is None:
-            raise ModelError(_BAD_OVERRIDES)
+            raise ModelError(BAD_OVERRIDES)
         self.parts.model = bundle
         self.parts.problems.pop("model", None)
         return bundle
@@ -213,19 +160,12 @@ class Screener:
     def reload_geoip(self) -> GeoIP:
         """Open the configured GeoIP databases again and swap them in; when any of them does
         not open, the readers in use stay and :class:`ConfigError` says why. The replaced
-        readers are closed :data:`GEOIP_CLOSE_DELAY` seconds later, when no lookup uses them."""
-        settings = self.settings
-        geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path,
-                      settings.geoip_anonymous_ip_path)
-        if geoip.problems:
-            geoip.close()
-            raise ConfigError("; ".join(geoip.problems))
+        readers are closed a while later (:func:`~fraudscreen.parts.close_later`)."""
+        geoip = reopen_geoip(self.settings)
         old, self.parts.geoip = self.parts.geoip, geoip
         self.enricher.geoip = geoip
         self.parts.problems.pop("geoip", None)
-        closer = threading.Timer(GEOIP_CLOSE_DELAY, old.close)
-        closer.daemon = True
-        closer.start()
+        close_later(old)
         return geoip
 
     def reload_files(self) -> dict[str, str]:
@@ -343,7 +283,7 @@ class Screener:
         warnings = list(warnings or [])
         signals = self.enricher.enrich(order, received_at=received)
         warnings.extend(signals.warnings)
-        degraded = [_DEGRADED_REASONS[p] for p in self.parts.problems if p in _DEGRADED_REASONS]
+        degraded = [DEGRADED_REASONS[p] for p in self.parts.problems if p in DEGRADED_REASONS]
         account_id = order.account.user_id
         at = signals.event_time
         try:
@@ -351,7 +291,7 @@ class Screener:
             profile = build_profile(history, at=at, account_created_at=order.account.created_at)
             matcher = self._list_matcher()
         except StoreError:
-            degraded.append(_DEGRADED_REASONS["store"])
+            degraded.append(DEGRADED_REASONS["store"])
             history = None
             profile = build_profile(None, at=at, account_created_at=order.account.created_at)
             matcher = ListMatcher([])
@@ -388,9 +328,9 @@ class Screener:
                           model.version)
                 probability = None
                 if "model" not in self.parts.problems:
-                    degraded.append(_DEGRADED_REASONS["model"])
+                    degraded.append(DEGRADED_REASONS["model"])
                     warnings.append(ScreeningWarning(
-                        "model_unavailable", _DEGRADED_REASONS["model"].message))
+                        "model_unavailable", DEGRADED_REASONS["model"].message))
         if model is not None and probability is not None:
             context["model"]["score"] = risk_score(probability)
             if thresholds is not None and probability >= thresholds.review:
@@ -422,7 +362,7 @@ class Screener:
         )
         for problem in self.parts.problems:
             warnings.append(
-                ScreeningWarning(f"{problem}_unavailable", _DEGRADED_REASONS[problem].message)
+                ScreeningWarning(f"{problem}_unavailable", DEGRADED_REASONS[problem].message)
             )
         result = ScreeningResult(
             id=new_id(),

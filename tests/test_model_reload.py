@@ -215,9 +215,9 @@ def test_a_geoip_reload_with_a_database_that_does_not_open_keeps_all_in_use(
 ) -> None:
     """An optional database (ASN, Anonymous-IP) that no longer opens keeps the readers in use
     too: dropping it would change what rules see, with /readyz still ready."""
-    from fraudscreen import screening
+    from fraudscreen import parts
 
-    monkeypatch.setattr(screening, "GEOIP_CLOSE_DELAY", 0.05)
+    monkeypatch.setattr(parts, "GEOIP_CLOSE_DELAY", 0.05)
     screener = client.application.extensions["fraudscreen"]
     in_use = screener.parts.geoip
     screener.settings = settings.with_overrides(geoip_asn_path=str(tmp_path / "gone.mmdb"))
