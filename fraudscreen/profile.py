@@ -88,6 +88,9 @@ class AccountHistory:
     shared: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     """kind (ip, device, card, email_domain) -> (OTHER accounts in the last 24 h, ever) with it;
     a store may stop counting at :data:`SHARED_COUNT_CAP`."""
+    generation: str | None = field(default=None, compare=False)
+    """The store's generation of the account's record, when it keeps one: another generation
+    when the order is stored means the account was erased in between."""
 
 
 @dataclass(frozen=True, slots=True)

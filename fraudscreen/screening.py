@@ -395,7 +395,7 @@ class Screener:
             response=response,
             features=feature_log(vector, ((h.rule_id, h.action) for h in hits)),
             history_orders=profile.prior_orders,
-            history_first_seen=history.first_seen if history is not None else None,
+            history_generation=history.generation if history is not None else None,
         )
         return Evaluation(result, record, vector, tuple(hits), probability, profile)
 

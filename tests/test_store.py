@@ -95,7 +95,7 @@ def test_migrates_an_empty_database(empty_store_url: str) -> None:
         store.upgrade()  # idempotent
         assert TABLES <= set(inspect(store.engine).get_table_names())
         with store.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
         assert store.lists_revision() == 0
     finally:
         store.close()

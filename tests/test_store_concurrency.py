@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from fraudscreen.errors import FraudscreenError, NotFoundError, StaleHistoryError
 from fraudscreen.profile import EntityKeys
 from fraudscreen.schema import parse_order
@@ -135,11 +137,11 @@ def test_an_order_screened_before_an_erasure_is_not_stored_with_the_erased_histo
 
 class _ErasingScreener(Screener):
     """A screener whose first evaluation is followed by an erasure of the order's account and
-    ``new_orders`` new orders of it (another worker's), the interleaving two workers can
-    produce; everything else is the real screener."""
+    new orders of it at ``new_order_times`` (another worker's), the interleaving two workers
+    can produce; everything else is the real screener."""
 
     erased = False
-    new_orders = 0
+    new_order_times: tuple[str, ...] = ()
 
     def evaluate(self, order, warnings=None, **kwargs):  # type: ignore[no-untyped-def]
         evaluation = super().evaluate(order, warnings, **kwargs)
@@ -147,9 +149,8 @@ class _ErasingScreener(Screener):
             self.erased = True
             self.store.erase_account(order.account.user_id)
             other = Screener(self.settings, self.parts)
-            for i in range(self.new_orders):
-                other.screen(order_body(event__transaction_id=f"after-{i}",
-                                        event__time=f"2026-11-20T12:0{i}:00Z"))
+            for i, at in enumerate(self.new_order_times):
+                other.screen(order_body(event__transaction_id=f"after-{i}", event__time=at))
         return evaluation
 
 
@@ -168,21 +169,26 @@ def test_screen_screens_again_when_the_account_was_erased_meanwhile(tmp_path: Pa
         screener.store.close()
 
 
-def test_an_answer_is_not_stored_with_erased_history_after_more_new_orders(
-    tmp_path: Path, store_url: str
+@pytest.mark.parametrize("new_order_times", [
+    ("2026-11-20T12:00:00Z", "2026-11-20T12:01:00Z"),  # more orders than the erased history
+    ("2026-11-20T09:00:00Z", "2026-11-20T09:30:00Z"),  # ... and dated before all of it
+])
+def test_an_answer_is_not_stored_with_erased_history_after_new_orders(
+    tmp_path: Path, store_url: str, new_order_times: tuple[str, ...]
 ) -> None:
-    """More new orders than the erased history had: the row's first order time tells."""
+    """The account row made again after the erasure has another generation."""
     settings = make_settings(tmp_path, store_url)
     first = Screener.from_settings(settings)
     first.screen(order_body(event__transaction_id="old-0", event__time="2026-11-20T10:00:00Z"))
     first.store.close()
     screener = _ErasingScreener.from_settings(settings)
-    screener.new_orders = 2  # more than the one erased order the history held
+    screener.new_order_times = new_order_times
+    earlier = sum(t < "2026-11-20T11:00:00Z" for t in new_order_times)  # the new orders before it
     try:
         answer = screener.screen(order_body(event__transaction_id="new", event__time="2026-11-20T11:00:00Z"))
         stored = screener.store.find_by_transaction("new")
-        assert stored is not None and stored.response["profile"]["prior_orders"] == 0
-        assert answer.response["profile"]["prior_orders"] == 0
+        assert stored is not None and stored.response["profile"]["prior_orders"] == earlier
+        assert answer.response["profile"]["prior_orders"] == earlier
     finally:
         screener.store.close()
 

@@ -130,6 +130,7 @@ STORED_COLUMNS: tuple[StoredColumn, ...] = (
     *(StoredColumn("accounts", c, "derived", "time / counter", _ACCT) for c in (
         "first_seen", "last_order_time", "order_count", "accepts", "reviews", "rejects",
         "outcome_count")),
+    StoredColumn("accounts", "generation", "generated", "random hex, made with the row", _ACCT),
     StoredColumn("orders", "order_id", "generated", "random hex; `anon_` + random when anonymised", _ANON),
     StoredColumn("orders", "transaction_id", "event.transaction_id", "as sent; dropped when anonymised", _ORD),
     StoredColumn("orders", "account_id", "account.user_id", "as sent; dropped when anonymised", _ORD),

@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.sql import Select
 
 from fraudscreen.errors import InvalidRequestError, StaleHistoryError, StoreError
+from fraudscreen.ids import new_id
 from fraudscreen.profile import (
     SHARED_COUNT_CAP,
     WINDOW_24H,
@@ -47,6 +48,7 @@ _ACCOUNT = select(
     accounts.c.reviews,
     accounts.c.rejects,
     accounts.c.outcome_count,
+    accounts.c.generation,
 ).where(accounts.c.account_id == bindparam("account_id"))
 _RECENT = (
     select(
@@ -153,6 +155,7 @@ def _upsert_account(dialect: str) -> Any:
         reviews=bindparam("reviews"),
         rejects=bindparam("rejects"),
         outcome_count=0,
+        generation=bindparam("generation"),
     )
     new, a = stmt.excluded, accounts.c
     return stmt.on_conflict_do_update(
@@ -169,7 +172,7 @@ def _upsert_account(dialect: str) -> Any:
             "reviews": a.reviews + new.reviews,
             "rejects": a.rejects + new.rejects,
         },
-    ).returning(a.order_count, a.first_seen)
+    ).returning(a.generation)  # the row's: a row that existed keeps its generation
 
 
 class HistoryMixin(StoreBase):
@@ -261,7 +264,8 @@ class HistoryMixin(StoreBase):
             cur.execute(self._sql_outcomes.sql, self._sql_outcomes.params(params))
             counts = {r[0]: r[1] for r in cur.fetchall()}
         return AccountHistory(
-            account_id, created, first_seen, prior, decisions, last_time, recent, counts, shared
+            account_id, created, first_seen, prior, decisions, last_time, recent, counts, shared,
+            acct[8],
         )
 
     def save_order(self, record: OrderRecord) -> tuple[StoredOrder, bool]:
@@ -334,11 +338,9 @@ class HistoryMixin(StoreBase):
     ) -> None:
         with self._fast.transaction(write=True) as cur:
             if record.account_id:
-                # The account's row as the upsert left it (it locks the row): fewer earlier orders
-                # than the screening read, or a first order later than the one it read, means the
-                # account was erased in between (its row made again by this order or one since),
-                # so the answer describes erased history. Not seen: an erasure followed by more
-                # new orders than the erased history had, one of them dated before all of it.
+                # The row's generation as the upsert left it (it locks the row): another one than
+                # the screening read means the account was erased in between (its row made again
+                # by this order or one since), so the answer describes erased history.
                 cur.execute(
                     self._sql_upsert.sql,
                     self._sql_upsert.params(
@@ -349,14 +351,11 @@ class HistoryMixin(StoreBase):
                             "accepts": int(record.decision == "accept"),
                             "reviews": int(record.decision == "review"),
                             "rejects": int(record.decision == "reject"),
+                            "generation": new_id(nbytes=8),
                         }
                     ),
                 )
-                count, first_seen = cur.fetchone()
-                seen = record.history_first_seen
-                if count - 1 < record.history_orders or (
-                    seen is not None and self._fast.read_time(first_seen) > seen  # type: ignore[operator]
-                ):
+                if record.history_orders and cur.fetchone()[0] != record.history_generation:
                     raise StaleHistoryError("the account's history changed while the order was screened")
             cur.execute(self._sql_insert_order.sql, order_row)
             inserted = bool(cur.fetchall())

@@ -37,11 +37,11 @@ class OrderRecord:
     features: dict[str, Any] | None = None
     """The model features and rule hits the order was screened with (``features.feature_log``)."""
     history_orders: int = 0
-    """How many of the account's earlier orders the screening saw; a store that holds fewer
-    when it saves the order (the account was erased meanwhile) refuses the stale answer."""
-    history_first_seen: datetime | None = None
-    """The account's first order time as the screening saw it; a store whose account row
-    starts later (made again after an erasure) refuses the stale answer too."""
+    """How many of the account's earlier orders the screening saw."""
+    history_generation: str | None = None
+    """The generation of the account record those orders came from; when the screening saw
+    earlier orders and the store's record has another generation as it saves the order (the
+    account was erased and made again meanwhile), the store refuses the stale answer."""
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,8 @@ accounts = Table(
     Column("reviews", Integer, nullable=False),
     Column("rejects", Integer, nullable=False),
     Column("outcome_count", Integer, nullable=False),
+    # random, given when the row is made: a row made again after an erasure has another one
+    Column("generation", String(16), nullable=True),
 )
 
 orders = Table(
