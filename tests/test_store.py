@@ -495,3 +495,50 @@ def test_a_forked_child_does_not_reuse_the_parents_connections(store: Store) -> 
 def _save_in_child(store: Store) -> None:
     store.save_order(record(2))
     assert store.load_history("acct-a", EntityKeys(), T0 + timedelta(seconds=1)) is not None
+
+
+def test_accounts_made_before_generations_work_and_their_erasure_is_still_noticed(
+    empty_store_url: str, tmp_path: Path
+) -> None:
+    """A 0002 database's account rows have no generation (null) after the upgrade: screening
+    still reads their history, and an order screened on one that is erased before it is
+    stored is refused as stale (the row made again has a generation)."""
+    from alembic import command
+
+    from fraudscreen.errors import StaleHistoryError
+    from fraudscreen.schema import parse_order
+    from fraudscreen.screening import Screener
+    from fraudscreen.store.base import alembic_config
+
+    from helpers import make_settings, order_body
+
+    store = Store(empty_store_url)
+    config = alembic_config()
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        conn.execute(text(
+            "INSERT INTO accounts (account_id, first_seen, last_order_time, order_count, accepts, "
+            "reviews, rejects, outcome_count) VALUES ('acct-a', '2026-11-20 09:00:00.000000', "
+            "'2026-11-20 09:00:00.000000', 1, 1, 0, 0, 0)"
+        ))
+        conn.execute(text(
+            "INSERT INTO orders (order_id, account_id, event_time, received_at, decision, risk_score, "
+            "response) VALUES ('o-old', 'acct-a', '2026-11-20 09:00:00.000000', "
+            "'2026-11-20 09:00:00.000000', 'accept', 1.0, '{}')"
+        ))
+    store.upgrade()
+    store.close()
+    screener = Screener.from_settings(make_settings(tmp_path, empty_store_url))
+    try:
+        order, warnings = parse_order(order_body(event__transaction_id="new", event__time="2026-11-20T11:00:00Z"))
+        evaluation = screener.evaluate(order, warnings)
+        assert evaluation.record.history_orders == 1 and evaluation.record.history_generation is None
+        screener.store.erase_account("acct-a")
+        screener.screen(order_body(event__transaction_id="other", event__time="2026-11-20T10:00:00Z"))
+        with pytest.raises(StaleHistoryError):
+            screener.store.save_order(evaluation.record)
+        answer = screener.screen(order_body(event__transaction_id="new", event__time="2026-11-20T11:00:00Z"))
+        assert answer.response["profile"]["prior_orders"] == 1  # "other", not the erased o-old
+    finally:
+        screener.store.close()
