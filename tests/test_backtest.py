@@ -438,3 +438,15 @@ def test_rows_without_fraud_or_legit_labels_are_refused_in_the_analyst_s_terms(
     assert test_only.exit_code == 1
     assert "the 240 train rows hold no fraud label (the file's 5 are all among the test rows)" in \
         test_only.output
+
+
+def test_too_few_fraud_rows_for_early_stopping_are_a_clear_error() -> None:
+    """A young installation's export (30 rows, 11 fraud) left one fraud row in the fit slice:
+    scikit-learn's stratified validation split raised a ValueError (a traceback in the CLI)."""
+    rng = np.random.default_rng(1)
+    y = np.zeros(300, dtype=int)
+    y[[5, 190, 200, 250, 260]] = 1  # one fraud in the fit slice (the first 60 %), four after it
+    X = rng.normal(size=(300, len(FEATURE_NAMES)))
+    with pytest.raises(ModelError, match=r"fit rows hold 1 fraud label\(s\).*at least 2 rows of each"):
+        train_model(X, y, FEATURE_NAMES, event_times=np.arange(300.0), version="v",
+                    data_sha256="0" * 64)

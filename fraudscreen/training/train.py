@@ -250,11 +250,20 @@ def train_model(
                              f"class, no {missing} label; use more data or another split")
 
     hp = {**DEFAULT_PARAMS, **dict(params or {}), "random_state": seed}
+    fit_frauds = int(y[fit_idx].sum())
+    if hp.get("early_stopping") and min(fit_frauds, fit_idx.size - fit_frauds) < 2:
+        raise ModelError(f"the {fit_idx.size} fit rows hold {fit_frauds} fraud label(s): early "
+                         "stopping sets a stratified validation slice aside, which needs at least "
+                         "2 rows of each label; use more data")
     X_fit = X[fit_idx]
     always_missing = np.isnan(X_fit).all(axis=0)
     if always_missing.any():  # e.g. no GeoIP database: scikit-learn cannot bin an all-NaN column
         X_fit[:, always_missing] = 0.0  # a constant: never split on, so NaN at serving is harmless
-    estimator = HistGradientBoostingClassifier(**hp).fit(X_fit, y[fit_idx])
+    try:
+        estimator = HistGradientBoostingClassifier(**hp).fit(X_fit, y[fit_idx])
+    except ValueError as exc:  # scikit-learn's own checks on too little data
+        raise ModelError(f"the model could not be fitted on the {fit_idx.size} fit rows "
+                         f"({fit_frauds} fraud): {exc}") from None
     calibration = fit_calibration(estimator.decision_function(X[cal_idx]), y[cal_idx])
     signals = _feature_signals(X[fit_idx])
     provisional = Thresholds(review=0.0, reject=1.0)
