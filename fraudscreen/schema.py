@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -260,12 +261,22 @@ class OrderInfo(_Part):
         return value
 
 
+def _whole_number(value: Any) -> Any:
+    """``3.0`` as ``3`` (JSON Schema counts it an integer; float-only clients send it); any
+    other value is left for the strict integer check to accept or refuse."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 class CartItem(_Part):
     """One line of the shopping cart."""
 
     category: Text255 | None = None
     item_id: Text255 | None = None
-    quantity: int | None = Field(default=None, ge=0, le=1_000_000, strict=True)
+    quantity: Annotated[
+        int, Field(ge=0, le=1_000_000, strict=True), BeforeValidator(_whole_number)
+    ] | None = None
     price: float | None = Field(default=None, ge=0, le=1e13, strict=True)
 
 

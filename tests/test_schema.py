@@ -50,7 +50,8 @@ def test_ipv6_is_accepted_and_canonical() -> None:
         ({"order__amount": True}, "/order/amount"),
         ({"order__amount": "12.5"}, "/order/amount"),
         ({"shopping_cart": [{"price": "12.5"}]}, "/shopping_cart/0/price"),
-        ({"shopping_cart": [{"quantity": 3.0}]}, "/shopping_cart/0/quantity"),
+        ({"shopping_cart": [{"quantity": 3.5}]}, "/shopping_cart/0/quantity"),
+        ({"shopping_cart": [{"quantity": True}]}, "/shopping_cart/0/quantity"),
         ({"order__is_gift": "yes"}, "/order/is_gift"),
         ({"payment__was_authorized": "off"}, "/payment/was_authorized"),
         ({"credit_card__was_3d_secure_successful": 1}, "/credit_card/was_3d_secure_successful"),
@@ -155,3 +156,9 @@ def test_empty_identifiers_are_refused(pointer: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
         parse_order(body(**{f"{part}__{field}": "  "}))
     assert [d.pointer for d in info.value.details] == [pointer]
+
+
+def test_a_whole_number_written_with_a_fraction_is_a_valid_quantity() -> None:
+    """JSON Schema counts 3.0 an integer, and clients that write every number as a float send it."""
+    order, _ = parse_order(body(shopping_cart=[{"category": "vps", "quantity": 3.0, "price": 10}]))
+    assert order.shopping_cart[0].quantity == 3 and type(order.shopping_cart[0].quantity) is int
