@@ -313,6 +313,24 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo("Database is at the latest revision.")
 
 
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_context
+def db_downgrade(ctx: click.Context, revision: str) -> None:
+    """Move the schema back to REVISION (e.g. 0002) before running an older release.
+
+    Run it with this release, the one whose migrations are to be undone; what a later
+    migration added (columns, rows) is dropped."""
+    store = cli_store(_settings(ctx), must_exist=True)
+    try:
+        store.downgrade(revision)
+    except FraudscreenError as exc:
+        raise click.ClickException(error_message(exc)) from None
+    finally:
+        store.close()
+    click.echo(f"Database is at revision {revision}.")
+
+
 def _register_subcommands() -> None:
     from fraudscreen.privacy.commands import COMMANDS as privacy_commands
     from fraudscreen.training.commands import COMMANDS as training_commands

@@ -536,3 +536,25 @@ def test_lists_add_refuses_an_email_address_in_the_note(tmp_path: Path) -> None:
                                "used by Jane.Doe+shop@example.org"), code=2)
     assert "--note" in output and "email address" in output
     assert "example.org" not in output and not (tmp_path / "var").exists()
+
+
+def test_a_database_migrated_by_a_newer_release_is_one_clear_line_for_every_command(tmp_path: Path) -> None:
+    import sqlite3
+
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    with sqlite3.connect(tmp_path / "var" / "fraudscreen.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    for args in (("db", "upgrade"), ("export", "acct-a"), ("lists", "show"), ("db", "downgrade", "0002")):
+        message = clean_failure(cli(tmp_path, *args))
+        assert "at migration 0099, newer than this release knows" in message, args
+        assert "no fraudscreen tables" not in message
+
+
+def test_db_downgrade_then_upgrade(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    down = cli(tmp_path, "db", "downgrade", "0002")
+    assert down.exit_code == 0 and "revision 0002" in down.output, down.output
+    unknown = cli(tmp_path, "db", "downgrade", "nope")
+    assert "nope" in clean_failure(unknown)
+    up = cli(tmp_path, "db", "upgrade")
+    assert up.exit_code == 0 and "latest revision" in up.output

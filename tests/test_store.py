@@ -542,3 +542,50 @@ def test_accounts_made_before_generations_work_and_their_erasure_is_still_notice
         assert answer.response["profile"]["prior_orders"] == 1  # "other", not the erased o-old
     finally:
         screener.store.close()
+
+
+def test_a_database_of_a_newer_release_is_named_as_such(store_url: str) -> None:
+    """An operator who rolled the code back gets what happened and what to do, not alembic's
+    traceback or "no fraudscreen tables"."""
+    from fraudscreen.errors import StoreError
+    from fraudscreen.store import has_schema
+
+    with Store(store_url).engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    store = Store(store_url)
+    try:
+        for call in (store.upgrade, lambda: has_schema(store_url)):
+            with pytest.raises(StoreError, match=r"at migration 0099, newer than this release knows "
+                                                 r"\(its latest is 0003\).*db downgrade 0003"):
+                call()
+    finally:
+        store.close()
+
+
+def test_downgrade_moves_the_schema_back_and_upgrade_forward_again(store: Store) -> None:
+    store.save_order(OrderRecord(
+        order_id="o1", transaction_id="t1", account_id="a", event_time=T0, received_at=T0,
+        account_created_at=None, amount=1.0, currency="USD", amount_usd=1.0, entities=EntityKeys(),
+        ip_country=None, decision="accept", risk_score=1.0))
+    store.downgrade("0002")
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert "generation" not in {c["name"] for c in inspect(conn).get_columns("accounts")}
+        assert conn.execute(text("SELECT count(*) FROM orders")).scalar() == 1
+    store.upgrade()
+    assert store.get_order("o1") is not None
+
+
+def test_downgrading_to_the_first_release_keeps_links_and_outcomes(store: Store) -> None:
+    """Dropping ``orders.features`` must not copy the orders table: on SQLite dropping the old
+    copy would cascade to the entity links and outcomes."""
+    store.save_order(OrderRecord(
+        order_id="o1", transaction_id="t1", account_id="a", event_time=T0, received_at=T0,
+        account_created_at=None, amount=1.0, currency="USD", amount_usd=1.0,
+        entities=EntityKeys(ip="10.0.0.1"), ip_country=None, decision="accept", risk_score=1.0))
+    store.record_outcome("o1", "fraud", T0)
+    store.downgrade("0001")
+    with store.engine.connect() as conn:
+        counts = [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                  for t in ("orders", "order_entities", "outcomes", "accounts")]
+    assert counts == [1, 1, 1, 1]

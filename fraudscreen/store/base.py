@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, create_engine, event, insert, text
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Table, create_engine, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
@@ -26,7 +28,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
 from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from fraudscreen.store.fastpath import FastPath
-from fraudscreen.store.location import connect_problem, sqlite_file
+from fraudscreen.store.location import connect_problem, newer_release_problem, sqlite_file
 from fraudscreen.store.tables import audit_log
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,13 @@ class StoreBase:
 
     def upgrade(self) -> None:
         """Bring the schema to the latest migration (``alembic upgrade head``)."""
+        self._migrate(command.upgrade, "head")
+
+    def downgrade(self, revision: str) -> None:
+        """Move the schema back to ``revision`` (``alembic downgrade``), for an older release."""
+        self._migrate(command.downgrade, revision)
+
+    def _migrate(self, step: Callable[[Config, str], None], revision: str) -> None:
         config = alembic_config()
         try:
             connection = self._write_engine.connect()
@@ -176,7 +185,17 @@ class StoreBase:
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
                     )
                 config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                found = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()) \
+                    if inspect(conn).has_table("alembic_version") else set()
+                try:
+                    step(config, revision)
+                except CommandError as exc:  # a revision this release does not know
+                    scripts = ScriptDirectory.from_config(config)
+                    known = {s.revision for s in scripts.walk_revisions()}
+                    if found - known:
+                        raise StoreError(newer_release_problem(
+                            self._url, found - known, scripts.get_current_head())) from None
+                    raise StoreError(f"database migration failed: {exc}") from None
         except SQLAlchemyError as exc:
             raise StoreError(f"database migration failed ({type(exc).__name__})") from exc
 

@@ -6,6 +6,7 @@ Nothing here creates a file, a directory or a table.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -132,8 +133,25 @@ def has_schema(url: str) -> bool:
         engine.dispose()
     from fraudscreen.store.base import alembic_config  # base imports this module
 
-    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    scripts = ScriptDirectory.from_config(alembic_config())
+    known = {script.revision for script in scripts.walk_revisions()}
+    if versions and not versions & known and versions <= _fraudscreen_like(versions):
+        raise StoreError(newer_release_problem(url, versions, scripts.get_current_head()))
     return bool(versions & known)
 
 
-__all__ = ["connect_problem", "database_exists", "database_location", "has_schema", "sqlite_file"]
+def _fraudscreen_like(versions: set[str]) -> set[str]:
+    """The versions that look like this project's migration ids (four digits, "0004")."""
+    return {v for v in versions if len(v) == 4 and v.isdigit()}
+
+
+def newer_release_problem(url: str, versions: Iterable[str], head: str | None) -> str:
+    """One line: the database was migrated by a newer release than this code, and what to do."""
+    found = ", ".join(sorted(versions))
+    return (f"the database at {database_location(url)} is at migration {found}, newer than this "
+            f"release knows (its latest is {head}): run the newer release, or move the database "
+            f"back with that release's `fraudscreen db downgrade {head}` first")
+
+
+__all__ = ["connect_problem", "database_exists", "database_location", "has_schema",
+           "newer_release_problem", "sqlite_file"]
