@@ -101,22 +101,33 @@ def test_migrates_an_empty_database(empty_store_url: str) -> None:
         store.close()
 
 
-def test_upgrades_a_first_release_database_keeping_its_orders(empty_store_url: str) -> None:
+def _database_of_release(url: str, revision: str, *inserts: str) -> None:
+    """The database as the release whose latest migration is ``revision`` left it, holding the
+    rows the ``inserts`` (SQL) add."""
     from alembic import command
 
     from fraudscreen.store.base import alembic_config
 
-    store = Store(empty_store_url)
+    store = Store(url)
     try:
         config = alembic_config()
         with store.engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "0001")
-            conn.execute(text(
-                "INSERT INTO orders (order_id, event_time, received_at, decision, risk_score, response) "
-                "VALUES ('o-old', '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', "
-                "'accept', 1.0, '{}')"
-            ))
+            command.upgrade(config, revision)
+            for sql in inserts:
+                conn.execute(text(sql))
+    finally:
+        store.close()
+
+
+def test_upgrades_a_first_release_database_keeping_its_orders(empty_store_url: str) -> None:
+    _database_of_release(
+        empty_store_url, "0001",
+        "INSERT INTO orders (order_id, event_time, received_at, decision, risk_score, response) "
+        "VALUES ('o-old', '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'accept', 1.0, '{}')",
+    )
+    store = Store(empty_store_url)
+    try:
         store.upgrade()
         with store.engine.connect() as conn:
             row = conn.execute(text("SELECT order_id, features FROM orders")).one()
@@ -503,32 +514,24 @@ def test_accounts_made_before_generations_work_and_their_erasure_is_still_notice
     """A 0002 database's account rows have no generation (null) after the upgrade: screening
     still reads their history, and an order screened on one that is erased before it is
     stored is refused as stale (the row made again has a generation)."""
-    from alembic import command
-
     from fraudscreen.errors import StaleHistoryError
     from fraudscreen.schema import parse_order
     from fraudscreen.screening import Screener
-    from fraudscreen.store.base import alembic_config
 
     from helpers import make_settings, order_body
 
-    store = Store(empty_store_url)
-    config = alembic_config()
-    with store.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
-        conn.execute(text(
-            "INSERT INTO accounts (account_id, first_seen, last_order_time, order_count, accepts, "
-            "reviews, rejects, outcome_count) VALUES ('acct-a', '2026-11-20 09:00:00.000000', "
-            "'2026-11-20 09:00:00.000000', 1, 1, 0, 0, 0)"
-        ))
-        conn.execute(text(
-            "INSERT INTO orders (order_id, account_id, event_time, received_at, decision, risk_score, "
-            "response) VALUES ('o-old', 'acct-a', '2026-11-20 09:00:00.000000', "
-            "'2026-11-20 09:00:00.000000', 'accept', 1.0, '{}')"
-        ))
-    store.upgrade()
-    store.close()
+    _database_of_release(
+        empty_store_url, "0002",
+        "INSERT INTO accounts (account_id, first_seen, last_order_time, order_count, accepts, reviews, "
+        "rejects, outcome_count) VALUES ('acct-a', '2026-11-20 09:00:00.000000', "
+        "'2026-11-20 09:00:00.000000', 1, 1, 0, 0, 0)",
+        "INSERT INTO orders (order_id, account_id, event_time, received_at, decision, risk_score, "
+        "response) VALUES ('o-old', 'acct-a', '2026-11-20 09:00:00.000000', "
+        "'2026-11-20 09:00:00.000000', 'accept', 1.0, '{}')",
+    )
+    upgraded = Store(empty_store_url)
+    upgraded.upgrade()
+    upgraded.close()
     screener = Screener.from_settings(make_settings(tmp_path, empty_store_url))
     try:
         order, warnings = parse_order(order_body(event__transaction_id="new", event__time="2026-11-20T11:00:00Z"))
