@@ -130,6 +130,7 @@ class _LineFilter:
             self._any_form = re.compile(b"|".join(re.escape(f) for f in self._forms))
         return self._any_form.search(line) is not None
 
+
 _ATTEMPTS = 3
 """Unlocked scans of a file that another rewrite replaced meanwhile before the last, locked one."""
 
