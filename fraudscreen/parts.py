@@ -93,9 +93,9 @@ def reopen_geoip(settings: Settings) -> GeoIP:
     return geoip
 
 
-def close_later(geoip: GeoIP, delay: float | None = None) -> None:
-    """Close replaced readers after ``delay`` (default :data:`GEOIP_CLOSE_DELAY`) seconds, when
-    no lookup of a request still uses them."""
-    closer = threading.Timer(GEOIP_CLOSE_DELAY if delay is None else delay, geoip.close)
+def close_later(geoip: GeoIP) -> None:
+    """Close replaced readers after :data:`GEOIP_CLOSE_DELAY` seconds, when no lookup of a
+    request still uses them."""
+    closer = threading.Timer(GEOIP_CLOSE_DELAY, geoip.close)
     closer.daemon = True
     closer.start()

@@ -18,7 +18,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Table, create_engine, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,7 +27,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
 from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from fraudscreen.store.fastpath import FastPath
-from fraudscreen.store.location import connect_problem, newer_release_problem, sqlite_file
+from fraudscreen.store.location import connect_problem, refuse_newer_release, sqlite_file
 from fraudscreen.store.tables import audit_log
 
 log = logging.getLogger(__name__)
@@ -185,16 +184,12 @@ class StoreBase:
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
                     )
                 config.attributes["connection"] = conn
-                found = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()) \
-                    if inspect(conn).has_table("alembic_version") else set()
+                if inspect(conn).has_table("alembic_version"):
+                    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+                    refuse_newer_release(self._url, found)
                 try:
                     step(config, revision)
-                except CommandError as exc:  # a revision this release does not know
-                    scripts = ScriptDirectory.from_config(config)
-                    known = {s.revision for s in scripts.walk_revisions()}
-                    if found - known:
-                        raise StoreError(newer_release_problem(
-                            self._url, found - known, scripts.get_current_head())) from None
+                except CommandError as exc:  # e.g. a downgrade to a revision that does not exist
                     raise StoreError(f"database migration failed: {exc}") from None
         except SQLAlchemyError as exc:
             raise StoreError(f"database migration failed ({type(exc).__name__})") from exc

@@ -131,27 +131,31 @@ def has_schema(url: str) -> bool:
                                  f"({_driver_reason(exc)})") from exc
     finally:
         engine.dispose()
+    refuse_newer_release(url, versions)
+    return bool(versions & _migrations()[0])
+
+
+def _migrations() -> tuple[set[str], str | None]:
+    """This release's migration ids, and the latest."""
     from fraudscreen.store.base import alembic_config  # base imports this module
 
     scripts = ScriptDirectory.from_config(alembic_config())
-    known = {script.revision for script in scripts.walk_revisions()}
-    if versions and not versions & known and versions <= _fraudscreen_like(versions):
-        raise StoreError(newer_release_problem(url, versions, scripts.get_current_head()))
-    return bool(versions & known)
+    return {script.revision for script in scripts.walk_revisions()}, scripts.get_current_head()
 
 
-def _fraudscreen_like(versions: set[str]) -> set[str]:
-    """The versions that look like this project's migration ids (four digits, "0004")."""
-    return {v for v in versions if len(v) == 4 and v.isdigit()}
-
-
-def newer_release_problem(url: str, versions: Iterable[str], head: str | None) -> str:
-    """One line: the database was migrated by a newer release than this code, and what to do."""
-    found = ", ".join(sorted(versions))
-    return (f"the database at {database_location(url)} is at migration {found}, newer than this "
-            f"release knows (its latest is {head}): run the newer release, or move the database "
-            f"back with that release's `fraudscreen db downgrade {head}` first")
+def refuse_newer_release(url: str, versions: Iterable[str]) -> None:
+    """StoreError in one line when the database's migrations (``versions``, its
+    ``alembic_version``) look like this project's but none is one this release knows: a newer
+    release migrated it. Says which migrations, and what to do."""
+    found = set(versions)
+    known, head = _migrations()
+    ours = {v for v in found if len(v) == 4 and v.isdigit()}  # "0004", not another app's ids
+    if found and not found & known and found == ours:
+        raise StoreError(
+            f"the database at {database_location(url)} is at migration {', '.join(sorted(found))}, "
+            f"newer than this release knows (its latest is {head}): run the newer release, or "
+            f"move the database back with that release's `fraudscreen db downgrade {head}` first")
 
 
 __all__ = ["connect_problem", "database_exists", "database_location", "has_schema",
-           "newer_release_problem", "sqlite_file"]
+           "refuse_newer_release", "sqlite_file"]
