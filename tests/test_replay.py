@@ -203,6 +203,20 @@ def test_bad_rows_are_skipped_and_counted(tmp_path: Path) -> None:
     assert sorted(result.source_rows.tolist()) == list(range(len(good)))
 
 
+def test_the_replay_reads_the_times_the_live_service_accepts(tmp_path: Path) -> None:
+    # one parser: a time the score endpoint accepts is replayed, one it refuses is skipped
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    rows = []
+    for i, when in enumerate(["2026-05-02t10:00:00z", "2026-05-02 11:00:00+01:00",
+                              "1777716000", "20260502T100000"]):
+        row = order_body(event__transaction_id=f"t-{i}", event__time=when)
+        row["label"] = "legit"
+        rows.append(row)
+    result = replay(rows, settings=settings)
+    assert sorted(result.transaction_ids) == ["t-0", "t-1"]  # type: ignore[type-var]
+    assert result.skipped_why == {"without a valid event time": 2}
+
+
 def test_a_repeated_transaction_is_skipped_with_its_reason(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     good = _account_orders("2026-05-02T10:00:00Z")

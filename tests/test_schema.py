@@ -27,6 +27,21 @@ def test_valid_order_is_normalised() -> None:
     assert order.event.time == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-20t10:00:00z", datetime(2026, 11, 20, 10, 0, tzinfo=UTC)),  # RFC 3339 allows it
+        ("2026-11-20 11:00:00+01:00", datetime(2026, 11, 20, 10, 0, tzinfo=UTC)),
+        ("2026-11-20T10:00:00.123456789Z", datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-20T10:00:00", datetime(2026, 11, 20, 10, 0, tzinfo=UTC)),  # no offset: UTC
+        ("2026-11-20", datetime(2026, 11, 20, tzinfo=UTC)),
+    ],
+)
+def test_rfc3339_spellings_are_accepted(text: str, expected: datetime) -> None:
+    order, _ = parse_order(body(event__time=text))
+    assert order.event.time == expected
+
+
 def test_ipv6_is_accepted_and_canonical() -> None:
     order, _ = parse_order(body(device__ip_address="2001:0DB8::0001"))
     assert order.device.ip_address == "2001:db8::1"
@@ -41,6 +56,12 @@ def test_ipv6_is_accepted_and_canonical() -> None:
         ({"order__amount": -1}, "/order/amount"),
         ({"order__currency": "pounds"}, "/order/currency"),
         ({"event__time": "yesterday"}, "/event/time"),
+        # Unix times: seconds and milliseconds cannot be told apart, and the replay reads only
+        # RFC 3339 (tests/test_replay.py)
+        ({"event__time": 1764000000}, "/event/time"),
+        ({"event__time": "1764000000"}, "/event/time"),
+        ({"account__created_at": 17640.5}, "/account/created_at"),
+        ({"event__time": "2026-02-30T10:00:00Z"}, "/event/time"),
         ({"email__address": "not-an-email"}, "/email/address"),
         ({"credit_card__issuer_id_number": "4111"}, "/credit_card/issuer_id_number"),
         ({"credit_card__last_digits": "111"}, "/credit_card/last_digits"),
