@@ -168,6 +168,18 @@ def test_a_fraud_without_label_time_is_known_after_the_label_delay() -> None:
     assert bad.skipped == 2 and bad.skipped_why == {"with an invalid label_time": 2}
 
 
+def test_logged_times_are_read_as_the_score_endpoint_reads_them() -> None:
+    rows = _logged_rows(8)
+    rows[1]["event_time"] = "2026-01-02t00:00:01z"  # RFC 3339 allows lower case: read
+    rows[2]["event_time"] = "20260103"  # not RFC 3339 (the score endpoint refuses it): skipped
+    rows[4]["label_time"] = "2026-03-05 00:00:00+01:00"
+    result = read_logged(rows)
+    assert result.skipped_why == {"without a valid event time": 1}
+    assert "o1" in result.order_ids and "o2" not in result.order_ids
+    i = result.order_ids.index("o4")
+    assert result.label_times[i] == datetime(2026, 3, 4, 23, tzinfo=UTC).timestamp()
+
+
 def test_the_label_delay_reaches_logged_rows_in_a_back_test(tmp_path: Path) -> None:
     """--labels known-at-test-start: a fraud without label_time is late only with a delay."""
     rng = np.random.default_rng(5)

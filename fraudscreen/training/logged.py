@@ -33,6 +33,7 @@ import numpy as np
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
 from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.schema import rfc3339
 from fraudscreen.training.jsonl import write_jsonl
 
 FRAUD_OUTCOMES = frozenset({"chargeback", "fraud"})
@@ -235,13 +236,11 @@ _NOT_NUMBERS = "with a feature value that is not a number or null"
 
 
 def _timestamp(value: Any) -> float | None:
-    """Seconds since the epoch of an RFC 3339 string; None when it is not one."""
-    if not isinstance(value, str):
-        return None
+    """Seconds since the epoch of an RFC 3339 time (:func:`~fraudscreen.schema.rfc3339`, the
+    parser of the score endpoint and the replay); None when it is not one."""
     try:
-        parsed = datetime.fromisoformat(value)
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()  # naive = UTC
-    except (ValueError, OverflowError, OSError):
+        return rfc3339(value).timestamp()
+    except ValueError:
         return None
 
 
