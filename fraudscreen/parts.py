@@ -35,7 +35,9 @@ class Parts:
 
 
 def load_parts(settings: Settings) -> Parts:
-    """Open the store and load GeoIP, model and rules; a part that fails is recorded, not raised."""
+    """Open the store and load GeoIP, model and rules. GeoIP, model and rules that fail are
+    recorded in ``problems``, not raised (answers are degraded to review); a store that cannot
+    be opened raises :class:`StoreError` (nothing can be stored: the service must not start)."""
     problems: dict[str, str] = {}
     from fraudscreen.store.sql import Store  # the SQL store, only when serving
 

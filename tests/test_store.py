@@ -592,3 +592,12 @@ def test_downgrading_to_the_first_release_keeps_links_and_outcomes(store: Store)
         counts = [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
                   for t in ("orders", "order_entities", "outcomes", "accounts")]
     assert counts == [1, 1, 1, 1]
+
+
+def test_a_database_folder_that_cannot_be_made_is_a_store_error(tmp_path: Path) -> None:
+    from fraudscreen.errors import StoreError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match=r"cannot create the database.s folder \(Not a directory\)"):
+        Store(f"sqlite:///{blocker}/var/fraudscreen.db")

@@ -127,6 +127,8 @@ class StoreBase:
             self.engine = make_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open the database ({type(exc).__name__})") from exc
+        except OSError as exc:  # the SQLite file's folder cannot be made
+            raise StoreError(f"cannot create the database's folder ({exc.strerror or type(exc).__name__})") from exc
         self.dialect = self.engine.dialect.name
         self._write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._checkpointer = Checkpointer(self.engine) if self.dialect == "sqlite" else None
