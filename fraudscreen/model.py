@@ -267,14 +267,15 @@ class ModelBundle:
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise ModelError("feature matrix has the wrong shape")
-        return np.minimum(np.interp(self._forest.raw(X), self._cal_x, self._cal_y), PROBABILITY_CAP)
+        return self.calibration.apply(self._forest.raw(X))
 
     def raw_score(self, x: np.ndarray) -> float:
         """Raw boosting score (log-odds before calibration) of one row."""
         return self._forest.raw_one(x)
 
     def predict_one(self, x: np.ndarray) -> float:
-        """Calibrated fraud probability of one 1-D float64 row (no validation: the hot path)."""
+        """Calibrated fraud probability of one 1-D float64 row (no validation: the hot path; the
+        calibration's knots are kept as arrays, where :meth:`Calibration.apply` converts them)."""
         raw = self._forest.baseline + float(self._forest.leaves_one(x).sum())
         return min(float(np.interp(raw, self._cal_x, self._cal_y)), PROBABILITY_CAP)
 

@@ -115,6 +115,8 @@ class Screener:
 
     @property
     def store(self) -> Any:
+        """The store screening writes to. Typed ``Any``: the API also calls what only the SQL
+        store has (audit, erasure, lists); screening itself uses :class:`ScreeningStore`."""
         return self.parts.store
 
     @property
@@ -400,4 +402,4 @@ class Screener:
         return Evaluation(result, record, vector, tuple(hits), probability, profile)
 
 
-__all__ = ["Evaluation", "FraudscreenError", "Parts", "Screened", "Screener", "load_parts"]
+__all__ = ["Evaluation", "Parts", "Screened", "Screener", "load_parts"]

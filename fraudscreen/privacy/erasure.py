@@ -32,11 +32,6 @@ class ErasureReport:
     kept: list[dict[str, str]] = field(default_factory=list)
     """``{"what", "why"}`` for everything kept on purpose."""
 
-    @property
-    def removed_anything(self) -> bool:
-        """False when the account had nothing left (for example a repeated erasure)."""
-        return any(self.removed.values())
-
     def to_dict(self) -> dict[str, Any]:
         """The JSON answer of the erase endpoint and command."""
         return {
