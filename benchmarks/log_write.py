@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common import machine, now_iso, write_result
 
-from fraudscreen.logs import DailyFileHandler, JsonFormatter, MaskingFilter, _DirectoryLock
+from fraudscreen.logs import DailyFileHandler, DirectoryLock, JsonFormatter, MaskingFilter
 
 
 def _request_record() -> logging.LogRecord:
@@ -55,7 +55,7 @@ def main() -> None:
         record = _request_record()
 
         def lock() -> None:
-            with _DirectoryLock(directory, exclusive=False):
+            with DirectoryLock(directory, exclusive=False):
                 pass
 
         stages: dict[str, Callable[[], object]] = {

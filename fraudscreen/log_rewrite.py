@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, AnyStr, Generic
 
-from fraudscreen.logs import _DirectoryLock, log_files
+from fraudscreen.logs import DirectoryLock, log_files
 
 _FIXED_FIELDS = frozenset({"time", "level", "logger", "method", "route", "status", "duration_ms"})
 """Fields of a log line whose values are the service's own vocabulary, never an identifier."""
@@ -235,7 +235,7 @@ def rewrite_logs(directory: Path, identifiers: Iterable[str]) -> tuple[frozenset
         try:
             if not last:
                 _scan_all(directory, lines, done, scans)
-            with _DirectoryLock(directory, exclusive=True):
+            with DirectoryLock(directory, exclusive=True):
                 if last:  # files still changing under us: the rest is read under the lock
                     _scan_all(directory, lines, done, scans)
                 for scan in scans:

@@ -167,7 +167,7 @@ class DailyFileHandler(logging.handlers.WatchedFileHandler):
         super().__init__(directory / log_file_name(self._day), encoding="utf-8", delay=True)
 
     def emit(self, record: logging.LogRecord) -> None:
-        with _DirectoryLock(self.directory, exclusive=False):  # not while erasure swaps a file in
+        with DirectoryLock(self.directory, exclusive=False):  # not while erasure swaps a file in
             self._emit(record)
 
     def _emit(self, record: logging.LogRecord) -> None:
@@ -233,7 +233,7 @@ def _lock_path(directory: Path) -> Path:
     return directory / ".lock"
 
 
-class _DirectoryLock:
+class DirectoryLock:
     """``flock`` on ``<log dir>/.lock``: writers share it, a rewrite swaps a file in alone."""
 
     def __init__(self, directory: Path, *, exclusive: bool) -> None:

@@ -33,7 +33,7 @@ from fraudscreen.training.retrain import (
     train_on_replay,
 )
 from fraudscreen.training.simulate import simulate_orders
-from fraudscreen.training.train import _split, train_model
+from fraudscreen.training.train import split_rows, train_model
 
 DOC = REPO_DIR / "docs" / "backtest.md"
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -357,7 +357,7 @@ def test_a_single_class_fit_or_calibration_slice_is_refused(slice_: str) -> None
 def test_the_time_split_keeps_rows_of_one_time_on_one_side() -> None:
     times = np.array([0.0] * 70 + [1.0] * 20 + [2.0] * 10)  # the 80 % cut falls inside time 1.0
     y = np.zeros(100, dtype=int)
-    rest, held = _split(100, y, 0.2, times, 0)
+    rest, held = split_rows(100, y, 0.2, times, 0)
     assert times[held].min() > times[rest].max()
     assert (rest.size, held.size) == (90, 10)
 

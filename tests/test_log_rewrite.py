@@ -90,7 +90,7 @@ def test_lines_appended_during_the_scan_are_filtered_under_the_lock(
             fh.write(b'gone"}\n')
         logger.info("late order %s", "ord-gone")
         logger.info("late order %s", "ord-other")
-        with logs._DirectoryLock(log_dir, exclusive=True):
+        with logs.DirectoryLock(log_dir, exclusive=True):
             assert scan.finish() == 2
     finally:
         scan.close()
@@ -112,7 +112,7 @@ def test_a_file_another_rewrite_replaced_meanwhile_is_read_again(
     try:
         assert scan.removed == 1
         assert rewrite_log_files(log_dir, ["ord-b"]) == (1, 1)  # a second erasure swaps it
-        with logs._DirectoryLock(log_dir, exclusive=True):
+        with logs.DirectoryLock(log_dir, exclusive=True):
             assert scan.finish() is None  # not the file it scanned: writing it would bring ord-b back
     finally:
         scan.close()

@@ -268,13 +268,13 @@ def test_the_bundle_keeps_the_period_of_its_fit_and_calibration_rows(result: Tra
 
 def test_a_random_split_keeps_the_period_of_its_train_rows_from_period_times() -> None:
     from fraudscreen.model import period_of
-    from fraudscreen.training.train import _split
+    from fraudscreen.training.train import split_rows
 
     X, y = _data(3000, seed=1)
     times = 1.7e9 + 60.0 * np.arange(3000)
     assert train_model(X, y, NAMES, version="r", data_sha256="0" * 64, seed=1).bundle.training_period is None
     r = train_model(X, y, NAMES, version="r", data_sha256="0" * 64, seed=1, period_times=times)
-    rest, _held = _split(3000, y, 0.2, None, 1)  # the random test rows are not training rows
+    rest, _held = split_rows(3000, y, 0.2, None, 1)  # the random test rows are not training rows
     assert r.bundle.training_period == period_of(times[rest])
     with pytest.raises(ModelError, match="period_times"):
         train_model(X, y, NAMES, version="r", data_sha256="0" * 64, period_times=times[:10])

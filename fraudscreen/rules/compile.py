@@ -24,7 +24,7 @@ MAX_EXPRESSION_LENGTH = 64_000
 """Longest accepted rule expression, in characters: room for any hand-written rule, and below
 the 65535 columns beyond which the ``cel`` parser panics on a syntax error. Long value lists
 belong in the run-time allow/block/review lists, not in rules."""
-_UNRECOVERABLE = (KeyboardInterrupt, SystemExit, GeneratorExit)
+UNRECOVERABLE = (KeyboardInterrupt, SystemExit, GeneratorExit)
 """BaseExceptions that are never a rule's failure (a cel panic is a BaseException too)."""
 
 # Named CEL functions the library implements natively (operators such as _>_ or @in
@@ -130,7 +130,7 @@ def _flatten(
             return None, ()
         if flat.execute(_flat_context(empty_context())) != expected:
             return None, ()
-    except _UNRECOVERABLE:
+    except UNRECOVERABLE:
         raise
     except BaseException:  # noqa: BLE001 - e.g. has(root.field), or a cel panic: keep the nested form
         return None, ()
@@ -180,7 +180,7 @@ def compile_rule(rule: Rule) -> Compiled:
         )
     try:
         program = cel.compile(rule.expression)
-    except _UNRECOVERABLE:
+    except UNRECOVERABLE:
         raise
     except Exception as exc:  # the library raises ValueError, keep any parse failure a RuleError
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -195,7 +195,7 @@ def compile_rule(rule: Rule) -> Compiled:
     needs = _needed_fields(rule, program)
     try:
         result = program.execute(empty_context())
-    except _UNRECOVERABLE:
+    except UNRECOVERABLE:
         raise
     except BaseException as exc:  # a cel panic included
         raise RuleError(

@@ -47,7 +47,7 @@ import cel
 
 from fraudscreen.errors import RuleError
 from fraudscreen.rules.compile import (
-    _UNRECOVERABLE,
+    UNRECOVERABLE,
     Compiled,
     compile_rule,
     prune,
@@ -295,7 +295,7 @@ class RuleSet:
             programs = tuple(c.program for c in self._compiled)
             try:
                 shared = cel.Context(prune(self._needs, context))
-            except _UNRECOVERABLE:
+            except UNRECOVERABLE:
                 raise
             except BaseException:  # noqa: BLE001 - unconvertible value: only its readers fail
                 shared = None
@@ -307,7 +307,7 @@ class RuleSet:
                 result = program.execute(
                     shared if shared is not None else prune(c.needs, context)
                 )
-            except _UNRECOVERABLE:
+            except UNRECOVERABLE:
                 raise
             except BaseException as exc:  # noqa: BLE001 - TypeError, OverflowError, a cel panic...
                 self._record_error(rule.id, type(exc).__name__)
@@ -340,7 +340,7 @@ class RuleSet:
             variables.update(prune(self._nested_needs, context))
         try:
             return cel.Context(variables)
-        except _UNRECOVERABLE:
+        except UNRECOVERABLE:
             raise
         except BaseException:  # noqa: BLE001 - unconvertible value
             return None

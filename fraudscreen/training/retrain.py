@@ -29,7 +29,7 @@ from fraudscreen.training.pipeline import (
     load_labelled,
     rows_summary,
 )
-from fraudscreen.training.train import TrainResult, _split, train_model
+from fraudscreen.training.train import TrainResult, split_rows, train_model
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def split_indices(
     The very split :func:`~fraudscreen.training.train.train_model` makes with the same arguments.
     """
     times = event_times if split == "time" else None
-    return _split(int(np.asarray(y).size), np.asarray(y).astype(np.int64), test_fraction, times, seed)
+    return split_rows(int(np.asarray(y).size), np.asarray(y).astype(np.int64), test_fraction, times, seed)
 
 
 def flagged_by_rules(rule_hits: Sequence[Sequence[RuleHit]]) -> np.ndarray:

@@ -160,9 +160,11 @@ def fit_calibration(raw: np.ndarray, y: np.ndarray) -> Calibration:
     return Calibration(tuple(float(c) for c in centres), tuple(float(v) for v in levels))
 
 
-def _split(n: int, y: np.ndarray, fraction: float, times: np.ndarray | None,
-           seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (earlier/rest, later/held) : by time when given, else stratified random."""
+def split_rows(n: int, y: np.ndarray, fraction: float, times: np.ndarray | None,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of ``n`` rows as (earlier or rest, later or held): the latest ``fraction`` by
+    ``times`` when given (rows of one time stay on one side), else a stratified random
+    ``fraction``; ModelError when too few rows or distinct times."""
     n_held = max(1, round(n * fraction))
     if n_held >= n:
         raise ModelError("too few rows to split")
@@ -239,9 +241,9 @@ def train_model(
     forced = np.zeros(y.size, dtype=bool) if rule_flagged is None else np.asarray(rule_flagged, dtype=bool).ravel()
     if forced.size != y.size:
         raise ModelError("rule_flagged must have one value per row of X")
-    train_idx, test_idx = _split(y.size, y, test_fraction, times, seed)
+    train_idx, test_idx = split_rows(y.size, y, test_fraction, times, seed)
     sub_times = None if times is None else times[train_idx]
-    fit_rel, cal_rel = _split(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed)
+    fit_rel, cal_rel = split_rows(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed)
     fit_idx, cal_idx = train_idx[fit_rel], train_idx[cal_rel]
     for name, rows in (("fit", fit_idx), ("calibration", cal_idx)):
         if np.unique(y[rows]).size < 2:  # a constant model would be written with AUC 0.5
