@@ -19,9 +19,14 @@ from click.testing import CliRunner
 from fraudscreen.config import REPO_DIR, Settings
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES
-from fraudscreen.model import ModelBundle
-from fraudscreen.rules import RuleSet
-from fraudscreen.training.backtest import at_capacity, backtest_report, rules_decision
+from fraudscreen.model import ModelBundle, Thresholds
+from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.training.backtest import (
+    at_capacity,
+    backtest_report,
+    combined_decisions,
+    rules_decision,
+)
 from fraudscreen.training.backtest_print import print_report
 from fraudscreen.training.commands import backtest, train
 from fraudscreen.training.jsonl import write_jsonl
@@ -360,6 +365,31 @@ def test_the_time_split_keeps_rows_of_one_time_on_one_side() -> None:
     rest, held = split_rows(100, y, 0.2, times, 0)
     assert times[held].min() > times[rest].max()
     assert (rest.size, held.size) == (90, 10)
+
+
+def test_the_training_result_names_the_rows_each_step_used(replayed: ReplayResult) -> None:
+    # what the notebook plots from: no split recomputed outside train_model
+    from fraudscreen.training.train import evaluate
+
+    result = train_model(replayed.X, replayed.y, FEATURE_NAMES, event_times=replayed.event_times,
+                         version="t", data_sha256="0" * 64)
+    fit, cal, test = result.fit_rows, result.calibration_rows, result.test_rows
+    assert sorted(np.concatenate([fit, cal, test]).tolist()) == list(range(replayed.y.size))
+    assert [fit.size, cal.size, test.size] == [result.report["rows"][k] for k in ("fit", "calibration", "test")]
+    times = replayed.event_times
+    assert times[test].min() > times[cal].max() >= times[cal].min() > times[fit].max()
+    bundle = result.bundle
+    assert evaluate(replayed.y[test], bundle.predict_proba(replayed.X[test]), bundle.thresholds) == bundle.metrics
+
+
+def test_combined_decisions_are_the_service_s() -> None:
+    allow = RuleHit("a", "ALLOW", "allow", "m")
+    review, reject = RuleHit("r", "REVIEW", "review", "m"), RuleHit("x", "REJECT", "reject", "m")
+    p = np.array([0.99, 0.01, 0.01, 0.5, 0.99, 0.01])
+    hits = [(allow,), (review,), (reject,), (), (), (allow, reject)]
+    got = combined_decisions(p, Thresholds(review=0.3, reject=0.9), hits)
+    # an allow rule accepts a high score; rules flag low ones; the model decides the rest
+    assert got.tolist() == [0, 1, 2, 1, 2, 0]
 
 
 def test_labels_known_at_test_start_are_the_replay_s_label_times(replayed: ReplayResult) -> None:

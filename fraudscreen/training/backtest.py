@@ -27,7 +27,7 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import decide, rule_decision
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_INDEX
-from fraudscreen.model import ModelBundle, period_of
+from fraudscreen.model import ModelBundle, Thresholds, period_of
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.pipeline import (
     DEFAULT_LABEL_DELAY,
@@ -136,6 +136,18 @@ def rule_table(
     return table
 
 
+def combined_decisions(
+    p: np.ndarray, thresholds: Thresholds, hits: Sequence[Sequence[RuleHit]]
+) -> np.ndarray:
+    """What the service decides on each row (0 accept, 1 review, 2 reject): :func:`decide` on
+    the model's probability and the row's rule hits (an allow rule accepts whatever the score)."""
+    return np.array(
+        [_RANK[decide(probability=float(pi), thresholds=thresholds, hits=h).decision]
+         for pi, h in zip(p, hits, strict=True)],
+        dtype=np.int64,
+    )
+
+
 def _bundle_systems(
     bundle: ModelBundle, X: np.ndarray, y: np.ndarray, hits: Sequence[Sequence[RuleHit]],
     capacity: float,
@@ -144,10 +156,7 @@ def _bundle_systems(
     p = bundle.predict_proba(X)  # one batched call
     t = bundle.thresholds
     model = np.where(p >= t.reject, 2, np.where(p >= t.review, 1, 0))
-    combined = np.array(
-        [_RANK[decide(probability=float(pi), thresholds=t, hits=h).decision] for pi, h in zip(p, hits)],
-        dtype=np.int64,
-    )
+    combined = combined_decisions(p, t, hits)
     return {
         "model": system_metrics(y, model, p, capacity=capacity, ranked_by="probability"),
         "combined": system_metrics(y, combined, combined + p, capacity=capacity,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +56,12 @@ class TrainResult:
 
     bundle: ModelBundle
     report: dict[str, Any]
+    fit_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Indices (into X) of the rows the trees were fitted on."""
+    calibration_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Indices of the rows that calibrated the probabilities and chose the thresholds."""
+    test_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Indices of the held-out rows every reported metric is computed on."""
 
 
 def choose_thresholds(
@@ -296,4 +302,5 @@ def train_model(
         "calibration_metrics": evaluate(y[cal_idx], p_cal, bundle.thresholds),
         "test_metrics": bundle.metrics,
     }
-    return TrainResult(bundle=bundle, report=report)
+    return TrainResult(bundle=bundle, report=report, fit_rows=fit_idx, calibration_rows=cal_idx,
+                       test_rows=test_idx)
