@@ -171,6 +171,23 @@ def _check_rule_table(index: int, table: Any) -> Rule:
     )
 
 
+Needs = tuple[tuple[str, tuple[str, ...] | None], ...]
+"""Context fields read, per root: ``(root, fields)``, ``fields`` None when the root is read whole."""
+
+
+def _merged_needs(compiled: Iterable[Compiled]) -> Needs:
+    """The fields all these rules read, per root (sorted); a root any rule reads whole is whole."""
+    merged: dict[str, set[str] | None] = {}
+    for c in compiled:
+        for root, fields in c.needs:
+            current = merged.get(root, set())
+            if fields is None or current is None:
+                merged[root] = None
+            else:
+                merged[root] = current | set(fields)
+    return tuple((r, None if f is None else tuple(sorted(f))) for r, f in sorted(merged.items()))
+
+
 class RuleSet:
     """A versioned, compiled set of rules; immutable but for :attr:`errors`; thread-safe."""
 
@@ -204,16 +221,7 @@ class RuleSet:
             seen_codes.add(rule.code)
         compiled = [compile_rule(rule) for rule in self.rules]
         self._compiled: tuple[Compiled, ...] = tuple(c for c in compiled if c.rule.enabled)
-        merged: dict[str, set[str] | None] = {}
-        for c in self._compiled:
-            for root, fields in c.needs:
-                if fields is None or merged.get(root, set()) is None:
-                    merged[root] = None
-                else:
-                    merged.setdefault(root, set()).update(fields)  # type: ignore[union-attr]
-        self._needs = tuple(
-            (r, None if f is None else tuple(sorted(f))) for r, f in sorted(merged.items())
-        )
+        self._needs = _merged_needs(self._compiled)
         # Fast path: flat rules read root__field variables, the others their nested roots.
         flat_paths = sorted(
             {path for c in self._compiled if c.flat is not None for path in c.flat_paths}
@@ -222,18 +230,7 @@ class RuleSet:
             (root, tuple((f, n) for r, f, n in flat_paths if r == root))
             for root in sorted({r for r, _, _ in flat_paths})
         )
-        nested: dict[str, set[str] | None] = {}
-        for c in self._compiled:
-            if c.flat is not None:
-                continue
-            for root, fields in c.needs:
-                if fields is None or nested.get(root, set()) is None:
-                    nested[root] = None
-                else:
-                    nested.setdefault(root, set()).update(fields)  # type: ignore[union-attr]
-        self._nested_needs = tuple(
-            (r, None if f is None else tuple(sorted(f))) for r, f in sorted(nested.items())
-        )
+        self._nested_needs = _merged_needs(c for c in self._compiled if c.flat is None)
         self._programs = tuple(c.program if c.flat is None else c.flat for c in self._compiled)
 
     @classmethod
