@@ -50,11 +50,11 @@ from fraudscreen.parts import (
     reopen_geoip,
     rule_failed_reason,
 )
-from fraudscreen.profile import ProfileSnapshot, build_profile
+from fraudscreen.profile import AccountHistory, ProfileSnapshot, build_profile
 from fraudscreen.result import Reason, ScreeningResult, ScreeningWarning
 from fraudscreen.rules import ListEntry, ListMatcher, RuleHit, RuleSet
 from fraudscreen.schema import MAX_CLOCK_SKEW, OrderRequest, parse_order
-from fraudscreen.signals import Enricher
+from fraudscreen.signals import Enricher, OrderSignals
 from fraudscreen.store.records import OrderRecord
 
 log = logging.getLogger(__name__)
@@ -286,82 +286,24 @@ class Screener:
         signals = self.enricher.enrich(order, received_at=received)
         warnings.extend(signals.warnings)
         degraded = [DEGRADED_REASONS[p] for p in self.parts.problems if p in DEGRADED_REASONS]
-        account_id = order.account.user_id
-        at = signals.event_time
-        try:
-            history = self.store.load_history(account_id, signals.entities, at)
-            profile = build_profile(history, at=at, account_created_at=order.account.created_at)
-            matcher = self._list_matcher()
-        except StoreError:
-            degraded.append(DEGRADED_REASONS["store"])
-            history = None
-            profile = build_profile(None, at=at, account_created_at=order.account.created_at)
-            matcher = ListMatcher([])
-        if account_id is None:
-            warnings.append(
-                ScreeningWarning(
-                    "no_account_id",
-                    "Without account.user_id the account profile is empty.",
-                    "/account/user_id",
-                )
-            )
-        entities = signals.entities
-        lists = matcher.match(
-            ip=entities.ip,
-            email_domain=entities.email_domain,
-            email_hash=entities.email_hash,
-            bin=order.credit_card.issuer_id_number,
-            countries=tuple(c for c in (signals.ip.country, signals.billing_country) if c),
-            device_id=entities.device_id,
-            account_id=account_id,
-        )
+        history, profile, lists = self._history(order, signals, degraded)
+        if order.account.user_id is None:
+            warnings.append(ScreeningWarning(
+                "no_account_id", "Without account.user_id the account profile is empty.",
+                "/account/user_id"))
         context = build_context(order, signals, profile, lists)
+        vector = feature_vector(context)
         model = self.parts.model  # read once: a reload may swap it meanwhile
         thresholds = self._thresholds_of(model)
         if thresholds is None:
             model = None  # overrides that do not fit the bundle: the model is unavailable
-        probability: float | None = None
-        model_reasons: list[Reason] = []
-        vector = feature_vector(context)
-        if model is not None:
-            probability = model.predict_one(vector)
-            if not math.isfinite(probability):  # never clamp NaN into an accept
-                log.error("model %s gave no finite probability: treated as unavailable",
-                          model.version)
-                probability = None
-                if "model" not in self.parts.problems:
-                    degraded.append(DEGRADED_REASONS["model"])
-                    warnings.append(ScreeningWarning(
-                        "model_unavailable", DEGRADED_REASONS["model"].message))
-        if model is not None and probability is not None:
+        probability, model_reasons = self._model_signals(model, thresholds, vector, degraded, warnings)
+        if probability is not None:
             context["model"]["score"] = risk_score(probability)
-            if thresholds is not None and probability >= thresholds.review:
-                model_reasons = [
-                    Reason(
-                        f"MODEL_{name.upper()}",
-                        describe_feature(name, float(vector[FEATURE_INDEX[name]])),
-                        "model",
-                    )
-                    for name, _ in model.explain(vector, top=3)
-                ]
-        hits = []
         rules = self.parts.rules  # read once: a reload may swap them meanwhile
-        if rules is not None:
-            evaluation = rules.evaluate(context)
-            hits = list(evaluation.hits)
-            for rule_id in evaluation.errors:
-                warnings.append(
-                    ScreeningWarning("rule_error", f"Rule {rule_id} could not be evaluated.")
-                )
-            # a reject or review rule that failed might have stopped the order: never accept
-            degraded.extend(rule_failed_reason(rule_id) for rule_id in evaluation.deciding_errors)
-        outcome = decide(
-            probability=probability,
-            thresholds=thresholds,
-            hits=hits,
-            model_signals=model_reasons,
-            degraded=degraded,
-        )
+        hits = self._rule_hits(rules, context, degraded, warnings)
+        outcome = decide(probability=probability, thresholds=thresholds, hits=hits,
+                         model_signals=model_reasons, degraded=degraded)
         for problem in self.parts.problems:
             warnings.append(
                 ScreeningWarning(f"{problem}_unavailable", DEGRADED_REASONS[problem].message)
@@ -379,27 +321,89 @@ class Screener:
             warnings=warnings,
             disposition=outcome.disposition,  # type: ignore[arg-type]
         )
-        response = result.to_dict() if build_response else {}
         record = OrderRecord(
             order_id=result.id,
             transaction_id=order.event.transaction_id,
-            account_id=account_id,
-            event_time=at,
+            account_id=order.account.user_id,
+            event_time=signals.event_time,
             received_at=received,
             account_created_at=order.account.created_at,
             amount=order.order.amount,
             currency=order.order.currency,
             amount_usd=signals.amount_usd,
-            entities=entities,
+            entities=signals.entities,
             ip_country=signals.ip.country,
             decision=outcome.decision,
             risk_score=result.risk_score if result.risk_score is not None else -1.0,
-            response=response,
+            response=result.to_dict() if build_response else {},
             features=feature_log(vector, ((h.rule_id, h.action) for h in hits)),
             history_orders=profile.prior_orders,
             history_generation=history.generation if history is not None else None,
         )
         return Evaluation(result, record, vector, tuple(hits), probability, profile)
+
+    def _history(
+        self, order: OrderRequest, signals: OrderSignals, degraded: list[Reason]
+    ) -> tuple[AccountHistory | None, ProfileSnapshot, dict[str, Any]]:
+        """The account's history and profile before the order, and the ``lists`` the order is
+        on; with the store down an empty profile and no lists, and ``degraded`` says so."""
+        account_id, at, entities = order.account.user_id, signals.event_time, signals.entities
+        try:
+            history = self.store.load_history(account_id, entities, at)
+            profile = build_profile(history, at=at, account_created_at=order.account.created_at)
+            matcher = self._list_matcher()
+        except StoreError:
+            degraded.append(DEGRADED_REASONS["store"])
+            history = None
+            profile = build_profile(None, at=at, account_created_at=order.account.created_at)
+            matcher = ListMatcher([])
+        lists = matcher.match(
+            ip=entities.ip,
+            email_domain=entities.email_domain,
+            email_hash=entities.email_hash,
+            bin=order.credit_card.issuer_id_number,
+            countries=tuple(c for c in (signals.ip.country, signals.billing_country) if c),
+            device_id=entities.device_id,
+            account_id=account_id,
+        )
+        return history, profile, lists
+
+    def _model_signals(
+        self, model: ModelBundle | None, thresholds: Thresholds | None, vector: np.ndarray,
+        degraded: list[Reason], warnings: list[ScreeningWarning],
+    ) -> tuple[float | None, list[Reason]]:
+        """The model's probability (None without a model or without a finite answer) and, from
+        the review threshold on, its strongest signals as reasons."""
+        if model is None:
+            return None, []
+        probability = model.predict_one(vector)
+        if not math.isfinite(probability):  # never clamp NaN into an accept
+            log.error("model %s gave no finite probability: treated as unavailable", model.version)
+            if "model" not in self.parts.problems:
+                degraded.append(DEGRADED_REASONS["model"])
+                warnings.append(ScreeningWarning("model_unavailable", DEGRADED_REASONS["model"].message))
+            return None, []
+        if thresholds is None or probability < thresholds.review:
+            return probability, []
+        return probability, [
+            Reason(f"MODEL_{name.upper()}",
+                   describe_feature(name, float(vector[FEATURE_INDEX[name]])), "model")
+            for name, _ in model.explain(vector, top=3)
+        ]
+
+    def _rule_hits(
+        self, rules: RuleSet | None, context: dict[str, Any], degraded: list[Reason],
+        warnings: list[ScreeningWarning],
+    ) -> list[RuleHit]:
+        """Every rule that fired; a failed rule is a warning, and a failed reject or review rule
+        also a ``degraded`` reason (it might have stopped the order: never accept)."""
+        if rules is None:
+            return []
+        evaluation = rules.evaluate(context)
+        for rule_id in evaluation.errors:
+            warnings.append(ScreeningWarning("rule_error", f"Rule {rule_id} could not be evaluated."))
+        degraded.extend(rule_failed_reason(rule_id) for rule_id in evaluation.deciding_errors)
+        return list(evaluation.hits)
 
 
 __all__ = ["Evaluation", "Parts", "Screened", "Screener", "load_parts"]
