@@ -78,7 +78,9 @@ class EmailInfo:
     """An address (plain or already hashed by the caller) was given."""
 
 
-def _normalise_domain(domain: str) -> str | None:
+def normalise_domain(domain: str) -> str | None:
+    """``domain`` lower case, IDNA-encoded, without surrounding spaces or a trailing dot; None
+    when nothing is left or it cannot be IDNA-encoded. Orders and list entries both use it."""
     d = domain.strip().rstrip(".").lower()
     if not d:
         return None
@@ -95,7 +97,7 @@ def email_domain(address: str) -> str | None:
     _, at, domain = address.rpartition("@")
     if not at:
         return None
-    return _normalise_domain(domain)
+    return normalise_domain(domain)
 
 
 def normalise_email(address: str) -> str:
@@ -104,7 +106,7 @@ def normalise_email(address: str) -> str:
     local, at, domain = addr.rpartition("@")
     if not at:
         return addr
-    norm_domain = _normalise_domain(domain) or domain
+    norm_domain = normalise_domain(domain) or domain
     base, plus, _tag = local.partition("+")
     if plus and base:
         local = base
@@ -131,7 +133,7 @@ def analyse_email(address: str | None, domain: str | None = None) -> EmailInfo:
     has_email = bool(address and address.strip())
     dom = email_domain(address) if has_email and address else None
     if dom is None and domain:
-        dom = _normalise_domain(domain)
+        dom = normalise_domain(domain)
     if dom is None:
         return EmailInfo(domain=None, is_disposable=False, is_free=False, has_email=has_email)
     disposable, free = _domain_flags(dom)

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fraudscreen.enrich.email import EMAIL_IN_TEXT
+from fraudscreen.enrich.email import EMAIL_IN_TEXT, normalise_domain
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.rules.context import LIST_KINDS
 from fraudscreen.schema import refuse_card_numbers
@@ -99,13 +99,10 @@ def _unmap(
 
 def _domain(value: str) -> str | None:
     """Lower-case IDNA form of a domain, or None if it is not a valid domain name."""
-    value = value.strip().lower().rstrip(".")
-    if not value.isascii():
-        try:
-            value = value.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-    labels = value.split(".")
+    normal = normalise_domain(value)  # as an order's email domain is
+    if normal is None:
+        return None
+    value, labels = normal, normal.split(".")
     if len(value) > 253 or not all(_LABEL_RE.fullmatch(label) for label in labels):
         return None
     return value
