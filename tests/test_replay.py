@@ -243,3 +243,22 @@ def test_the_lean_evaluation_decides_like_the_full_one(tmp_path: Path) -> None:
     assert full.hits == lean.hits and full.probability == lean.probability is not None
     assert full.record.response["profile"] == lean.profile.to_dict()
     assert lean.record.response == {} and lean.result.profile == {}
+
+
+def test_the_replay_gives_back_automatic_garbage_collection(rows, settings) -> None:
+    # full collections are off while it runs (they walk every row and stored order); on after,
+    # also when it fails, and left off when the caller had turned them off
+    import gc
+
+    assert gc.isenabled()
+    replay(rows[:50], settings=settings)
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        replay(rows[:50], settings=settings, store="nowhere")  # type: ignore[arg-type]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        replay(rows[:50], settings=settings)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
