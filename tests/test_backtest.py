@@ -427,9 +427,46 @@ def test_training_with_labels_known_at_test_start() -> None:
     assert (realistic.labels, everything.labels) == ("known_at_test_start", "all")
     assert np.array_equal(realistic.test_idx, everything.test_idx)
     assert realistic.result.report["rows"] == everything.result.report["rows"]
+    # the realistic model is the one trained on the labels known then: late frauds as legit
+    known = y.copy()
+    known[: n - 600][rows.label_times[: n - 600] > test_start] = 0
+    by_hand = train_on_replay(dataclasses.replace(rows, y=known), version="h", data_sha256="0" * 64)
+    np.testing.assert_array_equal(realistic.result.bundle.predict_proba(X),
+                                  by_hand.result.bundle.predict_proba(X))
+    assert not np.array_equal(realistic.result.bundle.predict_proba(X),
+                              everything.result.bundle.predict_proba(X))
     with pytest.raises(ModelError):
         train_on_replay(rows, split="random", version="r", data_sha256="0" * 64,
                         labels="known_at_test_start")
+
+
+def _trained(X: np.ndarray, y: np.ndarray, times: np.ndarray) -> Any:
+    return train_model(X, y, FEATURE_NAMES, event_times=times, version="t", data_sha256="0" * 64)
+
+
+def test_the_test_rows_labels_never_reach_the_model(replayed: ReplayResult) -> None:
+    # held-out means held out: with the test rows' labels flipped, the same trees, calibration
+    # and thresholds; only the reported figures (computed on those rows) change
+    X, y, times = replayed.X, replayed.y, replayed.event_times
+    base = _trained(X, y, times)
+    flipped = y.copy()
+    flipped[base.test_rows] = 1 - flipped[base.test_rows]
+    other = _trained(X, flipped, times)
+    np.testing.assert_array_equal(other.test_rows, base.test_rows)
+    np.testing.assert_array_equal(base.bundle.predict_proba(X), other.bundle.predict_proba(X))
+    assert base.bundle.thresholds == other.bundle.thresholds
+    assert base.bundle.metrics["roc_auc"] > 0.8 > other.bundle.metrics["roc_auc"]
+
+
+def test_the_calibration_rows_labels_never_reach_the_trees(replayed: ReplayResult) -> None:
+    X, y, times = replayed.X, replayed.y, replayed.event_times
+    base = _trained(X, y, times)
+    flipped = y.copy()
+    flipped[base.calibration_rows] = 1 - flipped[base.calibration_rows]
+    other = _trained(X, flipped, times)
+    raw = [(base.bundle.raw_score(x), other.bundle.raw_score(x)) for x in X[:300]]
+    assert all(a == b for a, b in raw)  # the same trees
+    assert base.bundle.calibration != other.bundle.calibration  # fitted on those labels
 
 
 def _invoke_backtest(rows: list[Any], path: Path, settings: Settings, *extra: str) -> Any:
