@@ -92,3 +92,15 @@ def test_a_failed_deciding_rule_turns_an_accept_into_a_degraded_review() -> None
     assert [r.code for r in out.reasons] == ["SIGNAL", "RULE_FAILED"]
     out = decide(probability=0.5, thresholds=T, hits=[], degraded=failed)  # the model reviews anyway
     assert (out.decision, out.disposition, out.reasons[0].code) == ("review", "model", "RULE_FAILED")
+
+
+def test_the_model_s_signals_follow_the_rule_and_system_reasons() -> None:
+    signal = Reason("MODEL_AMOUNT_USD", "amount_usd: 9,000.00", "model")
+    hit = RuleHit("far", "IP_BILLING_FAR", "signal", "far away")
+    missing = Reason("GEOIP_UNAVAILABLE", "no GeoIP", "system")
+    plain = decide(probability=0.6, thresholds=Thresholds(review=0.5, reject=0.9), hits=[hit],
+                   model_signals=[signal])
+    assert (plain.decision, [r.code for r in plain.reasons]) == ("review", ["IP_BILLING_FAR", "MODEL_AMOUNT_USD"])
+    degraded = decide(probability=0.6, thresholds=Thresholds(review=0.5, reject=0.9), hits=[hit],
+                      model_signals=[signal], degraded=[missing])
+    assert [r.code for r in degraded.reasons] == ["IP_BILLING_FAR", "GEOIP_UNAVAILABLE", "MODEL_AMOUNT_USD"]

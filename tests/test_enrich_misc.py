@@ -243,6 +243,8 @@ def test_card_hidden_in_longer_digit_runs() -> None:
         "full_width": "４１１１１１１１１１１１１１１１",
     }
     assert find_card_numbers(body) == ["/long", "/grouped_with_cvv", "/full_width"]
+    # a long run holds a card only where a Luhn-valid 12-19 digit stretch starts with no 0
+    assert find_card_numbers({"zeros": "0" * 24, "tracking": "0" * 8 + "12345678901234"}) == []
 
 
 @pytest.mark.parametrize(

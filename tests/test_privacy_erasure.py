@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from fraudscreen.api import create_app
@@ -135,7 +136,12 @@ def test_erased_account_is_found_nowhere(client, keys, settings) -> None:
     assert fresh["profile"]["device_accounts_ever"] == 0
 
 
-def test_keeping_confirmed_fraud_hashes_is_explicit_and_reported(tmp_path: Path, store_url: str) -> None:
+@pytest.mark.parametrize("outcome", ["fraud", "chargeback", "refund", "not_fraud"])
+def test_keeping_confirmed_fraud_hashes_is_explicit_and_reported(
+    tmp_path: Path, store_url: str, outcome: str
+) -> None:
+    """Only a confirmed fraud keeps its email hash: a chargeback may be friendly fraud or a
+    dispute, and a refund or not_fraud says nothing against the buyer."""
     settings = make_settings(tmp_path, store_url, erasure_keep_fraud_hashes="true")
     app = create_app(settings)
     try:
@@ -144,9 +150,14 @@ def test_keeping_confirmed_fraud_hashes_is_explicit_and_reported(tmp_path: Path,
         score_key = store.create_api_key("s", ["score", "outcomes"])[1]
         admin_key = store.create_api_key("a", ["admin"])[1]
         first = client.post("/v1/score", json=account_orders()[0], headers=auth(score_key)).get_json()
-        client.post(f"/v1/orders/{first['id']}/outcome", json={"outcome": "fraud"}, headers=auth(score_key))
+        client.post(f"/v1/orders/{first['id']}/outcome", json={"outcome": outcome}, headers=auth(score_key))
         report = client.delete(f"/v1/accounts/{ACCOUNT}", headers=auth(admin_key)).get_json()
         assert report["removed"]["orders"] == 1
+        if outcome != "fraud":
+            assert store.list_entries() == [] and not any("block list" in k["what"] for k in report["kept"])
+            assert client.post("/v1/score", json=account_orders()[1],
+                               headers=auth(score_key)).get_json()["decision"] != "reject"
+            return
         assert any("block list" in k["what"] and "KEEP_FRAUD_HASHES" in k["why"] for k in report["kept"])
         hashed = email_hash(normalise_email(EMAIL), load_or_create_secrets(settings.data_dir).email_hmac_key)
         assert [(r.list_name, r.kind, r.value) for r in store.list_entries()] == [("block", "email_hash", hashed)]
@@ -175,6 +186,7 @@ def test_erasure_keeps_list_entries_other_accounts_share_and_clears_notes(client
         ("device_id", DEVICE, "only this buyer"),  # only the erased account's: removed
         ("account_id", "acct-ring-mate", f"linked to {ACCOUNT}."),  # kept, note cleared
         ("ip", "81.2.69.192", f"{ACCOUNT}7 is someone else"),  # a longer id: untouched
+        ("account_id", f"{ACCOUNT}7", "another buyer"),  # its audit entry too
     ):
         created = client.post("/v1/lists/block", json={"kind": kind, "value": value, "note": note},
                               headers=admin)
@@ -190,7 +202,8 @@ def test_erasure_keeps_list_entries_other_accounts_share_and_clears_notes(client
     entries = {(e["kind"], e["value"]): e["note"]
                for e in client.get("/v1/lists?list=block", headers=admin).get_json()["entries"]}
     assert entries == {("ip", IP): "[erased]", ("account_id", "acct-ring-mate"): "[erased]",
-                       ("ip", "81.2.69.192"): f"{ACCOUNT}7 is someone else"}
+                       ("ip", "81.2.69.192"): f"{ACCOUNT}7 is someone else",
+                       ("account_id", f"{ACCOUNT}7"): "another buyer"}
     assert ACCOUNT not in table_text(settings.resolved_database_url).replace(f"{ACCOUNT}7", "")
     assert DEVICE not in table_text(settings.resolved_database_url)
     # The kept block still works, and its audit entry still says who added which IP.
@@ -206,7 +219,7 @@ def test_erasure_keeps_list_entries_other_accounts_share_and_clears_notes(client
     finally:
         engine.dispose()
     values = [d if isinstance(d, dict) else json.loads(d) for _t, d in audit]
-    assert [v.get("value") for v in values] == [IP, None, "acct-ring-mate", "81.2.69.192"]
+    assert [v.get("value") for v in values] == [IP, None, "acct-ring-mate", "81.2.69.192", f"{ACCOUNT}7"]
 
 
 def test_an_account_with_a_thousand_identifiers_is_exported_and_erased(client, keys, settings) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fraudscreen.profile import (
+    SHARED_COUNT_CAP,
     AccountHistory,
     EntityKeys,
     PastOrder,
@@ -159,3 +160,12 @@ def test_entity_keys_shared_items_skip_missing_and_email_hash() -> None:
         ("card", "c"),
         ("email_domain", "example.com"),
     ]
+
+
+def test_build_profile_clamps_shared_counts_and_negative_gaps() -> None:
+    at = datetime(2024, 5, 1, tzinfo=UTC)
+    history = AccountHistory("a", None, None, 1, {"accept": 1}, at + timedelta(seconds=5), (),
+                             {}, {"ip": (250, 1000)})
+    profile = build_profile(history, at=at, account_created_at=None)
+    assert (profile.ip_accounts_1d, profile.ip_accounts_ever) == (SHARED_COUNT_CAP, SHARED_COUNT_CAP)
+    assert profile.seconds_since_last_order == 0.0
