@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import random
-import time
 
 import phonenumbers
 import pytest
@@ -400,23 +399,17 @@ def _order_body() -> dict[str, object]:
     }
 
 
-def test_find_cards_order_body_cost() -> None:
+def test_no_card_in_a_realistic_order_body() -> None:
     body = _order_body()
     size = len(json.dumps(body))
     assert 1500 < size < 3000
     assert find_card_numbers(body) == []
-    start = time.perf_counter()
-    for _ in range(200):
-        find_card_numbers(body)
-    assert (time.perf_counter() - start) / 200 < 1e-3
 
 
-def test_find_cards_large_digit_body_is_fast() -> None:
+def test_no_card_in_a_large_body_of_short_digit_runs() -> None:
     # 64 KB of digit runs with no card in them is the slow case: every window is tried.
     body = {"blob": ("1" * 11 + " ") * 5000}
-    start = time.perf_counter()
-    assert find_card_numbers(body) == []
-    assert time.perf_counter() - start < 1.0
+    assert find_card_numbers(body) == []  # and it ends: no window is tried twice
 
 
 def test_card_key() -> None:
@@ -504,10 +497,8 @@ def test_unknown_agents(ua: str | None) -> None:
 
 
 def test_warm_up_then_parse() -> None:
-    warm_up()
-    start = time.perf_counter()
-    parse_user_agent(CHROME_WIN + " warm")
-    assert time.perf_counter() - start < 0.05  # the regexes are loaded already
+    warm_up()  # loads the regexes (the cost is in benchmarks/screen_inprocess.py, not here)
+    assert parse_user_agent(CHROME_WIN + " warm") == parse_user_agent(CHROME_WIN)
 
 
 def test_parse_user_agent_is_cached() -> None:

@@ -109,7 +109,7 @@ def test_export_leaves_out_unlabelled_recent_and_foreign_schema_orders(
 def test_rows_logged_before_a_feature_existed_are_skipped_with_a_reason() -> None:
     row = {"format": FORMAT, "order_id": "o", "event_time": "2026-01-01T00:00:00Z",
            "label": "legit", "features": {"amount_usd": 1.0}, "rules": []}
-    with pytest.raises(Exception, match="lack the features"):
+    with pytest.raises(ModelError, match="lack the features"):
         read_logged([row])
     full = {**row, "features": dict.fromkeys(FEATURE_NAMES, 0.0)}
     result = read_logged([row, full, {**full, "label": "maybe"}])

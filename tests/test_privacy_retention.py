@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from fraudscreen.config import Settings
+from fraudscreen.errors import NotFoundError
 from fraudscreen.logs import log_file_name
 from fraudscreen.privacy import PurgeScheduler, purge
 from fraudscreen.privacy.commands import purge as purge_command
@@ -104,7 +105,7 @@ def test_purge_removes_what_is_past_retention_and_keeps_the_rest(screener, setti
     # Aggregates stay: the account's counters are unchanged; the long-gone account is deleted.
     profile_after = store.get_profile("acct-now", at=NOW)
     assert profile_after.prior_orders == profile_before.prior_orders == 2
-    with pytest.raises(Exception, match="no account"):
+    with pytest.raises(NotFoundError, match="no account"):
         store.get_profile("acct-gone", at=NOW)
 
     again = purge(store, settings, now=NOW)
