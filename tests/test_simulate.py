@@ -14,7 +14,7 @@ import maxminddb
 import pytest
 
 from fraudscreen.config import load_settings
-from fraudscreen.training.jsonl import write_jsonl
+from fraudscreen.training.jsonl import iter_jsonl, write_jsonl
 from fraudscreen.training.sim_ips import anonymizer_pool
 from fraudscreen.training.simulate import (
     CATALOG,
@@ -341,3 +341,23 @@ def test_simulate_command_names_the_valid_start_range(tmp_path: Path, start: str
     assert "--start" in result.output
     assert ("must lie from 1974-02-09 to 2099-09-29" in result.output
             or "must be a time from 1970 to 2099" in result.output), result.output
+
+
+def test_a_larger_shop_spreads_its_orders_over_fewer_days(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fraudscreen.cli import main
+
+    out = tmp_path / "o.jsonl"
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "var"), "simulate", "--orders",
+                                       "3000", "--per-day", "1500", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(iter_jsonl(out))
+    span = _time(rows[-1]["event"]["time"]) - _time(rows[0]["event"]["time"])
+    assert timedelta(days=1) < span < timedelta(days=3)  # 3,000 orders at 1,500 a day (local times)
+    assert {r["scenario"] for r in rows if r["label"] == "fraud"} >= {"card_testing", "stolen_card", "fraud_ring"}
+    per_day = next(p for p in main.commands["simulate"].params if p.name == "orders_per_day")
+    assert per_day.default == ORDERS_PER_DAY
+    # the default shop is unchanged: the shipped sample is still reproducible
+    assert list(simulate_orders(200, seed=5, start=START, orders_per_day=ORDERS_PER_DAY)) == \
+        list(simulate_orders(200, seed=5, start=START))

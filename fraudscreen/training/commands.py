@@ -143,21 +143,24 @@ def _common_training_options(command: Any) -> Any:
 @click.option("--seed", type=SEED, default=1, show_default=True)
 @click.option("--start", default="2026-01-05T00:00:00+00:00", show_default=True, callback=_time_option,
               help="Time of the first order (RFC 3339; without an offset: UTC).")
+@click.option("--per-day", "orders_per_day", type=click.FloatRange(min=1, max=1e6), default=150,
+              show_default=True, help="Orders a day: the orders spread over --orders / --per-day days.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, callback=_writable_file)
-def simulate(n_orders: int, seed: int, start: datetime, out: Path) -> None:
+def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, out: Path) -> None:
     """Generate labelled orders of a hosting shop as JSON Lines."""
     from fraudscreen.training.jsonl import write_jsonl
     from fraudscreen.training.simulate import simulate_orders, start_range
 
-    earliest, latest = start_range(n_orders)
+    earliest, latest = start_range(n_orders, orders_per_day)
     if not earliest <= start <= latest:
         raise click.BadParameter(f"must lie from {earliest:%Y-%m-%d} to {latest:%Y-%m-%d} for "
                                  f"{n_orders} orders (every time in the rows must fall in 1970-2099)",
                                  param_hint="--start")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        count = write_jsonl(simulate_orders(n_orders, seed=seed, start=start), out)
+        count = write_jsonl(simulate_orders(n_orders, seed=seed, start=start,
+                                            orders_per_day=orders_per_day), out)
     except OSError as exc:
         raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__})") from None
     click.echo(f"Wrote {count} orders to {out}.")

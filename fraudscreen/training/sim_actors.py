@@ -119,11 +119,12 @@ def iso(t: datetime) -> str:
 class SimBase:
     """Random helpers, actor factories and the request builder shared by every scenario."""
 
-    def __init__(self, n: int, *, seed: int, start: datetime) -> None:
+    def __init__(self, n: int, *, seed: int, start: datetime,
+                 orders_per_day: float = ORDERS_PER_DAY) -> None:
         self.n = n
         self.rng = random.Random(seed)
         self.start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
-        self.days = max(1.0, n / ORDERS_PER_DAY)
+        self.days = max(1.0, n / orders_per_day)
         self.end = self.start + timedelta(days=self.days)
         self.pool = ip_pool()
         self.exits: tuple[Exit, ...] = anonymizer_pool()

@@ -55,10 +55,10 @@ AGENCY_SHARE = 0.006
 """Share of honest scenarios that are an agency's batch (4-8 orders each)."""
 
 
-def start_range(n: int) -> tuple[datetime, datetime]:
+def start_range(n: int, orders_per_day: float = ORDERS_PER_DAY) -> tuple[datetime, datetime]:
     """The earliest and latest start of ``n`` orders whose rows are all valid score requests
     (times from 1970 to 2099: account sign-ups before the window, labels after it)."""
-    window = timedelta(days=max(1.0, n / ORDERS_PER_DAY) + LEGIT_LABEL_DAYS + 1)
+    window = timedelta(days=max(1.0, n / orders_per_day) + LEGIT_LABEL_DAYS + 1)
     return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=MAX_ACCOUNT_AGE_DAYS),
             datetime(2099, 12, 31, tzinfo=UTC) - window)
 
@@ -66,14 +66,17 @@ def start_range(n: int) -> tuple[datetime, datetime]:
 class OrderSimulator(LegitScenarios, FraudPatterns):
     """Generates the orders of one simulation; scenarios are methods, easy to add to."""
 
-    def __init__(self, n: int, *, seed: int, start: datetime) -> None:
-        earliest, latest = start_range(n)
+    def __init__(self, n: int, *, seed: int, start: datetime,
+                 orders_per_day: float = ORDERS_PER_DAY) -> None:
+        if not orders_per_day > 0:
+            raise ValueError("orders_per_day must be positive")
+        earliest, latest = start_range(n, orders_per_day)
         if not earliest <= start <= latest:
             raise ValueError(f"the start of {n} orders must lie from {earliest:%Y-%m-%d} to "
                              f"{latest:%Y-%m-%d}: accounts sign up to {MAX_ACCOUNT_AGE_DAYS:.0f} "
                              "days earlier, and labels arrive up to "
                              f"{LEGIT_LABEL_DAYS:.0f} days after the window")
-        super().__init__(n, seed=seed, start=start)
+        super().__init__(n, seed=seed, start=start, orders_per_day=orders_per_day)
         self.build_population()
         self.init_patterns()
         self.fraud_counts = {k: 0 for k in FRAUD_SHARES}
@@ -120,7 +123,13 @@ class OrderSimulator(LegitScenarios, FraudPatterns):
                 req["scenario"] = "after_dispute"
 
 
-def simulate_orders(n: int, *, seed: int, start: datetime) -> Iterator[dict[str, Any]]:
-    """Yield ``n`` labelled score requests in event-time order; same seed, same output."""
-    for _, _, req in OrderSimulator(n, seed=seed, start=start).run():
+def simulate_orders(
+    n: int, *, seed: int, start: datetime, orders_per_day: float = ORDERS_PER_DAY
+) -> Iterator[dict[str, Any]]:
+    """Yield ``n`` labelled score requests in event-time order; same seed, same output.
+
+    The orders spread over ``n / orders_per_day`` days: the default is a small shop (20,000
+    orders in about four months); a larger shop's year is, for example, 1,000,000 orders at
+    2,740 a day."""
+    for _, _, req in OrderSimulator(n, seed=seed, start=start, orders_per_day=orders_per_day).run():
         yield req
