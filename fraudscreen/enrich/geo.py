@@ -288,7 +288,7 @@ class GeoIP:
 class CityRecords:
     """Country, English city name and network prefix length of addresses, straight from a City
     database's records, without geoip2's models: for sampling many addresses (the simulator's
-    pools, ~5 µs each) rather than for screening."""
+    address pools), not for screening."""
 
     def __init__(self, path: str) -> None:
         """Open the database; OSError or ValueError if it cannot be read."""

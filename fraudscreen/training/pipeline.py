@@ -20,7 +20,7 @@ import math
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -176,10 +176,11 @@ def replay(
     live service answers a repeat with the stored order) are skipped and counted in ``skipped``.
     """
     started = time.perf_counter()
-    rows = list(rows)
+    todo: list[Any] = list(rows)  # the replay's own list: each row is let go once screened
+    del rows
     why: Counter[str] = Counter()
     keyed = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(todo):
         if (k := _sort_key(row)) is not None:
             keyed.append((k, i))
         else:
@@ -208,7 +209,7 @@ def replay(
         ):
             if seq % YOUNG_GC_EVERY == 0:
                 gc.collect(1)  # cycles the screening made since, if any; never the kept objects
-            row = rows[index]
+            row, todo[index] = todo[index], None  # memory goes back as the store grows
             raw_label = row.get("label")
             label = LABELS.get(raw_label) if isinstance(raw_label, str) else None
             if label is None:
@@ -294,8 +295,10 @@ def load_labelled(
         logged = read_logged(_only_logged(islice(iter_jsonl_lines(path), limit), path),
                              rules=RuleSet.load(settings.resolved_rules_path), label_delay=label_delay)
         return logged, int(logged.y.size) + logged.skipped
-    rows: Sequence[Any] = list(_no_logged(islice(iter_jsonl_lines(path), limit), path))
-    return replay(rows, settings=settings, progress=progress, label_delay=label_delay), len(rows)
+    # the replay holds the only reference to the rows and lets each go once screened
+    replayed = replay(list(_no_logged(islice(iter_jsonl_lines(path), limit), path)),
+                      settings=settings, progress=progress, label_delay=label_delay)
+    return replayed, int(replayed.y.size) + replayed.skipped
 
 
 def _only_logged(numbered: Iterable[tuple[int, Any]], path: Path) -> Iterator[Any]:
