@@ -440,31 +440,34 @@ def test_training_with_labels_known_at_test_start() -> None:
                         labels="known_at_test_start")
 
 
-def _trained(X: np.ndarray, y: np.ndarray, times: np.ndarray) -> Any:
-    return train_model(X, y, FEATURE_NAMES, event_times=times, version="t", data_sha256="0" * 64)
+def _trained_twice(replayed: ReplayResult, flip: str) -> tuple[Any, Any]:
+    """A model of the replayed rows, and one trained on the same rows with the labels of its
+    ``flip`` rows (``"test_rows"``, ``"calibration_rows"``) flipped."""
+    def trained(y: np.ndarray) -> Any:
+        return train_model(replayed.X, y, FEATURE_NAMES, event_times=replayed.event_times,
+                           version="t", data_sha256="0" * 64)
+
+    base = trained(replayed.y)
+    rows = getattr(base, flip)
+    flipped = replayed.y.copy()
+    flipped[rows] = 1 - flipped[rows]
+    return base, trained(flipped)
 
 
 def test_the_test_rows_labels_never_reach_the_model(replayed: ReplayResult) -> None:
     # held-out means held out: with the test rows' labels flipped, the same trees, calibration
     # and thresholds; only the reported figures (computed on those rows) change
-    X, y, times = replayed.X, replayed.y, replayed.event_times
-    base = _trained(X, y, times)
-    flipped = y.copy()
-    flipped[base.test_rows] = 1 - flipped[base.test_rows]
-    other = _trained(X, flipped, times)
+    base, other = _trained_twice(replayed, "test_rows")
     np.testing.assert_array_equal(other.test_rows, base.test_rows)
+    X = replayed.X
     np.testing.assert_array_equal(base.bundle.predict_proba(X), other.bundle.predict_proba(X))
     assert base.bundle.thresholds == other.bundle.thresholds
     assert base.bundle.metrics["roc_auc"] > 0.8 > other.bundle.metrics["roc_auc"]
 
 
 def test_the_calibration_rows_labels_never_reach_the_trees(replayed: ReplayResult) -> None:
-    X, y, times = replayed.X, replayed.y, replayed.event_times
-    base = _trained(X, y, times)
-    flipped = y.copy()
-    flipped[base.calibration_rows] = 1 - flipped[base.calibration_rows]
-    other = _trained(X, flipped, times)
-    raw = [(base.bundle.raw_score(x), other.bundle.raw_score(x)) for x in X[:300]]
+    base, other = _trained_twice(replayed, "calibration_rows")
+    raw = [(base.bundle.raw_score(x), other.bundle.raw_score(x)) for x in replayed.X[:300]]
     assert all(a == b for a, b in raw)  # the same trees
     assert base.bundle.calibration != other.bundle.calibration  # fitted on those labels
 
