@@ -100,7 +100,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?"
+    r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?"
 )
 _NOT_A_TIME = "must be an RFC 3339 time such as '2026-01-05T10:00:00Z'"
 

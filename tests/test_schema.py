@@ -34,6 +34,7 @@ def test_valid_order_is_normalised() -> None:
         ("2026-11-20 11:00:00+01:00", datetime(2026, 11, 20, 10, 0, tzinfo=UTC)),
         ("2026-11-20T10:00:00.123456789Z", datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)),
         ("2026-11-20T10:00:00,5Z", datetime(2026, 11, 20, 10, 0, 0, 500000, tzinfo=UTC)),  # as before
+        ("2026-11-20T10:00:00.123456789012Z", datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)),
         ("2026-11-20T10:00:00", datetime(2026, 11, 20, 10, 0, tzinfo=UTC)),  # no offset: UTC
         ("2026-11-20", datetime(2026, 11, 20, tzinfo=UTC)),
     ],
