@@ -114,7 +114,7 @@ def train_on_replay(
         rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
         period_times=replayed.event_times,
     )
-    if test_idx.size != result.report["rows"]["test"]:  # pragma: no cover - same function
+    if not np.array_equal(test_idx, result.test_rows):  # pragma: no cover - same function
         raise ModelError("the back-test split differs from the training split")
     return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known)
 
