@@ -32,7 +32,12 @@ from fraudscreen.enrich.phone import is_valid_phone
 from fraudscreen.errors import CardNumberRefusedError, ErrorDetail, InvalidRequestError
 from fraudscreen.profile import OUTCOMES
 from fraudscreen.result import ScreeningWarning
-from fraudscreen.schema_report import PRINTABLE, unknown_field_warnings, validation_details
+from fraudscreen.schema_report import (
+    NON_BLANK,
+    PRINTABLE,
+    unknown_field_warnings,
+    validation_details,
+)
 
 __all__ = ["CART_CATEGORIES", "OUTCOMES", "OrderRequest", "parse_order", "parse_time", "rfc3339"]
 
@@ -46,9 +51,9 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 """What :data:`~fraudscreen.schema_report.PRINTABLE` refuses, for text outside a request body
 (path ids)."""
 Text255 = Annotated[str, Field(max_length=255)]
-Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=_PRINTABLE)]
+Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=NON_BLANK)]
 """An identifier: not empty once whitespace is stripped, no control characters."""
-AccountId = Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTABLE)]
+AccountId = Annotated[str, Field(min_length=1, max_length=128, pattern=NON_BLANK)]
 """An account id: at most 128 characters (the store's key)."""
 StoredText = Annotated[str, Field(max_length=255, pattern=_PRINTABLE)]
 """Free text the store keeps (or derives a stored key from): no control characters."""

@@ -11,10 +11,13 @@ from pydantic import BaseModel, ValidationError
 from fraudscreen.errors import ErrorDetail
 from fraudscreen.result import ScreeningWarning
 
-__all__ = ["PRINTABLE", "unknown_field_warnings", "validation_details"]
+__all__ = ["NON_BLANK", "PRINTABLE", "unknown_field_warnings", "validation_details"]
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 """No control characters: what is stored must fit every database (PostgreSQL refuses NUL)."""
+NON_BLANK = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+""":data:`PRINTABLE` and not only white space. Ids are stripped before they are checked; this
+makes the documented schema refuse what stripping would leave empty."""
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
@@ -40,8 +43,12 @@ def validation_details(exc: ValidationError) -> list[ErrorDetail]:
 def _clean_message(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return "is required"
-    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == PRINTABLE:
+    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in (
+        PRINTABLE, NON_BLANK
+    ):  # stripped first, so a NON_BLANK value fails only on a control character
         return "must not contain control characters"
+    if error["type"] == "string_too_short" and error.get("ctx", {}).get("min_length") == 1:
+        return "must not be empty or blank"
     if error["type"] == "extra_forbidden":
         return "is not allowed"
     message = str(error["msg"])

@@ -313,6 +313,13 @@ REQUEST_EXAMPLES = [
     ("event/time", "1969-12-31T00:00:00Z", False),
     ("event/time", "2026-01-01T00:00:00Z", True),
     ("account/created_at", "2099-12-31T00:00:00Z", True),
+    ("event/transaction_id", "   ", False),
+    ("event/transaction_id", "\u00a0\t", False),
+    ("event/transaction_id", " t-9 ", True),
+    ("event/transaction_id", "t\x01", False),
+    ("account/user_id", " ", False),
+    ("account/user_id", "u 1", True),
+    ("device/id", "\u2003", False),
 ]
 
 

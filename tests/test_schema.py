@@ -178,7 +178,17 @@ def test_empty_identifiers_are_refused(pointer: str) -> None:
     _, part, field = pointer.split("/")
     with pytest.raises(InvalidRequestError) as info:
         parse_order(body(**{f"{part}__{field}": "  "}))
-    assert [d.pointer for d in info.value.details] == [pointer]
+    assert [(d.pointer, d.message) for d in info.value.details] == [(pointer, "must not be empty or blank")]
+
+
+@pytest.mark.parametrize("pointer", ["/account/user_id", "/event/transaction_id", "/email/domain"])
+def test_a_control_character_is_named_as_such(pointer: str) -> None:
+    _, part, field = pointer.split("/")
+    with pytest.raises(InvalidRequestError) as info:
+        parse_order(body(**{f"{part}__{field}": "a\x07b"}))
+    assert [(d.pointer, d.message) for d in info.value.details] == [
+        (pointer, "must not contain control characters")
+    ]
 
 
 def test_a_whole_number_written_with_a_fraction_is_a_valid_quantity() -> None:
