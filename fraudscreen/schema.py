@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from fraudscreen.enrich.card import find_card_numbers
+from fraudscreen.enrich.geo import unmapped
 from fraudscreen.enrich.phone import is_valid_phone
 from fraudscreen.errors import CardNumberRefusedError, ErrorDetail, InvalidRequestError
 from fraudscreen.profile import OUTCOMES
@@ -164,9 +165,7 @@ def _canonical_ip(value: str) -> str:
         address = ipaddress.ip_address(value.partition("%")[0])
     except ValueError:
         raise ValueError("must be an IPv4 or IPv6 address") from None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
+    return str(unmapped(address))
 
 
 class Device(_Part):

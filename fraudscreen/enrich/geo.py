@@ -19,9 +19,21 @@ import geoip2.database
 import geoip2.errors
 import maxminddb
 
-__all__ = ["CityRecords", "GeoIP", "IPLocation"]
+__all__ = ["CityRecords", "GeoIP", "IPAddress", "IPLocation", "unmapped"]
 
 _CACHE_SIZE = 8192
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def unmapped(addr: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv4-mapped IPv6 address stands for (``::ffff:a.b.c.d``), else ``addr``.
+
+    One host has one address everywhere: in the request, the lists and the GeoIP lookups.
+    """
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
 _OPEN_ERRORS = (OSError, ValueError, maxminddb.InvalidDatabaseError)
 # Lookup misses: not in the database, or an IPv6 address asked of an IPv4-only database.
 _MISSES = (geoip2.errors.AddressNotFoundError, ValueError)
@@ -216,8 +228,7 @@ class GeoIP:
             # The value stays out of the message: an IP address is personal data.
             raise ValueError("not a valid IPv4 or IPv6 address") from None
         canonical = str(addr)
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped  # ::ffff:a.b.c.d is the IPv4 address a.b.c.d
+        addr = unmapped(addr)
         anon_checked = self._anon is not None
         if _is_private(addr):
             return IPLocation(canonical, False, is_private=True, anonymous_ip_checked=anon_checked)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fraudscreen.enrich.email import EMAIL_IN_TEXT, normalise_domain
+from fraudscreen.enrich.geo import unmapped
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.rules.context import LIST_KINDS
 from fraudscreen.schema import refuse_card_numbers
@@ -72,7 +73,7 @@ def _ip_value(value: str) -> str:
         raise _bad("/value", "IP addresses with a zone id are not accepted")
     try:
         if "/" not in value:
-            return str(_unmap(ipaddress.ip_address(value)))
+            return str(unmapped(ipaddress.ip_address(value)))
         net = ipaddress.ip_network(value, strict=True)
     except ValueError:
         raise _bad("/value", "not an IP address or a CIDR network with no host bits set") from None
@@ -87,14 +88,6 @@ def _ip_value(value: str) -> str:
     if net.prefixlen == net.max_prefixlen:
         return str(net.network_address)
     return str(net)
-
-
-def _unmap(
-    addr: ipaddress.IPv4Address | ipaddress.IPv6Address,
-) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    return addr
 
 
 def _domain(value: str) -> str | None:
@@ -266,7 +259,7 @@ class ListMatcher:
 
     def _ip_lists(self, ip: str) -> set[str]:
         try:
-            addr = _unmap(ipaddress.ip_address(ip.strip()))
+            addr = unmapped(ipaddress.ip_address(ip.strip()))
         except ValueError:
             return set()
         number = int(addr)
