@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import decide
 from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import (
+    ConfigError,
     ErrorDetail,
     FraudscreenError,
     InvalidRequestError,
@@ -55,7 +56,11 @@ from fraudscreen.result import Reason, ScreeningResult, ScreeningWarning
 from fraudscreen.rules import ListEntry, ListMatcher, RuleHit, RuleSet
 from fraudscreen.schema import MAX_CLOCK_SKEW, OrderRequest, parse_order
 from fraudscreen.signals import Enricher, OrderSignals
+from fraudscreen.store.interface import ScreeningStore
 from fraudscreen.store.records import OrderRecord
+
+if TYPE_CHECKING:
+    from fraudscreen.store.sql import Store
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +119,22 @@ class Screener:
         return cls(settings, load_parts(settings))
 
     @property
-    def store(self) -> Any:
-        """The store screening writes to. Typed ``Any``: the API also calls what only the SQL
-        store has (audit, erasure, lists); screening itself uses :class:`ScreeningStore`."""
+    def store(self) -> ScreeningStore:
+        """The store screening reads and writes: the SQL store when serving, the replay's
+        in-memory store when training."""
         return self.parts.store
+
+    @property
+    def sql_store(self) -> Store:
+        """The SQL store, for what the API needs beyond screening (keys, audit, erasure, lists).
+
+        ConfigError when this screener runs on another store (the replay's)."""
+        from fraudscreen.store.sql import Store
+
+        store = self.parts.store
+        if not isinstance(store, Store):
+            raise ConfigError("this screener does not run on the SQL store")
+        return store
 
     @property
     def thresholds(self) -> Thresholds | None:

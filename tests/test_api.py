@@ -225,7 +225,7 @@ def test_a_failed_reload_says_what_stays_in_use(tmp_path: Path, store_url: str) 
                                  (folder / "missing.joblib", "no model is loaded")):
         client = create_app(make_settings(tmp_path, store_url, model_path=model_path)).test_client()
         screener = client.application.extensions["fraudscreen"]
-        key = screener.store.create_api_key(f"k-{model_path.stem}", ["admin"])[1]
+        key = screener.sql_store.create_api_key(f"k-{model_path.stem}", ["admin"])[1]
         before = screener.parts.model
         response = client.post("/v1/admin/model/reload",
                                json={"path": str(folder / "broken.joblib")}, headers=auth(key))
@@ -248,7 +248,7 @@ def test_private_ip_is_a_warning(client, keys) -> None:
 def test_missing_model_answers_review_and_readyz_says_why(tmp_path: Path, store_url: str) -> None:
     settings = make_settings(tmp_path, store_url, model_path=tmp_path / "nope.joblib")
     client = create_app(settings).test_client()
-    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    key = client.application.extensions["fraudscreen"].sql_store.create_api_key("k", ["score"])[1]
     data = score(client, key, order_body()).get_json()
     assert data["decision"] == "review" and data["risk_score"] is None
     assert "model_unavailable" in {w["code"] for w in data["warnings"]}
@@ -260,7 +260,7 @@ def test_missing_model_answers_review_and_readyz_says_why(tmp_path: Path, store_
 def test_missing_geoip_database_answers_review(tmp_path: Path, store_url: str) -> None:
     settings = make_settings(tmp_path, store_url, geoip_city_path=str(tmp_path / "none.mmdb"))
     client = create_app(settings).test_client()
-    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    key = client.application.extensions["fraudscreen"].sql_store.create_api_key("k", ["score"])[1]
     data = score(client, key, order_body()).get_json()
     assert data["decision"] in ("review", "reject")
     assert "geoip_unavailable" in {w["code"] for w in data["warnings"]}
@@ -300,7 +300,7 @@ def test_a_replayed_answer_is_not_counted_as_a_decision(client, keys) -> None:
 def test_threshold_overrides_that_do_not_fit_degrade_to_review(tmp_path: Path, store_url: str) -> None:
     settings = make_settings(tmp_path, store_url, review_threshold="0.9", reject_threshold="0.5")
     client = create_app(settings).test_client()
-    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    key = client.application.extensions["fraudscreen"].sql_store.create_api_key("k", ["score"])[1]
     response = score(client, key, order_body())
     assert response.status_code == 200
     answer = response.get_json()
@@ -313,7 +313,7 @@ def test_threshold_overrides_that_do_not_fit_degrade_to_review(tmp_path: Path, s
 def test_threshold_overrides_apply(tmp_path: Path, store_url: str) -> None:
     settings = make_settings(tmp_path, store_url, review_threshold="0.0", reject_threshold="1.0")
     client = create_app(settings).test_client()
-    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    key = client.application.extensions["fraudscreen"].sql_store.create_api_key("k", ["score"])[1]
     body = order_body()
     body["device"]["ip_address"] = "216.160.83.56"  # not anonymous in the test database
     body["billing"].update(country="US", city="Milton")

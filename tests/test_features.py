@@ -8,6 +8,7 @@ import pytest
 
 from fraudscreen.enrich import GeoIP
 from fraudscreen.enrich.card import card_key
+from fraudscreen.errors import ConfigError
 from fraudscreen.features import FEATURE_INDEX, describe_feature
 from fraudscreen.rules import Rule, RuleSet
 from fraudscreen.schema import parse_order
@@ -51,6 +52,12 @@ def screener(tmp_path: Path) -> Screener:
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path, settings.geoip_anonymous_ip_path)
     return Screener(settings, Parts(store=MemoryStore(), geoip=geoip, model=None, rules=RULES))
+
+
+def test_a_replay_screener_has_no_sql_store(screener: Screener) -> None:
+    assert isinstance(screener.store, MemoryStore)
+    with pytest.raises(ConfigError, match="SQL store"):
+        _ = screener.sql_store
 
 
 def _eval(screener: Screener, **changes: object) -> Evaluation:

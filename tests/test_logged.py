@@ -89,7 +89,7 @@ def test_export_leaves_out_unlabelled_recent_and_foreign_schema_orders(
     late = next(a for a, r in zip(answers, rows[:30], strict=True)
                 if datetime.fromisoformat(r["event"]["time"]) > times[14])
     screener.store.record_outcome(late["id"], "fraud", now)
-    with screener.store.engine.begin() as conn:  # one order logged by another feature set
+    with screener.sql_store.engine.begin() as conn:  # one order logged by another feature set
         from sqlalchemy import update
 
         from fraudscreen.store.tables import orders

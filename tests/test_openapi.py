@@ -271,7 +271,7 @@ def test_an_answer_without_a_model_validates(tmp_path: Path) -> None:
                              model_path=tmp_path / "nope.joblib")
     open_store(settings).close()
     client = create_app(settings).test_client()
-    key = client.application.extensions["fraudscreen"].store.create_api_key("k", ["score"])[1]
+    key = client.application.extensions["fraudscreen"].sql_store.create_api_key("k", ["score"])[1]
     response = client.post("/v1/score", json=order_body(), headers=auth(key))
     assert response.get_json()["risk_score"] is None
     _check_body(_spec(client), "/v1/score", "post", response)

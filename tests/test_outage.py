@@ -116,7 +116,7 @@ def _app_client(tmp_path: Path, **overrides: object) -> Iterator[tuple[FlaskClie
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'var' / 'fs.db'}", **overrides)
     open_store(settings).close()
     app = create_app(settings)
-    key = app.extensions["fraudscreen"].store.create_api_key("t", ["score"])[1]
+    key = app.extensions["fraudscreen"].sql_store.create_api_key("t", ["score"])[1]
     try:
         yield app.test_client(), key
     finally:
@@ -174,7 +174,7 @@ def test_the_workers_warm_up_order_is_not_counted_as_a_rule_error(tmp_path: Path
 
 def test_an_allow_listed_order_is_accepted_with_the_reason_it_is_degraded(tmp_path: Path) -> None:
     with _app_client(tmp_path, model_path=tmp_path / "missing.joblib") as (client, key):
-        admin = client.application.extensions["fraudscreen"].store.create_api_key("a", ["admin"])[1]
+        admin = client.application.extensions["fraudscreen"].sql_store.create_api_key("a", ["admin"])[1]
         added = client.post("/v1/lists/allow", json={"kind": "account_id", "value": "acct-a"},
                             headers=auth(admin))
         assert added.status_code in (200, 201), added.get_json()

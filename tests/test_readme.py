@@ -38,7 +38,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
 
     Store(settings.resolved_database_url).upgrade()
     app = create_app(settings)
-    app.config["README_KEY"] = app.extensions["fraudscreen"].store.create_api_key("readme", ["score"])[1]
+    app.config["README_KEY"] = app.extensions["fraudscreen"].sql_store.create_api_key("readme", ["score"])[1]
     yield app.test_client()
     reset_logging()
     app.extensions["fraudscreen"].store.close()

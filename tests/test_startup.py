@@ -77,7 +77,7 @@ def _degraded_service(settings) -> tuple[dict, dict]:
         client = app.test_client()
         ready = client.get("/readyz")
         assert ready.status_code == 503
-        key = app.extensions["fraudscreen"].store.create_api_key("t", ["score"])[1]
+        key = app.extensions["fraudscreen"].sql_store.create_api_key("t", ["score"])[1]
         body = order_body(device__ip_address="2.125.160.216")  # no default rule fires
         answer = client.post("/v1/score", json=body, headers=auth(key))
         assert answer.status_code == 200

@@ -537,7 +537,7 @@ def test_accounts_made_before_generations_work_and_their_erasure_is_still_notice
         order, warnings = parse_order(order_body(event__transaction_id="new", event__time="2026-11-20T11:00:00Z"))
         evaluation = screener.evaluate(order, warnings)
         assert evaluation.record.history_orders == 1 and evaluation.record.history_generation is None
-        screener.store.erase_account("acct-a")
+        screener.sql_store.erase_account("acct-a")
         screener.screen(order_body(event__transaction_id="other", event__time="2026-11-20T10:00:00Z"))
         with pytest.raises(StaleHistoryError):
             screener.store.save_order(evaluation.record)

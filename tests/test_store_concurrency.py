@@ -121,7 +121,7 @@ def test_an_order_screened_before_an_erasure_is_not_stored_with_the_erased_histo
                                                  event__time="2026-11-20T11:00:00Z"))
         evaluation = screener.evaluate(order, warnings)  # the history holds 3 earlier orders
         assert evaluation.record.history_orders == 3
-        screener.store.erase_account("acct-a")
+        screener.sql_store.erase_account("acct-a")
         try:
             screener.store.save_order(evaluation.record)
         except StaleHistoryError:
@@ -129,7 +129,7 @@ def test_an_order_screened_before_an_erasure_is_not_stored_with_the_erased_histo
         else:
             raise AssertionError("an answer built on erased history was stored")
         assert screener.store.find_by_transaction("new") is None  # nothing of it was kept
-        with screener.store.engine.connect() as conn:  # nor the account row its upsert made
+        with screener.sql_store.engine.connect() as conn:  # nor the account row its upsert made
             assert conn.exec_driver_sql("SELECT count(*) FROM accounts").scalar() == 0
     finally:
         screener.store.close()

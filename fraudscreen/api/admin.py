@@ -49,7 +49,7 @@ def list_entries() -> Response:
     name = request.args.get("list")
     if name is not None:
         _check("/list", name, LIST_NAMES)
-    rows = current_app.extensions["fraudscreen"].store.list_entries(name)
+    rows = current_app.extensions["fraudscreen"].sql_store.list_entries(name)
     return jsonify({"entries": [_row_json(r) for r in rows]})
 
 
@@ -66,7 +66,7 @@ def add_entry(list_name: str) -> tuple[Response, int]:
     kind = _check("/kind", body.get("kind"), LIST_KINDS)
     entry = make_list_entry(list_name, kind, _text(body, "value"), _text(body, "note"))
     screener = current_app.extensions["fraudscreen"]
-    row = screener.store.add_list_entry(
+    row = screener.sql_store.add_list_entry(
         list_name, kind, entry.value, entry.note, actor=g.api_key.name
     )
     screener.invalidate_lists()
@@ -81,7 +81,7 @@ def remove_entry(list_name: str) -> Response:
     kind = _check("/kind", request.args.get("kind"), LIST_KINDS)
     entry = entry_to_remove(list_name, kind, request.args.get("value", ""))
     screener = current_app.extensions["fraudscreen"]
-    if not screener.store.remove_list_entry(list_name, kind, entry.value, actor=g.api_key.name):
+    if not screener.sql_store.remove_list_entry(list_name, kind, entry.value, actor=g.api_key.name):
         raise NotFoundError("No such list entry.")
     screener.invalidate_lists()
     return jsonify({"removed": True})

@@ -69,7 +69,7 @@ def require_scope(scope: str) -> Callable[[F], F]:
             key = _bearer_key()
             screener = current_app.extensions["fraudscreen"]
             cache: KeyCache = current_app.extensions["fraudscreen_keys"]
-            api_key = cache.get(key, screener.store.authenticate)
+            api_key = cache.get(key, screener.sql_store.authenticate)
             if api_key is None:
                 raise AuthenticationError("The API key is not valid.")
             if scope not in api_key.scopes and "admin" not in api_key.scopes:

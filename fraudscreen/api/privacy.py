@@ -45,7 +45,7 @@ def _screener() -> Screener:
 def erase(account_id: str) -> Response:
     """Erase the account (idempotent): the report of what was removed and what was kept."""
     screener = _screener()
-    report = erase_account(screener.store, screener.settings, account_id, actor=g.api_key.name)
+    report = erase_account(screener.sql_store, screener.settings, account_id, actor=g.api_key.name)
     screener.invalidate_lists()
     return jsonify(report.to_dict())
 
@@ -54,13 +54,13 @@ def erase(account_id: str) -> Response:
 @require_scope("admin")
 def export(account_id: str) -> Response:
     """Everything held on the account; 404 when nothing is."""
-    return jsonify(export_account(_screener().store, account_id, actor=g.api_key.name))
+    return jsonify(export_account(_screener().sql_store, account_id, actor=g.api_key.name))
 
 
 @bp.record_once
 def _schedule_purge(state: BlueprintSetupState) -> None:
     screener = state.app.extensions.get("fraudscreen")
     if screener is not None:
-        scheduler = start_purge_scheduler(screener.store, screener.settings)
+        scheduler = start_purge_scheduler(screener.sql_store, screener.settings)
         if scheduler is not None:
             state.app.extensions["fraudscreen_purge"] = scheduler

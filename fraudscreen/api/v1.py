@@ -105,7 +105,7 @@ def _order_json(stored: Any) -> dict[str, Any]:
 def get_order(order_id: str) -> Response:
     """The stored answer for an order (by fraudscreen id or transaction id) and its outcome."""
     stored = _stored_order(order_id)
-    _screener().store.audit(g.api_key.name, "order.read", stored.order_id)  # policy P4
+    _screener().sql_store.audit(g.api_key.name, "order.read", stored.order_id)  # policy P4
     return order_response(_order_json(stored))
 
 
@@ -144,6 +144,6 @@ def report_outcome(order_id: str) -> Response:
 def account_profile(account_id: str) -> Response:
     """The account fraud profile as of now (or ``?at=`` an RFC 3339 time)."""
     at = parse_time(request.args["at"], "/at") if "at" in request.args else datetime.now(UTC)
-    profile = _screener().store.get_profile(account_id, at=at)
-    _screener().store.audit(g.api_key.name, "profile.read", account_id)  # policy P4
+    profile = _screener().sql_store.get_profile(account_id, at=at)
+    _screener().sql_store.audit(g.api_key.name, "profile.read", account_id)  # policy P4
     return jsonify({"account_id": account_id, "at": at.isoformat(), "profile": profile.to_dict()})
