@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from fraudscreen.log_rewrite import rewrite_log_files
 from fraudscreen.logs import (
     DailyFileHandler,
     JsonFormatter,
+    delete_old_log_files,
     log_file_name,
     log_files,
     mask,
@@ -59,6 +61,11 @@ SECRETS = (EMAIL, CARD, SPACED_CARD, API_KEY, PASSWORD, "5555555555554444")
         (f"postgresql://fs:{PASSWORD}@db:5432/x", "postgresql://[redacted]@db:5432/x"),
         ("order 1732000000000 took 12 ms", "order 1732000000000 took 12 ms"),  # not Luhn-valid
         ("bin 411111 last 1111", "bin 411111 last 1111"),
+        ("411111111117", "[card]"),  # a 12-digit card (the shortest) as the whole text
+        ("card 4111 - 1111 - 1111 - 1111", "card [card]"),  # three separators
+        ("dots 4111.1111.1117!", "dots [card]!"),  # three dotted groups of four (12 digits)
+        (f"pass={PASSWORD}", "pass=[redacted]"),  # the short `pass` key
+        (f"PASS: {PASSWORD}", "PASS: [redacted]"),
     ],
 )
 def test_mask(text: str, expected: str) -> None:
@@ -198,3 +205,57 @@ def test_mask_skips_only_patterns_that_cannot_match() -> None:
              "0c62a212afd424c5edb0750f4a234366", "12345678901", "route /v1/score", "a=b", "x:y", " "]
     texts = [" ".join(rnd.choice(parts) for _ in range(rnd.randint(1, 4))) for _ in range(2000)]
     assert [logs.mask(t) for t in texts] == [every_pattern(t) for t in texts]
+
+
+class _Thing:
+    def __str__(self) -> str:
+        return f"thing of {EMAIL} password={PASSWORD}"
+
+
+def test_extra_values_of_any_type_are_masked(settings, capsys) -> None:
+    """an extra that is not a str, dict, list or number is masked through its str()."""
+    setup_logging(settings)
+    logging.getLogger("fraudscreen.test").warning(
+        "odd extras", extra={"error": ValueError(EMAIL), "obj": _Thing(), "emails": {EMAIL}}
+    )
+    data = written(settings) + capsys.readouterr().err.encode()
+    assert EMAIL.encode() not in data and PASSWORD.encode() not in data
+    record = json.loads(written(settings).splitlines()[-1])
+    assert record["error"] == "[email]" and "[email]" in record["obj"]
+
+
+def test_stack_info_is_masked(settings, capsys) -> None:
+    """the stack text quotes source lines, which may hold a literal secret."""
+    setup_logging(settings)
+    log = logging.getLogger("fraudscreen.test")
+    log.warning("looked up leaky.person@example.com", stack_info=True)  # the literal is the point
+    data = written(settings) + capsys.readouterr().err.encode()
+    assert b"stack" in data and EMAIL.encode() not in data
+
+
+def test_gunicorn_error_log_handlers_get_the_masking_filter(settings) -> None:
+    """setup_logging puts a MaskingFilter on gunicorn's error-log handlers."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    gunicorn = logging.getLogger("gunicorn.error")
+    gunicorn.addHandler(handler)
+    propagate, gunicorn.propagate = gunicorn.propagate, False
+    try:
+        setup_logging(settings)
+        setup_logging(settings)  # idempotent: still one filter
+        assert len(handler.filters) == 1
+        gunicorn.error("worker failed for %s password=%s", EMAIL, PASSWORD)
+        assert EMAIL not in stream.getvalue() and PASSWORD not in stream.getvalue()
+        assert "[email]" in stream.getvalue()
+    finally:
+        gunicorn.removeHandler(handler)
+        gunicorn.propagate = propagate
+
+
+def test_delete_old_log_files_keeps_the_cutoff_day(tmp_path: Path) -> None:
+    """files of days *before* the cut-off go; the cut-off day itself stays."""
+    days = [date(2026, 1, 9), date(2026, 1, 10), date(2026, 1, 11)]
+    for day in days:
+        (tmp_path / log_file_name(day)).write_text("{}\n")
+    assert delete_old_log_files(tmp_path, date(2026, 1, 10)) == 1
+    assert [p.name for p in log_files(tmp_path)] == [log_file_name(d) for d in days[1:]]
