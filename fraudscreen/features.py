@@ -134,6 +134,13 @@ def build_context(
     lists: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The rule context of one order (see :mod:`fraudscreen.rules.context` for the schema)."""
+    return add_history(order_context(order, signals), profile, lists)
+
+
+def order_context(order: OrderRequest, signals: OrderSignals) -> dict[str, Any]:
+    """The parts of the rule context the order alone gives (no ``account``, ``profile``,
+    ``lists`` or ``model``): plain values only, so that it can be made in another process
+    (the replay's workers) and completed by :func:`add_history` where the history is."""
     ip, card, cart = signals.ip, order.credit_card, order.shopping_cart
     categories = sorted({_category(i.category) for i in cart})
     method = order.payment.method or ("card" if card.issuer_id_number or card.token else None)
@@ -149,10 +156,8 @@ def build_context(
         order_part[f"cart_{c}"] = c in categories
     for m in PAYMENT_METHODS:
         order_part[f"payment_{m}"] = method == m
-    age = profile.account_age_days
     return {
         "order": order_part,
-        "account": {"age_days": _num(age), "is_new": age is None or age < 1 or profile.prior_orders == 0},
         "ip": {
             "address": ip.ip_address,
             "country": ip.country or "",
@@ -200,10 +205,27 @@ def build_context(
             "phone_billing_country": _differs(signals.phone_country, signals.billing_country),
             "billing_shipping_country": _differs(signals.billing_country, signals.shipping_country),
         },
+    }
+
+
+def add_history(
+    context: Mapping[str, Any], profile: ProfileSnapshot, lists: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The whole rule context: an :func:`order_context` plus the account, its profile, the
+    lists the order is on and an unset model score (the ``context`` is not changed)."""
+    age = profile.account_age_days
+    return {
+        "order": context["order"],
+        "account": {"age_days": _num(age), "is_new": age is None or age < 1 or profile.prior_orders == 0},
+        **{part: context[part] for part in _ORDER_PARTS},
         "profile": {k: _num(getattr(profile, k)) for k in _PROFILE_CONTEXT_FIELDS},
         "lists": dict(lists),
         "model": {"score": -1.0},
     }
+
+
+_ORDER_PARTS = ("ip", "email", "billing", "shipping", "card", "phone", "device", "mismatch")
+"""The parts :func:`order_context` gives after ``order``, in the context's order."""
 
 
 def feature_log(vector: np.ndarray, rule_hits: Iterable[tuple[str, str]]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from fraudscreen.errors import (
 from fraudscreen.features import (
     FEATURE_INDEX,
     FEATURE_NAMES,
-    build_context,
+    add_history,
     describe_feature,
     feature_log,
     feature_vector,
@@ -51,11 +51,12 @@ from fraudscreen.parts import (
     reopen_geoip,
     rule_failed_reason,
 )
+from fraudscreen.prepared import PreparedOrder, prepare_order
 from fraudscreen.profile import AccountHistory, ProfileSnapshot, build_profile
 from fraudscreen.result import Reason, ScreeningResult, ScreeningWarning
 from fraudscreen.rules import ListEntry, ListMatcher, RuleHit, RuleSet
 from fraudscreen.schema import MAX_CLOCK_SKEW, OrderRequest, parse_order
-from fraudscreen.signals import Enricher, OrderSignals
+from fraudscreen.signals import Enricher
 from fraudscreen.store.interface import ScreeningStore
 from fraudscreen.store.records import OrderRecord
 
@@ -299,16 +300,23 @@ class Screener:
         the decision, features and rule hits included, is the same.
         """
         received = received_at or datetime.now(UTC)
-        warnings = list(warnings or [])
-        signals = self.enricher.enrich(order, received_at=received)
-        warnings.extend(signals.warnings)
+        prepared = prepare_order(self.enricher, order, warnings or (), received_at=received,
+                                 build_response=build_response)
+        return self.assess(prepared, received_at=received, build_response=build_response)
+
+    def assess(
+        self, prepared: PreparedOrder, *, received_at: datetime, build_response: bool = True
+    ) -> Evaluation:
+        """The half of :meth:`evaluate` that reads the store: the history before the order,
+        the profile, lists, features, model, rules and decision (see :mod:`fraudscreen.prepared`)."""
+        warnings = list(prepared.warnings)
         degraded = [DEGRADED_REASONS[p] for p in self.parts.problems if p in DEGRADED_REASONS]
-        history, profile, lists = self._history(order, signals, degraded)
-        if order.account.user_id is None:
+        history, profile, lists = self._history(prepared, degraded)
+        if prepared.account_id is None:
             warnings.append(ScreeningWarning(
                 "no_account_id", "Without account.user_id the account profile is empty.",
                 "/account/user_id"))
-        context = build_context(order, signals, profile, lists)
+        context = add_history(prepared.context, profile, lists)
         vector = feature_vector(context)
         model = self.parts.model  # read once: a reload may swap it meanwhile
         thresholds = self._thresholds_of(model)
@@ -327,11 +335,11 @@ class Screener:
             )
         result = ScreeningResult(
             id=new_id(),
-            order_id=order.event.transaction_id,
+            order_id=prepared.transaction_id,
             decision=outcome.decision,
             risk_score=risk_score(probability) if probability is not None else None,
             reasons=outcome.reasons,
-            ip_location=signals.ip.to_dict() if build_response else {},
+            ip_location=(prepared.ip_location or {}) if build_response else {},
             profile=profile.to_dict() if build_response else {},
             model_version=model.version if model else None,
             rules_version=rules.version if rules else None,
@@ -340,16 +348,16 @@ class Screener:
         )
         record = OrderRecord(
             order_id=result.id,
-            transaction_id=order.event.transaction_id,
-            account_id=order.account.user_id,
-            event_time=signals.event_time,
-            received_at=received,
-            account_created_at=order.account.created_at,
-            amount=order.order.amount,
-            currency=order.order.currency,
-            amount_usd=signals.amount_usd,
-            entities=signals.entities,
-            ip_country=signals.ip.country,
+            transaction_id=prepared.transaction_id,
+            account_id=prepared.account_id,
+            event_time=prepared.event_time,
+            received_at=received_at,
+            account_created_at=prepared.account_created_at,
+            amount=prepared.amount,
+            currency=prepared.currency,
+            amount_usd=prepared.amount_usd,
+            entities=prepared.entities,
+            ip_country=prepared.ip_country,
             decision=outcome.decision,
             risk_score=result.risk_score if result.risk_score is not None else -1.0,
             response=result.to_dict() if build_response else {},
@@ -360,26 +368,27 @@ class Screener:
         return Evaluation(result, record, vector, tuple(hits), probability, profile)
 
     def _history(
-        self, order: OrderRequest, signals: OrderSignals, degraded: list[Reason]
+        self, prepared: PreparedOrder, degraded: list[Reason]
     ) -> tuple[AccountHistory | None, ProfileSnapshot, dict[str, Any]]:
         """The account's history and profile before the order, and the ``lists`` the order is
         on; with the store down an empty profile and no lists, and ``degraded`` says so."""
-        account_id, at, entities = order.account.user_id, signals.event_time, signals.entities
+        account_id, at, entities = prepared.account_id, prepared.event_time, prepared.entities
+        created_at = prepared.account_created_at
         try:
             history = self.store.load_history(account_id, entities, at)
-            profile = build_profile(history, at=at, account_created_at=order.account.created_at)
+            profile = build_profile(history, at=at, account_created_at=created_at)
             matcher = self._list_matcher()
         except StoreError:
             degraded.append(DEGRADED_REASONS["store"])
             history = None
-            profile = build_profile(None, at=at, account_created_at=order.account.created_at)
+            profile = build_profile(None, at=at, account_created_at=created_at)
             matcher = ListMatcher([])
         lists = matcher.match(
             ip=entities.ip,
             email_domain=entities.email_domain,
             email_hash=entities.email_hash,
-            bin=order.credit_card.issuer_id_number,
-            countries=tuple(c for c in (signals.ip.country, signals.billing_country) if c),
+            bin=prepared.card_bin,
+            countries=tuple(c for c in (prepared.ip_country, prepared.billing_country) if c),
             device_id=entities.device_id,
             account_id=account_id,
         )
