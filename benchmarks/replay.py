@@ -33,7 +33,8 @@ from fraudscreen.features import FEATURE_NAMES, feature_log
 from fraudscreen.schema import parse_order
 from fraudscreen.training.jsonl import iter_jsonl, write_jsonl
 from fraudscreen.training.logged import FORMAT
-from fraudscreen.training.pipeline import LABEL_FIELDS, ReplayResult, load_labelled, replay
+from fraudscreen.training.pipeline import ReplayResult, load_labelled, replay
+from fraudscreen.training.prepare import LABEL_FIELDS
 
 RESULTS = REPO_DIR / "benchmarks" / "results" / "replay.json"
 

@@ -106,6 +106,9 @@ class Settings:
     """Run the retention purge inside the service every this many hours; 0: only from cron."""
     erasure_keep_fraud_hashes: bool = False
     """On erasure, keep the email hashes of confirmed-fraud orders on the block list."""
+    replay_workers: int | None = None
+    """Processes that validate and enrich rows while a replay (train, backtest) screens them in
+    event-time order; 0: none (one process); default: one per core beyond the first."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from fraudscreen.config import Settings
 from fraudscreen.screening import Screener
-from fraudscreen.training.pipeline import LABEL_FIELDS
+from fraudscreen.training.prepare import LABEL_FIELDS
 
 DATA = Path(__file__).parent / "data"
 MAXMIND = DATA / "maxmind"

@@ -19,7 +19,8 @@ from fraudscreen.store import Store
 from fraudscreen.training.commands import backtest, export_training
 from fraudscreen.training.jsonl import iter_jsonl
 from fraudscreen.training.logged import FORMAT, export_labelled, label_of, read_logged
-from fraudscreen.training.pipeline import LABEL_FIELDS, load_labelled, replay
+from fraudscreen.training.pipeline import load_labelled, replay
+from fraudscreen.training.prepare import LABEL_FIELDS
 from fraudscreen.training.simulate import simulate_orders
 
 from helpers import make_settings, screen_live

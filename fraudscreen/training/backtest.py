@@ -30,12 +30,12 @@ from fraudscreen.features import FEATURE_INDEX
 from fraudscreen.model import ModelBundle, Thresholds, period_of
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.pipeline import (
-    DEFAULT_LABEL_DELAY,
     Labels,
     Split,
     file_sha256,
     load_labelled,
 )
+from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.retrain import TrainedReplay, train_on_replay
 
 FORMAT = "fraudscreen-backtest"

@@ -135,15 +135,14 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
     time, ``label_time`` or ``rules`` list, a feature value that is not a number or null, and
     values that are not objects, are skipped and counted (``skipped_why``); if none is left,
     :class:`ModelError` says why. A fraud row without a ``label_time`` is known from its order
-    time plus ``label_delay`` (default ``pipeline.DEFAULT_LABEL_DELAY``), as in the replay.
+    time plus ``label_delay`` (default ``prepare.DEFAULT_LABEL_DELAY``), as in the replay.
     """
-    from fraudscreen.training.pipeline import (
+    from fraudscreen.training.pipeline import NOT_OBJECT, ReplayResult
+    from fraudscreen.training.prepare import (
         BAD_LABEL,
         BAD_LABEL_TIME,
         DEFAULT_LABEL_DELAY,
         NO_EVENT_TIME,
-        NOT_OBJECT,
-        ReplayResult,
     )
 
     started = time.perf_counter()

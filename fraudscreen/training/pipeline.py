@@ -36,20 +36,20 @@ from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.rules import RuleHit, RuleSet
-from fraudscreen.schema import parse_order, parse_time
+from fraudscreen.schema import parse_time
 from fraudscreen.screening import Parts, Screener
 from fraudscreen.training.jsonl import iter_jsonl, iter_jsonl_lines
 from fraudscreen.training.memory_store import MemoryStore
-
-LABEL_FIELDS = frozenset({"label", "label_time", "scenario"})
-"""Top-level fields of a labelled row that are not part of the score request."""
+from fraudscreen.training.prepare import (
+    DEFAULT_LABEL_DELAY,
+    NO_EVENT_TIME,
+    RowPreparer,
+    default_workers,
+    prepare_rows,
+)
 
 FRAUD_OUTCOME = "chargeback"
 """How a fraud label enters the profile once its label time has passed."""
-LABELS = {"fraud": 1, "legit": 0}
-"""The accepted values of a row's ``label``."""
-DEFAULT_LABEL_DELAY = timedelta(days=30)
-"""When a fraud row has no ``label_time``: its event time plus this."""
 Split = Literal["time", "random"]
 Labels = Literal["all", "known_at_test_start"]
 YOUNG_GC_EVERY = 10_000
@@ -57,10 +57,6 @@ YOUNG_GC_EVERY = 10_000
 
 # Why a row was skipped: the phrases of ``ReplayResult.skipped_why`` (read after a count).
 NOT_OBJECT = "not a JSON object"
-NO_EVENT_TIME = "without a valid event time"
-BAD_LABEL = "with a label other than fraud or legit"
-BAD_LABEL_TIME = "with an invalid label_time"
-SCHEMA_ERROR = "failing the request schema"
 REPEATED_TRANSACTION = "repeating an event.transaction_id"
 REFUSED_BY_STORE = "refused by the store"
 
@@ -122,18 +118,6 @@ def _sort_key(row: Any) -> datetime | None:
         return None
 
 
-def _label_time(row: dict[str, Any], at: datetime, delay: timedelta) -> datetime:
-    """When the row's label becomes known; InvalidRequestError for a bad ``label_time``."""
-    raw = row.get("label_time")
-    if raw is not None and not isinstance(raw, str):  # parse_time wants a string
-        raise InvalidRequestError("label_time must be an RFC 3339 string")
-    try:
-        label_time = at + delay if raw is None else parse_time(raw, "/label_time")
-    except OverflowError:  # an event time near the year 9999 plus the delay
-        raise InvalidRequestError("label_time out of range") from None
-    return max(label_time, at)  # a label cannot be known before its order happened
-
-
 @contextmanager
 def _no_full_collections() -> Iterator[None]:
     """Automatic garbage collection off while a replay runs (the loop collects the young
@@ -169,12 +153,17 @@ def replay(
     progress: bool = False,
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     store: Literal["memory", "sql"] = "memory",
+    workers: int | None = None,
 ) -> ReplayResult:
     """Screen labelled rows in event-time order on a fresh store; collect features and rule hits.
 
     Rows with a schema error, a missing/invalid event time, a label other than ``fraud`` or
     ``legit``, an invalid ``label_time`` or an ``event.transaction_id`` already replayed (the
     live service answers a repeat with the stored order) are skipped and counted in ``skipped``.
+    ``workers`` processes validate and enrich the rows (:func:`~fraudscreen.prepared.prepare_order`)
+    while this one reads the history and screens them in event-time order
+    (:meth:`~fraudscreen.screening.Screener.assess`); 0 does everything here. The default is
+    ``settings.replay_workers``, else :func:`default_workers`. Every choice gives the same rows.
     """
     started = time.perf_counter()
     todo: list[Any] = list(rows)  # the replay's own list: each row is let go once screened
@@ -187,14 +176,21 @@ def replay(
         else:
             why[NO_EVENT_TIME if isinstance(row, Mapping) else NOT_OBJECT] += 1
     keyed.sort(key=lambda item: item[0])  # stable: equal times keep the input order
+    order = [i for _, i in keyed]
+    del keyed
     rules = RuleSet.load(settings.resolved_rules_path)
+    if workers is None:
+        workers = settings.replay_workers
+    if workers is None:
+        workers = default_workers(len(order))
     with tempfile.TemporaryDirectory(prefix="fraudscreen-replay-") as tmp, _no_full_collections():
         replay_settings = settings.with_overrides(data_dir=tmp, database_url=f"sqlite:///{tmp}/r.db")
         db = _open_store(store, tmp)
         geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path,
                       settings.geoip_anonymous_ip_path)
         screener = Screener(replay_settings, Parts(store=db, geoip=geoip, model=None, rules=rules))
-        evaluate, save, record_outcome = screener.evaluate, db.save_order, db.record_outcome
+        assess, save, record_outcome = screener.assess, db.save_order, db.record_outcome
+        preparer = RowPreparer(screener.enricher, label_delay)
         pending: list[tuple[datetime, int, str]] = []  # (label time, seq, order id)
         features: list[np.ndarray] = []
         labels: list[int] = []
@@ -204,37 +200,22 @@ def replay(
         txs: list[str | None] = []
         sources: list[int] = []
         known_at: list[float] = []
-        for seq, (_key, index) in enumerate(
-            tqdm(keyed, disable=None if progress else True, unit="order", desc="replay",
-                 mininterval=0.5)
+        prepared_rows = prepare_rows(todo, order, preparer, workers=workers)
+        for seq, (index, prepared) in enumerate(
+            tqdm(prepared_rows, total=len(order), disable=None if progress else True,
+                 unit="order", desc="replay", mininterval=0.5)
         ):
             if seq % YOUNG_GC_EVERY == 0:
                 gc.collect(1)  # cycles the screening made since, if any; never the kept objects
-            row, todo[index] = todo[index], None  # memory goes back as the store grows
-            raw_label = row.get("label")
-            label = LABELS.get(raw_label) if isinstance(raw_label, str) else None
-            if label is None:
-                why[BAD_LABEL] += 1
+            if isinstance(prepared, str):
+                why[prepared] += 1
                 continue
-            body = {k: v for k, v in row.items() if k not in LABEL_FIELDS}
-            try:
-                order, _warnings = parse_order(body)
-            except InvalidRequestError:
-                why[SCHEMA_ERROR] += 1
-                continue
-            at = order.event.time
-            if at is None:  # pragma: no cover - the sort key parsed it
-                why[NO_EVENT_TIME] += 1
-                continue
-            try:
-                label_time = _label_time(row, at, label_delay)  # validated for every row
-            except InvalidRequestError:
-                why[BAD_LABEL_TIME] += 1
-                continue
+            label, label_time, ready = prepared
+            at = ready.event_time
             while pending and pending[0][0] <= at:
                 reported_at, _, order_id = heapq.heappop(pending)
                 record_outcome(order_id, FRAUD_OUTCOME, reported_at)
-            evaluation = evaluate(order, received_at=at, build_response=False)
+            evaluation = assess(ready, received_at=at, build_response=False)
             record = evaluation.record
             try:
                 _stored, created = save(record)

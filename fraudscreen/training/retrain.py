@@ -21,7 +21,6 @@ from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.pipeline import (
-    DEFAULT_LABEL_DELAY,
     Labels,
     ReplayResult,
     Split,
@@ -29,6 +28,7 @@ from fraudscreen.training.pipeline import (
     load_labelled,
     rows_summary,
 )
+from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.train import TrainResult, split_rows, train_model
 
 

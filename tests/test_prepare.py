@@ -1,0 +1,133 @@
+"""The replay's first half in worker processes: the same rows as in one process, in order."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fraudscreen.config import Settings, load_settings
+from fraudscreen.enrich import GeoIP
+from fraudscreen.signals import Enricher
+from fraudscreen.training import prepare
+from fraudscreen.training.pipeline import ReplayResult, replay
+from fraudscreen.training.prepare import RowPreparer, default_workers, prepare_rows
+from fraudscreen.training.simulate import simulate_orders
+
+from helpers import order_body
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[Any]:
+    """Simulated orders with bad rows of every kind mixed in, in no particular order."""
+    good: list[Any] = list(simulate_orders(900, seed=5, start=START))
+    bad_ip = order_body(event__transaction_id="b-1", device__ip_address="not-an-ip", label="legit")
+    no_label = order_body(event__transaction_id="b-3")
+    card = order_body(event__transaction_id="b-4", order__referrer_uri="4111 1111 1111 1111",
+                      label="fraud")
+    bad_label_time = order_body(event__transaction_id="b-5", label="fraud", label_time="soon")
+    repeated = copy.deepcopy(good[100])
+    mixed = [*good, bad_ip, no_label, card, bad_label_time, repeated, "junk"]
+    random.Random(3).shuffle(mixed)
+    return mixed
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("var"))
+
+
+def _same_rows(a: ReplayResult, b: ReplayResult) -> None:
+    np.testing.assert_array_equal(a.X, b.X)  # NaN == NaN here
+    np.testing.assert_array_equal(a.y, b.y)
+    np.testing.assert_array_equal(a.event_times, b.event_times)
+    np.testing.assert_array_equal(a.source_rows, b.source_rows)
+    np.testing.assert_array_equal(a.label_times, b.label_times)
+    assert a.rule_hits == b.rule_hits
+    assert a.transaction_ids == b.transaction_ids
+    assert (a.skipped, a.skipped_why) == (b.skipped, b.skipped_why)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_give_the_rows_one_process_gives(rows, settings, workers, monkeypatch) -> None:
+    monkeypatch.setattr(prepare, "CHUNK_ROWS", 37)  # many chunks, a short last one
+    alone = replay(rows, settings=settings, workers=0)
+    shared = replay(rows, settings=settings, workers=workers)
+    _same_rows(alone, shared)
+    # the comparison means something: profiles are filled, and every kind of skip happened
+    assert alone.X.shape[0] == 900 and alone.y.sum() > 0
+    assert alone.X[:, 0].std() > 0
+    assert len(alone.skipped_why) == 5, alone.skipped_why
+
+
+def test_the_setting_chooses_the_workers(rows, settings, monkeypatch) -> None:
+    seen: list[int] = []
+    real = prepare_rows
+
+    def counting(*args: Any, workers: int = 0) -> Any:
+        seen.append(workers)
+        return real(*args, workers=workers)
+
+    monkeypatch.setattr("fraudscreen.training.pipeline.prepare_rows", counting)
+    replay(rows[:50], settings=settings.with_overrides(replay_workers=1))
+    replay(rows[:50], settings=settings)  # small: prepared in this process
+    replay(rows[:50], settings=settings.with_overrides(replay_workers=1), workers=0)
+    assert seen == [1, 0, 0]
+    assert load_settings({"FRAUDSCREEN_REPLAY_WORKERS": "3"}).replay_workers == 3
+
+
+def test_default_workers_leave_small_files_to_one_process() -> None:
+    assert default_workers(prepare.MIN_ROWS_FOR_WORKERS - 1) == 0
+    assert default_workers(1_000_000) >= 1  # the tests run on Linux
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_prepared_rows_come_in_the_order_asked_and_are_let_go(rows, settings, workers, monkeypatch) -> None:
+    monkeypatch.setattr(prepare, "CHUNK_ROWS", 10)
+    objects = [r for r in rows if isinstance(r, dict)][:95]
+    order = list(range(len(objects)))
+    random.Random(1).shuffle(order)
+    geoip = GeoIP(settings.geoip_city_path)
+    preparer = RowPreparer(Enricher(geoip, b"k" * 32))
+    try:
+        expected = [preparer(objects[i]) for i in order]
+        held = list(objects)
+        got = list(prepare_rows(held, order, preparer, workers=workers))
+    finally:
+        geoip.close()
+    assert [index for index, _ in got] == order
+    assert [result for _, result in got] == expected
+    assert held == [None] * len(objects)  # each row let go once prepared
+
+
+def test_a_prepared_order_crosses_processes_unchanged(rows, settings) -> None:
+    geoip = GeoIP(settings.geoip_city_path)
+    try:
+        preparer = RowPreparer(Enricher(geoip, b"k" * 32))
+        results = [preparer(r) for r in rows[:40] if isinstance(r, dict)]
+    finally:
+        geoip.close()
+    prepared = [r for r in results if not isinstance(r, str)]
+    assert prepared
+    assert pickle.loads(pickle.dumps(prepared)) == prepared
+
+
+def test_the_replay_s_rows_are_those_of_a_file(tmp_path: Path, rows, settings) -> None:
+    # load_labelled goes through the same replay: the workers serve train and backtest too
+    from fraudscreen.training.jsonl import write_jsonl
+    from fraudscreen.training.pipeline import load_labelled
+
+    path = tmp_path / "rows.jsonl"
+    write_jsonl([r for r in rows if isinstance(r, dict)], path)
+    alone, read = load_labelled(path, settings=settings.with_overrides(replay_workers=0))
+    shared, _ = load_labelled(path, settings=settings.with_overrides(replay_workers=1))
+    assert read == len(rows) - 1
+    _same_rows(alone, shared)
