@@ -354,8 +354,11 @@ def refuse_card_numbers(body: Any) -> None:
         raise CardNumberRefusedError(pointers)
 
 
-def parse_order(body: Any) -> tuple[OrderRequest, list[ScreeningWarning]]:
-    """Validate a decoded JSON body; return the order and warnings for unknown fields."""
+def parse_order(
+    body: Any, *, warn_unknown: bool = True
+) -> tuple[OrderRequest, list[ScreeningWarning]]:
+    """Validate a decoded JSON body; return the order and warnings for unknown fields (none
+    looked for with ``warn_unknown=False``: the replay, which keeps no answer)."""
     refuse_card_numbers(body)
     if not isinstance(body, dict):
         raise InvalidRequestError(
@@ -366,7 +369,7 @@ def parse_order(body: Any) -> tuple[OrderRequest, list[ScreeningWarning]]:
     except ValidationError as exc:
         details = validation_details(exc)
         raise InvalidRequestError("The request does not follow the schema.", details=details) from None
-    return order, unknown_field_warnings(order)
+    return order, unknown_field_warnings(order) if warn_unknown else []
 
 
 def parse_time(value: object, pointer: str) -> datetime:

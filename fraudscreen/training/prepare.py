@@ -84,7 +84,7 @@ class RowPreparer:
             return BAD_LABEL
         body = {k: v for k, v in row.items() if k not in LABEL_FIELDS}
         try:
-            order, _warnings = parse_order(body)
+            order, _ = parse_order(body, warn_unknown=False)
         except InvalidRequestError:
             return SCHEMA_ERROR
         at = order.event.time
