@@ -1,11 +1,14 @@
-"""Replay throughput: orders per second of the point-in-time replay, in-memory store vs SQLite.
+"""Replay throughput: orders per second of the point-in-time replay, in one process and with
+worker processes (validation and enrichment), in-memory store vs SQLite.
 
     .venv/bin/python benchmarks/replay.py                 # the shipped data/orders.jsonl.gz
     .venv/bin/python benchmarks/replay.py --orders 50000  # simulated orders instead
 
-Runs the replay ``--runs`` times in this process on rows already in memory (file reading and
-JSON decoding are timed separately) and prints the median; the SQL-store replay runs on the
-same rows once (``--sql-runs``), or on the first ``--sql-orders`` rows.
+Runs the replay ``--runs`` times on rows already in memory (file reading and JSON decoding are
+timed separately) and prints the median: in one process (``--workers 0``), then with the
+default worker processes (``fraudscreen.training.prepare.default_workers``; ``--workers N`` to
+choose). The runs alternate between the two, so that a noisy minute hits both. The SQL-store
+replay runs on the same rows once (``--sql-runs``), or on the first ``--sql-orders`` rows.
 
 Two more figures put the replay in context. ``validation_only``: schema validation of every
 row (``parse_order``) and nothing else, the floor of any replay through the real screening
@@ -34,26 +37,31 @@ from fraudscreen.schema import parse_order
 from fraudscreen.training.jsonl import iter_jsonl, write_jsonl
 from fraudscreen.training.logged import FORMAT
 from fraudscreen.training.pipeline import ReplayResult, load_labelled, replay
-from fraudscreen.training.prepare import LABEL_FIELDS
+from fraudscreen.training.prepare import LABEL_FIELDS, default_workers
 
 RESULTS = REPO_DIR / "benchmarks" / "results" / "replay.json"
 
 
-def _timed_replays(rows: list[dict[str, Any]], settings: Settings, store: str, runs: int) -> dict[str, Any]:
-    rates = []
+def _timed_replays(rows: list[dict[str, Any]], settings: Settings, store: str, runs: int,
+                   workers: tuple[int, ...] = (0,)) -> list[dict[str, Any]]:
+    """One figure per worker count; the runs alternate between the counts."""
+    rates: dict[int, list[float]] = {w: [] for w in workers}
+    replayed = 0
     for _ in range(runs):
-        started = time.perf_counter()
-        result = replay(rows, settings=settings, store=store)  # type: ignore[arg-type]
-        seconds = time.perf_counter() - started
-        rates.append(len(rows) / seconds)
-    return {
+        for w in workers:
+            started = time.perf_counter()
+            result = replay(rows, settings=settings, store=store, workers=w)  # type: ignore[arg-type]
+            rates[w].append(len(rows) / (time.perf_counter() - started))
+            replayed = int(result.y.size)
+    return [{
         "orders": len(rows),
-        "replayed": int(result.y.size),
+        "replayed": replayed,
+        "workers": w,
         "runs": runs,
-        "orders_per_second_median": round(statistics.median(rates), 1),
-        "orders_per_second_runs": [round(r, 1) for r in rates],
-        "microseconds_per_order_median": round(1e6 / statistics.median(rates), 1),
-    }
+        "orders_per_second_median": round(statistics.median(rates[w]), 1),
+        "orders_per_second_runs": [round(r, 1) for r in rates[w]],
+        "microseconds_per_order_median": round(1e6 / statistics.median(rates[w]), 1),
+    } for w in workers]
 
 
 def _validation_only(rows: list[dict[str, Any]], runs: int) -> dict[str, Any]:
@@ -103,6 +111,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--orders", type=int, default=None,
                         help="Simulate this many orders instead of reading --data.")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="Worker processes for the second figure (default: the replay's default).")
     parser.add_argument("--sql-orders", type=int, default=None,
                         help="Rows for the SQL-store comparison (default all; 0 to skip).")
     parser.add_argument("--sql-runs", type=int, default=1)
@@ -121,8 +131,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     load_seconds = time.perf_counter() - started
 
     settings = Settings(data_dir=Path(os.environ.get("TMPDIR", "/tmp")) / "fraudscreen-bench")
-    replay(rows[:500], settings=settings)  # warm-up: imports, GeoIP, phone metadata, CEL
-    memory = _timed_replays(rows, settings, "memory", args.runs)
+    replay(rows[:500], settings=settings, workers=0)  # warm-up: imports, GeoIP, phone metadata, CEL
+    workers = default_workers(len(rows)) if args.workers is None else args.workers
+    memory, memory_workers = _timed_replays(rows, settings, "memory", args.runs, (0, workers))
     validation = _validation_only(rows, args.runs)
     logged = _timed_logged(replay(rows, settings=settings), settings, args.runs)
     report: dict[str, Any] = {
@@ -131,22 +142,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "source": source,
         "load_seconds": round(load_seconds, 3),
         "memory_store": memory,
+        "memory_store_workers": memory_workers,
+        "workers_speedup": round(memory_workers["orders_per_second_median"]
+                                 / memory["orders_per_second_median"], 2),
         "validation_only": validation,
         "logged": logged,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "platform": platform.platform()},
     }
     print(f"{source}: read {len(rows)} rows in {load_seconds:.2f} s")
-    print(f"replay, in-memory store: {memory['orders_per_second_median']:,.0f} orders/s "
-          f"(median of {args.runs}; {memory['microseconds_per_order_median']:.0f} µs/order)")
+    print(f"replay, in-memory store, one process: {memory['orders_per_second_median']:,.0f} "
+          f"orders/s (median of {args.runs}; {memory['microseconds_per_order_median']:.0f} µs/order)")
+    print(f"replay, in-memory store, {workers} worker{'s' * (workers != 1)}: "
+          f"{memory_workers['orders_per_second_median']:,.0f} orders/s (median of {args.runs}) "
+          f"-> x{report['workers_speedup']}")
     print(f"schema validation alone: {validation['orders_per_second_median']:,.0f} orders/s "
           f"({validation['microseconds_per_order_median']:.0f} µs/order): the floor of any replay")
     print(f"logged features (export-training file): {logged['orders_per_second_median']:,.0f} "
           f"orders/s read, no replay")
     n_sql = len(rows) if args.sql_orders is None else min(args.sql_orders, len(rows))
     if n_sql:
-        sql = _timed_replays(rows[:n_sql], settings, "sql", args.sql_runs)
-        same = memory if n_sql == len(rows) else _timed_replays(rows[:n_sql], settings, "memory", args.runs)
+        [sql] = _timed_replays(rows[:n_sql], settings, "sql", args.sql_runs)
+        [same] = [memory] if n_sql == len(rows) else _timed_replays(rows[:n_sql], settings, "memory", args.runs)
         report["sql_store"] = sql
         report["speedup"] = round(same["orders_per_second_median"] / sql["orders_per_second_median"], 1)
         print(f"replay, SQLite store:    {sql['orders_per_second_median']:,.0f} orders/s "
