@@ -281,7 +281,7 @@ def test_backtest_command_prints_and_writes_json(data, settings, tmp_path) -> No
     out = tmp_path / "report.json"
     result = CliRunner().invoke(
         backtest, ["--data", str(data), "--json", str(out), "--no-progress",
-                   "--review-capacity", "0.04", "--label-delay-days", "10"],
+                   "--review-capacity", "0.04", "--label-delay-days", "10", "--workers", "1"],
         obj=settings, catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -290,6 +290,7 @@ def test_backtest_command_prints_and_writes_json(data, settings, tmp_path) -> No
     assert "compare" not in written
     assert written["thresholds"]["review_capacity"] == 0.04
     assert written["replay"]["label_delay_days"] == 10
+    assert written["replay"]["workers"] == 1  # --workers reached the replay
     bad = CliRunner().invoke(backtest, ["--data", str(data), "--split", "sideways"], obj=settings)
     assert bad.exit_code == 2
 

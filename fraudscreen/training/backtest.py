@@ -284,6 +284,7 @@ def backtest_report(
             "seconds": round(seconds, 3),
             "orders_per_second": round(rows_read / seconds, 1) if seconds else None,
             "label_delay_days": label_delay / timedelta(days=1),
+            "workers": replayed.workers,
         },
         "split": {
             "method": trained.split,

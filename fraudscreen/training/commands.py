@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR
+from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import FraudscreenError, InvalidRequestError
 
 MAX_LABEL_DELAY_DAYS = 36_500.0
@@ -29,12 +29,13 @@ _DATA_HELP = (
 )
 
 
-def _settings(ctx: click.Context) -> Any:
+def _settings(ctx: click.Context) -> Settings:
     if ctx.obj is None:  # called outside the ``fraudscreen`` group
         from fraudscreen.config import load_settings
 
         ctx.obj = load_settings()
-    return ctx.obj
+    settings: Settings = ctx.obj
+    return settings
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -118,8 +119,15 @@ def _dump_json(data: Any) -> str:
         raise click.ClickException("the result holds a number that is not finite") from None
 
 
+def _replay_settings(ctx: click.Context, workers: int | None) -> Settings:
+    """The command's settings, with ``--workers`` for the replay when given."""
+    settings = _settings(ctx)
+    return settings if workers is None else settings.with_overrides(replay_workers=workers)
+
+
 def _common_training_options(command: Any) -> Any:
-    """--split, --test-fraction, --seed, --review-capacity, --min-reject-precision, --label-delay-days."""
+    """--split, --test-fraction, --seed, --review-capacity, --min-reject-precision,
+    --label-delay-days, --workers."""
     options = [
         click.option("--split", type=click.Choice(["time", "random"]), default="time", show_default=True,
                      help="time: test on the latest rows; random: stratified random test rows."),
@@ -132,6 +140,10 @@ def _common_training_options(command: Any) -> Any:
                      show_default=True, help="Lowest fraud share allowed above the reject threshold."),
         click.option("--label-delay-days", type=_DELAY, default=30.0, show_default=True,
                      help="When a fraud label has no label_time: order time plus this many days."),
+        click.option("--workers", type=click.IntRange(min=0), default=None,
+                     help="Processes that validate and enrich rows while the replay screens them "
+                          "(0: none; default: FRAUDSCREEN_REPLAY_WORKERS, else one per core "
+                          "beyond the first)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -177,14 +189,15 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 @click.pass_context
 def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, split: str,
           test_fraction: float, seed: int, review_capacity: float, min_reject_precision: float,
-          label_delay_days: float) -> None:
+          label_delay_days: float, workers: int | None) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
     try:
         result = train_from_file(
             data_path, out, version=version, seed=seed, review_capacity=review_capacity,
-            min_reject_precision=min_reject_precision, settings=_settings(ctx), split=split,  # type: ignore[arg-type]
+            min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, workers),
+            split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction, label_delay=timedelta(days=label_delay_days),
         )
     except FraudscreenError as exc:
@@ -215,7 +228,8 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
-             json_path: Path | None, progress: bool, compare_path: Path | None, labels: str) -> None:
+             workers: int | None, json_path: Path | None, progress: bool, compare_path: Path | None,
+             labels: str) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import run_backtest
     from fraudscreen.training.backtest_print import print_report
@@ -226,7 +240,8 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
         report = run_backtest(
-            data_path, settings=_settings(ctx), split=split, test_fraction=test_fraction,  # type: ignore[arg-type]
+            data_path, settings=_replay_settings(ctx, workers), split=split,  # type: ignore[arg-type]
+            test_fraction=test_fraction,
             seed=seed, review_capacity=review_capacity, min_reject_precision=min_reject_precision,
             label_delay=timedelta(days=label_delay_days), progress=progress,
             compare_path=compare_path / "model.joblib" if compare_path and compare_path.is_dir() else compare_path,

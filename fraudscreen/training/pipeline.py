@@ -44,6 +44,7 @@ from fraudscreen.training.prepare import (
     DEFAULT_LABEL_DELAY,
     NO_EVENT_TIME,
     RowPreparer,
+    can_fork,
     default_workers,
     prepare_rows,
 )
@@ -94,6 +95,8 @@ class ReplayResult:
     skipped_why: Mapping[str, int] = field(default_factory=dict)
     """Why rows were skipped: a short phrase (``"with an invalid label_time"``) -> how many;
     the counts add up to ``skipped``."""
+    workers: int = 0
+    """Worker processes that validated and enriched the rows (0: the replay's own process)."""
 
 
 def rows_summary(replayed: ReplayResult) -> str:
@@ -250,6 +253,7 @@ def replay(
         seconds=time.perf_counter() - started,
         label_times=np.asarray(known_at, dtype=np.float64),
         skipped_why=dict(why),
+        workers=workers if can_fork() else 0,
     )
 
 

@@ -28,7 +28,8 @@ from fraudscreen.signals import Enricher
 
 __all__ = [
     "BAD_LABEL", "BAD_LABEL_TIME", "DEFAULT_LABEL_DELAY", "LABELS", "LABEL_FIELDS",
-    "NO_EVENT_TIME", "SCHEMA_ERROR", "Prepared", "RowPreparer", "default_workers", "label_time",
+    "NO_EVENT_TIME", "SCHEMA_ERROR", "Prepared", "RowPreparer", "can_fork", "default_workers",
+    "label_time",
     "prepare_rows",
 ]
 
@@ -101,12 +102,13 @@ class RowPreparer:
 def default_workers(rows: int) -> int:
     """Worker processes for a replay of ``rows`` rows: one per core beyond the first (at
     least one) where workers can be forked and the file is large enough, else 0."""
-    if rows < MIN_ROWS_FOR_WORKERS or not _can_fork():
+    if rows < MIN_ROWS_FOR_WORKERS or not can_fork():
         return 0
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
+    """True where workers can be forked (Linux); elsewhere rows are prepared in-process."""
     return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -115,7 +117,7 @@ def prepare_rows(
 ) -> Iterator[Prepared]:
     """Each of ``rows[i]`` for ``i`` in ``order``, prepared, in that order. A row is let go
     (its slot set to None) once prepared; ``workers`` > 0 prepares in forked processes."""
-    if workers <= 0 or not _can_fork():
+    if workers <= 0 or not can_fork():
         for index in order:
             row, rows[index] = rows[index], None
             yield index, preparer(row)
