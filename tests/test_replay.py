@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from fraudscreen.config import Settings
 from fraudscreen.errors import ConflictError
 from fraudscreen.features import FEATURE_NAMES
-from fraudscreen.profile import SHARED_COUNT_CAP, EntityKeys
+from fraudscreen.profile import SHARED_COUNT_CAP, WINDOW_24H, EntityKeys
 from fraudscreen.store import OrderRecord, Store
 from fraudscreen.training.memory_store import MemoryStore
 from fraudscreen.training.pipeline import replay
@@ -123,6 +124,49 @@ def test_load_history_matches_sql_on_edge_cases(tmp_path: Path) -> None:
             assert got == expected, (account, keys, offset)
     assert compared > 40
     sql.close()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shared_counts_equal_the_brute_force_count(seed: int) -> None:
+    """The 24-hour count stops reading at the cap: same capped answers as counting every link.
+
+    Random entities: few or many accounts, repeated accounts, equal times, links saved out of
+    order, windows far smaller and far larger than the cap; own account, no account, new one.
+    """
+    rng = random.Random(seed)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    mem = MemoryStore()
+    links: list[tuple[datetime, str]] = []
+    n = 0
+    for pool in (2, 40, 130, 400):
+        domain = f"pool{pool}.example"
+        for _ in range(rng.randrange(600, 1500)):
+            minutes = rng.randrange(3 * 24 * 60)
+            t = t0 + timedelta(minutes=minutes - minutes % rng.choice((1, 60)))  # equal times
+            account = f"{pool}-{min(rng.randrange(pool), rng.randrange(pool))}"  # some repeat
+            n += 1
+            mem.save_order(_record(n, account, t, email_domain=domain))
+            links.append((t, account))
+    by_domain = {f"pool{p}.example": [(t, a) for t, a in links if a.startswith(f"{p}-")]
+                 for p in (2, 40, 130, 400)}
+    cases = set()
+    for domain, domain_links in by_domain.items():
+        accounts = sorted({a for _t, a in domain_links})
+        for _ in range(60):
+            at = rng.choice(domain_links)[0] + rng.choice(
+                (timedelta(0), timedelta(microseconds=1), timedelta(hours=5)))
+            account = rng.choice([*accounts[:20], None, "new"])
+            before = [(t, a) for t, a in domain_links if t < at]
+            day = {a for t, a in before if t >= at - WINDOW_24H} - {account}
+            ever = {a for _t, a in before} - {account}
+            expected = (min(len(day), SHARED_COUNT_CAP), min(len(ever), SHARED_COUNT_CAP))
+            history = mem.load_history(account, EntityKeys(email_domain=domain), at)
+            got = (0, 0) if history is None else history.shared["email_domain"]
+            assert got == expected, (domain, account, at)
+            window = sum(1 for t, _a in before if t >= at - WINDOW_24H)
+            cases.add((len(day) >= SHARED_COUNT_CAP, window > 2 * SHARED_COUNT_CAP))
+    # compared: fewer accounts than the cap in short and in long windows, more in both
+    assert cases == {(False, False), (False, True), (True, False), (True, True)}
 
 
 def test_point_in_time_later_rows_and_labels_change_nothing(rows, settings) -> None:
