@@ -21,7 +21,11 @@ import maxminddb
 
 __all__ = ["CityRecords", "GeoIP", "IPAddress", "IPLocation", "unmapped"]
 
-_CACHE_SIZE = 8192
+_CACHE_SIZE = 32_768
+"""Addresses each :class:`GeoIP` remembers: ~550 bytes each with the City database alone (the
+address and its :class:`IPLocation`, measured filling 10,000 with simulated orders' addresses),
+so ~18 MB when full. A miss costs ~31 µs; a 100,000-order replay of a dense shop has 26,563
+distinct addresses, which thrashed the former 8,192 entries (52 % misses, 27 % now)."""
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

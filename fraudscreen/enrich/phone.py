@@ -9,6 +9,11 @@ import phonenumbers
 __all__ = ["is_valid_phone", "phone_country"]
 
 _NON_GEOGRAPHIC = frozenset({"001", "ZZ"})
+_CACHE_SIZE = 65_536
+"""Numbers :func:`_analyse` remembers: ~340 bytes each (key strings, answer and LRU link,
+measured filling 10,000 with simulated orders' numbers), so ~22 MB when full. A miss costs
+~36 µs; a 100,000-order replay of a dense shop has 44,016 distinct (number, code, country),
+which thrashed the former 4,096 entries (85 % misses, 52 % now: the rest are first uses)."""
 
 
 def _parse(
@@ -45,7 +50,7 @@ def _parse(
     return None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_CACHE_SIZE)
 def _analyse(
     number: str, country_code: str | None, default_region: str | None
 ) -> tuple[bool, str | None]:
