@@ -59,6 +59,7 @@ def _same_rows(a: ReplayResult, b: ReplayResult) -> None:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_workers_give_the_rows_one_process_gives(rows, settings, workers, monkeypatch) -> None:
     monkeypatch.setattr(prepare, "CHUNK_ROWS", 37)  # many chunks, a short last one
+    monkeypatch.setattr(prepare, "WARM_ROWS", 20)  # the first rows before the workers start
     alone = replay(rows, settings=settings, workers=0)
     shared = replay(rows, settings=settings, workers=workers)
     _same_rows(alone, shared)
@@ -92,6 +93,7 @@ def test_default_workers_leave_small_files_to_one_process() -> None:
 @pytest.mark.parametrize("workers", [0, 1])
 def test_prepared_rows_come_in_the_order_asked_and_are_let_go(rows, settings, workers, monkeypatch) -> None:
     monkeypatch.setattr(prepare, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(prepare, "WARM_ROWS", 5)
     objects = [r for r in rows if isinstance(r, dict)][:95]
     order = list(range(len(objects)))
     random.Random(1).shuffle(order)

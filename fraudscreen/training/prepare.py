@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from fraudscreen.enrich import device, places
 from fraudscreen.errors import InvalidRequestError
 from fraudscreen.prepared import PreparedOrder, prepare_order
 from fraudscreen.schema import parse_order, parse_time
@@ -51,6 +52,8 @@ CHUNK_ROWS = 500
 enough that the replay starts at once and memory stays flat."""
 MIN_ROWS_FOR_WORKERS = 2_000
 """Below this, starting workers costs more than they save."""
+WARM_ROWS = 200
+"""Rows prepared in the replay's process before the workers are forked."""
 _TASKS_PER_WORKER = 3
 """Tasks in flight per worker: enough to keep it busy, few enough to bound the results held."""
 
@@ -118,11 +121,20 @@ def prepare_rows(
     """Each of ``rows[i]`` for ``i`` in ``order``, prepared, in that order. A row is let go
     (its slot set to None) once prepared; ``workers`` > 0 prepares in forked processes."""
     if workers <= 0 or not can_fork():
-        for index in order:
-            row, rows[index] = rows[index], None
-            yield index, preparer(row)
+        yield from _prepared_here(rows, order, preparer)
         return
-    yield from _prepared_by_workers(rows, order, preparer, workers)
+    # What these load (the gazetteer index, the user-agent regexes, phone metadata of the
+    # common regions, the first cache entries) the workers inherit instead of loading it again.
+    places.warm_up()
+    device.warm_up()
+    yield from _prepared_here(rows, order[:WARM_ROWS], preparer)
+    yield from _prepared_by_workers(rows, order[WARM_ROWS:], preparer, workers)
+
+
+def _prepared_here(rows: list[Any], order: list[int], preparer: RowPreparer) -> Iterator[Prepared]:
+    for index in order:
+        row, rows[index] = rows[index], None
+        yield index, preparer(row)
 
 
 _shared: tuple[list[Any], RowPreparer] | None = None
