@@ -17,7 +17,7 @@ from fraudscreen.enrich import GeoIP
 from fraudscreen.signals import Enricher
 from fraudscreen.training import prepare
 from fraudscreen.training.pipeline import ReplayResult, replay
-from fraudscreen.training.prepare import RowPreparer, default_workers, prepare_rows
+from fraudscreen.training.prepare import RowPreparer, RowPreparers, default_workers
 from fraudscreen.training.simulate import simulate_orders
 
 from helpers import order_body
@@ -59,7 +59,6 @@ def _same_rows(a: ReplayResult, b: ReplayResult) -> None:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_workers_give_the_rows_one_process_gives(rows, settings, workers, monkeypatch) -> None:
     monkeypatch.setattr(prepare, "CHUNK_ROWS", 37)  # many chunks, a short last one
-    monkeypatch.setattr(prepare, "WARM_ROWS", 20)  # the first rows before the workers start
     alone = replay(rows, settings=settings, workers=0)
     shared = replay(rows, settings=settings, workers=workers)
     _same_rows(alone, shared)
@@ -69,31 +68,23 @@ def test_workers_give_the_rows_one_process_gives(rows, settings, workers, monkey
     assert len(alone.skipped_why) == 5, alone.skipped_why
 
 
-def test_the_setting_chooses_the_workers(rows, settings, monkeypatch) -> None:
-    seen: list[int] = []
-    real = prepare_rows
-
-    def counting(*args: Any, workers: int = 0) -> Any:
-        seen.append(workers)
-        return real(*args, workers=workers)
-
-    monkeypatch.setattr("fraudscreen.training.pipeline.prepare_rows", counting)
-    replay(rows[:50], settings=settings.with_overrides(replay_workers=1))
-    replay(rows[:50], settings=settings)  # small: prepared in this process
-    replay(rows[:50], settings=settings.with_overrides(replay_workers=1), workers=0)
-    assert seen == [1, 0, 0]
+def test_the_setting_chooses_the_workers(rows, settings) -> None:
+    assert replay(rows[:50], settings=settings.with_overrides(replay_workers=1)).workers == 1
+    assert replay(rows[:50], settings=settings).workers == 0  # small: prepared in this process
+    assert replay(iter(rows[:50]), settings=settings).workers >= 1  # size unknown: workers
+    assert replay(rows[:50], settings=settings.with_overrides(replay_workers=1), workers=0).workers == 0
     assert load_settings({"FRAUDSCREEN_REPLAY_WORKERS": "3"}).replay_workers == 3
 
 
 def test_default_workers_leave_small_files_to_one_process() -> None:
     assert default_workers(prepare.MIN_ROWS_FOR_WORKERS - 1) == 0
     assert default_workers(1_000_000) >= 1  # the tests run on Linux
+    assert default_workers(None) == default_workers(1_000_000)
 
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_prepared_rows_come_in_the_order_asked_and_are_let_go(rows, settings, workers, monkeypatch) -> None:
     monkeypatch.setattr(prepare, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(prepare, "WARM_ROWS", 5)
     objects = [r for r in rows if isinstance(r, dict)][:95]
     order = list(range(len(objects)))
     random.Random(1).shuffle(order)
@@ -102,7 +93,8 @@ def test_prepared_rows_come_in_the_order_asked_and_are_let_go(rows, settings, wo
     try:
         expected = [preparer(objects[i]) for i in order]
         held = list(objects)
-        got = list(prepare_rows(held, order, preparer, workers=workers))
+        with RowPreparers(preparer, workers) as preparers:
+            got = list(preparers.prepare(held, order))
     finally:
         geoip.close()
     assert [index for index, _ in got] == order

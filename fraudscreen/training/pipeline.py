@@ -20,7 +20,7 @@ import math
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,9 +44,8 @@ from fraudscreen.training.prepare import (
     DEFAULT_LABEL_DELAY,
     NO_EVENT_TIME,
     RowPreparer,
-    can_fork,
+    RowPreparers,
     default_workers,
-    prepare_rows,
 )
 
 FRAUD_OUTCOME = "chargeback"
@@ -149,6 +148,19 @@ def _open_store(kind: str, tmp: str) -> Any:
     raise ValueError("store must be 'memory' or 'sql'")
 
 
+def _in_time_order(rows: list[Any], why: Counter[str]) -> list[int]:
+    """Indexes of the rows with an event time, in event-time order (equal times keep the input
+    order); the others are counted in ``why``."""
+    keyed = []
+    for i, row in enumerate(rows):
+        if (k := _sort_key(row)) is not None:
+            keyed.append((k, i))
+        else:
+            why[NO_EVENT_TIME if isinstance(row, Mapping) else NOT_OBJECT] += 1
+    keyed.sort(key=lambda item: item[0])
+    return [i for _, i in keyed]
+
+
 def replay(
     rows: Iterable[dict[str, Any]],
     *,
@@ -169,23 +181,12 @@ def replay(
     ``settings.replay_workers``, else :func:`default_workers`. Every choice gives the same rows.
     """
     started = time.perf_counter()
-    todo: list[Any] = list(rows)  # the replay's own list: each row is let go once screened
-    del rows
-    why: Counter[str] = Counter()
-    keyed = []
-    for i, row in enumerate(todo):
-        if (k := _sort_key(row)) is not None:
-            keyed.append((k, i))
-        else:
-            why[NO_EVENT_TIME if isinstance(row, Mapping) else NOT_OBJECT] += 1
-    keyed.sort(key=lambda item: item[0])  # stable: equal times keep the input order
-    order = [i for _, i in keyed]
-    del keyed
     rules = RuleSet.load(settings.resolved_rules_path)
     if workers is None:
         workers = settings.replay_workers
     if workers is None:
-        workers = default_workers(len(order))
+        workers = default_workers(len(rows) if isinstance(rows, Sized) else None)
+    why: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="fraudscreen-replay-") as tmp, _no_full_collections():
         replay_settings = settings.with_overrides(data_dir=tmp, database_url=f"sqlite:///{tmp}/r.db")
         db = _open_store(store, tmp)
@@ -193,51 +194,55 @@ def replay(
                       settings.geoip_anonymous_ip_path)
         screener = Screener(replay_settings, Parts(store=db, geoip=geoip, model=None, rules=rules))
         assess, save, record_outcome = screener.assess, db.save_order, db.record_outcome
-        preparer = RowPreparer(screener.enricher, label_delay)
-        pending: list[tuple[datetime, int, str]] = []  # (label time, seq, order id)
-        features: list[np.ndarray] = []
-        labels: list[int] = []
-        times: list[float] = []
-        ids: list[str] = []
-        hits: list[tuple[RuleHit, ...]] = []
-        txs: list[str | None] = []
-        sources: list[int] = []
-        known_at: list[float] = []
-        prepared_rows = prepare_rows(todo, order, preparer, workers=workers)
-        for seq, (index, prepared) in enumerate(
-            tqdm(prepared_rows, total=len(order), disable=None if progress else True,
-                 unit="order", desc="replay", mininterval=0.5)
-        ):
-            if seq % YOUNG_GC_EVERY == 0:
-                gc.collect(1)  # cycles the screening made since, if any; never the kept objects
-            if isinstance(prepared, str):
-                why[prepared] += 1
-                continue
-            label, label_time, ready = prepared
-            at = ready.event_time
-            while pending and pending[0][0] <= at:
-                reported_at, _, order_id = heapq.heappop(pending)
-                record_outcome(order_id, FRAUD_OUTCOME, reported_at)
-            evaluation = assess(ready, received_at=at, build_response=False)
-            record = evaluation.record
-            try:
-                _stored, created = save(record)
-            except FraudscreenError:  # e.g. an empty account id, refused like the live store
-                why[REFUSED_BY_STORE] += 1
-                continue
-            if not created:  # a repeated transaction id: live, the stored answer is returned
-                why[REPEATED_TRANSACTION] += 1
-                continue
-            features.append(evaluation.features)
-            labels.append(label)
-            times.append(at.timestamp())
-            ids.append(record.order_id)
-            hits.append(evaluation.hits)
-            txs.append(record.transaction_id)
-            sources.append(index)
-            known_at.append(label_time.timestamp() if label else math.nan)
-            if label:  # only a fraud label enters the profile (as a chargeback)
-                heapq.heappush(pending, (label_time, seq, record.order_id))
+        preparers = RowPreparers(RowPreparer(screener.enricher, label_delay), workers)
+        with preparers:  # the workers are forked before the rows are read (see RowPreparers)
+            todo: list[Any] = list(rows)  # the replay's own list: each row goes once prepared
+            del rows
+            order = _in_time_order(todo, why)
+            prepared_rows = preparers.prepare(todo, order)
+            pending: list[tuple[datetime, int, str]] = []  # (label time, seq, order id)
+            features: list[np.ndarray] = []
+            labels: list[int] = []
+            times: list[float] = []
+            ids: list[str] = []
+            hits: list[tuple[RuleHit, ...]] = []
+            txs: list[str | None] = []
+            sources: list[int] = []
+            known_at: list[float] = []
+            for seq, (index, prepared) in enumerate(
+                tqdm(prepared_rows, total=len(order), disable=None if progress else True,
+                     unit="order", desc="replay", mininterval=0.5)
+            ):
+                if seq % YOUNG_GC_EVERY == 0:
+                    gc.collect(1)  # cycles the screening made since, if any; never the kept objects
+                if isinstance(prepared, str):
+                    why[prepared] += 1
+                    continue
+                label, label_time, ready = prepared
+                at = ready.event_time
+                while pending and pending[0][0] <= at:
+                    reported_at, _, order_id = heapq.heappop(pending)
+                    record_outcome(order_id, FRAUD_OUTCOME, reported_at)
+                evaluation = assess(ready, received_at=at, build_response=False)
+                record = evaluation.record
+                try:
+                    _stored, created = save(record)
+                except FraudscreenError:  # e.g. an empty account id, refused like the live store
+                    why[REFUSED_BY_STORE] += 1
+                    continue
+                if not created:  # a repeated transaction id: live, the stored answer is returned
+                    why[REPEATED_TRANSACTION] += 1
+                    continue
+                features.append(evaluation.features)
+                labels.append(label)
+                times.append(at.timestamp())
+                ids.append(record.order_id)
+                hits.append(evaluation.hits)
+                txs.append(record.transaction_id)
+                sources.append(index)
+                known_at.append(label_time.timestamp() if label else math.nan)
+                if label:  # only a fraud label enters the profile (as a chargeback)
+                    heapq.heappush(pending, (label_time, seq, record.order_id))
         db.close()
         geoip.close()
     return ReplayResult(
@@ -253,7 +258,7 @@ def replay(
         seconds=time.perf_counter() - started,
         label_times=np.asarray(known_at, dtype=np.float64),
         skipped_why=dict(why),
-        workers=workers if can_fork() else 0,
+        workers=preparers.workers,
     )
 
 
@@ -281,8 +286,9 @@ def load_labelled(
         logged = read_logged(_only_logged(islice(iter_jsonl_lines(path), limit), path),
                              rules=RuleSet.load(settings.resolved_rules_path), label_delay=label_delay)
         return logged, int(logged.y.size) + logged.skipped
-    # the replay holds the only reference to the rows and lets each go once screened
-    replayed = replay(list(_no_logged(islice(iter_jsonl_lines(path), limit), path)),
+    # read by the replay itself: it holds the only reference to the rows and lets each go once
+    # screened, and its workers are forked before the rows are read (RowPreparers)
+    replayed = replay(_no_logged(islice(iter_jsonl_lines(path), limit), path),
                       settings=settings, progress=progress, label_delay=label_delay)
     return replayed, int(replayed.y.size) + replayed.skipped
 
