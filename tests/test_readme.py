@@ -104,3 +104,12 @@ def test_quoted_backtest_figures_are_the_shipped_cards() -> None:
     assert float(known.group(1)) == round(card["backtest"]["systems"]["model"]["recall_at_capacity"], 2)
     assert int(later.group(1)) == round(100 * float(known.group(4)))
     assert int(later.group(2)) == round(100 * card["backtest"]["systems"]["model"]["recall_at_capacity"])
+
+
+def test_every_setting_is_in_the_readme_s_table() -> None:
+    from dataclasses import fields
+
+    from fraudscreen.config import ENV_PREFIX, Settings
+
+    missing = [f.name for f in fields(Settings) if f"`{ENV_PREFIX}{f.name.upper()}`" not in README]
+    assert not missing, f"settings without a line in the README's configuration table: {missing}"
