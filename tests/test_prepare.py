@@ -125,3 +125,13 @@ def test_the_replay_s_rows_are_those_of_a_file(tmp_path: Path, rows, settings) -
     shared, _ = load_labelled(path, settings=settings.with_overrides(replay_workers=1))
     assert read == len(rows) - 1
     _same_rows(alone, shared)
+
+
+def test_a_failure_in_a_worker_reaches_the_replay_and_stops_the_workers(rows) -> None:
+    import multiprocessing
+
+    broken = RowPreparer(Enricher(None, b"k" * 32))  # type: ignore[arg-type]  # no GeoIP at all
+    objects = [r for r in rows if isinstance(r, dict)][:30]
+    with pytest.raises(AttributeError), RowPreparers(broken, 1) as preparers:
+        list(preparers.prepare(list(objects), list(range(len(objects)))))
+    assert multiprocessing.active_children() == []
