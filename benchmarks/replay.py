@@ -5,7 +5,7 @@ worker processes (validation and enrichment), in-memory store vs SQLite.
     .venv/bin/python benchmarks/replay.py --orders 50000  # simulated orders instead
 
 Runs the replay ``--runs`` times on rows already in memory (file reading and JSON decoding are
-timed separately) and prints the median: in one process (``--workers 0``), then with the
+timed separately) and prints the median; each run starts with empty enrichment caches: in one process (``--workers 0``), then with the
 default worker processes (``fraudscreen.training.prepare.default_workers``; ``--workers N`` to
 choose). The runs alternate between the two, so that a noisy minute hits both. The SQL-store
 replay runs on the same rows once (``--sql-runs``), or on the first ``--sql-orders`` rows.
@@ -49,6 +49,7 @@ def _timed_replays(rows: list[dict[str, Any]], settings: Settings, store: str, r
     replayed = 0
     for _ in range(runs):
         for w in workers:
+            _clear_caches()
             started = time.perf_counter()
             result = replay(rows, settings=settings, store=store, workers=w)  # type: ignore[arg-type]
             rates[w].append(len(rows) / (time.perf_counter() - started))
@@ -62,6 +63,16 @@ def _timed_replays(rows: list[dict[str, Any]], settings: Settings, store: str, r
         "orders_per_second_runs": [round(r, 1) for r in rates[w]],
         "microseconds_per_order_median": round(1e6 / statistics.median(rates[w]), 1),
     } for w in workers]
+
+
+def _clear_caches() -> None:
+    """Empty every LRU cache of the package (phone numbers, place names, IPs, ...), so that each
+    run starts as cold as a `fraudscreen backtest` does, not warmed by the run before it."""
+    for name, module in list(sys.modules.items()):
+        if name == "fraudscreen" or name.startswith("fraudscreen."):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
+                    value.cache_clear()
 
 
 def _validation_only(rows: list[dict[str, Any]], runs: int) -> dict[str, Any]:
