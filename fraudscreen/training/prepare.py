@@ -107,7 +107,7 @@ def default_workers(rows: int | None = None) -> int:
     than :data:`MIN_ROWS_FOR_WORKERS` rows."""
     if (rows is not None and rows < MIN_ROWS_FOR_WORKERS) or not can_fork():
         return 0
-    return max(1, (os.cpu_count() or 1) - 1)
+    return max(1, len(os.sched_getaffinity(0)) - 1)  # the cores this process may run on
 
 
 def can_fork() -> bool:
