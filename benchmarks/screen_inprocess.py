@@ -27,6 +27,7 @@ from typing import Any
 
 from common import latency_summary, machine, now_iso, percentile, score_requests, write_result
 
+import fraudscreen.prepared as prepared_module
 import fraudscreen.screening as screening_module
 from fraudscreen.config import Settings
 from fraudscreen.screening import Screener
@@ -98,14 +99,15 @@ class StageTimer:
 def stage_breakdown(screener: Screener, orders: list[dict[str, Any]]) -> dict[str, Any]:
     """Screen ``orders`` with every stage timed; microseconds per order by stage."""
     timer = StageTimer()
-    for name, stage in (
-        ("parse_order", "parse"),
-        ("build_profile", "history"),
-        ("build_context", "features"),
-        ("feature_vector", "features"),
-        ("decide", "decide"),
+    for module, name, stage in (
+        (screening_module, "parse_order", "parse"),
+        (screening_module, "build_profile", "history"),
+        (prepared_module, "order_context", "features"),
+        (screening_module, "add_history", "features"),
+        (screening_module, "feature_vector", "features"),
+        (screening_module, "decide", "decide"),
     ):
-        timer.wrap(screening_module, name, stage)
+        timer.wrap(module, name, stage)
     timer.wrap(screener.store, "load_history", "history")
     timer.wrap(screener.store, "save_order", "save")
     timer.wrap(screener.enricher, "enrich", "enrich")
