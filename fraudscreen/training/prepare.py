@@ -123,7 +123,7 @@ def _prepare_chunk(chunk: list[tuple[int, Any]]) -> list[Prepared]:
     """In a worker: prepare each ``(index, row)``."""
     assert _preparer is not None, "set before the workers were forked"
     done = [(index, _preparer(row)) for index, row in chunk]
-    gc.collect(0)  # the worker's automatic collection is off, as in the replay that forked it
+    gc.collect(1)  # the worker's automatic collection is off, as in the replay that forked it
     return done
 
 
