@@ -1,7 +1,9 @@
 """Labelled JSON Lines -> point-in-time replay through the screening code -> feature rows.
 
-Every order is screened in event-time order by the real :class:`~fraudscreen.screening.Screener`
-(``evaluate(..., build_response=False)``) against a fresh store, by default the in-memory
+Every order is screened in event-time order by the real :class:`~fraudscreen.screening.Screener`,
+in its two halves: :func:`~fraudscreen.prepared.prepare_order` (validation and enrichment, in
+worker processes: :mod:`.prepare`) and ``assess(..., build_response=False)`` (history,
+profile, features, rules, here) against a fresh store, by default the in-memory
 :class:`~fraudscreen.training.memory_store.MemoryStore` (``store="sql"`` replays through a
 temporary SQLite database instead; both give the same features). Features are exactly those
 the live service would have computed: the account profile holds only earlier orders, and a
