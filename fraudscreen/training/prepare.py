@@ -116,12 +116,19 @@ def can_fork() -> bool:
 
 
 _preparer: RowPreparer | None = None
-"""The preparer forked workers use (set while a pool is being forked)."""
+"""In a worker: the preparer it uses (set by :func:`_start_worker`)."""
+
+
+def _start_worker(preparer: RowPreparer) -> None:
+    """A worker's initializer: forked workers inherit ``preparer`` (its GeoIP readers, email
+    key and loaded caches) without pickling; a worker the pool starts again gets it too."""
+    global _preparer
+    _preparer = preparer
 
 
 def _prepare_chunk(chunk: list[tuple[int, Any]]) -> list[Prepared]:
     """In a worker: prepare each ``(index, row)``."""
-    assert _preparer is not None, "set before the workers were forked"
+    assert _preparer is not None, "set by the worker's initializer"
     done = [(index, _preparer(row)) for index, row in chunk]
     gc.collect(1)  # the worker's automatic collection is off, as in the replay that forked it
     return done
@@ -143,15 +150,11 @@ class RowPreparers:
         self._pool: Pool | None = None
 
     def __enter__(self) -> Self:
-        global _preparer
         if self.workers > 0:
             places.warm_up()  # loaded once here, inherited by every worker
             device.warm_up()
-            _preparer = self.preparer
-            try:
-                self._pool = multiprocessing.get_context("fork").Pool(self.workers)
-            finally:
-                _preparer = None  # the workers have their copy
+            self._pool = multiprocessing.get_context("fork").Pool(
+                self.workers, initializer=_start_worker, initargs=(self.preparer,))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
