@@ -4,8 +4,9 @@ worker processes (validation and enrichment), in-memory store vs SQLite.
     .venv/bin/python benchmarks/replay.py                 # the shipped data/orders.jsonl.gz
     .venv/bin/python benchmarks/replay.py --orders 50000  # simulated orders instead
 
-Runs the replay ``--runs`` times on rows already in memory (file reading and JSON decoding are
-timed separately) and prints the median; each run starts with empty enrichment caches: in one process (``--workers 0``), then with the
+Runs the replay ``--runs`` times on rows already in memory, held as a ``fraudscreen backtest``
+holds them (each line's bytes, decoded again when it is prepared; reading the file and the
+first decoding are timed separately), and prints the median; each run starts with empty enrichment caches: in one process (``--workers 0``), then with the
 default worker processes (``fraudscreen.training.prepare.default_workers``; ``--workers N`` to
 choose). The runs alternate between the two, so that a noisy minute hits both. The SQL-store
 replay runs on the same rows once (``--sql-runs``), or on the first ``--sql-orders`` rows.
@@ -34,15 +35,15 @@ from typing import Any
 from fraudscreen.config import REPO_DIR, SAMPLE_DATA, Settings
 from fraudscreen.features import FEATURE_NAMES, feature_log
 from fraudscreen.schema import parse_order
-from fraudscreen.training.jsonl import iter_jsonl, write_jsonl
+from fraudscreen.training.jsonl import decode_line, write_jsonl
 from fraudscreen.training.logged import FORMAT
-from fraudscreen.training.pipeline import ReplayResult, load_labelled, replay
-from fraudscreen.training.prepare import LABEL_FIELDS, default_workers
+from fraudscreen.training.pipeline import ReplayResult, iter_replay_rows, load_labelled, replay
+from fraudscreen.training.prepare import LABEL_FIELDS, JsonRow, default_workers
 
 RESULTS = REPO_DIR / "benchmarks" / "results" / "replay.json"
 
 
-def _timed_replays(rows: list[dict[str, Any]], settings: Settings, store: str, runs: int,
+def _timed_replays(rows: list[Any], settings: Settings, store: str, runs: int,
                    workers: tuple[int, ...] = (0,)) -> list[dict[str, Any]]:
     """One figure per worker count; the runs alternate between the counts."""
     rates: dict[int, list[float]] = {w: [] for w in workers}
@@ -75,8 +76,9 @@ def _clear_caches() -> None:
                     value.cache_clear()
 
 
-def _validation_only(rows: list[dict[str, Any]], runs: int) -> dict[str, Any]:
-    bodies = [{k: v for k, v in row.items() if k not in LABEL_FIELDS} for row in rows]
+def _validation_only(rows: list[Any], runs: int) -> dict[str, Any]:
+    decoded = [decode_line(row.text) if isinstance(row, JsonRow) else row for row in rows]
+    bodies = [{k: v for k, v in row.items() if k not in LABEL_FIELDS} for row in decoded]
     rates = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -130,18 +132,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    started = time.perf_counter()
+    settings = Settings(data_dir=Path(os.environ.get("TMPDIR", "/tmp")) / "fraudscreen-bench")
+    data = args.data
+    source = str(data.relative_to(REPO_DIR) if data.is_relative_to(REPO_DIR) else data)
     if args.orders:
         from fraudscreen.training.simulate import simulate_orders
 
-        rows = list(simulate_orders(args.orders, seed=1, start=datetime(2026, 1, 5, tzinfo=UTC)))
+        data = settings.data_dir / "simulated-bench.jsonl"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(simulate_orders(args.orders, seed=1, start=datetime(2026, 1, 5, tzinfo=UTC)), data)
         source = f"simulated:{args.orders}"
-    else:
-        rows = list(iter_jsonl(args.data))
-        source = str(args.data.relative_to(REPO_DIR) if args.data.is_relative_to(REPO_DIR) else args.data)
+    started = time.perf_counter()
+    rows = list(iter_replay_rows(data))
     load_seconds = time.perf_counter() - started
+    if args.orders:
+        data.unlink()
 
-    settings = Settings(data_dir=Path(os.environ.get("TMPDIR", "/tmp")) / "fraudscreen-bench")
     replay(rows[:500], settings=settings, workers=0)  # warm-up: imports, GeoIP, phone metadata, CEL
     workers = default_workers(len(rows)) if args.workers is None else args.workers
     memory, memory_workers = _timed_replays(rows, settings, "memory", args.runs, (0, workers))

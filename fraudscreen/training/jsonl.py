@@ -50,8 +50,9 @@ def _parse_line(raw: bytes, path: Path, number: int) -> Any:
         raise DataFileError(f"{path}: line {number}: not valid JSON") from None
 
 
-def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for each non-empty line of a JSON Lines file (``.gz``: gzip).
+def iter_jsonl_raw(path: Path) -> Iterator[tuple[int, bytes, Any]]:
+    """(line number, the line's bytes, parsed value) for each non-empty line of a JSON Lines
+    file (``.gz``: gzip). The bytes decode again with :func:`decode_line`.
 
     Raises :class:`DataFileError` naming the file and the line (never its content) when the
     file cannot be opened or decompressed, or a line is not UTF-8 JSON.
@@ -62,10 +63,22 @@ def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, Any]]:
         with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
                 if raw.strip():
-                    yield number, _parse_line(raw, path, number)
+                    yield number, raw, _parse_line(raw, path, number)
     except (OSError, EOFError, zlib.error) as exc:
         after = f" after line {number}" if number else ""
         raise DataFileError(f"{path}: {_read_problem(exc)}{after}") from None
+
+
+def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-empty line of a JSON Lines file (``.gz``: gzip);
+    errors as :func:`iter_jsonl_raw`."""
+    for number, _raw, value in iter_jsonl_raw(path):
+        yield number, value
+
+
+def decode_line(raw: bytes) -> Any:
+    """The value of a line :func:`iter_jsonl_raw` has read (and so checked) once already."""
+    return json.loads(raw.decode("utf-8"))
 
 
 def iter_jsonl(path: Path) -> Iterator[Any]:
