@@ -209,7 +209,7 @@ def replay(
             order = _in_time_order(todo, why)
             prepared_rows = preparers.prepare(todo, order)
             pending: list[tuple[datetime, int, str]] = []  # (label time, seq, order id)
-            features: list[np.ndarray] = []
+            X = np.empty((len(order), len(FEATURE_NAMES)))  # filled row by row: no list to stack
             labels: list[int] = []
             times: list[float] = []
             ids: list[str] = []
@@ -241,7 +241,7 @@ def replay(
                 if not created:  # a repeated transaction id: live, the stored answer is returned
                     why[REPEATED_TRANSACTION] += 1
                     continue
-                features.append(evaluation.features)
+                X[len(labels)] = evaluation.features
                 labels.append(label)
                 times.append(at.timestamp())
                 ids.append(record.order_id)
@@ -253,8 +253,9 @@ def replay(
                     heapq.heappush(pending, (label_time, seq, record.order_id))
         db.close()
         geoip.close()
+    X.resize((len(labels), len(FEATURE_NAMES)), refcheck=False)  # the skipped rows' room
     return ReplayResult(
-        X=np.vstack(features) if features else np.empty((0, len(FEATURE_NAMES))),
+        X=X,
         y=np.asarray(labels, dtype=np.int8),
         event_times=np.asarray(times, dtype=np.float64),
         order_ids=ids,
