@@ -6,9 +6,9 @@ worker processes (validation and enrichment), in-memory store vs SQLite.
 
 Runs the replay ``--runs`` times on rows already in memory, held as a ``fraudscreen backtest``
 holds them (each line's bytes, decoded again when it is prepared; reading the file and the
-first decoding are timed separately), and prints the median; each run starts with empty enrichment caches: in one process (``--workers 0``), then with the
-default worker processes (``fraudscreen.training.prepare.default_workers``; ``--workers N`` to
-choose). The runs alternate between the two, so that a noisy minute hits both. The SQL-store
+first decoding are timed separately), and prints the median. Each run starts with empty
+enrichment caches: in one process (``--workers 0``), then with the default worker processes
+(``fraudscreen.training.prepare.default_workers``; ``--workers N`` to choose). The runs alternate between the two, so that a noisy minute hits both. The SQL-store
 replay runs on the same rows once (``--sql-runs``), or on the first ``--sql-orders`` rows.
 
 Two more figures put the replay in context. ``validation_only``: schema validation of every

@@ -39,7 +39,7 @@ def _read_problem(exc: BaseException) -> str:
 
 def _parse_line(raw: bytes, path: Path, number: int) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        return decode_line(raw)
     except UnicodeDecodeError:
         raise DataFileError(f"{path}: line {number}: not UTF-8 text") from None
     except RecursionError:
@@ -77,7 +77,8 @@ def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def decode_line(raw: bytes) -> Any:
-    """The value of a line :func:`iter_jsonl_raw` has read (and so checked) once already."""
+    """The value of one line of UTF-8 JSON (raises as :func:`json.loads` and ``bytes.decode``;
+    a line :func:`iter_jsonl_raw` has read is known to decode)."""
     return json.loads(raw.decode("utf-8"))
 
 
