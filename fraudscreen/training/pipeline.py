@@ -40,6 +40,7 @@ from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.schema import parse_time
 from fraudscreen.screening import Parts, Screener
+from fraudscreen.training.heap import release_free_memory
 from fraudscreen.training.jsonl import iter_jsonl, iter_jsonl_lines, iter_jsonl_raw
 from fraudscreen.training.memory_store import MemoryStore
 from fraudscreen.training.prepare import (
@@ -56,7 +57,8 @@ FRAUD_OUTCOME = "chargeback"
 Split = Literal["time", "random"]
 Labels = Literal["all", "known_at_test_start"]
 YOUNG_GC_EVERY = 10_000
-"""Orders between two collections of the young generations during a replay."""
+"""Orders between two collections of the young generations during a replay, each followed by
+returning the memory of the rows let go meanwhile to the system (:mod:`.heap`)."""
 
 # Why a row was skipped: the phrases of ``ReplayResult.skipped_why`` (read after a count).
 NOT_OBJECT = "not a JSON object"
@@ -223,6 +225,7 @@ def replay(
             ):
                 if seq % YOUNG_GC_EVERY == 0:
                     gc.collect(1)  # cycles the screening made since, if any; never the kept objects
+                    release_free_memory()  # the rows sent meanwhile: ~10 MB, ~30 ms for 1 GB
                 if isinstance(prepared, str):
                     why[prepared] += 1
                     continue
@@ -253,6 +256,7 @@ def replay(
                     heapq.heappush(pending, (label_time, seq, record.order_id))
         db.close()
         geoip.close()
+    release_free_memory()  # what is left of the rows, before the caller trains on the result
     X.resize((len(labels), len(FEATURE_NAMES)), refcheck=False)  # the skipped rows' room
     return ReplayResult(
         X=X,
