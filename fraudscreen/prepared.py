@@ -8,7 +8,7 @@ store: history, profile, lists, features, model, rules and decision. The live se
 both in a row for each request; the replay runs the first in worker processes and the
 second in event-time order in its own, so that both cores work and the profiles stay point
 in time. A :class:`PreparedOrder` holds plain values only (no pydantic model, no GeoIP
-reader) and pickles in about 10 µs.
+reader): about 15 µs to pickle and 10 µs to unpickle.
 """
 
 from __future__ import annotations
