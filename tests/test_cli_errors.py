@@ -109,6 +109,21 @@ def test_not_gzip_and_not_utf8_are_clear_errors(tmp_path: Path) -> None:
         list(iter_jsonl(write_path))
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_a_byte_order_mark_before_the_first_line_is_ignored(rows: list[dict[str, Any]], suffix: str,
+                                                            tmp_path: Path) -> None:
+    plain = tmp_path / "plain.jsonl"
+    write_jsonl(rows[:5], plain)
+    text = b"\xef\xbb\xbf" + plain.read_bytes()  # as PowerShell's Out-File -Encoding utf8 writes
+    marked = tmp_path / f"marked{suffix}"
+    marked.write_bytes(gzip.compress(text) if suffix.endswith(".gz") else text)
+    assert list(iter_jsonl(marked)) == rows[:5]
+    inside = tmp_path / "inside.jsonl"  # a mark anywhere else is still an error, with its line
+    inside.write_bytes(plain.read_bytes() + b"\xef\xbb\xbf{}\n")
+    with pytest.raises(DataFileError, match="line 6: not valid JSON"):
+        list(iter_jsonl(inside))
+
+
 def test_train_first_row_not_an_object_is_a_clear_error(data_file: Path, tmp_path: Path) -> None:
     path = tmp_path / "odd.jsonl"
     path.write_text("[1, 2]\n" + data_file.read_text())

@@ -50,9 +50,14 @@ def _parse_line(raw: bytes, path: Path, number: int) -> Any:
         raise DataFileError(f"{path}: line {number}: not valid JSON") from None
 
 
+_BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte-order mark some Windows tools write at the start of a text file."""
+
+
 def iter_jsonl_raw(path: Path) -> Iterator[tuple[int, bytes, Any]]:
     """(line number, the line's bytes, parsed value) for each non-empty line of a JSON Lines
-    file (``.gz``: gzip). The bytes decode again with :func:`decode_line`.
+    file (``.gz``: gzip). The bytes decode again with :func:`decode_line`. A byte-order mark
+    at the start of the file is not part of the first line.
 
     Raises :class:`DataFileError` naming the file and the line (never its content) when the
     file cannot be opened or decompressed, or a line is not UTF-8 JSON.
@@ -62,6 +67,8 @@ def iter_jsonl_raw(path: Path) -> Iterator[tuple[int, bytes, Any]]:
     try:
         with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
+                if number == 1 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM):]
                 if raw.strip():
                     yield number, raw, _parse_line(raw, path, number)
     except (OSError, EOFError, zlib.error) as exc:
