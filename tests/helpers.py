@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,12 @@ ORDER: dict[str, Any] = {
     "order": {"amount": 119.0, "currency": "GBP"},
     "shopping_cart": [{"category": "vps", "item_id": "vps-m", "quantity": 1, "price": 119.0}],
 }
+
+
+def fraudscreen_command() -> list[str]:
+    """The installed ``fraudscreen`` command, as a user runs it."""
+    script = Path(sys.executable).with_name("fraudscreen")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fraudscreen.cli"]
 
 
 def order_body(**changes: Any) -> dict[str, Any]:

@@ -6,8 +6,10 @@ import dataclasses
 import gzip
 import io
 import json
+import os
 import re
 import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,8 @@ from fraudscreen.training.retrain import (
 )
 from fraudscreen.training.simulate import simulate_orders
 from fraudscreen.training.train import split_rows, train_model
+
+from helpers import fraudscreen_command
 
 DOC = REPO_DIR / "docs" / "backtest.md"
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -293,6 +297,25 @@ def test_backtest_command_prints_and_writes_json(data, settings, tmp_path) -> No
     assert written["replay"]["workers"] == 1  # --workers reached the replay
     bad = CliRunner().invoke(backtest, ["--data", str(data), "--split", "sideways"], obj=settings)
     assert bad.exit_code == 2
+
+
+def test_backtest_json_is_written_even_when_the_terminal_is_gone(data, tmp_path) -> None:
+    """`fraudscreen backtest ... | head`: the report file is there though the table could not be
+    printed (stdout is a pipe whose reader has gone)."""
+    out = tmp_path / "report.json"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [*fraudscreen_command(), "backtest", "--data", str(data), "--json", str(out), "--no-progress"],
+            check=False, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300,
+            env={**os.environ, "FRAUDSCREEN_DATA_DIR": str(tmp_path / "var")},
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode != 0  # the table was not printed
+    assert json.loads(out.read_text())["data"]["rows_replayed"] == 2500
+    assert "Traceback" not in done.stderr, done.stderr
 
 
 def test_backtest_command_compares_with_a_bundle_folder(data, settings, tmp_path) -> None:

@@ -9,7 +9,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -32,14 +31,9 @@ from fraudscreen.config import PACKAGE_DIR, REPO_DIR
 from fraudscreen.server import FraudscreenServer, warm_up
 from fraudscreen.store import Store
 
-from helpers import MAXMIND, make_settings, order_body
+from helpers import MAXMIND, fraudscreen_command, make_settings, order_body
 
 STARTUP_SECONDS = 30.0
-
-
-def fraudscreen_command() -> list[str]:
-    script = Path(sys.executable).with_name("fraudscreen")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "fraudscreen.cli"]
 
 
 def free_port() -> int:

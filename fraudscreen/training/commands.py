@@ -249,16 +249,23 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
+    # The file first: a terminal that goes away (`| head`) must not lose a long replay's report.
+    not_written = _write_report(report, json_path) if json_path is not None else None
     print_report(report)
+    if not_written is not None:
+        raise click.ClickException(not_written)
     if json_path is not None:
-        text = _dump_json(report) + "\n"
-        try:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise click.ClickException(f"cannot write {json_path} "
-                                       f"({exc.strerror or type(exc).__name__})") from None
         click.echo(f"Wrote {json_path}.")
+
+
+def _write_report(report: dict[str, Any], path: Path) -> str | None:
+    """Write the back-test report as JSON to ``path``; why it could not be written, else None."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_dump_json(report) + "\n", encoding="utf-8")
+    except OSError as exc:
+        return f"cannot write {path} ({exc.strerror or type(exc).__name__})"
+    return None
 
 
 @click.command("export-training")
