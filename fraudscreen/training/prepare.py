@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -137,8 +138,12 @@ _preparer: RowPreparer | None = None
 
 def _start_worker(preparer: RowPreparer) -> None:
     """A worker's initializer: forked workers inherit ``preparer`` (its GeoIP readers, email
-    key and loaded caches) without pickling; a worker the pool starts again gets it too."""
+    key and loaded caches) without pickling; a worker the pool starts again gets it too.
+
+    Ctrl-C reaches the whole process group; the replay's process handles it and stops the
+    workers, which would otherwise each print a traceback of where they were interrupted."""
     global _preparer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _preparer = preparer
 
 
