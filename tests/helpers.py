@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import copy
 import heapq
+import os
+import signal
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,37 @@ def fraudscreen_command() -> list[str]:
     """The installed ``fraudscreen`` command, as a user runs it."""
     script = Path(sys.executable).with_name("fraudscreen")
     return [str(script)] if script.exists() else [sys.executable, "-m", "fraudscreen.cli"]
+
+
+@contextmanager
+def start_in_a_terminal(args: list[str], data_dir: Path, **env: str) -> Iterator[subprocess.Popen[str]]:
+    """``fraudscreen *args`` in a session of its own, as a terminal starts it: Ctrl-C
+    (:func:`press_ctrl_c`) reaches its whole process group; stderr is piped. Its process
+    group is killed on leaving, whatever happened."""
+    # A process started where Ctrl-C is ignored (a background job) inherits that; a handler
+    # is not inherited but reset to the default, as in a terminal.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [*fraudscreen_command(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, start_new_session=True,
+            env={**os.environ, "FRAUDSCREEN_DATA_DIR": str(data_dir), **env},
+        )
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    try:
+        yield process
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
+def press_ctrl_c(process: subprocess.Popen[str]) -> str:
+    """Send SIGINT to the process group of :func:`start_in_a_terminal`'s process; its stderr."""
+    assert process.poll() is None, "the command ended before it could be interrupted"
+    os.killpg(process.pid, signal.SIGINT)
+    return process.communicate(timeout=60)[1]
 
 
 def order_body(**changes: Any) -> dict[str, Any]:

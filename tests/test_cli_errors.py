@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from fraudscreen.training.logged import FORMAT, export_labelled, read_logged
 from fraudscreen.training.pipeline import replay
 from fraudscreen.training.simulate import simulate_orders
 
-from helpers import MAXMIND, screen_live
+from helpers import MAXMIND, press_ctrl_c, screen_live, start_in_a_terminal
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -270,6 +271,21 @@ def test_failed_export_training_keeps_the_previous_file(rows: list[dict[str, Any
     screener.store.close()
     assert out.read_bytes() == before  # written to a temporary file and renamed only when complete
     assert [p.name for p in tmp_path.iterdir() if "training" in p.name] == ["training.jsonl.gz"]
+
+
+def test_an_interrupted_simulate_keeps_the_previous_file(tmp_path: Path) -> None:
+    out = tmp_path / "orders.jsonl.gz"
+    write_jsonl([{"label": "legit"}], out)
+    before = out.read_bytes()
+    with start_in_a_terminal(["simulate", "--orders", "1000000", "--out", str(out)], tmp_path / "var") as process:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".orders.jsonl.gz.*.partial.gz")):  # writing has begun
+            assert process.poll() is None and time.monotonic() < deadline, "no partial file appeared"
+            time.sleep(0.05)
+        err = press_ctrl_c(process)
+    assert process.returncode == 1 and "Aborted!" in err and "Traceback" not in err, err
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if "orders" in p.name] == ["orders.jsonl.gz"]
 
 
 # --- store commands --------------------------------------------------------------------------

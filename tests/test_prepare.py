@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import copy
-import os
 import pickle
 import random
-import signal
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +21,7 @@ from fraudscreen.training.pipeline import ReplayResult, replay
 from fraudscreen.training.prepare import RowPreparer, RowPreparers, default_workers
 from fraudscreen.training.simulate import simulate_orders
 
-from helpers import fraudscreen_command, order_body
+from helpers import order_body, press_ctrl_c, start_in_a_terminal
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -169,30 +166,14 @@ def _children(pid: int) -> list[int]:
 def test_ctrl_c_stops_the_replay_and_its_workers_without_a_traceback(tmp_path: Path) -> None:
     """Ctrl-C in a terminal signals the whole process group: the command stops with click's
     one-line "Aborted!", the workers end with it, and none prints where it was interrupted."""
-    # A process started where Ctrl-C is ignored (a background job) inherits that; a handler
-    # is not inherited but reset to the default, as in a terminal.
-    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        process = subprocess.Popen(
-            [*fraudscreen_command(), "backtest", "--data", str(SAMPLE_DATA), "--no-progress",
-             "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
-            env={**os.environ, "FRAUDSCREEN_DATA_DIR": str(tmp_path / "var"), "TMPDIR": str(tmp_path)},
-        )
-    finally:
-        signal.signal(signal.SIGINT, inherited)
-    try:
+    with start_in_a_terminal(["backtest", "--data", str(SAMPLE_DATA), "--no-progress", "--workers", "1"],
+                             tmp_path / "var", TMPDIR=str(tmp_path)) as process:
         deadline = time.monotonic() + 60
         while not (workers := _children(process.pid)) and process.poll() is None:
             assert time.monotonic() < deadline, "no worker was started"
             time.sleep(0.05)
         time.sleep(1.0)  # the 20,000-row replay takes several seconds: well inside it
-        assert process.poll() is None, "the replay ended before it could be interrupted"
-        os.killpg(process.pid, signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+        err = press_ctrl_c(process)
     assert process.returncode == 1
     assert "Aborted!" in err and "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers)

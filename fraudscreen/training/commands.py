@@ -161,7 +161,7 @@ def _common_training_options(command: Any) -> Any:
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, callback=_writable_file)
 def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, out: Path) -> None:
     """Generate labelled orders of a hosting shop as JSON Lines."""
-    from fraudscreen.training.jsonl import write_jsonl
+    from fraudscreen.training.jsonl import replace_jsonl
     from fraudscreen.training.simulate import simulate_orders, start_range
 
     earliest, latest = start_range(n_orders, orders_per_day)
@@ -170,11 +170,11 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
                                  f"{n_orders} orders (every time in the rows must fall in 1970-2099)",
                                  param_hint="--start")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        count = write_jsonl(simulate_orders(n_orders, seed=seed, start=start,
-                                            orders_per_day=orders_per_day), out)
+        count = replace_jsonl(simulate_orders(n_orders, seed=seed, start=start,
+                                              orders_per_day=orders_per_day), out)
     except OSError as exc:
-        raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__})") from None
+        raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__}); "
+                                   "the previous file, if any, is unchanged") from None
     click.echo(f"Wrote {count} orders to {out}.")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import secrets
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -107,3 +109,19 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
             fh.write("\n")
             count += 1
     return count
+
+
+def replace_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
+    """:func:`write_jsonl` to a hidden file beside ``path``, renamed to ``path`` once complete:
+    an error or Ctrl-C on the way leaves the previous file, if any, as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gz = ".gz" if path.suffix == ".gz" else ""  # the same compression as the final name's
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial{gz}")
+    try:
+        written = write_jsonl(rows, partial)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return written

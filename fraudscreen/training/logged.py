@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import math
 import operator
-import os
-import secrets
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -34,7 +32,7 @@ from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.schema import rfc3339
-from fraudscreen.training.jsonl import write_jsonl
+from fraudscreen.training.jsonl import replace_jsonl
 
 FRAUD_OUTCOMES = frozenset({"chargeback", "fraud"})
 """Latest outcomes that label an order ``fraud``."""
@@ -107,16 +105,7 @@ def export_labelled(
                 "rules": [{"id": rule_id, "action": action} for rule_id, action in logged.get("rules", ())],
             }
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside ``out`` and renamed when complete: a failure keeps the previous file.
-    gz = ".gz" if out.suffix == ".gz" else ""
-    partial = out.with_name(f".{out.name}.{secrets.token_hex(6)}.partial{gz}")
-    try:
-        written = write_jsonl(rows(), partial)
-        os.replace(partial, out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    written = replace_jsonl(rows(), out)  # a failure keeps the previous file
     return ExportSummary(written, counts["fraud"], counts["legit"], counts["too_recent"],
                          counts["other_schema"])
 
