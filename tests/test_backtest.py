@@ -333,6 +333,13 @@ def test_backtest_command_compares_with_a_bundle_folder(data, settings, tmp_path
     assert missing.exit_code == 2
 
 
+def test_train_command_is_quiet_with_no_progress(data, settings, tmp_path) -> None:
+    result = CliRunner().invoke(train, ["--data", str(data), "--out", str(tmp_path / "m"), "--no-progress"],
+                                obj=settings, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "" and "written to" in result.stdout
+
+
 def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_path) -> None:
     out = tmp_path / "models" / "m1"
     result = CliRunner().invoke(
@@ -340,6 +347,7 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
         obj=settings, catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
+    assert "Training on 2500 replayed rows (time split)" in result.stderr  # what comes next
     bundle = ModelBundle.load(out / "model.joblib")
     assert bundle.version == "t-1" and bundle.params["split"] == "time"
     card = json.loads((out / "model_card.json").read_text())
@@ -358,6 +366,7 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
         backtest, ["--data", str(plain), "--split", "random", "--compare", str(out), "--no-progress",
                    "--json", str(report_path)], obj=settings, catch_exceptions=False)
     assert compared.exit_code == 0, compared.output
+    assert compared.stderr == ""  # --no-progress
     compare = json.loads(report_path.read_text())["compare"]
     assert compare["trained_on_this_data"] is True and compare["test_rows_in_training_period"] > 300
     assert "Warning: t-1 was fitted and calibrated on orders from" in compared.output

@@ -127,7 +127,7 @@ def _replay_settings(ctx: click.Context, workers: int | None) -> Settings:
 
 def _common_training_options(command: Any) -> Any:
     """--split, --test-fraction, --seed, --review-capacity, --min-reject-precision,
-    --label-delay-days, --workers."""
+    --label-delay-days, --workers, --progress/--no-progress."""
     options = [
         click.option("--split", type=click.Choice(["time", "random"]), default="time", show_default=True,
                      help="time: test on the latest rows; random: stratified random test rows."),
@@ -144,6 +144,8 @@ def _common_training_options(command: Any) -> Any:
                      help="Processes that validate and enrich rows while the replay screens them "
                           "(0: none; default: FRAUDSCREEN_REPLAY_WORKERS, else one per core "
                           "beyond the first)."),
+        click.option("--progress/--no-progress", default=True, show_default=True,
+                     help="Show a progress bar while replaying (on a terminal) and what comes next."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -189,7 +191,7 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 @click.pass_context
 def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, split: str,
           test_fraction: float, seed: int, review_capacity: float, min_reject_precision: float,
-          label_delay_days: float, workers: int | None) -> None:
+          label_delay_days: float, workers: int | None, progress: bool) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
@@ -199,6 +201,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
             min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, workers),
             split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction, label_delay=timedelta(days=label_delay_days),
+            progress=progress,
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
@@ -216,8 +219,6 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 @_common_training_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               callback=_writable_file, help="Also write the report as JSON here (keys: docs/backtest.md).")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show a progress bar while replaying.")
 @click.option("--compare", "compare_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="A model bundle (model.joblib or its folder), e.g. the one in production, "
                    "to measure on the same test rows.")
