@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from fraudscreen.config import REPO_DIR, Settings
+from fraudscreen.config import PACKAGE_DIR, REPO_DIR, Settings
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.model import ModelBundle, Thresholds
@@ -316,6 +316,54 @@ def test_backtest_json_is_written_even_when_the_terminal_is_gone(data, tmp_path)
     assert done.returncode != 0  # the table was not printed
     assert json.loads(out.read_text())["data"]["rows_replayed"] == 2500
     assert "Traceback" not in done.stderr, done.stderr
+
+
+CANDIDATE_RULE = """
+[[rule]]
+id = "candidate_new_account_high_value"
+code = "CANDIDATE"
+action = "review"
+expression = "account.age_days >= 0.0 && account.age_days < 0.01 && order.amount_usd > 200.0"
+message = "The signal new_account_high_value, tried as a review rule."
+"""
+
+
+def test_backtest_of_a_candidate_rules_file(data, settings, report, tmp_path) -> None:
+    """A rule is back-tested before it goes live: replayed with --rules, it is counted like
+    the configured ones (the same expression as a default signal: the same hits)."""
+    candidate = tmp_path / "candidate.toml"
+    default = (PACKAGE_DIR / "rules" / "default.toml").read_text()
+    candidate.write_text(default.replace('version = "', 'version = "candidate-', 1) + CANDIDATE_RULE)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        backtest, ["--data", str(data), "--rules", str(candidate), "--json", str(out), "--no-progress"],
+        obj=settings, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    assert written["rules_version"] == "candidate-" + report["rules_version"]
+    rules = {rule["id"]: rule for rule in written["rules"]}
+    assert "candidate_new_account_high_value" not in {rule["id"] for rule in report["rules"]}
+    tried, signal = rules["candidate_new_account_high_value"], rules["new_account_high_value"]
+    assert tried["action"] == "review" and tried["hits"] == signal["hits"] > 0
+    assert tried["frauds"] == signal["frauds"]
+    # the orders it sends to review, which the signal did not, show in the rules' decisions
+    assert written["systems"]["rules"]["decision_mix"]["review"] > report["systems"]["rules"]["decision_mix"]["review"]
+
+
+def test_a_candidate_rules_file_is_checked_before_any_replay(data, settings, tmp_path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('version = "x"\n' + CANDIDATE_RULE.replace("order.amount_usd > 200.0", "order.amount_usd >"))
+    result = CliRunner().invoke(backtest, ["--data", str(data), "--rules", str(broken), "--no-progress"],
+                                obj=settings)
+    assert result.exit_code == 2 and "--rules" in result.output
+    assert "candidate_new_account_high_value" in result.output and "Back-test" not in result.output
+    export = tmp_path / "training.jsonl"
+    write_jsonl([{"format": "fraudscreen-logged-features", "order_id": "1"}], export)
+    candidate = tmp_path / "candidate.toml"
+    candidate.write_text('version = "x"\n' + CANDIDATE_RULE)
+    for command in (backtest, train):
+        result = CliRunner().invoke(command, ["--data", str(export), "--rules", str(candidate)], obj=settings)
+        assert result.exit_code == 2 and "export-training" in result.output, result.output
 
 
 def test_backtest_command_compares_with_a_bundle_folder(data, settings, tmp_path) -> None:

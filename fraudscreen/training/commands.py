@@ -119,15 +119,48 @@ def _dump_json(data: Any) -> str:
         raise click.ClickException("the result holds a number that is not finite") from None
 
 
-def _replay_settings(ctx: click.Context, workers: int | None) -> Settings:
-    """The command's settings, with ``--workers`` for the replay when given."""
+def _replay_settings(ctx: click.Context, data_path: Path, workers: int | None,
+                     rules_path: Path | None) -> Settings:
+    """The command's settings, with ``--workers`` and ``--rules`` when given."""
     settings = _settings(ctx)
-    return settings if workers is None else settings.with_overrides(replay_workers=workers)
+    if workers is not None:
+        settings = settings.with_overrides(replay_workers=workers)
+    if rules_path is None:
+        return settings
+    if _is_export(data_path):
+        raise click.UsageError("--rules needs score requests to replay: an `export-training` "
+                               "file holds the rule hits of the rules that were live")
+    return settings.with_overrides(rules_path=rules_path)
+
+
+def _is_export(data_path: Path) -> bool:
+    """True when the file's first row is an ``export-training`` row (read, not replayed)."""
+    from fraudscreen.training.jsonl import iter_jsonl_lines
+    from fraudscreen.training.logged import is_logged_row
+
+    try:
+        first = next(iter_jsonl_lines(data_path), None)
+    except FraudscreenError:
+        return False  # the command itself names what is wrong with the file
+    return first is not None and is_logged_row(first[1])
+
+
+def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``--rules``: compiled at once, so a rule that does not load stops the command before any
+    replay, naming the rule."""
+    from fraudscreen.rules import RuleSet
+
+    if value is not None:
+        try:
+            RuleSet.load(value)
+        except FraudscreenError as exc:
+            raise click.BadParameter(exc.message) from None
+    return value
 
 
 def _common_training_options(command: Any) -> Any:
     """--split, --test-fraction, --seed, --review-capacity, --min-reject-precision,
-    --label-delay-days, --workers, --progress/--no-progress."""
+    --label-delay-days, --workers, --rules, --progress/--no-progress."""
     options = [
         click.option("--split", type=click.Choice(["time", "random"]), default="time", show_default=True,
                      help="time: test on the latest rows; random: stratified random test rows."),
@@ -144,6 +177,10 @@ def _common_training_options(command: Any) -> Any:
                      help="Processes that validate and enrich rows while the replay screens them "
                           "(0: none; default: FRAUDSCREEN_REPLAY_WORKERS, else one per core "
                           "beyond the first)."),
+        click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default=None, callback=_rules_file,
+                     help="Rules file to replay with instead of the configured one "
+                          "(FRAUDSCREEN_RULES_PATH): back-test a rule before it goes live."),
         click.option("--progress/--no-progress", default=True, show_default=True,
                      help="Show a progress bar while replaying (on a terminal) and what comes next."),
     ]
@@ -191,14 +228,14 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 @click.pass_context
 def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, split: str,
           test_fraction: float, seed: int, review_capacity: float, min_reject_precision: float,
-          label_delay_days: float, workers: int | None, progress: bool) -> None:
+          label_delay_days: float, workers: int | None, rules_path: Path | None, progress: bool) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
     try:
         result = train_from_file(
             data_path, out, version=version, seed=seed, review_capacity=review_capacity,
-            min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, workers),
+            min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, data_path, workers, rules_path),
             split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction, label_delay=timedelta(days=label_delay_days),
             progress=progress,
@@ -229,8 +266,8 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
-             workers: int | None, json_path: Path | None, progress: bool, compare_path: Path | None,
-             labels: str) -> None:
+             workers: int | None, rules_path: Path | None, json_path: Path | None, progress: bool,
+             compare_path: Path | None, labels: str) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import run_backtest
     from fraudscreen.training.backtest_print import print_report
@@ -241,7 +278,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
         report = run_backtest(
-            data_path, settings=_replay_settings(ctx, workers), split=split,  # type: ignore[arg-type]
+            data_path, settings=_replay_settings(ctx, data_path, workers, rules_path), split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction,
             seed=seed, review_capacity=review_capacity, min_reject_precision=min_reject_precision,
             label_delay=timedelta(days=label_delay_days), progress=progress,
