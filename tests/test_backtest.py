@@ -361,8 +361,9 @@ def test_a_candidate_rules_file_is_checked_before_any_replay(data, settings, tmp
     write_jsonl([{"format": "fraudscreen-logged-features", "order_id": "1"}], export)
     candidate = tmp_path / "candidate.toml"
     candidate.write_text('version = "x"\n' + CANDIDATE_RULE)
-    for command in (backtest, train):
-        result = CliRunner().invoke(command, ["--data", str(export), "--rules", str(candidate)], obj=settings)
+    for command, out in ((backtest, []), (train, ["--out", str(tmp_path / "m")])):
+        result = CliRunner().invoke(command, ["--data", str(export), "--rules", str(candidate), *out],
+                                    obj=settings)
         assert result.exit_code == 2 and "export-training" in result.output, result.output
 
 
@@ -419,6 +420,10 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     assert compare["trained_on_this_data"] is True and compare["test_rows_in_training_period"] > 300
     assert "Warning: t-1 was fitted and calibrated on orders from" in compared.output
     assert card["backtest"]["model"]["version"] == "t-1"
+    # the thresholds were chosen with these rules' flags: the bundle and its card name them
+    assert bundle.params["rules_version"] == card["backtest"]["rules_version"] == RuleSet.load(
+        settings.resolved_rules_path).version
+    assert f"the rules (version {bundle.params['rules_version']}) flag" in (out / "MODEL_CARD.md").read_text()
     assert set(card["backtest"]["systems"]) == {"rules", "model", "combined"}
     assert card["backtest"]["systems"]["model"]["roc_auc"] == pytest.approx(bundle.metrics["roc_auc"])
     markdown = (out / "MODEL_CARD.md").read_text()

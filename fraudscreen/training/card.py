@@ -100,7 +100,9 @@ def _rules_share(card: dict[str, Any]) -> str:
     share = card["params"].get("rules_flagged_share")
     if share is None:
         return ""
-    return (f"; the rules flag {_pct(share)} of the threshold rows themselves and the model "
+    version = card["params"].get("rules_version")
+    rules = f"the rules (version {version})" if version else "the rules"
+    return (f"; {rules} flag {_pct(share)} of the threshold rows themselves and the model "
             f"fills the rest of the {_pct(card['params'].get('review_capacity'))} review capacity")
 
 

@@ -112,7 +112,7 @@ def train_on_replay(
         data_sha256=data_sha256, seed=seed, review_capacity=review_capacity,
         min_reject_precision=min_reject_precision, test_fraction=test_fraction,
         rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
-        period_times=replayed.event_times,
+        period_times=replayed.event_times, rules_version=replayed.rules_version,
     )
     if not np.array_equal(test_idx, result.test_rows):  # pragma: no cover - same function
         raise ModelError("the back-test split differs from the training split")

@@ -216,6 +216,7 @@ def train_model(
     params: Mapping[str, Any] | None = None,
     rule_flagged: np.ndarray | None = None,
     period_times: np.ndarray | None = None,
+    rules_version: str | None = None,
 ) -> TrainResult:
     """Train, calibrate and threshold a model; metrics on the test rows only (module docstring).
 
@@ -225,6 +226,8 @@ def train_model(
     ``period_times``: each row's event time (seconds since the epoch), for a split without
     ``event_times``; the bundle keeps the first and last of its fit and calibration rows
     (``training_period``). Default: ``event_times`` (no period without either).
+    ``rules_version``: the rules that flagged ``rule_flagged``, kept in ``params``: the
+    thresholds were chosen with them.
     """
     import sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -284,7 +287,8 @@ def train_model(
                 "test_fraction": test_fraction, "calibration_fraction": calibration_fraction,
                 "split": "time" if times is not None else "stratified-random",
                 "review_capacity": review_capacity, "min_reject_precision": min_reject_precision,
-                "rules_flagged_share": float(forced[cal_idx].mean())},
+                "rules_flagged_share": float(forced[cal_idx].mean()),
+                **({"rules_version": rules_version} if rules_version is not None else {})},
     )
     p_cal = bundle.predict_proba(X[cal_idx])
     bundle.thresholds = choose_thresholds(y[cal_idx], p_cal, review_capacity=review_capacity,
