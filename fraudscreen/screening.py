@@ -218,6 +218,7 @@ class Screener:
             "problems": problems,
             "model_version": model.version if model else None,
             "rules_version": self.parts.rules.version if self.parts.rules else None,
+            "model_rules_version": model.params.get("rules_version") if model else None,
             "geoip": self.parts.geoip.databases(),
             "last_reload": self.last_reload,
         }

@@ -161,6 +161,8 @@ def test_a_configured_model_folder_loads_its_bundle(tmp_path: Path, models: Path
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.get_json()
     assert ready.get_json()["model_version"] == "reload-a"
+    # the shipped bundle's thresholds were chosen with the shipped rules, which are live here
+    assert ready.get_json()["model_rules_version"] == ready.get_json()["rules_version"] is not None
     screener = client.application.extensions["fraudscreen"]
     screener.reload_model(models / "candidate.joblib")
     assert screener.reload_model().version == "reload-a"  # the configured folder again

@@ -164,6 +164,12 @@ def _schemas() -> dict[str, Any]:
                          "description": "Part (store, geoip, model, rules...) -> what is wrong."},
             "model_version": _nullable({"type": "string"}),
             "rules_version": _nullable({"type": "string"}),
+            "model_rules_version": _nullable({
+                "type": "string",
+                "description": "The rules the model's thresholds were chosen with (the review "
+                               "capacity is shared with them); null for a bundle that does not "
+                               "say. When it is not rules_version, the review share drifts from "
+                               "the capacity: retrain with the live rules."}),
             "geoip": {"type": "object", "additionalProperties": _obj(
                 {"available": {"type": "boolean"}, "type": {"type": "string"},
                  "build_date": {"type": "string"}, "path": {"type": "string"}},
