@@ -107,9 +107,30 @@ def test_every_report_key_is_documented(report) -> None:
     generic = {re.sub(r"^(compare\.)?systems\.(rules|model|combined)", r"\1systems.<system>", k)
                for k in systems}
     generic = {re.sub(r"^compare\.(systems\.<system>\.)", r"\1", k) for k in generic}
-    actual = (_keys(report) - systems) | generic
+    generic = {re.sub(r"\.intervals\.\w+$", ".intervals.<figure>", k) for k in generic}
+    difference = {k for k in _keys(report) if k.startswith("compare.difference.")}
+    generic |= {re.sub(r"^compare\.difference\.(model|combined)(\.\w+)?",
+                       lambda m: "compare.difference.<system>" + (".<figure>" if m[2] else ""), k)
+                for k in difference}
+    actual = (_keys(report) - systems - difference) | generic
     assert actual - documented == set(), "undocumented keys"
     assert documented - actual == set(), "documented keys the report lacks"
+
+
+def test_figures_come_with_intervals_that_hold_them(report) -> None:
+    assert report["intervals"]["resamples"] == 1000 and report["intervals"]["confidence"] == 0.95
+    for name in ("model", "combined"):
+        system = report["systems"][name]
+        for figure in ("roc_auc", "average_precision", "recall_at_capacity", "flagged_recall"):
+            low, high = system["intervals"][figure]
+            assert low <= system[figure] <= high and low < high, (name, figure)
+        compared = report["compare"]["systems"][name]
+        low, high = compared["intervals"]["roc_auc"]
+        assert low <= compared["roc_auc"] <= high
+        difference = report["compare"]["difference"][name]["roc_auc"]
+        assert difference["value"] == pytest.approx(system["roc_auc"] - compared["roc_auc"])
+        low, high = difference["interval"]
+        assert low <= difference["value"] <= high
 
 
 def test_figures_are_computed_on_the_latest_rows_only(report, replayed, settings) -> None:

@@ -15,7 +15,8 @@ The JSON keys are a stable interface, documented in ``docs/backtest.md``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,14 @@ from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_INDEX
 from fraudscreen.model import ModelBundle, Thresholds, period_of
 from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.training.intervals import (
+    CONFIDENCE,
+    FIGURES,
+    SystemRows,
+    bootstrap,
+    interval,
+    resamples_for,
+)
 from fraudscreen.training.pipeline import (
     Labels,
     Split,
@@ -148,20 +157,29 @@ def combined_decisions(
     )
 
 
-def _bundle_systems(
-    bundle: ModelBundle, X: np.ndarray, y: np.ndarray, hits: Sequence[Sequence[RuleHit]],
-    capacity: float,
-) -> tuple[dict[str, Any], np.ndarray]:
-    """The ``model`` and ``combined`` figures of ``bundle`` (its own thresholds) on test rows."""
+@dataclass(frozen=True)
+class Decided:
+    """One system's decisions on the test rows (0 accept, 1 review, 2 reject) and the score
+    that ranks them for the ranking figures."""
+
+    decisions: np.ndarray
+    score: np.ndarray
+    ranked_by: str
+
+    def metrics(self, y: np.ndarray, capacity: float) -> dict[str, Any]:
+        """:func:`system_metrics` of this system."""
+        return system_metrics(y, self.decisions, self.score, capacity=capacity, ranked_by=self.ranked_by)
+
+
+def _bundle_decisions(bundle: ModelBundle, X: np.ndarray, hits: Sequence[Sequence[RuleHit]]) -> dict[str, Decided]:
+    """The ``model`` and ``combined`` systems of ``bundle`` (its own thresholds) on test rows."""
     p = bundle.predict_proba(X)  # one batched call
     t = bundle.thresholds
-    model = np.where(p >= t.reject, 2, np.where(p >= t.review, 1, 0))
     combined = combined_decisions(p, t, hits)
     return {
-        "model": system_metrics(y, model, p, capacity=capacity, ranked_by="probability"),
-        "combined": system_metrics(y, combined, combined + p, capacity=capacity,
-                                   ranked_by="decision+probability"),
-    }, model
+        "model": Decided(np.where(p >= t.reject, 2, np.where(p >= t.review, 1, 0)), p, "probability"),
+        "combined": Decided(combined, combined + p, "decision+probability"),
+    }
 
 
 def feature_columns(bundle: ModelBundle) -> list[int]:
@@ -219,23 +237,54 @@ def overlap_warning(version: str, overlap: dict[str, Any], test_rows: int) -> st
 def compare_section(
     bundle: ModelBundle, trained: TrainedReplay, *, path: Path | None, capacity: float,
     data_sha256: str | None = None,
-) -> dict[str, Any]:
-    """Another bundle (say, the one in production) on the same test rows, with its own thresholds.
+) -> tuple[dict[str, Any], dict[str, Decided]]:
+    """Another bundle (say, the one in production) on the same test rows, with its own
+    thresholds; and its systems, for the intervals.
 
     With the keys of :func:`training_overlap`: ``trained_on_this_data`` is true when some test
     rows fall in the period the bundle was trained on, or it was trained on this very file.
     """
     replayed, idx = trained.replayed, trained.test_idx
     X = replayed.X[idx][:, feature_columns(bundle)]
-    systems, _ = _bundle_systems(bundle, X, replayed.y[idx].astype(np.int64),
-                                 [replayed.rule_hits[i] for i in idx], capacity)
+    y = replayed.y[idx].astype(np.int64)
+    decided = _bundle_decisions(bundle, X, [replayed.rule_hits[i] for i in idx])
     return {
         "version": bundle.version,
         "path": str(path) if path is not None else None,
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
         **training_overlap(bundle, replayed.event_times[idx], data_sha256=data_sha256),
-        "systems": systems,
-    }
+        "systems": {name: system.metrics(y, capacity) for name, system in decided.items()},
+    }, decided
+
+
+def _add_intervals(
+    report: dict[str, Any], y: np.ndarray, ours: Mapping[str, Decided],
+    theirs: Mapping[str, Decided] | None, *, capacity: float, seed: int,
+) -> None:
+    """Bootstrap intervals for every system's figures and, with a compared bundle, for the
+    paired differences of its ``model`` and ``combined`` figures from ours."""
+    resamples = resamples_for(int(y.size))
+    systems = {name: SystemRows.of(y, d.decisions, d.score) for name, d in ours.items()}
+    if theirs is not None:
+        systems |= {f"compare.{name}": SystemRows.of(y, d.decisions, d.score) for name, d in theirs.items()}
+    samples = bootstrap(systems, capacity=capacity, seed=seed, resamples=resamples)
+    report["intervals"] = {"method": "percentile bootstrap of the test rows", "resamples": resamples,
+                           "confidence": CONFIDENCE, "seed": seed}
+    for name in ours:
+        report["systems"][name]["intervals"] = {f: interval(samples[name][f]) for f in FIGURES}
+    if theirs is None:
+        return
+    compared = report["compare"]
+    difference: dict[str, Any] = {}
+    for name in theirs:
+        compared["systems"][name]["intervals"] = {f: interval(samples[f"compare.{name}"][f]) for f in FIGURES}
+        new, old = report["systems"][name], compared["systems"][name]
+        difference[name] = {
+            f: {"value": None if new[f] is None or old[f] is None else new[f] - old[f],
+                "interval": interval(samples[name][f] - samples[f"compare.{name}"][f])}
+            for f in FIGURES
+        }
+    compared["difference"] = difference
 
 
 def backtest_report(
@@ -259,12 +308,10 @@ def backtest_report(
     hits = [replayed.rule_hits[i] for i in idx]
     t = bundle.thresholds
     by_rules = np.array([_RANK[rules_decision(h)] for h in hits], dtype=np.int64)
-    ours, model = _bundle_systems(bundle, replayed.X[idx], y, hits, review_capacity)
-    systems = {
-        "rules": system_metrics(y, by_rules, by_rules.astype(float), capacity=review_capacity,
-                                ranked_by="decision"),
-        **ours,
-    }
+    decided = {"rules": Decided(by_rules, by_rules.astype(float), "decision"),
+               **_bundle_decisions(bundle, replayed.X[idx], hits)}
+    systems = {name: system.metrics(y, review_capacity) for name, system in decided.items()}
+    model = decided["model"].decisions
     train_rows = int(replayed.y.size - idx.size)
     test_period = period_of(replayed.event_times[idx]) or {}
     seconds = replayed.seconds
@@ -315,9 +362,11 @@ def backtest_report(
         "systems": systems,
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
+    theirs = None
     if compare is not None:
-        report["compare"] = compare_section(compare[0], trained, path=compare[1],
-                                            capacity=review_capacity, data_sha256=data_sha256)
+        report["compare"], theirs = compare_section(compare[0], trained, path=compare[1],
+                                                    capacity=review_capacity, data_sha256=data_sha256)
+    _add_intervals(report, y, decided, theirs, capacity=review_capacity, seed=trained.seed)
     return report
 
 

@@ -16,6 +16,19 @@ def _fmt(value: Any, pct: bool = False) -> str:
     return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
 
 
+def _with_interval(system: dict[str, Any], key: str, pct: bool) -> str:
+    """The figure and, when the report has one, its interval: ``76.9% (69.5–83.6)``."""
+    bounds = system.get("intervals", {}).get(key)
+    if system[key] is None or bounds is None:
+        return _fmt(system[key], pct)
+    low, high = (f"{100 * b:.1f}" if pct else f"{b:.3f}" for b in bounds)
+    return f"{_fmt(system[key], pct)} ({low}–{high})"
+
+
+def _signed(value: float, pct: bool) -> str:
+    return f"{100 * value:+.1f} pts" if pct else f"{value:+.3f}"
+
+
 PLAIN_WIDTH = 120
 """Width of the printed report when standard output is not a terminal (rich's default: 80)."""
 
@@ -53,7 +66,11 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
             "the model's review threshold fills the rest of the capacity.",
             soft_wrap=soft,
         )
-    table = Table(title="Test rows only")
+    intervals = report.get("intervals")
+    title = "Test rows only"
+    if intervals:
+        title += f" (in brackets: {intervals['confidence']:.0%} bootstrap interval)"
+    table = Table(title=title)
     table.add_column("metric", no_wrap=True)
     for name in SYSTEMS:
         table.add_column(name, justify="right", no_wrap=True)
@@ -68,7 +85,7 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         ("reject precision", "reject_precision", True), ("reject recall", "reject_recall", True),
     ]
     for label, key, pct in rows:
-        table.add_row(label, *(_fmt(m[s][key], pct) for s in SYSTEMS))
+        table.add_row(label, *(_with_interval(m[s], key, pct) for s in SYSTEMS))
     for d in DECISIONS:
         table.add_row(f"{d} share", *(_fmt(m[s]["decision_mix"][d], True) for s in SYSTEMS))
     console.print(table)
@@ -103,6 +120,22 @@ def _print_compare(report: dict[str, Any], console: Any) -> None:
         table.add_row(label, _fmt(ours["model"][key], pct), _fmt(theirs["model"][key], pct),
                       _fmt(ours["combined"][key], pct), _fmt(theirs["combined"][key], pct))
     console.print(table)
+    difference = other.get("difference")
+    if difference:
+        parts = []
+        for system, key, label, pct in (("model", "roc_auc", "model ROC AUC", False),
+                                        ("model", "average_precision", "model average precision", False),
+                                        ("combined", "recall_at_capacity", "recall at capacity", True),
+                                        ("combined", "flagged_recall", "recall of flagged", True),
+                                        ("combined", "flagged_precision", "precision of flagged", True)):
+            d = difference[system][key]
+            if d["value"] is not None and d["interval"] is not None:
+                low, high = d["interval"]
+                parts.append(f"{label} {_signed(d['value'], pct)} ({_signed(low, pct)} to {_signed(high, pct)})")
+        console.print(f"New model minus {other['version']} on the same rows, paired "
+                      f"{report['intervals']['confidence']:.0%} intervals: " + "; ".join(parts)
+                      + ". An interval that holds 0 cannot tell the two apart.",
+                      soft_wrap=not console.is_terminal)
     warning = overlap_warning(other["version"], other, report["split"]["test_rows"])
     if warning:
         console.print(warning, soft_wrap=not console.is_terminal)

@@ -51,6 +51,32 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+_INTERVAL_FIGURES = (("ROC AUC", "roc_auc", False), ("avg precision", "average_precision", False),
+                     ("recall @ capacity", "recall_at_capacity", True),
+                     ("flagged recall", "flagged_recall", True),
+                     ("flagged precision", "flagged_precision", True),
+                     ("reject precision", "reject_precision", True))
+
+
+def _interval_lines(report: dict[str, Any]) -> list[str]:
+    """How far the model's and the service's figures could move on another sample of orders."""
+    about = report.get("intervals")
+    if not about:
+        return []
+    lines = ["", (f"{about['confidence']:.0%} bootstrap intervals ({about['resamples']} resamples "
+                  "of the test rows):"), ""]
+    for name in ("model", "combined"):
+        system = report["systems"][name]
+        parts = []
+        for label, key, pct in _INTERVAL_FIGURES:
+            bounds = system["intervals"].get(key)
+            if bounds is not None:
+                low, high = (_pct(b) if pct else f"{b:.4f}" for b in bounds)
+                parts.append(f"{label} {low} – {high}")
+        lines.append(f"- {name}: " + "; ".join(parts))
+    return lines
+
+
 def _backtest_lines(report: dict[str, Any]) -> list[str]:
     split, test = report["split"], report["test"]
     lines = [
@@ -79,6 +105,7 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
             f"{_pct(m['reject_precision'])} | {_pct(mix['accept'])} | {_pct(mix['review'])} | "
             f"{_pct(mix['reject'])} |"
         )
+    lines += _interval_lines(report)
     lines += [
         "",
         (
