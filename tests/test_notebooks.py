@@ -64,6 +64,9 @@ def test_retrain_notebook_trains_compares_and_saves(tmp_path: Path) -> None:
         if set(ModelBundle.load(shipped).feature_names) <= set(FEATURE_NAMES):
             assert (out / "new_vs_shipped.png").exists()
             assert summary["comparison"]["shipped"]["roc_auc"] > 0.5
+            difference = summary["comparison"]["difference_95_interval"]["roc_auc"]
+            new_minus_old = summary["metrics"]["roc_auc"] - summary["comparison"]["shipped"]["roc_auc"]
+            assert difference[0] <= new_minus_old <= difference[1]
         assert shipped.read_bytes() == shipped_before  # saved under OUT_DIR, not over models/
     assert _bundle_loads(out / "model.joblib")
 

@@ -170,9 +170,14 @@ class Decided:
         """:func:`system_metrics` of this system."""
         return system_metrics(y, self.decisions, self.score, capacity=capacity, ranked_by=self.ranked_by)
 
+    def rows(self, y: np.ndarray) -> SystemRows:
+        """This system arranged for :func:`~fraudscreen.training.intervals.bootstrap`."""
+        return SystemRows.of(y, self.decisions, self.score)
 
-def _bundle_decisions(bundle: ModelBundle, X: np.ndarray, hits: Sequence[Sequence[RuleHit]]) -> dict[str, Decided]:
-    """The ``model`` and ``combined`` systems of ``bundle`` (its own thresholds) on test rows."""
+
+def bundle_systems(bundle: ModelBundle, X: np.ndarray, hits: Sequence[Sequence[RuleHit]]) -> dict[str, Decided]:
+    """The ``model`` and ``combined`` systems of ``bundle`` (its own thresholds) on test rows
+    (``X`` in the bundle's feature order, ``hits`` the rows' rule hits)."""
     p = bundle.predict_proba(X)  # one batched call
     t = bundle.thresholds
     combined = combined_decisions(p, t, hits)
@@ -247,7 +252,7 @@ def compare_section(
     replayed, idx = trained.replayed, trained.test_idx
     X = replayed.X[idx][:, feature_columns(bundle)]
     y = replayed.y[idx].astype(np.int64)
-    decided = _bundle_decisions(bundle, X, [replayed.rule_hits[i] for i in idx])
+    decided = bundle_systems(bundle, X, [replayed.rule_hits[i] for i in idx])
     return {
         "version": bundle.version,
         "path": str(path) if path is not None else None,
@@ -264,9 +269,9 @@ def _add_intervals(
     """Bootstrap intervals for every system's figures and, with a compared bundle, for the
     paired differences of its ``model`` and ``combined`` figures from ours."""
     resamples = resamples_for(int(y.size))
-    systems = {name: SystemRows.of(y, d.decisions, d.score) for name, d in ours.items()}
+    systems = {name: d.rows(y) for name, d in ours.items()}
     if theirs is not None:
-        systems |= {f"compare.{name}": SystemRows.of(y, d.decisions, d.score) for name, d in theirs.items()}
+        systems |= {f"compare.{name}": d.rows(y) for name, d in theirs.items()}
     samples = bootstrap(systems, capacity=capacity, seed=seed, resamples=resamples)
     report["intervals"] = {"method": "percentile bootstrap of the test rows", "resamples": resamples,
                            "confidence": CONFIDENCE, "seed": seed}
@@ -309,7 +314,7 @@ def backtest_report(
     t = bundle.thresholds
     by_rules = np.array([_RANK[rules_decision(h)] for h in hits], dtype=np.int64)
     decided = {"rules": Decided(by_rules, by_rules.astype(float), "decision"),
-               **_bundle_decisions(bundle, replayed.X[idx], hits)}
+               **bundle_systems(bundle, replayed.X[idx], hits)}
     systems = {name: system.metrics(y, review_capacity) for name, system in decided.items()}
     model = decided["model"].decisions
     train_rows = int(replayed.y.size - idx.size)
