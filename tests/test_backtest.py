@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,14 @@ from fraudscreen.training.backtest_print import print_report
 from fraudscreen.training.commands import backtest, train
 from fraudscreen.training.jsonl import write_jsonl
 from fraudscreen.training.pipeline import ReplayResult, read_jsonl, replay
+from fraudscreen.training.prepare import scenario_of
 from fraudscreen.training.retrain import (
     TrainedReplay,
     flagged_by_rules,
     split_indices,
     train_on_replay,
 )
+from fraudscreen.training.scenarios import wilson_interval
 from fraudscreen.training.simulate import simulate_orders
 from fraudscreen.training.train import split_rows, train_model
 
@@ -112,7 +115,10 @@ def test_every_report_key_is_documented(report) -> None:
     generic |= {re.sub(r"^compare\.difference\.(model|combined)(\.\w+)?",
                        lambda m: "compare.difference.<system>" + (".<figure>" if m[2] else ""), k)
                 for k in difference}
-    actual = (_keys(report) - systems - difference) | generic
+    scenarios = {k for k in _keys(report) if k.startswith("scenarios.")}
+    generic |= {re.sub(r"\.systems\.(rules|model|combined)", ".systems.<system>",
+                       re.sub(r"^scenarios\.\w+", "scenarios.<scenario>", k)) for k in scenarios}
+    actual = (_keys(report) - systems - difference - scenarios) | generic
     assert actual - documented == set(), "undocumented keys"
     assert documented - actual == set(), "documented keys the report lacks"
 
@@ -295,6 +301,54 @@ def test_random_split_is_stratified_and_seeded(replayed, settings) -> None:
     assert other["systems"] != first["systems"]
 
 
+def test_the_test_rows_are_broken_down_by_the_scenario_each_row_names(report, trained, data) -> None:
+    """Every test row is in its own scenario's entry, and the entries add up to the overall
+    figures of each system."""
+    rows = read_jsonl(data)
+    test = trained.replayed.source_rows[trained.test_idx]
+    expected = Counter(rows[i]["scenario"] for i in test)
+    scenarios = report["scenarios"]
+    assert {name: entry["rows"] for name, entry in scenarios.items()} == expected
+    assert sum(e["frauds"] for e in scenarios.values()) == report["test"]["frauds"]
+    for entry in scenarios.values():  # the simulator's scenarios are all fraud or all legit
+        assert entry["label"] == ("fraud" if entry["frauds"] == entry["rows"] else "legit")
+    labels = [entry["label"] for entry in scenarios.values()]
+    assert labels == sorted(labels, key=["fraud", "mixed", "legit"].index)  # fraud patterns first
+    frauds = report["test"]["frauds"]
+    for name, system in report["systems"].items():
+        caught = sum(e["systems"][name]["flagged_share"] * e["rows"]
+                     for e in scenarios.values() if e["label"] == "fraud")
+        flagged = sum(e["systems"][name]["flagged_share"] * e["rows"] for e in scenarios.values())
+        rejected = sum(e["systems"][name]["reject_share"] * e["rows"] for e in scenarios.values())
+        assert caught == pytest.approx(system["flagged_recall"] * frauds)
+        assert flagged == pytest.approx(system["flagged_share"] * report["test"]["rows"])
+        assert rejected == pytest.approx(system["reject_share"] * report["test"]["rows"])
+        for entry in scenarios.values():
+            low, high = entry["systems"][name]["flagged_interval"]
+            assert 0.0 <= low <= entry["systems"][name]["flagged_share"] <= high <= 1.0
+    # the model tells the patterns apart: some it catches almost always, friendly fraud
+    # (an honest-looking customer's own order) hardly ever
+    model = {name: e["systems"]["model"]["flagged_share"] for name, e in scenarios.items()}
+    assert model["stolen_card"] > 0.6 and model.get("friendly_fraud", 0.0) < 0.3
+
+
+def test_rows_without_a_scenario_give_no_scenario_table(replayed, settings) -> None:
+    anonymous = dataclasses.replace(replayed, scenarios=[None] * replayed.y.size)
+    assert "scenarios" not in _report(anonymous, settings)
+    assert scenario_of({"scenario": "traveller"}) == "traveller"
+    for odd in (7, "", "x" * 101, None, ["card_testing"]):  # counts as none, never skips the row
+        assert scenario_of({"scenario": odd}) is None
+
+
+def test_a_scenario_s_interval_is_the_wilson_score_interval() -> None:
+    # 0 of n: the upper bound is z² / (n + z²) in closed form
+    z2 = 1.959963984540054 ** 2
+    assert wilson_interval(0, 17) == pytest.approx([0.0, z2 / (17 + z2)])
+    low, high = wilson_interval(8, 16)
+    assert low == pytest.approx(1 - high) and 0.25 < low < 0.5 < high
+    assert wilson_interval(0, 0) is None
+
+
 def test_at_capacity_shares_ties_fairly() -> None:
     y = np.array([1, 0, 1, 0])
     assert at_capacity(y, np.array([2.0, 1.0, 1.0, 0.0]), 0.5) == (0.75, 0.75)
@@ -311,6 +365,7 @@ def test_backtest_command_prints_and_writes_json(data, settings, tmp_path) -> No
     )
     assert result.exit_code == 0, result.output
     assert "combined" in result.output and "prior_fraud" in result.output
+    assert "Test rows by scenario" in result.output and "stolen_card" in result.output
     written = json.loads(out.read_text())
     assert "compare" not in written
     assert written["thresholds"]["review_capacity"] == 0.04
@@ -450,6 +505,7 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     markdown = (out / "MODEL_CARD.md").read_text()
     assert "## Back-test on the held-out rows" in markdown
     assert "| combined |" in markdown and "`prior_fraud`" in markdown
+    assert "By scenario" in markdown and "| `stolen_card` | fraud |" in markdown
 
 
 @pytest.mark.parametrize("slice_", ["fit", "calibration"])

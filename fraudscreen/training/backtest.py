@@ -46,6 +46,7 @@ from fraudscreen.training.pipeline import (
 )
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.retrain import TrainedReplay, train_on_replay
+from fraudscreen.training.scenarios import scenario_table
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
@@ -367,6 +368,10 @@ def backtest_report(
         "systems": systems,
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
+    scenarios = [replayed.scenarios[i] for i in idx] if replayed.scenarios else []
+    if any(name is not None for name in scenarios):
+        report["scenarios"] = scenario_table(y, scenarios,
+                                             {name: d.decisions for name, d in decided.items()})
     theirs = None
     if compare is not None:
         report["compare"], theirs = compare_section(compare[0], trained, path=compare[1],

@@ -102,6 +102,34 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
                       str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
                       _fmt(r.get("beyond_model_precision"), True))
     console.print(rules)
+    if report.get("scenarios"):
+        _print_scenarios(report["scenarios"], console)
+
+
+def _share_with_interval(entry: dict[str, Any]) -> str:
+    low, high = entry["flagged_interval"]
+    return f"{_fmt(entry['flagged_share'], True)} ({100 * low:.1f}–{100 * high:.1f})"
+
+
+def _print_scenarios(scenarios: dict[str, Any], console: Any) -> None:
+    """Per scenario: the share of its test rows each system flags; caught for fraud, friction
+    for honest customers."""
+    from rich.table import Table
+
+    table = Table(title="Test rows by scenario: share flagged (review + reject; in brackets: "
+                        "95% Wilson interval)")
+    for name in ("scenario", "label", "rows", *SYSTEMS, "rejected"):
+        table.add_column(name, justify="left" if name in ("scenario", "label") else "right",
+                         no_wrap=name != "scenario", overflow="fold")
+    for name, entry in scenarios.items():
+        systems = entry["systems"]
+        table.add_row(name, entry["label"], str(entry["rows"]),
+                      *(_share_with_interval(systems[s]) for s in SYSTEMS),
+                      _fmt(systems["combined"]["reject_share"], True))
+    console.print(table)
+    console.print("For a fraud pattern the flagged share is the share caught; for an honest "
+                  "scenario, the share of good customers sent to review or refused. "
+                  "'rejected' is the service's (combined).", soft_wrap=not console.is_terminal)
 
 
 def _print_compare(report: dict[str, Any], console: Any) -> None:

@@ -120,7 +120,27 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"| `{r['id']}` | {r['action']} | {r['hits']} | {_pct(r['precision'])} | "
                      f"{_pct(r['recall'])} | {r.get('beyond_model_hits', '–')} | "
                      f"{_pct(r.get('beyond_model_precision'))} |")
-    return lines + [""]
+    return lines + _scenario_lines(report) + [""]
+
+
+def _scenario_lines(report: dict[str, Any]) -> list[str]:
+    """The share of each scenario's test rows flagged by each system (simulated data only)."""
+    scenarios = report.get("scenarios")
+    if not scenarios:
+        return []
+    lines = ["", ("By scenario (the simulator's fraud patterns and honest scenarios): the share of "
+                  "each scenario's test rows flagged for review or rejected, with its 95% Wilson "
+                  "interval. For a fraud pattern that is the share caught; for an honest "
+                  "scenario, the share of good customers stopped."), "",
+             "| scenario | label | rows | rules | model | combined |", "|---|---|---|---|---|---|"]
+    for name, entry in scenarios.items():
+        cells = []
+        for system in ("rules", "model", "combined"):
+            figures = entry["systems"][system]
+            low, high = figures["flagged_interval"]
+            cells.append(f"{_pct(figures['flagged_share'])} ({_pct(low)} – {_pct(high)})")
+        lines.append(f"| `{name}` | {entry['label']} | {entry['rows']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _rules_share(card: dict[str, Any]) -> str:

@@ -101,6 +101,9 @@ class ReplayResult:
     the counts add up to ``skipped``."""
     workers: int = 0
     """Worker processes that validated and enriched the rows (0: the replay's own process)."""
+    scenarios: list[str | None] = field(default_factory=list)
+    """Each row's ``scenario`` (:func:`~fraudscreen.training.prepare.scenario_of`: the
+    simulator's fraud pattern or honest scenario; None without one); empty for logged rows."""
 
 
 def rows_summary(replayed: ReplayResult) -> str:
@@ -219,6 +222,7 @@ def replay(
             txs: list[str | None] = []
             sources: list[int] = []
             known_at: list[float] = []
+            scenarios: list[str | None] = []
             for seq, (index, prepared) in enumerate(
                 tqdm(prepared_rows, total=len(order), disable=None if progress else True,
                      unit="order", desc="replay", mininterval=0.5)
@@ -229,7 +233,7 @@ def replay(
                 if isinstance(prepared, str):
                     why[prepared] += 1
                     continue
-                label, label_time, ready = prepared
+                label, label_time, ready, scenario = prepared
                 at = ready.event_time
                 while pending and pending[0][0] <= at:
                     reported_at, _, order_id = heapq.heappop(pending)
@@ -252,6 +256,7 @@ def replay(
                 txs.append(record.transaction_id)
                 sources.append(index)
                 known_at.append(label_time.timestamp() if label else math.nan)
+                scenarios.append(scenario)
                 if label:  # only a fraud label enters the profile (as a chargeback)
                     heapq.heappush(pending, (label_time, seq, record.order_id))
         db.close()
@@ -272,6 +277,7 @@ def replay(
         label_times=np.asarray(known_at, dtype=np.float64),
         skipped_why=dict(why),
         workers=preparers.workers,
+        scenarios=scenarios,
     )
 
 

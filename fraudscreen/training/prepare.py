@@ -33,14 +33,17 @@ from fraudscreen.training.jsonl import decode_line
 
 __all__ = [
     "BAD_LABEL", "BAD_LABEL_TIME", "DEFAULT_LABEL_DELAY", "LABELS", "LABEL_FIELDS",
-    "NO_EVENT_TIME", "SCHEMA_ERROR", "JsonRow", "Prepared", "RowPreparer", "RowPreparers",
-    "can_fork", "default_workers", "label_time",
+    "MAX_SCENARIO_LENGTH", "NO_EVENT_TIME", "SCHEMA_ERROR", "JsonRow", "Prepared", "Ready",
+    "RowPreparer", "RowPreparers", "can_fork", "default_workers", "label_time", "scenario_of",
 ]
 
 LABEL_FIELDS = frozenset({"label", "label_time", "scenario"})
 """Top-level fields of a labelled row that are not part of the score request."""
 LABELS = {"fraud": 1, "legit": 0}
 """The accepted values of a row's ``label``."""
+MAX_SCENARIO_LENGTH = 100
+"""Longest ``scenario`` a row may name; a longer one, or one that is not a string, counts as
+none (the field is for analysis only and never skips a row)."""
 DEFAULT_LABEL_DELAY = timedelta(days=30)
 """When a fraud row has no ``label_time``: its event time plus this."""
 
@@ -58,8 +61,10 @@ MIN_ROWS_FOR_WORKERS = 2_000
 _TASKS_PER_WORKER = 3
 """Tasks in flight per worker: enough to keep it busy, few enough to bound the results held."""
 
-Prepared = tuple[int, tuple[int, datetime, PreparedOrder] | str]
-"""``(index of the row, (label, label time, order))``, or ``(index, why it was skipped)``."""
+Ready = tuple[int, datetime, PreparedOrder, str | None]
+"""A prepared row: ``(label, label time, order, scenario)``."""
+Prepared = tuple[int, Ready | str]
+"""``(index of the row, a prepared row)``, or ``(index, why it was skipped)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,14 @@ class JsonRow:
     text: bytes
     """The line, read and checked once (:func:`~fraudscreen.training.jsonl.iter_jsonl_raw`)."""
     event_time: datetime | None
+
+
+def scenario_of(row: dict[str, Any]) -> str | None:
+    """The row's ``scenario`` (what made the order, as the simulator names it: a fraud pattern
+    or an honest scenario); None when it has none, or one that is not a string of 1 to
+    :data:`MAX_SCENARIO_LENGTH` characters."""
+    raw = row.get("scenario")
+    return raw if isinstance(raw, str) and 0 < len(raw) <= MAX_SCENARIO_LENGTH else None
 
 
 def label_time(row: dict[str, Any], at: datetime, delay: timedelta) -> datetime:
@@ -93,9 +106,9 @@ class RowPreparer:
     enricher: Enricher
     label_delay: timedelta = DEFAULT_LABEL_DELAY
 
-    def __call__(self, row: Any) -> tuple[int, datetime, PreparedOrder] | str:
-        """``(label, label time, prepared order)``, or why the row is skipped; ``row`` is a
-        decoded row or the bytes of a :class:`JsonRow`."""
+    def __call__(self, row: Any) -> Ready | str:
+        """``(label, label time, prepared order, scenario)``, or why the row is skipped; ``row``
+        is a decoded row or the bytes of a :class:`JsonRow`."""
         if isinstance(row, bytes):
             row = decode_line(row)
         raw_label = row.get("label")
@@ -115,7 +128,7 @@ class RowPreparer:
         except InvalidRequestError:
             return BAD_LABEL_TIME
         prepared = prepare_order(self.enricher, order, received_at=at, build_response=False)
-        return label, known, prepared
+        return label, known, prepared, scenario_of(row)
 
 
 def default_workers(rows: int | None = None) -> int:
