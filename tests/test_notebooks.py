@@ -57,6 +57,10 @@ def test_retrain_notebook_trains_compares_and_saves(tmp_path: Path) -> None:
     assert flagged[-1] > flagged[0]
     assert len(summary["permutation_importance"]) == 15
     assert "new" in summary["comparison"]
+    # the simulated rows' fraud patterns, each with the share the service flags
+    patterns = {n: e for n, e in summary["by_scenario"].items() if e["label"] == "fraud"}
+    assert "stolen_card" in patterns and (out / "by_scenario.png").stat().st_size > 5000
+    assert sum(e["rows"] for e in summary["by_scenario"].values()) == summary["test_rows"]
     if shipped_before is not None:
         from fraudscreen.features import FEATURE_NAMES
         from fraudscreen.model import ModelBundle
@@ -99,6 +103,7 @@ def test_retrain_notebook_trains_on_an_export_of_the_live_store(tmp_path: Path) 
     assert summary.fraud > 20 and summary.too_recent > 0
     assert metrics["test_rows"] == round(summary.rows * 0.2)
     assert metrics["metrics"]["roc_auc"] > 0.7
+    assert metrics["by_scenario"] == {} and not (out / "by_scenario.png").exists()  # none logged
 
 
 def _bundle_loads(path: Path) -> bool:
