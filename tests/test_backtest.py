@@ -115,9 +115,10 @@ def test_every_report_key_is_documented(report) -> None:
     generic |= {re.sub(r"^compare\.difference\.(model|combined)(\.\w+)?",
                        lambda m: "compare.difference.<system>" + (".<figure>" if m[2] else ""), k)
                 for k in difference}
-    scenarios = {k for k in _keys(report) if k.startswith("scenarios.")}
+    scenarios = {k for k in _keys(report) if re.match(r"^(compare\.)?scenarios\.", k)}
     generic |= {re.sub(r"\.systems\.(rules|model|combined)", ".systems.<system>",
-                       re.sub(r"^scenarios\.\w+", "scenarios.<scenario>", k)) for k in scenarios}
+                       re.sub(r"^scenarios\.\w+", "scenarios.<scenario>", k)) for k in scenarios
+                if not k.startswith("compare.")}  # compare.scenarios has the keys of scenarios
     actual = (_keys(report) - systems - difference - scenarios) | generic
     assert actual - documented == set(), "undocumented keys"
     assert documented - actual == set(), "documented keys the report lacks"
@@ -330,6 +331,13 @@ def test_the_test_rows_are_broken_down_by_the_scenario_each_row_names(report, tr
     # (an honest-looking customer's own order) hardly ever
     model = {name: e["systems"]["model"]["flagged_share"] for name, e in scenarios.items()}
     assert model["stolen_card"] > 0.6 and model.get("friendly_fraud", 0.0) < 0.3
+    # the compared bundle, on the same rows, by the same scenarios
+    theirs = report["compare"]["scenarios"]
+    assert list(theirs) == list(scenarios) and set(theirs["stolen_card"]["systems"]) == {"model", "combined"}
+    for name, system in report["compare"]["systems"].items():
+        caught = sum(e["systems"][name]["flagged_share"] * e["rows"]
+                     for e in theirs.values() if e["label"] == "fraud")
+        assert caught == pytest.approx(system["flagged_recall"] * frauds)
 
 
 def test_rows_without_a_scenario_give_no_scenario_table(replayed, settings) -> None:
@@ -452,6 +460,8 @@ def test_backtest_command_compares_with_a_bundle_folder(data, settings, tmp_path
     )
     assert result.exit_code == 0, result.output
     assert "New model against default-" in result.output
+    version = ModelBundle.load(SHIPPED).version
+    assert f"{version} combined" in result.output and "│ stolen_card " in result.output
     assert json.loads(out.read_text())["compare"]["path"] == str(SHIPPED)
     missing = CliRunner().invoke(backtest, ["--data", str(data), "--compare", str(tmp_path / "none")],
                                  obj=settings)

@@ -369,13 +369,18 @@ def backtest_report(
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
     scenarios = [replayed.scenarios[i] for i in idx] if replayed.scenarios else []
-    if any(name is not None for name in scenarios):
+    by_scenario = any(name is not None for name in scenarios)
+    if by_scenario:
         report["scenarios"] = scenario_table(y, scenarios,
                                              {name: d.decisions for name, d in decided.items()})
     theirs = None
     if compare is not None:
-        report["compare"], theirs = compare_section(compare[0], trained, path=compare[1],
-                                                    capacity=review_capacity, data_sha256=data_sha256)
+        compared, theirs = compare_section(compare[0], trained, path=compare[1],
+                                           capacity=review_capacity, data_sha256=data_sha256)
+        if by_scenario:
+            compared["scenarios"] = scenario_table(y, scenarios,
+                                                   {name: d.decisions for name, d in theirs.items()})
+        report["compare"] = compared
     _add_intervals(report, y, decided, theirs, capacity=review_capacity, seed=trained.seed)
     return report
 

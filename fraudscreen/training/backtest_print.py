@@ -103,7 +103,7 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
                       _fmt(r.get("beyond_model_precision"), True))
     console.print(rules)
     if report.get("scenarios"):
-        _print_scenarios(report["scenarios"], console)
+        _print_scenarios(report, console)
 
 
 def _share_with_interval(entry: dict[str, Any]) -> str:
@@ -111,20 +111,27 @@ def _share_with_interval(entry: dict[str, Any]) -> str:
     return f"{_fmt(entry['flagged_share'], True)} ({100 * low:.1f}–{100 * high:.1f})"
 
 
-def _print_scenarios(scenarios: dict[str, Any], console: Any) -> None:
+def _print_scenarios(report: dict[str, Any], console: Any) -> None:
     """Per scenario: the share of its test rows each system flags; caught for fraud, friction
-    for honest customers."""
+    for honest customers. With ``--compare``, also the compared bundle's combined share. The
+    service's shares (combined) come with their intervals."""
     from rich.table import Table
 
+    scenarios = report["scenarios"]
+    theirs = report.get("compare", {}).get("scenarios")
     table = Table(title="Test rows by scenario: share flagged (review + reject; in brackets: "
                         "95% Wilson interval)")
-    for name in ("scenario", "label", "rows", *SYSTEMS, "rejected"):
-        table.add_column(name, justify="left" if name in ("scenario", "label") else "right",
-                         no_wrap=name != "scenario", overflow="fold")
+    compared = [f"{report['compare']['version']} combined"] if theirs else []
+    table.add_column("scenario", no_wrap=True, min_width=min(30, max(map(len, scenarios))))
+    for name in ("label", "rows", *SYSTEMS, *compared, "rejected"):
+        table.add_column(name, justify="left" if name == "label" else "right", no_wrap=True)
     for name, entry in scenarios.items():
         systems = entry["systems"]
+        other = [_share_with_interval(theirs[name]["systems"]["combined"])] if theirs else []
         table.add_row(name, entry["label"], str(entry["rows"]),
-                      *(_share_with_interval(systems[s]) for s in SYSTEMS),
+                      _fmt(systems["rules"]["flagged_share"], True),
+                      _fmt(systems["model"]["flagged_share"], True),
+                      _share_with_interval(systems["combined"]), *other,
                       _fmt(systems["combined"]["reject_share"], True))
     console.print(table)
     console.print("For a fraud pattern the flagged share is the share caught; for an honest "
