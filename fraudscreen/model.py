@@ -28,6 +28,7 @@ import joblib
 import numpy as np
 
 from fraudscreen.errors import ModelError
+from fraudscreen.files import replace_file
 
 FORMAT_MARKER = "fraudscreen-model-bundle"
 FORMAT_VERSION = 1
@@ -311,11 +312,7 @@ class ModelBundle:
             "signals": self.signals,
             "training_period": self.training_period,
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        joblib.dump(payload, tmp, compress=3)
-        tmp.replace(path)
+        replace_file(Path(path), lambda partial: joblib.dump(payload, partial, compress=3))
 
     @classmethod
     def load(cls, path: Path) -> ModelBundle:

@@ -516,6 +516,7 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     assert "## Back-test on the held-out rows" in markdown
     assert "| combined |" in markdown and "`prior_fraud`" in markdown
     assert "By scenario" in markdown and "| `stolen_card` | fraud |" in markdown
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "model.joblib", "model_card.json"]
 
 
 @pytest.mark.parametrize("slice_", ["fit", "calibration"])

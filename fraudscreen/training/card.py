@@ -15,6 +15,7 @@ from typing import Any
 
 from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
+from fraudscreen.files import replace_text
 
 _SPLITS = {"time": "the latest orders in time", "stratified-random": "a stratified random share",
            "random": "a stratified random share"}
@@ -177,7 +178,7 @@ def write_model_card(
 ) -> None:
     """Write ``model_card.json`` and ``MODEL_CARD.md`` beside the bundle."""
     card = model_card(result, data_path=data_path, skipped=skipped, backtest=backtest)
-    (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, default=str, allow_nan=False) + "\n")
+    replace_text(out_dir / "model_card.json", json.dumps(card, indent=2, default=str, allow_nan=False) + "\n")
     metrics = card["metrics_held_out"]
     split = _SPLITS.get(str(card["params"].get("split", "time")), "held-out rows")
     lines = [
@@ -213,4 +214,4 @@ def write_model_card(
         lines += _backtest_lines(backtest)
     lines += ["## Features", ""]
     lines += [f"- `{f['name']}`: {f['description']}" for f in card["features"]]
-    (out_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+    replace_text(out_dir / "MODEL_CARD.md", "\n".join(lines) + "\n")

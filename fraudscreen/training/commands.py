@@ -14,6 +14,7 @@ import click
 
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import FraudscreenError, InvalidRequestError
+from fraudscreen.files import replace_text
 
 MAX_LABEL_DELAY_DAYS = 36_500.0
 """Largest ``--label-delay-days`` (a century; far below ``timedelta``'s limit)."""
@@ -299,8 +300,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
 def _write_report(report: dict[str, Any], path: Path) -> str | None:
     """Write the back-test report as JSON to ``path``; why it could not be written, else None."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_dump_json(report) + "\n", encoding="utf-8")
+        replace_text(path, _dump_json(report) + "\n")
     except OSError as exc:
         return f"cannot write {path} ({exc.strerror or type(exc).__name__})"
     return None

@@ -5,14 +5,13 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
-import secrets
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from fraudscreen.errors import DataFileError
+from fraudscreen.files import replace_file
 
 
 def open_text(path: Path, mode: str = "r") -> IO[str]:
@@ -114,14 +113,4 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
 def replace_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
     """:func:`write_jsonl` to a hidden file beside ``path``, renamed to ``path`` once complete:
     an error or Ctrl-C on the way leaves the previous file, if any, as it was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    gz = ".gz" if path.suffix == ".gz" else ""  # the same compression as the final name's
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial{gz}")
-    try:
-        written = write_jsonl(rows, partial)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return written
+    return replace_file(path, lambda partial: write_jsonl(rows, partial))

@@ -1,0 +1,47 @@
+"""Files replaced whole: the bundle, its model card, the back-test report and JSON Lines files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fraudscreen.files import replace_file, replace_text
+
+
+def test_a_file_is_replaced_whole(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "card.md"  # the folder is created
+    replace_text(path, "first\n")
+    replace_text(path, "second ✓\n")
+    assert path.read_text(encoding="utf-8") == "second ✓\n"
+    assert [p.name for p in path.parent.iterdir()] == ["card.md"]
+
+
+@pytest.mark.parametrize("failure", ["unencodable", "interrupt"])
+def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(tmp_path: Path, failure: str) -> None:
+    path = tmp_path / "report.json"
+    path.write_text("previous\n")
+    if failure == "unencodable":  # a lone surrogate fails half-way through the UTF-8 encoding
+        with pytest.raises(UnicodeEncodeError):
+            replace_text(path, "a" * 100_000 + "\udc80")
+    else:
+        def interrupted(partial: Path) -> None:
+            partial.write_text("half")
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            replace_file(path, interrupted)
+    assert path.read_text() == "previous\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_the_partial_file_keeps_the_suffix_that_chooses_the_compression(tmp_path: Path) -> None:
+    seen: list[Path] = []
+
+    def write(partial: Path) -> int:
+        seen.append(partial)
+        return partial.write_bytes(b"rows")
+
+    assert replace_file(tmp_path / "rows.jsonl.gz", write) == 4
+    assert seen[0].suffix == ".gz" and seen[0].parent == tmp_path and seen[0].name.startswith(".")
+    assert (tmp_path / "rows.jsonl.gz").read_bytes() == b"rows" and not seen[0].exists()
