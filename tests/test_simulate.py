@@ -43,7 +43,7 @@ def sim() -> OrderSimulator:
 
 @pytest.fixture(scope="module")
 def orders(sim: OrderSimulator) -> list[dict]:
-    return [e[2] for e in sim.events]
+    return [e[2].to_dict() for e in sim.events]
 
 
 @pytest.fixture(scope="module")
@@ -361,3 +361,20 @@ def test_a_larger_shop_spreads_its_orders_over_fewer_days(tmp_path: Path) -> Non
     # the default shop is unchanged: the shipped sample is still reproducible
     assert list(simulate_orders(200, seed=5, start=START, orders_per_day=ORDERS_PER_DAY)) == \
         list(simulate_orders(200, seed=5, start=START))
+
+
+def test_the_shipped_sample_is_what_make_data_writes(tmp_path: Path) -> None:
+    """`make data` gives data/orders.jsonl.gz byte for byte (the shipped model's training data):
+    orders wait as JSON text while the simulation runs, and the scenario a later chargeback
+    changes (``after_dispute``) is still written."""
+    from click.testing import CliRunner
+
+    from fraudscreen.cli import main
+
+    shipped = Path(__file__).resolve().parent.parent / "data" / "orders.jsonl.gz"
+    out = tmp_path / "orders.jsonl.gz"
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "var"), "simulate", "--orders",
+                                       "20000", "--seed", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == shipped.read_bytes()
+    assert sum(r["scenario"] == "after_dispute" for r in iter_jsonl(out)) > 0

@@ -14,7 +14,7 @@ import click
 
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import FraudscreenError, InvalidRequestError
-from fraudscreen.files import replace_text
+from fraudscreen.files import replace_file, replace_text
 
 MAX_LABEL_DELAY_DAYS = 36_500.0
 """Largest ``--label-delay-days`` (a century; far below ``timedelta``'s limit)."""
@@ -201,8 +201,8 @@ def _common_training_options(command: Any) -> Any:
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, callback=_writable_file)
 def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, out: Path) -> None:
     """Generate labelled orders of a hosting shop as JSON Lines."""
-    from fraudscreen.training.jsonl import replace_jsonl
-    from fraudscreen.training.simulate import simulate_orders, start_range
+    from fraudscreen.training.jsonl import write_json_lines
+    from fraudscreen.training.simulate import simulate_lines, start_range
 
     earliest, latest = start_range(n_orders, orders_per_day)
     if not earliest <= start <= latest:
@@ -210,8 +210,8 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
                                  f"{n_orders} orders (every time in the rows must fall in 1970-2099)",
                                  param_hint="--start")
     try:
-        count = replace_jsonl(simulate_orders(n_orders, seed=seed, start=start,
-                                              orders_per_day=orders_per_day), out)
+        lines = simulate_lines(n_orders, seed=seed, start=start, orders_per_day=orders_per_day)
+        count = replace_file(out, lambda partial: write_json_lines(lines, partial))
     except OSError as exc:
         raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__}); "
                                    "the previous file, if any, is unchanged") from None

@@ -101,10 +101,16 @@ def iter_jsonl(path: Path) -> Iterator[Any]:
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
     """Write rows as compact JSON Lines (key order kept, same bytes for the same rows)."""
+    return write_json_lines((json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+                             for row in rows), path)
+
+
+def write_json_lines(lines: Iterable[str], path: Path) -> int:
+    """Write rows already encoded as JSON text (one each, no newline) as JSON Lines."""
     count = 0
     with open_text(path, "w") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+        for line in lines:
+            fh.write(line)
             fh.write("\n")
             count += 1
     return count

@@ -7,6 +7,7 @@ and *from where*, then call :meth:`SimBase.request`.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -42,7 +43,8 @@ MAX_ACCOUNT_AGE_DAYS = 1500.0
 _LONG_DIGITS = re.compile(r"\d(?:[ -]?\d){11}")  # 12+ digits, maybe grouped like a card
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 
-Event = tuple[datetime, int, dict[str, Any]]
+Event = tuple[datetime, int, "SimOrder"]
+"""(event time, sequence number, order): the sort key of an order, then the order."""
 Item = tuple[str, tuple[str, float] | None, int]
 """A cart line to build: category, (item_id, EUR price) or None for a random one, quantity."""
 
@@ -80,6 +82,29 @@ class Account:
     traits: dict[str, Any] = field(default_factory=dict)
     """Scenario flags: ``devops`` (orders by API from servers), ``disputed_at`` (a chargeback),
     ``renewal_due`` (when the plan is next paid)."""
+
+
+@dataclass(slots=True)
+class SimOrder:
+    """One generated order, kept as its JSON text until it is written: about 1 KB against about
+    6 KB as nested dicts, so that a simulation of a million orders fits in a laptop's memory.
+
+    ``head`` is the compact JSON of the labelled request without its last field, ``scenario``,
+    which a later order can still change (``after_dispute``); :meth:`json` adds it."""
+
+    user_id: str
+    label: str
+    scenario: str
+    head: str
+
+    def json(self) -> str:
+        """The row as compact JSON: what ``json.dumps`` of the request, ``scenario`` last, gives."""
+        return f'{self.head},"scenario":{json.dumps(self.scenario, ensure_ascii=False)}}}'
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as a labelled score request."""
+        loaded: dict[str, Any] = json.loads(self.json())
+        return loaded
 
 
 @dataclass
@@ -297,7 +322,8 @@ class SimBase:
                 items: Sequence[Item], label: str, scenario: str,
                 card: dict[str, str] | None = None, method: str | None = None,
                 avs: str = "Y", cvv: str = "Y", discount: str | None = None) -> dict[str, Any]:
-        """Build one labelled score request, add it to the event list and return it."""
+        """Build one labelled score request, add it to the event list and return it (changing
+        the returned dict changes nothing: the event keeps the request as its JSON text)."""
         currency = COUNTRIES[acct.country].currency
         cart = [self.item(cat, currency, it, qty) for cat, it, qty in items]
         amount = money(sum(i["price"] * i["quantity"] for i in cart), currency)
@@ -347,7 +373,8 @@ class SimBase:
         days = self.rng.uniform(*CHARGEBACK_DAYS) if label == "fraud" else LEGIT_LABEL_DAYS
         req["label"] = label
         req["label_time"] = iso(t + timedelta(days=days))
+        head = json.dumps(req, ensure_ascii=False, separators=(",", ":"))[:-1]  # without "}"
         req["scenario"] = scenario
         self._seq += 1
-        self.events.append((t, self._seq, req))
+        self.events.append((t, self._seq, SimOrder(acct.user_id, label, scenario, head)))
         return req

@@ -19,6 +19,7 @@ The data dictionary (every field, the scenarios and their shares, label semantic
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,7 +47,7 @@ from fraudscreen.training.sim_tables import CATALOG, COUNTRIES
 __all__ = [
     "CATALOG", "CHARGEBACK_DAYS", "COUNTRIES", "DRIFT_PATTERN", "DRIFT_START", "FRAUD_RATE",
     "FRAUD_SHARES", "LEGIT_LABEL_DAYS", "ORDERS_PER_DAY", "Account", "Device", "OrderSimulator",
-    "Ring", "simulate_orders", "start_range",
+    "Ring", "simulate_lines", "simulate_orders", "start_range",
 ]
 
 RETURNING_SHARE = 0.70
@@ -97,7 +98,7 @@ class OrderSimulator(LegitScenarios, FraudPatterns):
                 self.fraud_budget = max(1, round(target) - self.fraud_counts[pattern])
                 before = len(self.events)
                 patterns[pattern]()
-                added = sum(e[2]["label"] == "fraud" for e in self.events[before:])
+                added = sum(e[2].label == "fraud" for e in self.events[before:])
                 self.fraud_counts[pattern] += added
                 frauds += added
                 continue
@@ -117,10 +118,10 @@ class OrderSimulator(LegitScenarios, FraudPatterns):
         """Honest orders of an account after its friendly-fraud chargeback landed."""
         disputed = {a.user_id: a.traits["disputed_at"] for a in self.population
                     if "disputed_at" in a.traits}
-        for t, _, req in self.events:
-            at = disputed.get(req["account"]["user_id"])
-            if at is not None and t > at and req["label"] == "legit":
-                req["scenario"] = "after_dispute"
+        for t, _, order in self.events:
+            at = disputed.get(order.user_id)
+            if at is not None and t > at and order.label == "legit":
+                order.scenario = "after_dispute"
 
 
 def simulate_orders(
@@ -131,5 +132,16 @@ def simulate_orders(
     The orders spread over ``n / orders_per_day`` days: the default is a small shop (20,000
     orders in about four months); a larger shop's year is, for example, 1,000,000 orders at
     2,740 a day."""
-    for _, _, req in OrderSimulator(n, seed=seed, start=start, orders_per_day=orders_per_day).run():
-        yield req
+    for line in simulate_lines(n, seed=seed, start=start, orders_per_day=orders_per_day):
+        yield json.loads(line)
+
+
+def simulate_lines(
+    n: int, *, seed: int, start: datetime, orders_per_day: float = ORDERS_PER_DAY
+) -> Iterator[str]:
+    """The rows of :func:`simulate_orders` as compact JSON text (no newline), as a file holds
+    them; each order's text is let go once yielded."""
+    events = OrderSimulator(n, seed=seed, start=start, orders_per_day=orders_per_day).run()
+    events.reverse()  # popped from the end, the first first: each freed once yielded
+    while events:
+        yield events.pop()[2].json()
