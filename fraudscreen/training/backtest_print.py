@@ -119,8 +119,7 @@ def _print_scenarios(report: dict[str, Any], console: Any) -> None:
 
     scenarios = report["scenarios"]
     theirs = report.get("compare", {}).get("scenarios")
-    table = Table(title="Test rows by scenario: share flagged (review + reject; in brackets: "
-                        "95% Wilson interval)")
+    table = Table(title="Test rows by scenario: share flagged (in brackets: 95% Wilson interval)")
     compared = [f"{report['compare']['version']} combined"] if theirs else []
     table.add_column("scenario", no_wrap=True, min_width=min(30, max(map(len, scenarios))))
     for name in ("label", "rows", *SYSTEMS, *compared, "rejected"):
