@@ -325,8 +325,12 @@ def test_the_test_rows_are_broken_down_by_the_scenario_each_row_names(report, tr
         assert flagged == pytest.approx(system["flagged_share"] * report["test"]["rows"])
         assert rejected == pytest.approx(system["reject_share"] * report["test"]["rows"])
         for entry in scenarios.values():
-            low, high = entry["systems"][name]["flagged_interval"]
-            assert 0.0 <= low <= entry["systems"][name]["flagged_share"] <= high <= 1.0
+            figures = entry["systems"][name]
+            low, high = figures["flagged_interval"]
+            assert 0.0 <= low <= figures["flagged_share"] <= high <= 1.0
+            pure = "flagged_recall" if entry["label"] == "fraud" else "legit_flagged_share"
+            other = "legit_flagged_share" if entry["label"] == "fraud" else "flagged_recall"
+            assert figures[pure] == figures["flagged_share"] and figures[other] is None
     # the model tells the patterns apart: some it catches almost always, friendly fraud
     # (an honest-looking customer's own order) hardly ever
     model = {name: e["systems"]["model"]["flagged_share"] for name, e in scenarios.items()}
@@ -338,6 +342,30 @@ def test_the_test_rows_are_broken_down_by_the_scenario_each_row_names(report, tr
         caught = sum(e["systems"][name]["flagged_share"] * e["rows"]
                      for e in theirs.values() if e["label"] == "fraud")
         assert caught == pytest.approx(system["flagged_recall"] * frauds)
+
+
+def test_a_mixed_scenario_gives_frauds_caught_and_good_orders_stopped_apart(replayed, settings) -> None:
+    """Segments of one's own (here: odd and even rows) hold both labels."""
+    from rich.console import Console
+
+    halves = dataclasses.replace(replayed, scenarios=["odd" if i % 2 else "even" for i in range(replayed.y.size)])
+    report = _report(halves, settings)
+    assert set(report["scenarios"]) == {"odd", "even"}
+    frauds = report["test"]["frauds"]
+    for name, system in report["systems"].items():
+        caught = 0.0
+        for entry in report["scenarios"].values():
+            figures = entry["systems"][name]
+            assert entry["label"] == "mixed" and 0 < entry["frauds"] < entry["rows"]
+            caught += figures["flagged_recall"] * entry["frauds"]
+            stopped = figures["legit_flagged_share"] * (entry["rows"] - entry["frauds"])
+            assert figures["flagged_share"] * entry["rows"] == pytest.approx(
+                figures["flagged_recall"] * entry["frauds"] + stopped)
+        assert caught == pytest.approx(system["flagged_recall"] * frauds)
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=120))
+    assert re.search(r"odd \(\d+ of \d+ rows fraud\): the service catches \d+\.\d% of its frauds",
+                     out.getvalue())
 
 
 def test_rows_without_a_scenario_give_no_scenario_table(replayed, settings) -> None:

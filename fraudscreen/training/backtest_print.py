@@ -136,6 +136,13 @@ def _print_scenarios(report: dict[str, Any], console: Any) -> None:
     console.print("For a fraud pattern the flagged share is the share caught; for an honest "
                   "scenario, the share of good customers sent to review or refused. "
                   "'rejected' is the service's (combined).", soft_wrap=not console.is_terminal)
+    for name, entry in scenarios.items():
+        if entry["label"] == "mixed":
+            combined = entry["systems"]["combined"]
+            console.print(f"{name} ({entry['frauds']} of {entry['rows']} rows fraud): the service "
+                          f"catches {_fmt(combined['flagged_recall'], True)} of its frauds and "
+                          f"stops {_fmt(combined['legit_flagged_share'], True)} of its good orders.",
+                          soft_wrap=not console.is_terminal)
 
 
 def _print_compare(report: dict[str, Any], console: Any) -> None:

@@ -42,7 +42,8 @@ def scenario_table(
 ) -> dict[str, dict[str, Any]]:
     """Per scenario of the rows (rows without one are left out): its label (``fraud``,
     ``legit`` or ``mixed``), rows and frauds, and for each system in ``decisions`` (0 accept,
-    1 review, 2 reject per row) the flagged share with its interval and the rejected share.
+    1 review, 2 reject per row) the flagged share with its interval, the rejected share, and
+    the flagged shares of its frauds and of its legit rows apart (None where it has none).
 
     Fraud patterns come first, then mixed scenarios, then honest ones; the most rows first
     within each."""
@@ -57,12 +58,17 @@ def scenario_table(
         idx = np.asarray(rows, dtype=np.int64)
         n, frauds = int(idx.size), int(y[idx].sum())
         systems = {}
+        fraud = y[idx] == 1
         for system, decided in decisions.items():
-            flagged = int(np.count_nonzero(decided[idx] >= 1))
+            flags = decided[idx] >= 1
+            flagged = int(np.count_nonzero(flags))
+            caught = int(np.count_nonzero(flags & fraud))
             systems[system] = {
                 "flagged_share": flagged / n,
                 "flagged_interval": wilson_interval(flagged, n),
                 "reject_share": int(np.count_nonzero(decided[idx] == 2)) / n,
+                "flagged_recall": caught / frauds if frauds else None,
+                "legit_flagged_share": (flagged - caught) / (n - frauds) if n > frauds else None,
             }
         kind = _kind(frauds, n)
         entries.append(((rank[kind], -n, name), name,
