@@ -34,14 +34,13 @@ from fraudscreen.training.backtest_print import print_report
 from fraudscreen.training.commands import backtest, train
 from fraudscreen.training.jsonl import write_jsonl
 from fraudscreen.training.pipeline import ReplayResult, read_jsonl, replay
-from fraudscreen.training.prepare import scenario_of
 from fraudscreen.training.retrain import (
     TrainedReplay,
     flagged_by_rules,
     split_indices,
     train_on_replay,
 )
-from fraudscreen.training.scenarios import wilson_interval
+from fraudscreen.training.segments import segment_of, wilson_interval
 from fraudscreen.training.simulate import simulate_orders
 from fraudscreen.training.train import split_rows, train_model
 
@@ -115,11 +114,11 @@ def test_every_report_key_is_documented(report) -> None:
     generic |= {re.sub(r"^compare\.difference\.(model|combined)(\.\w+)?",
                        lambda m: "compare.difference.<system>" + (".<figure>" if m[2] else ""), k)
                 for k in difference}
-    scenarios = {k for k in _keys(report) if re.match(r"^(compare\.)?scenarios\.", k)}
+    segments = {k for k in _keys(report) if re.match(r"^(compare\.)?segments\.", k)}
     generic |= {re.sub(r"\.systems\.(rules|model|combined)", ".systems.<system>",
-                       re.sub(r"^scenarios\.\w+", "scenarios.<scenario>", k)) for k in scenarios
-                if not k.startswith("compare.")}  # compare.scenarios has the keys of scenarios
-    actual = (_keys(report) - systems - difference - scenarios) | generic
+                       re.sub(r"^segments\.\w+", "segments.<segment>", k)) for k in segments
+                if not k.startswith("compare.")}  # compare.segments has the keys of segments
+    actual = (_keys(report) - systems - difference - segments) | generic
     assert actual - documented == set(), "undocumented keys"
     assert documented - actual == set(), "documented keys the report lacks"
 
@@ -308,7 +307,8 @@ def test_the_test_rows_are_broken_down_by_the_scenario_each_row_names(report, tr
     rows = read_jsonl(data)
     test = trained.replayed.source_rows[trained.test_idx]
     expected = Counter(rows[i]["scenario"] for i in test)
-    scenarios = report["scenarios"]
+    assert report["segment_by"] == "scenario"
+    scenarios = report["segments"]
     assert {name: entry["rows"] for name, entry in scenarios.items()} == expected
     assert sum(e["frauds"] for e in scenarios.values()) == report["test"]["frauds"]
     for entry in scenarios.values():  # the simulator's scenarios are all fraud or all legit
@@ -336,7 +336,7 @@ def test_the_test_rows_are_broken_down_by_the_scenario_each_row_names(report, tr
     model = {name: e["systems"]["model"]["flagged_share"] for name, e in scenarios.items()}
     assert model["stolen_card"] > 0.6 and model.get("friendly_fraud", 0.0) < 0.3
     # the compared bundle, on the same rows, by the same scenarios
-    theirs = report["compare"]["scenarios"]
+    theirs = report["compare"]["segments"]
     assert list(theirs) == list(scenarios) and set(theirs["stolen_card"]["systems"]) == {"model", "combined"}
     for name, system in report["compare"]["systems"].items():
         caught = sum(e["systems"][name]["flagged_share"] * e["rows"]
@@ -348,13 +348,13 @@ def test_a_mixed_scenario_gives_frauds_caught_and_good_orders_stopped_apart(repl
     """Segments of one's own (here: odd and even rows) hold both labels."""
     from rich.console import Console
 
-    halves = dataclasses.replace(replayed, scenarios=["odd" if i % 2 else "even" for i in range(replayed.y.size)])
+    halves = dataclasses.replace(replayed, segments=["odd" if i % 2 else "even" for i in range(replayed.y.size)])
     report = _report(halves, settings)
-    assert set(report["scenarios"]) == {"odd", "even"}
+    assert set(report["segments"]) == {"odd", "even"}
     frauds = report["test"]["frauds"]
     for name, system in report["systems"].items():
         caught = 0.0
-        for entry in report["scenarios"].values():
+        for entry in report["segments"].values():
             figures = entry["systems"][name]
             assert entry["label"] == "mixed" and 0 < entry["frauds"] < entry["rows"]
             caught += figures["flagged_recall"] * entry["frauds"]
@@ -364,16 +364,44 @@ def test_a_mixed_scenario_gives_frauds_caught_and_good_orders_stopped_apart(repl
         assert caught == pytest.approx(system["flagged_recall"] * frauds)
     out = io.StringIO()
     print_report(report, Console(file=out, width=120))
-    assert re.search(r"odd \(\d+ of \d+ rows fraud\): the service catches \d+\.\d% of its frauds",
-                     out.getvalue())
+    odd = report["segments"]["odd"]
+    caught, stopped = (f"{100 * odd['systems']['combined'][k]:.1f}%"
+                       for k in ("flagged_recall", "legit_flagged_share"))
+    row = next(line for line in out.getvalue().splitlines() if line.startswith("│ odd "))
+    assert re.search(rf"│\s+{re.escape(caught)} │\s+{re.escape(stopped)} │", row), row
 
 
 def test_rows_without_a_scenario_give_no_scenario_table(replayed, settings) -> None:
-    anonymous = dataclasses.replace(replayed, scenarios=[None] * replayed.y.size)
-    assert "scenarios" not in _report(anonymous, settings)
-    assert scenario_of({"scenario": "traveller"}) == "traveller"
+    anonymous = dataclasses.replace(replayed, segments=[None] * replayed.y.size)
+    assert "segments" not in _report(anonymous, settings) and "segment_by" not in _report(anonymous, settings)
+    order, prepared = None, None  # the scenario is read from the row alone
+    assert segment_of("scenario", {"scenario": "traveller"}, order, prepared) == "traveller"  # type: ignore[arg-type]
     for odd in (7, "", "x" * 101, None, ["card_testing"]):  # counts as none, never skips the row
-        assert scenario_of({"scenario": odd}) is None
+        assert segment_of("scenario", {"scenario": odd}, order, prepared) is None  # type: ignore[arg-type]
+
+
+def test_the_test_rows_are_broken_down_by_an_order_field(data, settings, tmp_path) -> None:
+    """Your own history has no scenarios: --segment-by takes a field of the order instead."""
+    rows = read_jsonl(data)
+    by_country = replay(rows, settings=settings, segment_by="billing-country")
+    assert by_country.segment_by == "billing-country"
+    assert by_country.segments == [rows[i]["billing"]["country"] for i in by_country.source_rows]
+    by_method = replay(rows, settings=settings, segment_by="payment-method", workers=0)
+    assert by_method.segments == [rows[i]["payment"]["method"] for i in by_method.source_rows]
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        backtest, ["--data", str(data), "--json", str(out), "--no-progress", "--segment-by", "ip-country"],
+        obj=settings, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    assert written["segment_by"] == "ip-country" and "Test rows by ip country" in result.output
+    assert all(re.fullmatch(r"[A-Z]{2}", country) for country in written["segments"])
+    assert sum(e["rows"] for e in written["segments"].values()) <= written["test"]["rows"]
+    export = tmp_path / "training.jsonl"
+    write_jsonl([{"format": "fraudscreen-logged-features", "order_id": "1"}], export)
+    refused = CliRunner().invoke(backtest, ["--data", str(export), "--segment-by", "billing-country"],
+                                 obj=settings)
+    assert refused.exit_code == 2 and "export-training" in refused.output, refused.output
 
 
 def test_a_scenario_s_interval_is_the_wilson_score_interval() -> None:
@@ -489,7 +517,8 @@ def test_backtest_command_compares_with_a_bundle_folder(data, settings, tmp_path
     assert result.exit_code == 0, result.output
     assert "New model against default-" in result.output
     version = ModelBundle.load(SHIPPED).version
-    assert f"{version} combined" in result.output and "│ stolen_card " in result.output
+    assert f"compared: what {version} (rules and model) flags" in result.output
+    assert "│ stolen_card " in result.output
     assert json.loads(out.read_text())["compare"]["path"] == str(SHIPPED)
     missing = CliRunner().invoke(backtest, ["--data", str(data), "--compare", str(tmp_path / "none")],
                                  obj=settings)

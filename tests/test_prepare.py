@@ -55,7 +55,7 @@ def _same_rows(a: ReplayResult, b: ReplayResult) -> None:
     np.testing.assert_array_equal(a.label_times, b.label_times)
     assert a.rule_hits == b.rule_hits
     assert a.transaction_ids == b.transaction_ids
-    assert a.scenarios == b.scenarios and any(a.scenarios)
+    assert a.segments == b.segments and any(a.segments)
     assert (a.skipped, a.skipped_why) == (b.skipped, b.skipped_why)
 
 

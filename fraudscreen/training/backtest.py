@@ -46,7 +46,7 @@ from fraudscreen.training.pipeline import (
 )
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.retrain import TrainedReplay, train_on_replay
-from fraudscreen.training.scenarios import scenario_table
+from fraudscreen.training.segments import segment_table
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
@@ -368,18 +368,19 @@ def backtest_report(
         "systems": systems,
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
-    scenarios = [replayed.scenarios[i] for i in idx] if replayed.scenarios else []
-    by_scenario = any(name is not None for name in scenarios)
-    if by_scenario:
-        report["scenarios"] = scenario_table(y, scenarios,
-                                             {name: d.decisions for name, d in decided.items()})
+    segments = [replayed.segments[i] for i in idx] if replayed.segments else []
+    segmented = any(name is not None for name in segments)
+    if segmented:
+        report["segment_by"] = replayed.segment_by
+        report["segments"] = segment_table(y, segments,
+                                           {name: d.decisions for name, d in decided.items()})
     theirs = None
     if compare is not None:
         compared, theirs = compare_section(compare[0], trained, path=compare[1],
                                            capacity=review_capacity, data_sha256=data_sha256)
-        if by_scenario:
-            compared["scenarios"] = scenario_table(y, scenarios,
-                                                   {name: d.decisions for name, d in theirs.items()})
+        if segmented:
+            compared["segments"] = segment_table(y, segments,
+                                                 {name: d.decisions for name, d in theirs.items()})
         report["compare"] = compared
     _add_intervals(report, y, decided, theirs, capacity=review_capacity, seed=trained.seed)
     return report
@@ -398,11 +399,13 @@ def run_backtest(
     progress: bool = False,
     compare_path: Path | None = None,
     labels: Labels = "all",
+    segment_by: str = "scenario",
 ) -> dict[str, Any]:
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 
     ``compare_path``: a model bundle (say, the one in production) to measure on the same rows.
-    ``labels``: see :func:`~fraudscreen.training.retrain.train_on_replay`.
+    ``labels``: see :func:`~fraudscreen.training.retrain.train_on_replay`. ``segment_by``: what
+    the test rows are broken down by (:data:`~fraudscreen.training.segments.SEGMENT_FIELDS`).
     """
     compare = None
     if compare_path is not None:
@@ -410,7 +413,7 @@ def run_backtest(
         feature_columns(compare[0])  # fail before the replay, not after
     sha = file_sha256(data_path)
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
-                                        label_delay=label_delay)
+                                        label_delay=label_delay, segment_by=segment_by)
     if progress:
         kind = "logged" if replayed.logged else "replayed"
         tqdm.write(f"Training on the train rows of {replayed.y.size} {kind} rows ({split} split) …",

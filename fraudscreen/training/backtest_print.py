@@ -102,8 +102,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
                       str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
                       _fmt(r.get("beyond_model_precision"), True))
     console.print(rules)
-    if report.get("scenarios"):
-        _print_scenarios(report, console)
+    if report.get("segments"):
+        _print_segments(report, console)
 
 
 def _share_with_interval(entry: dict[str, Any]) -> str:
@@ -111,38 +111,38 @@ def _share_with_interval(entry: dict[str, Any]) -> str:
     return f"{_fmt(entry['flagged_share'], True)} ({100 * low:.1f}–{100 * high:.1f})"
 
 
-def _print_scenarios(report: dict[str, Any], console: Any) -> None:
-    """Per scenario: the share of its test rows each system flags; caught for fraud, friction
-    for honest customers. With ``--compare``, also the compared bundle's combined share. The
-    service's shares (combined) come with their intervals."""
+def _print_segments(report: dict[str, Any], console: Any) -> None:
+    """Per segment (by default the simulator's scenario): the share of its test rows each system
+    flags, and the service's shares of its frauds caught and of its good orders stopped. With
+    ``--compare``, also the compared bundle's combined share."""
     from rich.table import Table
 
-    scenarios = report["scenarios"]
-    theirs = report.get("compare", {}).get("scenarios")
-    table = Table(title="Test rows by scenario: share flagged (in brackets: 95% Wilson interval)")
-    compared = [f"{report['compare']['version']} combined"] if theirs else []
-    table.add_column("scenario", no_wrap=True, min_width=min(30, max(map(len, scenarios))))
-    for name in ("label", "rows", *SYSTEMS, *compared, "rejected"):
-        table.add_column(name, justify="left" if name == "label" else "right", no_wrap=True)
-    for name, entry in scenarios.items():
+    segments = report["segments"]
+    by = report.get("segment_by", "scenario").replace("-", " ")
+    theirs = report.get("compare", {}).get("segments")
+    table = Table(title=f"Test rows by {by}: share flagged for review or reject "
+                        "(in brackets: 95% Wilson interval)")
+    compared = ["compared"] if theirs else []
+    table.add_column(by, no_wrap=True, min_width=min(30, max(map(len, segments))))
+    for name in ("rows", "frauds", *SYSTEMS, *compared, "caught", "stopped", "rejected"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for name, entry in segments.items():
         systems = entry["systems"]
-        other = [_share_with_interval(theirs[name]["systems"]["combined"])] if theirs else []
-        table.add_row(name, entry["label"], str(entry["rows"]),
+        service = systems["combined"]
+        other = [_fmt(theirs[name]["systems"]["combined"]["flagged_share"], True)] if theirs else []
+        table.add_row(name, str(entry["rows"]), str(entry["frauds"]),
                       _fmt(systems["rules"]["flagged_share"], True),
                       _fmt(systems["model"]["flagged_share"], True),
-                      _share_with_interval(systems["combined"]), *other,
-                      _fmt(systems["combined"]["reject_share"], True))
+                      _share_with_interval(service), *other,
+                      _fmt(service["flagged_recall"], True),
+                      _fmt(service["legit_flagged_share"], True),
+                      _fmt(service["reject_share"], True))
     console.print(table)
-    console.print("For a fraud pattern the flagged share is the share caught; for an honest "
-                  "scenario, the share of good customers sent to review or refused. "
-                  "'rejected' is the service's (combined).", soft_wrap=not console.is_terminal)
-    for name, entry in scenarios.items():
-        if entry["label"] == "mixed":
-            combined = entry["systems"]["combined"]
-            console.print(f"{name} ({entry['frauds']} of {entry['rows']} rows fraud): the service "
-                          f"catches {_fmt(combined['flagged_recall'], True)} of its frauds and "
-                          f"stops {_fmt(combined['legit_flagged_share'], True)} of its good orders.",
-                          soft_wrap=not console.is_terminal)
+    versus = (f" compared: what {report['compare']['version']} (rules and model) flags."
+              if theirs else "")
+    console.print("caught: the service's share of the segment's frauds; stopped: its share of the "
+                  "segment's legit orders; rejected: its share of all the segment's orders." + versus,
+                  soft_wrap=not console.is_terminal)
 
 
 def _print_compare(report: dict[str, Any], console: Any) -> None:

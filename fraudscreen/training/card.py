@@ -121,12 +121,12 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"| `{r['id']}` | {r['action']} | {r['hits']} | {_pct(r['precision'])} | "
                      f"{_pct(r['recall'])} | {r.get('beyond_model_hits', '–')} | "
                      f"{_pct(r.get('beyond_model_precision'))} |")
-    return lines + _scenario_lines(report) + [""]
+    return lines + _segment_lines(report) + [""]
 
 
-def _scenario_lines(report: dict[str, Any]) -> list[str]:
+def _segment_lines(report: dict[str, Any]) -> list[str]:
     """The share of each scenario's test rows flagged by each system (simulated data only)."""
-    scenarios = report.get("scenarios")
+    scenarios = report.get("segments") if report.get("segment_by") == "scenario" else None
     if not scenarios:
         return []
     lines = ["", ("By scenario (the simulator's fraud patterns and honest scenarios): the share of "

@@ -15,6 +15,7 @@ import click
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import FraudscreenError, InvalidRequestError
 from fraudscreen.files import replace_file, replace_text
+from fraudscreen.training.segments import SEGMENT_FIELDS
 
 MAX_LABEL_DELAY_DAYS = 36_500.0
 """Largest ``--label-delay-days`` (a century; far below ``timedelta``'s limit)."""
@@ -264,17 +265,24 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               show_default=True,
               help="Train with every label of the train rows, or only with the fraud labels known "
                    "at the first test order, as a retrain on that day would (time split only).")
+@click.option("--segment-by", type=click.Choice(list(SEGMENT_FIELDS)), default="scenario",
+              show_default=True,
+              help="Break the test rows down by this: the simulator's scenario, or a field of the "
+                   "order (your own history has no scenarios).")
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
              workers: int | None, rules_path: Path | None, json_path: Path | None, progress: bool,
-             compare_path: Path | None, labels: str) -> None:
+             compare_path: Path | None, labels: str, segment_by: str) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import run_backtest
     from fraudscreen.training.backtest_print import print_report
 
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")
+    if segment_by != "scenario" and _is_export(data_path):
+        raise click.UsageError(f"--segment-by {segment_by} needs score requests to replay: an "
+                               "`export-training` file holds no order fields")
     if progress:
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
@@ -285,6 +293,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
             label_delay=timedelta(days=label_delay_days), progress=progress,
             compare_path=compare_path / "model.joblib" if compare_path and compare_path.is_dir() else compare_path,
             labels=labels.replace("-", "_"),  # type: ignore[arg-type]
+            segment_by=segment_by,
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None

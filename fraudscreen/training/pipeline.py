@@ -101,9 +101,12 @@ class ReplayResult:
     the counts add up to ``skipped``."""
     workers: int = 0
     """Worker processes that validated and enriched the rows (0: the replay's own process)."""
-    scenarios: list[str | None] = field(default_factory=list)
-    """Each row's ``scenario`` (:func:`~fraudscreen.training.prepare.scenario_of`: the
-    simulator's fraud pattern or honest scenario; None without one); empty for logged rows."""
+    segments: list[str | None] = field(default_factory=list)
+    """Each row's segment (:func:`~fraudscreen.training.segments.segment_of`; None when the
+    row does not say); empty for logged rows."""
+    segment_by: str = "scenario"
+    """What gave the rows their segments (a key of
+    :data:`~fraudscreen.training.segments.SEGMENT_FIELDS`)."""
 
 
 def rows_summary(replayed: ReplayResult) -> str:
@@ -179,6 +182,7 @@ def replay(
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     store: Literal["memory", "sql"] = "memory",
     workers: int | None = None,
+    segment_by: str = "scenario",
 ) -> ReplayResult:
     """Screen labelled rows in event-time order on a fresh store; collect features and rule hits.
 
@@ -192,6 +196,7 @@ def replay(
     while this one reads the history and screens them in event-time order
     (:meth:`~fraudscreen.screening.Screener.assess`); 0 does everything here. The default is
     ``settings.replay_workers``, else :func:`default_workers`. Every choice gives the same rows.
+    ``segment_by`` says what gives each row its segment (``ReplayResult.segments``).
     """
     started = time.perf_counter()
     rules = RuleSet.load(settings.resolved_rules_path)
@@ -207,7 +212,7 @@ def replay(
                       settings.geoip_anonymous_ip_path)
         screener = Screener(replay_settings, Parts(store=db, geoip=geoip, model=None, rules=rules))
         assess, save, record_outcome = screener.assess, db.save_order, db.record_outcome
-        preparers = RowPreparers(RowPreparer(screener.enricher, label_delay), workers)
+        preparers = RowPreparers(RowPreparer(screener.enricher, label_delay, segment_by), workers)
         with preparers:  # the workers are forked before the rows are read (see RowPreparers)
             todo: list[Any] = list(rows)  # the replay's own list: each row goes once prepared
             del rows
@@ -222,7 +227,7 @@ def replay(
             txs: list[str | None] = []
             sources: list[int] = []
             known_at: list[float] = []
-            scenarios: list[str | None] = []
+            segments: list[str | None] = []
             for seq, (index, prepared) in enumerate(
                 tqdm(prepared_rows, total=len(order), disable=None if progress else True,
                      unit="order", desc="replay", mininterval=0.5)
@@ -233,7 +238,7 @@ def replay(
                 if isinstance(prepared, str):
                     why[prepared] += 1
                     continue
-                label, label_time, ready, scenario = prepared
+                label, label_time, ready, segment = prepared
                 at = ready.event_time
                 while pending and pending[0][0] <= at:
                     reported_at, _, order_id = heapq.heappop(pending)
@@ -256,7 +261,7 @@ def replay(
                 txs.append(record.transaction_id)
                 sources.append(index)
                 known_at.append(label_time.timestamp() if label else math.nan)
-                scenarios.append(scenario)
+                segments.append(segment)
                 if label:  # only a fraud label enters the profile (as a chargeback)
                     heapq.heappush(pending, (label_time, seq, record.order_id))
         db.close()
@@ -277,7 +282,8 @@ def replay(
         label_times=np.asarray(known_at, dtype=np.float64),
         skipped_why=dict(why),
         workers=preparers.workers,
-        scenarios=scenarios,
+        segments=segments,
+        segment_by=segment_by,
     )
 
 
@@ -288,6 +294,7 @@ def load_labelled(
     progress: bool = False,
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     limit: int | None = None,
+    segment_by: str = "scenario",
 ) -> tuple[ReplayResult, int]:
     """Training rows of a labelled file (its first ``limit`` rows), and how many rows were read.
 
@@ -307,8 +314,8 @@ def load_labelled(
         return logged, int(logged.y.size) + logged.skipped
     # read by the replay itself: it holds the only reference to the rows and lets each go once
     # screened, and its workers are forked before the rows are read (RowPreparers)
-    replayed = replay(iter_replay_rows(path, limit),
-                      settings=settings, progress=progress, label_delay=label_delay)
+    replayed = replay(iter_replay_rows(path, limit), settings=settings, progress=progress,
+                      label_delay=label_delay, segment_by=segment_by)
     return replayed, int(replayed.y.size) + replayed.skipped
 
 

@@ -30,20 +30,18 @@ from fraudscreen.prepared import PreparedOrder, prepare_order
 from fraudscreen.schema import parse_order, parse_time
 from fraudscreen.signals import Enricher
 from fraudscreen.training.jsonl import decode_line
+from fraudscreen.training.segments import segment_of
 
 __all__ = [
     "BAD_LABEL", "BAD_LABEL_TIME", "DEFAULT_LABEL_DELAY", "LABELS", "LABEL_FIELDS",
-    "MAX_SCENARIO_LENGTH", "NO_EVENT_TIME", "SCHEMA_ERROR", "JsonRow", "Prepared", "Ready",
-    "RowPreparer", "RowPreparers", "can_fork", "default_workers", "label_time", "scenario_of",
+    "NO_EVENT_TIME", "SCHEMA_ERROR", "JsonRow", "Prepared", "Ready", "RowPreparer",
+    "RowPreparers", "can_fork", "default_workers", "label_time",
 ]
 
 LABEL_FIELDS = frozenset({"label", "label_time", "scenario"})
 """Top-level fields of a labelled row that are not part of the score request."""
 LABELS = {"fraud": 1, "legit": 0}
 """The accepted values of a row's ``label``."""
-MAX_SCENARIO_LENGTH = 100
-"""Longest ``scenario`` a row may name; a longer one, or one that is not a string, counts as
-none (the field is for analysis only and never skips a row)."""
 DEFAULT_LABEL_DELAY = timedelta(days=30)
 """When a fraud row has no ``label_time``: its event time plus this."""
 
@@ -62,7 +60,7 @@ _TASKS_PER_WORKER = 3
 """Tasks in flight per worker: enough to keep it busy, few enough to bound the results held."""
 
 Ready = tuple[int, datetime, PreparedOrder, str | None]
-"""A prepared row: ``(label, label time, order, scenario)``."""
+"""A prepared row: ``(label, label time, order, segment)``."""
 Prepared = tuple[int, Ready | str]
 """``(index of the row, a prepared row)``, or ``(index, why it was skipped)``."""
 
@@ -77,14 +75,6 @@ class JsonRow:
     text: bytes
     """The line, read and checked once (:func:`~fraudscreen.training.jsonl.iter_jsonl_raw`)."""
     event_time: datetime | None
-
-
-def scenario_of(row: dict[str, Any]) -> str | None:
-    """The row's ``scenario`` (what made the order, as the simulator names it: a fraud pattern
-    or an honest scenario); None when it has none, or one that is not a string of 1 to
-    :data:`MAX_SCENARIO_LENGTH` characters."""
-    raw = row.get("scenario")
-    return raw if isinstance(raw, str) and 0 < len(raw) <= MAX_SCENARIO_LENGTH else None
 
 
 def label_time(row: dict[str, Any], at: datetime, delay: timedelta) -> datetime:
@@ -105,9 +95,11 @@ class RowPreparer:
 
     enricher: Enricher
     label_delay: timedelta = DEFAULT_LABEL_DELAY
+    segment_by: str = "scenario"
+    """What gives each row its segment (:func:`~fraudscreen.training.segments.segment_of`)."""
 
     def __call__(self, row: Any) -> Ready | str:
-        """``(label, label time, prepared order, scenario)``, or why the row is skipped; ``row``
+        """``(label, label time, prepared order, segment)``, or why the row is skipped; ``row``
         is a decoded row or the bytes of a :class:`JsonRow`."""
         if isinstance(row, bytes):
             row = decode_line(row)
@@ -128,7 +120,7 @@ class RowPreparer:
         except InvalidRequestError:
             return BAD_LABEL_TIME
         prepared = prepare_order(self.enricher, order, received_at=at, build_response=False)
-        return label, known, prepared, scenario_of(row)
+        return label, known, prepared, segment_of(self.segment_by, row, order, prepared)
 
 
 def default_workers(rows: int | None = None) -> int:
