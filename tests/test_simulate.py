@@ -43,7 +43,7 @@ def sim() -> OrderSimulator:
 
 @pytest.fixture(scope="module")
 def orders(sim: OrderSimulator) -> list[dict]:
-    return [e[2].to_dict() for e in sim.events]
+    return [json.loads(e[2].json()) for e in sim.events]
 
 
 @pytest.fixture(scope="module")

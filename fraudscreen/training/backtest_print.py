@@ -16,13 +16,17 @@ def _fmt(value: Any, pct: bool = False) -> str:
     return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
 
 
-def _with_interval(system: dict[str, Any], key: str, pct: bool) -> str:
-    """The figure and, when the report has one, its interval: ``76.9% (69.5–83.6)``."""
-    bounds = system.get("intervals", {}).get(key)
-    if system[key] is None or bounds is None:
-        return _fmt(system[key], pct)
+def _bounded(value: float | None, bounds: list[float] | None, pct: bool) -> str:
+    """A figure and, when it has one, its interval: ``76.9% (69.5–83.6)``."""
+    if value is None or bounds is None:
+        return _fmt(value, pct)
     low, high = (f"{100 * b:.1f}" if pct else f"{b:.3f}" for b in bounds)
-    return f"{_fmt(system[key], pct)} ({low}–{high})"
+    return f"{_fmt(value, pct)} ({low}–{high})"
+
+
+def _with_interval(system: dict[str, Any], key: str, pct: bool) -> str:
+    """A system's figure with its bootstrap interval, when the report has one."""
+    return _bounded(system[key], system.get("intervals", {}).get(key), pct)
 
 
 def _signed(value: float, pct: bool) -> str:
@@ -106,11 +110,6 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         _print_segments(report, console)
 
 
-def _share_with_interval(entry: dict[str, Any]) -> str:
-    low, high = entry["flagged_interval"]
-    return f"{_fmt(entry['flagged_share'], True)} ({100 * low:.1f}–{100 * high:.1f})"
-
-
 def _print_segments(report: dict[str, Any], console: Any) -> None:
     """Per segment (by default the simulator's scenario): the share of its test rows each system
     flags, and the service's shares of its frauds caught and of its good orders stopped. With
@@ -133,7 +132,7 @@ def _print_segments(report: dict[str, Any], console: Any) -> None:
         table.add_row(name, str(entry["rows"]), str(entry["frauds"]),
                       _fmt(systems["rules"]["flagged_share"], True),
                       _fmt(systems["model"]["flagged_share"], True),
-                      _share_with_interval(service), *other,
+                      _bounded(service["flagged_share"], service["flagged_interval"], True), *other,
                       _fmt(service["flagged_recall"], True),
                       _fmt(service["legit_flagged_share"], True),
                       _fmt(service["reject_share"], True))

@@ -265,7 +265,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               show_default=True,
               help="Train with every label of the train rows, or only with the fraud labels known "
                    "at the first test order, as a retrain on that day would (time split only).")
-@click.option("--segment-by", type=click.Choice(list(SEGMENT_FIELDS)), default="scenario",
+@click.option("--segment-by", type=click.Choice(SEGMENT_FIELDS), default="scenario",
               show_default=True,
               help="Break the test rows down by this: the simulator's scenario, or a field of the "
                    "order (your own history has no scenarios).")

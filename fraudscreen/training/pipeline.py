@@ -105,7 +105,7 @@ class ReplayResult:
     """Each row's segment (:func:`~fraudscreen.training.segments.segment_of`; None when the
     row does not say); empty for logged rows."""
     segment_by: str = "scenario"
-    """What gave the rows their segments (a key of
+    """What gave the rows their segments (one of
     :data:`~fraudscreen.training.segments.SEGMENT_FIELDS`)."""
 
 

@@ -30,20 +30,17 @@ __all__ = ["MAX_SCENARIO_LENGTH", "SEGMENT_FIELDS", "segment_of", "segment_table
 MAX_SCENARIO_LENGTH = 100
 """Longest ``scenario`` a row may name; a longer one, or one that is not a string, counts as
 none (the field is for analysis only and never skips a row)."""
-SEGMENT_FIELDS = {
-    "scenario": "the row's scenario (the simulator's fraud pattern or honest scenario)",
-    "billing-country": "billing.country",
-    "ip-country": "the country of the IP address (GeoIP)",
-    "card-country": "credit_card.country (the issuing bank's)",
-    "currency": "order.currency",
-    "payment-method": "payment.method",
-}
-"""What a back-test can break its test rows down by (``--segment-by``): none of it personal."""
+SEGMENT_FIELDS = ("scenario", "billing-country", "ip-country", "card-country", "currency",
+                  "payment-method")
+"""What a back-test can break its test rows down by (``--segment-by``; :func:`segment_of`):
+none of it personal."""
 
 
 def segment_of(by: str, row: Mapping[str, Any], order: OrderRequest, prepared: PreparedOrder) -> str | None:
-    """The segment of a labelled row by ``by`` (a key of :data:`SEGMENT_FIELDS`); None when
-    the row does not say."""
+    """The segment of a labelled row by ``by`` (one of :data:`SEGMENT_FIELDS`): its
+    ``scenario`` (the simulator's fraud pattern or honest scenario), ``billing.country``, the
+    country of its IP address (GeoIP), ``credit_card.country`` (the issuing bank's),
+    ``order.currency`` or ``payment.method``; None when the row does not say."""
     if by == "scenario":
         raw = row.get("scenario")
         return raw if isinstance(raw, str) and 0 < len(raw) <= MAX_SCENARIO_LENGTH else None

@@ -101,11 +101,6 @@ class SimOrder:
         """The row as compact JSON: what ``json.dumps`` of the request, ``scenario`` last, gives."""
         return f'{self.head},"scenario":{json.dumps(self.scenario, ensure_ascii=False)}}}'
 
-    def to_dict(self) -> dict[str, Any]:
-        """The row as a labelled score request."""
-        loaded: dict[str, Any] = json.loads(self.json())
-        return loaded
-
 
 @dataclass
 class Ring:
