@@ -129,22 +129,23 @@ def _replay_settings(ctx: click.Context, data_path: Path, workers: int | None,
         settings = settings.with_overrides(replay_workers=workers)
     if rules_path is None:
         return settings
-    if _is_export(data_path):
-        raise click.UsageError("--rules needs score requests to replay: an `export-training` "
-                               "file holds the rule hits of the rules that were live")
+    _needs_requests(data_path, "--rules", "holds the rule hits of the rules that were live")
     return settings.with_overrides(rules_path=rules_path)
 
 
-def _is_export(data_path: Path) -> bool:
-    """True when the file's first row is an ``export-training`` row (read, not replayed)."""
+def _needs_requests(data_path: Path, option: str, why: str) -> None:
+    """UsageError when ``data_path`` is an ``export-training`` file (its first row is one: read,
+    not replayed), which ``option`` cannot use because it ``why``."""
     from fraudscreen.training.jsonl import iter_jsonl_lines
     from fraudscreen.training.logged import is_logged_row
 
     try:
         first = next(iter_jsonl_lines(data_path), None)
     except FraudscreenError:
-        return False  # the command itself names what is wrong with the file
-    return first is not None and is_logged_row(first[1])
+        return  # the command itself names what is wrong with the file
+    if first is not None and is_logged_row(first[1]):
+        raise click.UsageError(f"{option} needs score requests to replay: an `export-training` "
+                               f"file {why}")
 
 
 def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -280,9 +281,8 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
 
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")
-    if segment_by != "scenario" and _is_export(data_path):
-        raise click.UsageError(f"--segment-by {segment_by} needs score requests to replay: an "
-                               "`export-training` file holds no order fields")
+    if segment_by != "scenario":
+        _needs_requests(data_path, f"--segment-by {segment_by}", "holds no order fields")
     if progress:
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
