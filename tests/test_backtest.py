@@ -72,7 +72,7 @@ def replayed(data: Path, settings: Settings) -> ReplayResult:
 def _report(replayed: ReplayResult, settings: Settings, **split: Any) -> dict[str, Any]:
     trained = train_on_replay(replayed, version="t", data_sha256="0" * 64, **split)
     return backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path),
-                           data_path=None, data_sha256=None, rows_read=replayed.y.size)
+                           data_path=None, data_sha256=None, rows_read=replayed.y.size).report
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def report(trained: TrainedReplay, settings: Settings) -> dict[str, Any]:
     # run_backtest itself: the CLI tests below
     return backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path),
                            data_path=None, data_sha256=None, rows_read=trained.replayed.y.size,
-                           compare=(ModelBundle.load(SHIPPED), SHIPPED))
+                           compare=(ModelBundle.load(SHIPPED), SHIPPED)).report
 
 
 def _keys(value: Any, prefix: str = "") -> set[str]:
@@ -214,7 +214,7 @@ def _printed(report: dict[str, Any]) -> str:
 
 def _compare(trained: TrainedReplay, settings: Settings, bundle: ModelBundle, sha: str) -> dict[str, Any]:
     return backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=None,
-                           data_sha256=sha, rows_read=trained.replayed.y.size, compare=(bundle, None))
+                           data_sha256=sha, rows_read=trained.replayed.y.size, compare=(bundle, None)).report
 
 
 def test_compare_flags_a_bundle_trained_on_the_same_file(trained, settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -239,9 +240,10 @@ def test_backtest_reads_an_export_without_replaying(exported: tuple[Settings, Pa
     settings, out = exported
     replayed, n = load_labelled(out, settings=settings)
     assert replayed.logged and n == replayed.y.size + replayed.skipped
-    report_path = tmp_path / "report.json"
+    report_path, rows_path = tmp_path / "report.json", tmp_path / "rows.csv"
     result = CliRunner().invoke(
-        backtest, ["--data", str(out), "--json", str(report_path), "--no-progress"],
+        backtest, ["--data", str(out), "--json", str(report_path), "--test-orders", str(rows_path),
+                   "--no-progress"],
         obj=settings, catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -249,6 +251,15 @@ def test_backtest_reads_an_export_without_replaying(exported: tuple[Settings, Pa
     assert report["replay"]["method"] == "logged"
     assert report["test"]["rows"] == round(0.2 * replayed.y.size)
     assert report["systems"]["model"]["roc_auc"] > 0.8
+    # one line per test row, naming the stored order (an export holds no transaction id)
+    with rows_path.open(newline="") as fh:
+        decided = list(csv.DictReader(fh))
+    exported_rows = list(iter_jsonl(out))
+    assert len(decided) == report["test"]["rows"]
+    for line in decided:
+        row = exported_rows[int(line["line"]) - 1]
+        assert line["order_id"] == row["order_id"] != "" and line["transaction_id"] == ""
+        assert line["label"] == row["label"] and line["rules"].split() == [h["id"] for h in row["rules"]]
 
 
 def test_export_command_checks_its_times(exported: tuple[Settings, Path], tmp_path: Path) -> None:

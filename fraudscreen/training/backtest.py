@@ -293,6 +293,19 @@ def _add_intervals(
     compared["difference"] = difference
 
 
+@dataclass(frozen=True)
+class Backtest:
+    """A back-test: its report, and each system's decisions on the test rows behind it."""
+
+    report: dict[str, Any]
+    """JSON-ready; keys in ``docs/backtest.md``."""
+    trained: TrainedReplay
+    systems: Mapping[str, Decided]
+    """``rules``, ``model`` and ``combined`` on the test rows (``trained.test_idx`` order)."""
+    compared: Mapping[str, Decided] | None = None
+    """The compared bundle's ``model`` and ``combined`` on the same rows (``--compare``)."""
+
+
 def backtest_report(
     trained: TrainedReplay,
     *,
@@ -304,8 +317,9 @@ def backtest_report(
     review_capacity: float = 0.05,
     min_reject_precision: float = 0.95,
     compare: tuple[ModelBundle, Path | None] | None = None,
-) -> dict[str, Any]:
-    """The back-test report (JSON-ready; keys in ``docs/backtest.md``) on the test rows only.
+) -> Backtest:
+    """The back-test report (JSON-ready; keys in ``docs/backtest.md``) on the test rows only,
+    with the decisions it was computed from.
 
     ``compare`` = (bundle, its path): also measure that bundle on the same test rows.
     """
@@ -383,7 +397,7 @@ def backtest_report(
                                                  {name: d.decisions for name, d in theirs.items()})
         report["compare"] = compared
     _add_intervals(report, y, decided, theirs, capacity=review_capacity, seed=trained.seed)
-    return report
+    return Backtest(report, trained, decided, theirs)
 
 
 def run_backtest(
@@ -400,7 +414,7 @@ def run_backtest(
     compare_path: Path | None = None,
     labels: Labels = "all",
     segment_by: str = "scenario",
-) -> dict[str, Any]:
+) -> Backtest:
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 
     ``compare_path``: a model bundle (say, the one in production) to measure on the same rows.

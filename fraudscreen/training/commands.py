@@ -8,14 +8,17 @@ import os
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
-from fraudscreen.errors import FraudscreenError, InvalidRequestError
+from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.files import replace_file, replace_text
 from fraudscreen.training.segments import SEGMENT_FIELDS
+
+if TYPE_CHECKING:
+    from fraudscreen.training.backtest import Backtest
 
 MAX_LABEL_DELAY_DAYS = 36_500.0
 """Largest ``--label-delay-days`` (a century; far below ``timedelta``'s limit)."""
@@ -270,11 +273,17 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               show_default=True,
               help="Break the test rows down by this: the simulator's scenario, or a field of the "
                    "order (your own history has no scenarios).")
+@click.option("--test-orders", "test_orders_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, callback=_writable_file,
+              help="Also write one CSV line per test row here (.gz compresses): its line in "
+                   "--data, transaction id, label, probability, each system's decision and the "
+                   "rules that fired (columns: docs/backtest.md).")
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
              workers: int | None, rules_path: Path | None, json_path: Path | None, progress: bool,
-             compare_path: Path | None, labels: str, segment_by: str) -> None:
+             compare_path: Path | None, labels: str, segment_by: str,
+             test_orders_path: Path | None) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import run_backtest
     from fraudscreen.training.backtest_print import print_report
@@ -286,7 +295,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
     if progress:
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
-        report = run_backtest(
+        done = run_backtest(
             data_path, settings=_replay_settings(ctx, data_path, workers, rules_path), split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction,
             seed=seed, review_capacity=review_capacity, min_reject_precision=min_reject_precision,
@@ -297,13 +306,32 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
-    # The file first: a terminal that goes away (`| head`) must not lose a long replay's report.
-    not_written = _write_report(report, json_path) if json_path is not None else None
+    # The files first: a terminal that goes away (`| head`) must not lose a long replay's report.
+    report = done.report
+    not_written = [problem for problem in (
+        _write_report(report, json_path) if json_path is not None else None,
+        _write_decided_orders(done, data_path, test_orders_path) if test_orders_path is not None else None,
+    ) if problem is not None]
     print_report(report)
-    if not_written is not None:
-        raise click.ClickException(not_written)
-    if json_path is not None:
-        click.echo(f"Wrote {json_path}.")
+    if not_written:
+        raise click.ClickException("; ".join(not_written))
+    for path in (json_path, test_orders_path):
+        if path is not None:
+            click.echo(f"Wrote {path}.")
+
+
+def _write_decided_orders(done: Backtest, data_path: Path, path: Path) -> str | None:
+    """Write the back-test's test rows as CSV to ``path``; why it could not be, else None."""
+    from fraudscreen.training.decided_orders import write_decided_orders
+    from fraudscreen.training.jsonl import line_numbers
+
+    try:
+        write_decided_orders(path, done, line_numbers(data_path))
+    except OSError as exc:
+        return f"cannot write {path} ({exc.strerror or type(exc).__name__})"
+    except DataFileError as exc:  # the data file changed or went away since it was replayed
+        return f"cannot write {path}: {exc.message}"
+    return None
 
 
 def _write_report(report: dict[str, Any], path: Path) -> str | None:

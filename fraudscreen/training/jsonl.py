@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from fraudscreen.errors import DataFileError
 from fraudscreen.files import replace_file
 
@@ -63,6 +65,17 @@ def iter_jsonl_raw(path: Path) -> Iterator[tuple[int, bytes, Any]]:
     Raises :class:`DataFileError` naming the file and the line (never its content) when the
     file cannot be opened or decompressed, or a line is not UTF-8 JSON.
     """
+    for number, raw in _nonblank_lines(path):
+        yield number, raw, _parse_line(raw, path, number)
+
+
+def line_numbers(path: Path) -> np.ndarray:
+    """The line each non-empty line of a JSON Lines file is on (1-based), in file order: where
+    the replay's ``source_rows`` are in the file. Errors as :func:`iter_jsonl_raw`."""
+    return np.fromiter((number for number, _raw in _nonblank_lines(path)), dtype=np.int64)
+
+
+def _nonblank_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     path = Path(path)
     number = 0
     try:
@@ -71,7 +84,7 @@ def iter_jsonl_raw(path: Path) -> Iterator[tuple[int, bytes, Any]]:
                 if number == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM):]
                 if raw.strip():
-                    yield number, raw, _parse_line(raw, path, number)
+                    yield number, raw
     except (OSError, EOFError, zlib.error) as exc:
         after = f" after line {number}" if number else ""
         raise DataFileError(f"{path}: {_read_problem(exc)}{after}") from None

@@ -192,7 +192,7 @@ def train_from_file(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
         data_sha256=data_hash, rows_read=rows_read, label_delay=label_delay,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
-    )
+    ).report
     result = trained.result
     out_dir.mkdir(parents=True, exist_ok=True)
     result.bundle.save(out_dir / "model.joblib")

@@ -1,0 +1,127 @@
+"""One CSV line per test row of a back-test: what each system decided on it, and why.
+
+The report says how many frauds a rule or the model would have caught; this file says which,
+so an analyst can read the missed frauds and the good orders a candidate rule would stop
+(``fraudscreen backtest --test-orders FILE``). Columns in ``docs/backtest.md``.
+
+It holds the shop's own ids (``transaction_id``, or the stored ``order_id`` for an
+``export-training`` file) and the row's line in the input file, never an e-mail, address, IP or
+card: the input file is where an order's details are.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from fraudscreen.files import replace_file
+from fraudscreen.training.backtest import DECISIONS, Backtest
+from fraudscreen.training.jsonl import open_text
+
+__all__ = ["OUTCOMES", "decided_columns", "decided_rows", "write_decided_orders"]
+
+OUTCOMES = ("fraud_caught", "fraud_missed", "legit_flagged", "legit_accepted")
+"""A row's ``outcome``: its label, and whether the system sent it to review or reject."""
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""How a spreadsheet formula may start: text from the input that does is written after a
+``'`` (OWASP's advice against CSV injection), so opening the file never runs it."""
+
+
+def decided_columns(backtest: Backtest) -> list[str]:
+    """The header: fixed columns, the segment's (named after ``segment_by``) when the rows have
+    segments, and the compared bundle's when there is one."""
+    columns = ["line", "transaction_id", "order_id", "event_time", "label"]
+    if _segments(backtest) is not None:
+        columns.append(backtest.trained.replayed.segment_by.replace("-", "_"))
+    columns += ["probability", "rules_decision", "model_decision", "decision", "outcome", "rules"]
+    if backtest.compared is not None:
+        columns += ["compare_probability", "compare_model_decision", "compare_decision",
+                    "compare_outcome"]
+    return columns
+
+
+def decided_rows(backtest: Backtest, line_numbers: Sequence[int] | np.ndarray | None = None
+                    ) -> Iterator[list[str]]:
+    """The test rows in event-time order, as :func:`decided_columns` names their values.
+
+    ``line_numbers``: the line of the input file each of its non-empty lines is on
+    (:func:`~fraudscreen.training.jsonl.line_numbers`); without it ``line`` counts the
+    non-empty lines from 1.
+    """
+    trained, systems, compared = backtest.trained, backtest.systems, backtest.compared
+    replayed, idx = trained.replayed, trained.test_idx
+    segments = _segments(backtest)
+    order = np.argsort(replayed.event_times[idx], kind="stable")
+    for k in order:
+        i = int(idx[k])
+        source = int(replayed.source_rows[i]) if replayed.source_rows.size else i
+        fraud = bool(replayed.y[i])
+        row = [
+            str(line_numbers[source] if line_numbers is not None else source + 1),
+            _text(replayed.transaction_ids[i] if replayed.transaction_ids else None),
+            _text(replayed.order_ids[i] if replayed.logged else None),
+            _time(float(replayed.event_times[i])),
+            "fraud" if fraud else "legit",
+        ]
+        if segments is not None:
+            row.append(_text(segments[i]))
+        row += [
+            f"{float(systems['model'].score[k]):.6f}",
+            DECISIONS[systems["rules"].decisions[k]],
+            DECISIONS[systems["model"].decisions[k]],
+            DECISIONS[systems["combined"].decisions[k]],
+            _outcome(fraud, int(systems["combined"].decisions[k])),
+            " ".join(hit.rule_id for hit in replayed.rule_hits[i]) if replayed.rule_hits else "",
+        ]
+        if compared is not None:
+            row += [
+                f"{float(compared['model'].score[k]):.6f}",
+                DECISIONS[compared["model"].decisions[k]],
+                DECISIONS[compared["combined"].decisions[k]],
+                _outcome(fraud, int(compared["combined"].decisions[k])),
+            ]
+        yield row
+
+
+def write_decided_orders(path: Path, backtest: Backtest,
+                      line_numbers: Sequence[int] | np.ndarray | None = None) -> int:
+    """Write the test rows to ``path`` as CSV (``.gz``: compressed), whole or not at all; how
+    many rows were written. OSError when it cannot be written."""
+
+    def write(partial: Path) -> int:
+        written = 0
+        with open_text(partial, "w") as fh:
+            out = csv.writer(fh, lineterminator="\n")
+            out.writerow(decided_columns(backtest))
+            for row in decided_rows(backtest, line_numbers):
+                out.writerow(row)
+                written += 1
+        return written
+
+    return replace_file(path, write)
+
+
+def _segments(backtest: Backtest) -> list[str | None] | None:
+    segments = backtest.trained.replayed.segments
+    return segments if any(s is not None for s in segments) else None
+
+
+def _outcome(fraud: bool, decision: int) -> str:
+    flagged = decision >= 1
+    if fraud:
+        return OUTCOMES[0] if flagged else OUTCOMES[1]
+    return OUTCOMES[2] if flagged else OUTCOMES[3]
+
+
+def _time(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _text(value: str | None) -> str:
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
