@@ -118,7 +118,8 @@ def test_every_report_key_is_documented(report) -> None:
     generic |= {re.sub(r"\.systems\.(rules|model|combined)", ".systems.<system>",
                        re.sub(r"^segments\.\w+", "segments.<segment>", k)) for k in segments
                 if not k.startswith("compare.")}  # compare.segments has the keys of segments
-    actual = (_keys(report) - systems - difference - segments) | generic
+    compared_calibration = {k for k in _keys(report) if k.startswith("compare.calibration.")}
+    actual = (_keys(report) - systems - difference - segments - compared_calibration) | generic
     assert actual - documented == set(), "undocumented keys"
     assert documented - actual == set(), "documented keys the report lacks"
 
@@ -573,6 +574,11 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     assert "## Back-test on the held-out rows" in markdown
     assert "| combined |" in markdown and "`prior_fraud`" in markdown
     assert "By scenario" in markdown and "| `stolen_card` | fraud |" in markdown
+    calibration = card["backtest"]["calibration"]
+    assert f"the model expected {calibration['expected_frauds']:.1f} frauds" in markdown
+    assert markdown.count("% – ") >= len(calibration["bands"])
+    top = card["backtest"]["drift"]["features"][0]
+    assert f"| `{top['feature']}` | {top['psi']:.4f} |" in markdown
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "model.joblib", "model_card.json"]
 
 

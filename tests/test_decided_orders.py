@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from fraudscreen.config import REPO_DIR, Settings
+from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.model import ModelBundle
 from fraudscreen.rules import RuleSet
 from fraudscreen.training.backtest import Backtest, backtest_report
@@ -153,3 +154,24 @@ def test_a_failed_write_leaves_no_file(done: Backtest, data: Path, tmp_path: Pat
     with pytest.raises(KeyError):  # fails half-way: a line number the file does not have
         write_decided_orders(target, done, {})  # type: ignore[arg-type]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_the_calibration_and_drift_sections_describe_the_same_rows(done: Backtest,
+                                                                  written: list[dict[str, str]]) -> None:
+    calibration = done.report["calibration"]
+    assert calibration["frauds"] == done.report["test"]["frauds"]
+    assert sum(band["rows"] for band in calibration["bands"]) == len(written)
+    assert calibration["expected_frauds"] == pytest.approx(sum(float(r["probability"]) for r in written),
+                                                           abs=1e-6 * len(written))
+    for band in calibration["bands"]:
+        inside = [r for r in written if band["from"] <= float(r["probability"]) < band["to"]
+                  or (band["to"] == 1.0 and float(r["probability"]) == 1.0)]
+        assert len(inside) == band["rows"]
+        assert sum(r["label"] == "fraud" for r in inside) == band["frauds"]
+    assert done.report["compare"]["calibration"]["expected_frauds"] == pytest.approx(
+        sum(float(r["compare_probability"]) for r in written), abs=1e-6 * len(written))
+    drift = done.report["drift"]
+    assert len(drift["features"]) == len(FEATURE_NAMES)
+    assert drift["probability_psi"] is not None and drift["probability_psi"] >= 0
+    psis = [f["psi"] for f in drift["features"]]
+    assert psis == sorted(psis, reverse=True)

@@ -46,10 +46,17 @@ def test_retrain_notebook_trains_compares_and_saves(tmp_path: Path) -> None:
     shipped_before = shipped.read_bytes() if shipped.exists() else None
     out = tmp_path / "retrain"
     _run("retrain", out, tmp_path)
-    for figure in ("roc_pr", "score_distribution", "decision_mix", "permutation_importance"):
+    for figure in ("roc_pr", "score_distribution", "calibration", "decision_mix",
+                   "permutation_importance"):
         assert (out / f"{figure}.png").stat().st_size > 5000
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["rows"] == N_ROWS
+    # calibration and drift from the package, on the test rows
+    assert sum(b["rows"] for b in summary["calibration"]["bands"]) == summary["test_rows"]
+    assert summary["calibration"]["brier_score"] == pytest.approx(summary["metrics"]["brier"])
+    from fraudscreen.features import FEATURE_NAMES
+
+    assert [d["feature"] for d in summary["drift"]] != [] and len(summary["drift"]) == len(FEATURE_NAMES)
     assert summary["test_rows"] == round(N_ROWS * 0.2)
     assert 0.8 < summary["metrics"]["roc_auc"] <= 1.0
     assert [s["capacity"] for s in summary["capacity_sweep"]] == [c / 100 for c in range(1, 11)]
@@ -62,7 +69,6 @@ def test_retrain_notebook_trains_compares_and_saves(tmp_path: Path) -> None:
     assert "stolen_card" in patterns and (out / "by_scenario.png").stat().st_size > 5000
     assert sum(e["rows"] for e in summary["by_scenario"].values()) == summary["test_rows"]
     if shipped_before is not None:
-        from fraudscreen.features import FEATURE_NAMES
         from fraudscreen.model import ModelBundle
 
         if set(ModelBundle.load(shipped).feature_names) <= set(FEATURE_NAMES):

@@ -27,9 +27,11 @@ from tqdm import tqdm
 from fraudscreen.config import Settings
 from fraudscreen.decision import decide, rule_decision
 from fraudscreen.errors import ModelError
-from fraudscreen.features import FEATURE_INDEX
+from fraudscreen.features import FEATURE_INDEX, FEATURE_NAMES
 from fraudscreen.model import ModelBundle, Thresholds, period_of
 from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.training.drift import BINS as DRIFT_BINS
+from fraudscreen.training.drift import drift_table, population_stability
 from fraudscreen.training.intervals import (
     CONFIDENCE,
     FIGURES,
@@ -45,6 +47,7 @@ from fraudscreen.training.pipeline import (
     load_labelled,
 )
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
+from fraudscreen.training.reliability import reliability
 from fraudscreen.training.retrain import TrainedReplay, train_on_replay
 from fraudscreen.training.segments import segment_table
 
@@ -293,6 +296,26 @@ def _add_intervals(
     compared["difference"] = difference
 
 
+def drift_section(trained: TrainedReplay) -> dict[str, Any]:
+    """How far each feature, and the model's probability, moved from the train rows to the
+    test rows (:mod:`~fraudscreen.training.drift`); the probability's train side is the
+    calibration rows, on which the model was not fitted."""
+    replayed, idx = trained.replayed, trained.test_idx
+    train = np.ones(replayed.y.size, dtype=bool)
+    train[idx] = False
+    bundle = trained.result.bundle
+    calibration = trained.result.calibration_rows
+    columns = feature_columns(bundle)
+    score = population_stability(bundle.predict_proba(replayed.X[calibration][:, columns]),
+                                 bundle.predict_proba(replayed.X[idx][:, columns]))
+    return {
+        "method": f"population stability index, test rows against train rows, {DRIFT_BINS} bins "
+                  "at the train rows' quantiles",
+        "probability_psi": score,
+        "features": drift_table(replayed.X, train, idx, FEATURE_NAMES),
+    }
+
+
 @dataclass(frozen=True)
 class Backtest:
     """A back-test: its report, and each system's decisions on the test rows behind it."""
@@ -382,6 +405,8 @@ def backtest_report(
         "systems": systems,
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
+    report["calibration"] = reliability(y, decided["model"].score)
+    report["drift"] = drift_section(trained)
     segments = [replayed.segments[i] for i in idx] if replayed.segments else []
     segmented = any(name is not None for name in segments)
     if segmented:
@@ -392,6 +417,7 @@ def backtest_report(
     if compare is not None:
         compared, theirs = compare_section(compare[0], trained, path=compare[1],
                                            capacity=review_capacity, data_sha256=data_sha256)
+        compared["calibration"] = reliability(y, theirs["model"].score)
         if segmented:
             compared["segments"] = segment_table(y, segments,
                                                  {name: d.decisions for name, d in theirs.items()})

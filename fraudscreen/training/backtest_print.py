@@ -108,6 +108,61 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     console.print(rules)
     if report.get("segments"):
         _print_segments(report, console)
+    if report.get("calibration"):
+        _print_calibration(report["calibration"], console)
+    if report.get("drift"):
+        _print_drift(report["drift"], console)
+
+
+def _print_calibration(calibration: dict[str, Any], console: Any) -> None:
+    """The model's mean probability against the fraud share that happened, per band."""
+    from rich.table import Table
+
+    table = Table(title="Calibration on the test rows: the model's probability against the fraud "
+                        "share that happened (in brackets: 95% Wilson interval)")
+    for name in ("probability", "rows", "frauds", "predicted", "happened"):
+        table.add_column(name, justify="left" if name == "probability" else "right", no_wrap=True)
+    for band in calibration["bands"]:
+        table.add_row(f"{band['from']:g} – {band['to']:g}", str(band["rows"]), str(band["frauds"]),
+                      f"{100 * band['mean_probability']:.2f}%",
+                      _bounded(band["fraud_rate"], band["fraud_rate_interval"], True))
+    console.print(table)
+    console.print(f"Brier score {_fmt(calibration['brier_score'])}; the model expected "
+                  f"{calibration['expected_frauds']:.1f} frauds among the test rows, and "
+                  f"{calibration['frauds']} were labelled.", soft_wrap=not console.is_terminal)
+
+
+DRIFT_SHOWN = 8
+"""Features the printed report lists by how far they moved (all of them are in the JSON)."""
+
+
+def _print_drift(drift: dict[str, Any], console: Any) -> None:
+    """The features that moved most between the train and the test rows."""
+    from rich.table import Table
+
+    from fraudscreen.training.drift import LARGE, MODERATE
+
+    def level(psi: float | None) -> str:
+        return "–" if psi is None else "large" if psi >= LARGE else "moderate" if psi >= MODERATE else "stable"
+
+    features = drift["features"]
+    moved = sum(1 for f in features if (f["psi"] or 0.0) >= MODERATE)
+    table = Table(title=f"Drift from the train rows to the test rows: the {DRIFT_SHOWN} features that "
+                        f"moved most of {len(features)} ({moved} by {MODERATE:g} or more)")
+    for name in ("feature", "PSI", "shift", "train mean", "test mean"):
+        table.add_column(name, justify="left" if name in ("feature", "shift") else "right", no_wrap=True)
+    for f in features[:DRIFT_SHOWN]:
+        table.add_row(f["feature"], _fmt(f["psi"]), level(f["psi"]), _mean(f["train_mean"]),
+                      _mean(f["test_mean"]))
+    console.print(table)
+    console.print(f"PSI: population stability index; below {MODERATE:g} stable, {MODERATE:g}–{LARGE:g} a "
+                  f"moderate shift, above {LARGE:g} a large one. The model's probability moved by "
+                  f"{_fmt(drift['probability_psi'])} (calibration rows against test rows).",
+                  soft_wrap=not console.is_terminal)
+
+
+def _mean(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def _print_segments(report: dict[str, Any], console: Any) -> None:

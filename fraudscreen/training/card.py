@@ -121,7 +121,7 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"| `{r['id']}` | {r['action']} | {r['hits']} | {_pct(r['precision'])} | "
                      f"{_pct(r['recall'])} | {r.get('beyond_model_hits', '–')} | "
                      f"{_pct(r.get('beyond_model_precision'))} |")
-    return lines + _segment_lines(report) + [""]
+    return lines + _segment_lines(report) + _calibration_lines(report) + _drift_lines(report) + [""]
 
 
 def _segment_lines(report: dict[str, Any]) -> list[str]:
@@ -170,6 +170,42 @@ def _never_known(card: dict[str, Any]) -> list[str]:
     line = (f"- Never known in the training rows (no split uses them): {listed}. Check that the "
             "GeoIP database and the request fields they need are there.")
     return [line]
+
+
+def _calibration_lines(report: dict[str, Any]) -> list[str]:
+    """The model's probability against the fraud share that happened, by band of probability."""
+    calibration = report.get("calibration")
+    if not calibration:
+        return []
+    lines = ["", (f"Calibration on the test rows: the model expected {calibration['expected_frauds']:.1f} "
+                  f"frauds and {calibration['frauds']} were labelled (Brier score "
+                  f"{_fmt(calibration['brier_score'])}). By band of probability, the mean "
+                  "probability against the fraud share that happened, with its 95% Wilson interval."),
+             "", "| probability | rows | frauds | predicted | happened |", "|---|---|---|---|---|"]
+    for band in calibration["bands"]:
+        low, high = band["fraud_rate_interval"]
+        lines.append(f"| {band['from']:g} – {band['to']:g} | {band['rows']} | {band['frauds']} | "
+                     f"{100 * band['mean_probability']:.2f}% | {_pct(band['fraud_rate'])} "
+                     f"({_pct(low)} – {_pct(high)}) |")
+    return lines
+
+
+DRIFT_LISTED = 5
+"""Features the card lists by how far they moved from the train to the test rows."""
+
+
+def _drift_lines(report: dict[str, Any]) -> list[str]:
+    """The features that moved most between the train rows and the test rows."""
+    drift = report.get("drift")
+    if not drift:
+        return []
+    lines = ["", (f"Drift from the train rows to the test rows (population stability index; 0.1 to "
+                  f"0.25 is read as a moderate shift, above 0.25 a large one): the model's "
+                  f"probability {_fmt(drift['probability_psi'])}; the {DRIFT_LISTED} features that "
+                  "moved most:"), "", "| feature | PSI | train mean | test mean |", "|---|---|---|---|"]
+    for f in drift["features"][:DRIFT_LISTED]:
+        lines.append(f"| `{f['feature']}` | {_fmt(f['psi'])} | {_fmt(f['train_mean'])} | {_fmt(f['test_mean'])} |")
+    return lines
 
 
 def write_model_card(

@@ -1,0 +1,90 @@
+"""Population stability (drift) and calibration bands, on distributions with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import brier_score_loss
+
+from fraudscreen.training.drift import drift_table, population_stability
+from fraudscreen.training.reliability import PROBABILITY_BANDS, reliability
+
+N = 200_000
+
+
+@pytest.fixture(scope="module")
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261207)
+
+
+def test_the_same_distribution_has_an_index_near_zero(rng: np.random.Generator) -> None:
+    assert population_stability(rng.normal(size=N), rng.normal(size=N)) < 0.002
+
+
+@pytest.mark.parametrize(("shift", "low", "high"), [(0.5, 0.21, 0.26), (1.0, 0.85, 1.0)])
+def test_a_shifted_normal_has_an_index_near_the_shift_squared(rng: np.random.Generator, shift: float,
+                                                              low: float, high: float) -> None:
+    # the index is the symmetric Kullback-Leibler divergence, shift² for two unit normals;
+    # ten bins see a little less of it
+    assert low < population_stability(rng.normal(size=N), rng.normal(shift, 1.0, size=N)) < high
+
+
+def test_a_flag_gets_the_exact_index_of_its_two_shares(rng: np.random.Generator) -> None:
+    train = (rng.random(N) < 0.1).astype(float)
+    test = (rng.random(N) < 0.3).astype(float)
+    a, b = test.mean(), train.mean()
+    exact = (a - b) * math.log(a / b) + ((1 - a) - (1 - b)) * math.log((1 - a) / (1 - b))
+    assert population_stability(train, test) == pytest.approx(exact, rel=1e-9)
+
+
+def test_values_going_missing_count_as_a_shift(rng: np.random.Generator) -> None:
+    train = rng.normal(size=N)
+    test = rng.normal(size=N)
+    test[: N // 2] = np.nan
+    assert population_stability(train, test) > 1.0
+    assert population_stability(train, train[: N // 2]) < 0.002
+    assert population_stability(train, np.empty(0)) is None
+
+
+def test_the_table_puts_the_features_that_moved_first(rng: np.random.Generator) -> None:
+    X = np.column_stack([rng.normal(size=N), rng.normal(size=N), np.full(N, np.nan)])
+    test = np.zeros(N, dtype=bool)
+    test[N // 2:] = True
+    X[test, 1] += 1.0  # the second feature moves in the test half
+    table = drift_table(X, ~test, np.flatnonzero(test), ["steady", "moved", "never_there"])
+    assert [row["feature"] for row in table][:2] == ["moved", "steady"]
+    assert table[0]["psi"] > 0.8 and table[1]["psi"] < 0.01
+    assert table[0]["test_mean"] - table[0]["train_mean"] == pytest.approx(1.0, abs=0.02)
+    assert table[2]["train_mean"] is None and table[2]["psi"] == pytest.approx(0.0)
+
+
+def test_calibrated_probabilities_land_inside_their_bands_intervals(rng: np.random.Generator) -> None:
+    p = rng.beta(0.3, 20, size=N)
+    y = (rng.random(N) < p).astype(int)
+    out = reliability(y, p)
+    assert out["brier_score"] == pytest.approx(brier_score_loss(y, p))
+    assert out["frauds"] == y.sum() and out["expected_frauds"] == pytest.approx(p.sum())
+    assert sum(band["rows"] for band in out["bands"]) == N
+    assert sum(band["frauds"] for band in out["bands"]) == y.sum()
+    for band in out["bands"]:
+        low, high = band["fraud_rate_interval"]
+        assert band["from"] <= band["mean_probability"] < band["to"]
+        assert low <= band["mean_probability"] <= high, band
+
+
+def test_an_overconfident_model_is_caught_in_its_risky_bands(rng: np.random.Generator) -> None:
+    truth = rng.beta(0.3, 20, size=N)
+    y = (rng.random(N) < truth).astype(int)
+    out = reliability(y, np.minimum(1.0, 4 * truth))
+    assert out["expected_frauds"] > 3 * out["frauds"]
+    risky = [band for band in out["bands"] if band["from"] >= 0.03]
+    assert risky and all(band["fraud_rate_interval"][1] < band["mean_probability"] for band in risky)
+
+
+def test_a_probability_on_an_edge_goes_to_the_band_that_starts_there() -> None:
+    edges = PROBABILITY_BANDS
+    p = np.array([0.0, edges[1], edges[2], 1.0])
+    out = reliability(np.array([0, 0, 1, 1]), p)
+    assert [(b["from"], b["rows"]) for b in out["bands"]] == [(0.0, 1), (edges[1], 1), (edges[2], 1), (0.3, 1)]
