@@ -105,8 +105,8 @@ def _keys(value: Any, prefix: str = "") -> set[str]:
 
 def test_every_report_key_is_documented(report) -> None:
     documented = set(re.findall(r"^\| `([^`]+)` \|", DOC.read_text(), flags=re.MULTILINE))
-    systems = {k for k in _keys(report) if re.match(r"^(compare\.)?systems\.", k)}
-    generic = {re.sub(r"^(compare\.)?systems\.(rules|model|combined)", r"\1systems.<system>", k)
+    systems = {k for k in _keys(report) if re.match(r"^(money\.)?systems\.|^compare\.systems\.", k)}
+    generic = {re.sub(r"^(compare\.|money\.)?systems\.(rules|model|combined)", r"\1systems.<system>", k)
                for k in systems}
     generic = {re.sub(r"^compare\.(systems\.<system>\.)", r"\1", k) for k in generic}
     generic = {re.sub(r"\.intervals\.\w+$", ".intervals.<figure>", k) for k in generic}
@@ -118,7 +118,8 @@ def test_every_report_key_is_documented(report) -> None:
     generic |= {re.sub(r"\.systems\.(rules|model|combined)", ".systems.<system>",
                        re.sub(r"^segments\.\w+", "segments.<segment>", k)) for k in segments
                 if not k.startswith("compare.")}  # compare.segments has the keys of segments
-    compared_calibration = {k for k in _keys(report) if k.startswith("compare.calibration.")}
+    compared_calibration = {k for k in _keys(report)
+                            if k.startswith(("compare.calibration.", "compare.money."))}  # as ours
     actual = (_keys(report) - systems - difference - segments - compared_calibration) | generic
     assert actual - documented == set(), "undocumented keys"
     assert documented - actual == set(), "documented keys the report lacks"
@@ -574,6 +575,8 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     assert "## Back-test on the held-out rows" in markdown
     assert "| combined |" in markdown and "`prior_fraud`" in markdown
     assert "By scenario" in markdown and "| `stolen_card` | fraud |" in markdown
+    money = card["backtest"]["money"]
+    assert f"of the fraud amount (${money['systems']['combined']['fraud_flagged_usd']:,.0f} of " in markdown
     calibration = card["backtest"]["calibration"]
     assert f"the model expected {calibration['expected_frauds']:.1f} frauds" in markdown
     assert markdown.count("% – ") >= len(calibration["bands"])

@@ -175,3 +175,22 @@ def test_the_calibration_and_drift_sections_describe_the_same_rows(done: Backtes
     assert drift["probability_psi"] is not None and drift["probability_psi"] >= 0
     psis = [f["psi"] for f in drift["features"]]
     assert psis == sorted(psis, reverse=True)
+
+
+def test_the_money_section_adds_up_the_amounts_of_the_lines(done: Backtest, written: list[dict[str, str]]) -> None:
+    money = done.report["money"]
+    cents = 0.005 * len(written) + 0.01  # each line's amount is rounded to the cent
+
+    def usd(rows: list[dict[str, str]]) -> float:
+        return sum(float(r["amount_usd"]) for r in rows)
+
+    assert all(r["amount_usd"] for r in written)  # every simulated order has a USD amount
+    assert money["fraud_usd"] == pytest.approx(usd([r for r in written if r["label"] == "fraud"]), abs=cents)
+    combined = money["systems"]["combined"]
+    assert combined["fraud_flagged_usd"] == pytest.approx(
+        usd([r for r in written if r["outcome"] == "fraud_caught"]), abs=cents)
+    assert combined["legit_rejected_usd"] == pytest.approx(
+        usd([r for r in written if r["label"] == "legit" and r["decision"] == "reject"]), abs=cents)
+    compared = done.report["compare"]["money"]["systems"]["combined"]
+    assert compared["fraud_flagged_usd"] == pytest.approx(
+        usd([r for r in written if r["compare_outcome"] == "fraud_caught"]), abs=cents)

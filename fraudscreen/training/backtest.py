@@ -40,6 +40,7 @@ from fraudscreen.training.intervals import (
     interval,
     resamples_for,
 )
+from fraudscreen.training.money import money_table
 from fraudscreen.training.pipeline import (
     Labels,
     Split,
@@ -405,6 +406,8 @@ def backtest_report(
         "systems": systems,
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
+    amounts = replayed.X[idx, FEATURE_INDEX["amount_usd"]]
+    report["money"] = money_table(amounts, y, {name: d.decisions for name, d in decided.items()})
     report["calibration"] = reliability(y, decided["model"].score)
     report["drift"] = drift_section(trained)
     segments = [replayed.segments[i] for i in idx] if replayed.segments else []
@@ -417,6 +420,7 @@ def backtest_report(
     if compare is not None:
         compared, theirs = compare_section(compare[0], trained, path=compare[1],
                                            capacity=review_capacity, data_sha256=data_sha256)
+        compared["money"] = money_table(amounts, y, {name: d.decisions for name, d in theirs.items()})
         compared["calibration"] = reliability(y, theirs["model"].score)
         if segmented:
             compared["segments"] = segment_table(y, segments,

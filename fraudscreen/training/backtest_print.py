@@ -108,10 +108,32 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     console.print(rules)
     if report.get("segments"):
         _print_segments(report, console)
+    if report.get("money"):
+        _print_money(report["money"], console)
     if report.get("calibration"):
         _print_calibration(report["calibration"], console)
     if report.get("drift"):
         _print_drift(report["drift"], console)
+
+
+def _print_money(money: dict[str, Any], console: Any) -> None:
+    """Fraud amounts caught and good revenue held up, per system."""
+    from rich.table import Table
+
+    table = Table(title=f"In money on the test rows: fraud ${money['fraud_usd']:,.0f}, good orders "
+                        f"${money['legit_usd']:,.0f} (USD; in brackets: share of that total)")
+    table.add_column("amount", no_wrap=True)
+    for name in SYSTEMS:
+        table.add_column(name, justify="right", no_wrap=True)
+    for label, key in (("fraud caught (review + reject)", "fraud_flagged"), ("fraud rejected", "fraud_rejected"),
+                       ("good orders held up (review + reject)", "legit_flagged"),
+                       ("good orders rejected", "legit_rejected")):
+        table.add_row(label, *(f"${money['systems'][s][f'{key}_usd']:,.0f} "
+                               f"({_fmt(money['systems'][s][f'{key}_share'], True)})" for s in SYSTEMS))
+    console.print(table)
+    if money["rows_without_amount"]:
+        console.print(f"{money['rows_without_amount']} test rows have no amount in USD and count as $0.",
+                      soft_wrap=not console.is_terminal)
 
 
 def _print_calibration(calibration: dict[str, Any], console: Any) -> None:

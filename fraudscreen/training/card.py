@@ -106,7 +106,7 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
             f"{_pct(m['reject_precision'])} | {_pct(mix['accept'])} | {_pct(mix['review'])} | "
             f"{_pct(mix['reject'])} |"
         )
-    lines += _interval_lines(report)
+    lines += _interval_lines(report) + _money_lines(report)
     lines += [
         "",
         (
@@ -170,6 +170,20 @@ def _never_known(card: dict[str, Any]) -> list[str]:
     line = (f"- Never known in the training rows (no split uses them): {listed}. Check that the "
             "GeoIP database and the request fields they need are there.")
     return [line]
+
+
+def _money_lines(report: dict[str, Any]) -> list[str]:
+    """What the service (rules and model) does in money on the test rows."""
+    money = report.get("money")
+    if not money:
+        return []
+    service = money["systems"]["combined"]
+    return ["", (f"In money (USD) on the test rows, the service catches {_pct(service['fraud_flagged_share'])} "
+                 f"of the fraud amount (${service['fraud_flagged_usd']:,.0f} of ${money['fraud_usd']:,.0f}) "
+                 f"and rejects {_pct(service['fraud_rejected_share'])}; it holds up "
+                 f"{_pct(service['legit_flagged_share'])} of the good orders' amount "
+                 f"(${service['legit_flagged_usd']:,.0f} of ${money['legit_usd']:,.0f}) and rejects "
+                 f"{_pct(service['legit_rejected_share'])}.")]
 
 
 def _calibration_lines(report: dict[str, Any]) -> list[str]:

@@ -12,12 +12,14 @@ card: the input file is where an order's details are.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from fraudscreen.features import FEATURE_INDEX
 from fraudscreen.files import replace_file
 from fraudscreen.training.backtest import DECISIONS, Backtest
 from fraudscreen.training.jsonl import open_text
@@ -26,6 +28,7 @@ __all__ = ["OUTCOMES", "decided_columns", "decided_rows", "write_decided_orders"
 
 OUTCOMES = ("fraud_caught", "fraud_missed", "legit_flagged", "legit_accepted")
 """A row's ``outcome``: its label, and whether the system sent it to review or reject."""
+_AMOUNT = FEATURE_INDEX["amount_usd"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """How a spreadsheet formula may start: text from the input that does is written after a
 ``'`` (OWASP's advice against CSV injection), so opening the file never runs it."""
@@ -34,7 +37,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def decided_columns(backtest: Backtest) -> list[str]:
     """The header: fixed columns, the segment's (named after ``segment_by``) when the rows have
     segments, and the compared bundle's when there is one."""
-    columns = ["line", "transaction_id", "order_id", "event_time", "label"]
+    columns = ["line", "transaction_id", "order_id", "event_time", "amount_usd", "label"]
     if _segments(backtest) is not None:
         columns.append(backtest.trained.replayed.segment_by.replace("-", "_"))
     columns += ["probability", "rules_decision", "model_decision", "decision", "outcome", "rules"]
@@ -65,6 +68,7 @@ def decided_rows(backtest: Backtest, line_numbers: Sequence[int] | np.ndarray | 
             _text(replayed.transaction_ids[i] if replayed.transaction_ids else None),
             _text(replayed.order_ids[i] if replayed.logged else None),
             _time(float(replayed.event_times[i])),
+            _usd(float(replayed.X[i, _AMOUNT])),
             "fraud" if fraud else "legit",
         ]
         if segments is not None:
@@ -115,6 +119,10 @@ def _outcome(fraud: bool, decision: int) -> str:
     if fraud:
         return OUTCOMES[0] if flagged else OUTCOMES[1]
     return OUTCOMES[2] if flagged else OUTCOMES[3]
+
+
+def _usd(amount: float) -> str:
+    return "" if math.isnan(amount) else f"{amount:.2f}"
 
 
 def _time(seconds: float) -> str:
