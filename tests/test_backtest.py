@@ -760,3 +760,26 @@ def test_too_few_fraud_rows_for_early_stopping_are_a_clear_error() -> None:
     with pytest.raises(ModelError, match=r"fit rows hold 1 fraud label\(s\).*at least 2 rows of each"):
         train_model(X, y, FEATURE_NAMES, event_times=np.arange(300.0), version="v",
                     data_sha256="0" * 64)
+
+
+def test_train_breaks_the_card_down_by_a_field_of_the_order(data, settings, tmp_path) -> None:
+    out = tmp_path / "by-country"
+    result = CliRunner().invoke(
+        train, ["--data", str(data), "--out", str(out), "--segment-by", "billing-country",
+                "--no-progress", "--workers", "0"], obj=settings, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model_card.json").read_text())
+    segments = card["backtest"]["segments"]
+    assert card["backtest"]["segment_by"] == "billing-country"
+    assert all(len(country) == 2 for country in segments)
+    assert sum(entry["rows"] for entry in segments.values()) == card["backtest"]["test"]["rows"]
+    markdown = (out / "MODEL_CARD.md").read_text()
+    assert "By billing country" in markdown and "By scenario" not in markdown
+    country, entry = next(iter(segments.items()))
+    service = entry["systems"]["combined"]
+    assert f"| `{country}` | {entry['rows']} | {entry['frauds']} | {100 * service['flagged_share']:.1f}% (" in markdown
+    export = tmp_path / "training.jsonl"
+    write_jsonl([{"format": "fraudscreen-logged-features", "order_id": "1"}], export)
+    refused = CliRunner().invoke(train, ["--data", str(export), "--out", str(tmp_path / "m"),
+                                         "--segment-by", "currency"], obj=settings)
+    assert refused.exit_code == 2 and "export-training" in refused.output, refused.output

@@ -125,22 +125,42 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
 
 
 def _segment_lines(report: dict[str, Any]) -> list[str]:
-    """The share of each scenario's test rows flagged by each system (simulated data only)."""
-    scenarios = report.get("segments") if report.get("segment_by") == "scenario" else None
-    if not scenarios:
+    """The test rows by segment: by scenario (simulated data), the share of each scenario's
+    rows each system flags; by a field of the order, the service's share of each segment's
+    frauds caught and of its good orders stopped."""
+    segments = report.get("segments")
+    if not segments:
         return []
+    by = report.get("segment_by", "scenario")
+    if by != "scenario":
+        return _field_segment_lines(by, segments)
     lines = ["", ("By scenario (the simulator's fraud patterns and honest scenarios): the share of "
                   "each scenario's test rows flagged for review or rejected, with its 95% Wilson "
                   "interval. For a fraud pattern that is the share caught; for an honest "
                   "scenario, the share of good customers stopped."), "",
              "| scenario | label | rows | rules | model | combined |", "|---|---|---|---|---|---|"]
-    for name, entry in scenarios.items():
+    for name, entry in segments.items():
         cells = []
         for system in ("rules", "model", "combined"):
             figures = entry["systems"][system]
             low, high = figures["flagged_interval"]
             cells.append(f"{_pct(figures['flagged_share'])} ({_pct(low)} – {_pct(high)})")
         lines.append(f"| `{name}` | {entry['label']} | {entry['rows']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _field_segment_lines(by: str, segments: dict[str, Any]) -> list[str]:
+    name = by.replace("-", " ")
+    lines = ["", (f"By {name}: the service's (rules and model) share of each segment's test rows "
+                  "flagged for review or rejected, with its 95% Wilson interval, and apart its "
+                  "share of the segment's frauds caught and of its good orders stopped."), "",
+             f"| {name} | rows | frauds | flagged | caught | stopped |", "|---|---|---|---|---|---|"]
+    for value, entry in segments.items():
+        service = entry["systems"]["combined"]
+        low, high = service["flagged_interval"]
+        lines.append(f"| `{value}` | {entry['rows']} | {entry['frauds']} | "
+                     f"{_pct(service['flagged_share'])} ({_pct(low)} – {_pct(high)}) | "
+                     f"{_pct(service['flagged_recall'])} | {_pct(service['legit_flagged_share'])} |")
     return lines
 
 

@@ -166,7 +166,7 @@ def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
 
 def _common_training_options(command: Any) -> Any:
     """--split, --test-fraction, --seed, --review-capacity, --min-reject-precision,
-    --label-delay-days, --workers, --rules, --progress/--no-progress."""
+    --label-delay-days, --workers, --rules, --progress/--no-progress, --segment-by."""
     options = [
         click.option("--split", type=click.Choice(["time", "random"]), default="time", show_default=True,
                      help="time: test on the latest rows; random: stratified random test rows."),
@@ -189,6 +189,10 @@ def _common_training_options(command: Any) -> Any:
                           "(FRAUDSCREEN_RULES_PATH): back-test a rule before it goes live."),
         click.option("--progress/--no-progress", default=True, show_default=True,
                      help="Show a progress bar while replaying (on a terminal) and what comes next."),
+        click.option("--segment-by", type=click.Choice(SEGMENT_FIELDS), default="scenario",
+                     show_default=True,
+                     help="Break the test rows down by this: the simulator's scenario, or a field "
+                          "of the order (your own history has no scenarios)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -234,17 +238,20 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 @click.pass_context
 def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, split: str,
           test_fraction: float, seed: int, review_capacity: float, min_reject_precision: float,
-          label_delay_days: float, workers: int | None, rules_path: Path | None, progress: bool) -> None:
+          label_delay_days: float, workers: int | None, rules_path: Path | None, progress: bool,
+          segment_by: str) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
+    if segment_by != "scenario":
+        _needs_requests(data_path, f"--segment-by {segment_by}", "holds no order fields")
     try:
         result = train_from_file(
             data_path, out, version=version, seed=seed, review_capacity=review_capacity,
             min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, data_path, workers, rules_path),
             split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction, label_delay=timedelta(days=label_delay_days),
-            progress=progress,
+            progress=progress, segment_by=segment_by,
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
@@ -269,10 +276,6 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               show_default=True,
               help="Train with every label of the train rows, or only with the fraud labels known "
                    "at the first test order, as a retrain on that day would (time split only).")
-@click.option("--segment-by", type=click.Choice(SEGMENT_FIELDS), default="scenario",
-              show_default=True,
-              help="Break the test rows down by this: the simulator's scenario, or a field of the "
-                   "order (your own history has no scenarios).")
 @click.option("--test-orders", "test_orders_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, callback=_writable_file,
               help="Also write one CSV line per test row here (.gz compresses): its line in "

@@ -168,18 +168,20 @@ def train_from_file(
     split: Split = "time",
     test_fraction: float = 0.2,
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
+    segment_by: str = "scenario",
 ) -> TrainResult:
     """Replay ``data_path``, train on the train rows, back-test on the held-out rows, save.
 
     Writes ``model.joblib``, ``model_card.json`` and ``MODEL_CARD.md`` (with the back-test of
-    rules alone, model alone and both on the held-out rows) into ``out_dir``.
+    rules alone, model alone and both on the held-out rows, its test rows broken down by
+    ``segment_by``) into ``out_dir``.
     """
     from fraudscreen.training.backtest import backtest_report
     from fraudscreen.training.card import write_model_card
 
     data_hash = file_sha256(data_path)
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
-                                        label_delay=label_delay)
+                                        label_delay=label_delay, segment_by=segment_by)
     if progress:
         kind = "logged" if replayed.logged else "replayed"
         tqdm.write(f"Training on {replayed.y.size} {kind} rows ({split} split) …", file=sys.stderr)
