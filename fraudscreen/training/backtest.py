@@ -50,7 +50,7 @@ from fraudscreen.training.pipeline import (
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.reliability import reliability
 from fraudscreen.training.retrain import TrainedReplay, train_on_replay
-from fraudscreen.training.segments import segment_table
+from fraudscreen.training.segments import SegmentBy, segment_table
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
@@ -443,7 +443,7 @@ def run_backtest(
     progress: bool = False,
     compare_path: Path | None = None,
     labels: Labels = "all",
-    segment_by: str = "scenario",
+    segment_by: SegmentBy = "scenario",
 ) -> Backtest:
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 

@@ -15,7 +15,7 @@ import click
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.files import replace_file, replace_text
-from fraudscreen.training.segments import SEGMENT_FIELDS
+from fraudscreen.training.segments import SEGMENT_FIELDS, SegmentBy
 
 if TYPE_CHECKING:
     from fraudscreen.training.backtest import Backtest
@@ -239,7 +239,7 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, split: str,
           test_fraction: float, seed: int, review_capacity: float, min_reject_precision: float,
           label_delay_days: float, workers: int | None, rules_path: Path | None, progress: bool,
-          segment_by: str) -> None:
+          segment_by: SegmentBy) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
@@ -285,7 +285,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
              workers: int | None, rules_path: Path | None, json_path: Path | None, progress: bool,
-             compare_path: Path | None, labels: str, segment_by: str,
+             compare_path: Path | None, labels: str, segment_by: SegmentBy,
              test_orders_path: Path | None) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import run_backtest

@@ -51,6 +51,7 @@ from fraudscreen.training.prepare import (
     RowPreparers,
     default_workers,
 )
+from fraudscreen.training.segments import SegmentBy
 
 FRAUD_OUTCOME = "chargeback"
 """How a fraud label enters the profile once its label time has passed."""
@@ -104,7 +105,7 @@ class ReplayResult:
     segments: list[str | None] = field(default_factory=list)
     """Each row's segment (:func:`~fraudscreen.training.segments.segment_of`; None when the
     row does not say); empty for logged rows."""
-    segment_by: str = "scenario"
+    segment_by: SegmentBy = "scenario"
     """What gave the rows their segments (one of
     :data:`~fraudscreen.training.segments.SEGMENT_FIELDS`)."""
 
@@ -182,7 +183,7 @@ def replay(
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     store: Literal["memory", "sql"] = "memory",
     workers: int | None = None,
-    segment_by: str = "scenario",
+    segment_by: SegmentBy = "scenario",
 ) -> ReplayResult:
     """Screen labelled rows in event-time order on a fresh store; collect features and rule hits.
 
@@ -294,7 +295,7 @@ def load_labelled(
     progress: bool = False,
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     limit: int | None = None,
-    segment_by: str = "scenario",
+    segment_by: SegmentBy = "scenario",
 ) -> tuple[ReplayResult, int]:
     """Training rows of a labelled file (its first ``limit`` rows), and how many rows were read.
 

@@ -30,7 +30,7 @@ from fraudscreen.prepared import PreparedOrder, prepare_order
 from fraudscreen.schema import parse_order, parse_time
 from fraudscreen.signals import Enricher
 from fraudscreen.training.jsonl import decode_line
-from fraudscreen.training.segments import segment_of
+from fraudscreen.training.segments import SegmentBy, segment_of
 
 __all__ = [
     "BAD_LABEL", "BAD_LABEL_TIME", "DEFAULT_LABEL_DELAY", "LABELS", "LABEL_FIELDS",
@@ -95,7 +95,7 @@ class RowPreparer:
 
     enricher: Enricher
     label_delay: timedelta = DEFAULT_LABEL_DELAY
-    segment_by: str = "scenario"
+    segment_by: SegmentBy = "scenario"
     """What gives each row its segment (:func:`~fraudscreen.training.segments.segment_of`)."""
 
     def __call__(self, row: Any) -> Ready | str:

@@ -29,6 +29,7 @@ from fraudscreen.training.pipeline import (
     rows_summary,
 )
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
+from fraudscreen.training.segments import SegmentBy
 from fraudscreen.training.train import TrainResult, split_rows, train_model
 
 
@@ -168,7 +169,7 @@ def train_from_file(
     split: Split = "time",
     test_fraction: float = 0.2,
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
-    segment_by: str = "scenario",
+    segment_by: SegmentBy = "scenario",
 ) -> TrainResult:
     """Replay ``data_path``, train on the train rows, back-test on the held-out rows, save.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from scipy.stats import binomtest
@@ -25,18 +25,20 @@ from fraudscreen.prepared import PreparedOrder
 from fraudscreen.schema import OrderRequest
 from fraudscreen.training.intervals import CONFIDENCE
 
-__all__ = ["MAX_SCENARIO_LENGTH", "SEGMENT_FIELDS", "segment_of", "segment_table", "wilson_interval"]
+__all__ = ["MAX_SCENARIO_LENGTH", "SEGMENT_FIELDS", "SegmentBy", "segment_of", "segment_table", "wilson_interval"]
 
 MAX_SCENARIO_LENGTH = 100
 """Longest ``scenario`` a row may name; a longer one, or one that is not a string, counts as
 none (the field is for analysis only and never skips a row)."""
-SEGMENT_FIELDS = ("scenario", "billing-country", "ip-country", "card-country", "currency",
-                  "payment-method")
+SegmentBy = Literal["scenario", "billing-country", "ip-country", "card-country", "currency",
+                    "payment-method"]
 """What a back-test can break its test rows down by (``--segment-by``; :func:`segment_of`):
 none of it personal."""
+SEGMENT_FIELDS: tuple[SegmentBy, ...] = get_args(SegmentBy)
+"""The values of :data:`SegmentBy`, in order."""
 
 
-def segment_of(by: str, row: Mapping[str, Any], order: OrderRequest, prepared: PreparedOrder) -> str | None:
+def segment_of(by: SegmentBy, row: Mapping[str, Any], order: OrderRequest, prepared: PreparedOrder) -> str | None:
     """The segment of a labelled row by ``by`` (one of :data:`SEGMENT_FIELDS`): its
     ``scenario`` (the simulator's fraud pattern or honest scenario), ``billing.country``, the
     country of its IP address (GeoIP), ``credit_card.country`` (the issuing bank's),
