@@ -783,3 +783,53 @@ def test_train_breaks_the_card_down_by_a_field_of_the_order(data, settings, tmp_
     refused = CliRunner().invoke(train, ["--data", str(export), "--out", str(tmp_path / "m"),
                                          "--segment-by", "currency"], obj=settings)
     assert refused.exit_code == 2 and "export-training" in refused.output, refused.output
+
+
+def test_a_warm_up_only_builds_profiles(replayed: ReplayResult, settings: Settings) -> None:
+    """The first days' rows neither fit, calibrate nor test; a time split tests the same rows."""
+    days = 4.0
+    start = replayed.event_times.min()
+    warm = replayed.event_times < start + days * 86_400
+    assert 0 < warm.sum() < 0.5 * warm.size
+    plain = train_on_replay(replayed, version="t", data_sha256="0" * 64)
+    trained = train_on_replay(replayed, version="t", data_sha256="0" * 64, warm_up_days=days)
+    used = np.concatenate([trained.result.fit_rows, trained.result.calibration_rows, trained.test_idx])
+    assert not warm[used].any()
+    assert np.array_equal(trained.test_idx, plain.test_idx)
+    assert trained.warm_up_rows == warm.sum() and trained.result.bundle.params["warm_up_days"] == days
+    assert trained.result.bundle.training_period["from"] > plain.result.bundle.training_period["from"]
+    report = backtest_report(trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=None,
+                             data_sha256=None, rows_read=replayed.y.size).report
+    split = report["split"]
+    assert (split["warm_up_days"], split["warm_up_rows"]) == (days, warm.sum())
+    assert split["train_rows"] + split["test_rows"] + split["warm_up_rows"] == replayed.y.size
+    # a random split draws its test rows after the warm-up too
+    at_random = train_on_replay(replayed, version="t", data_sha256="0" * 64, split="random",
+                                warm_up_days=days)
+    assert not warm[at_random.test_idx].any() and at_random.test_idx.size < plain.test_idx.size
+    with pytest.raises(ModelError, match="warm-up reaches into the test rows"):
+        train_on_replay(replayed, version="t", data_sha256="0" * 64, warm_up_days=365)
+
+
+def test_the_warm_up_option_reaches_the_report(data: Path, settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(backtest, ["--data", str(data), "--warm-up-days", "7", "--json", str(out),
+                                           "--no-progress"], obj=settings, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    split = json.loads(out.read_text())["split"]
+    assert split["warm_up_days"] == 7.0 and split["warm_up_rows"] > 0
+    assert "warm-up" in result.output
+    refused = CliRunner().invoke(backtest, ["--data", str(data), "--warm-up-days", "-1"], obj=settings)
+    assert refused.exit_code == 2 and "--warm-up-days" in refused.output
+
+
+def test_the_model_card_names_its_warm_up(data: Path, settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "warm"
+    result = CliRunner().invoke(train, ["--data", str(data), "--out", str(out), "--warm-up-days", "3",
+                                        "--no-progress", "--workers", "0"], obj=settings,
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model_card.json").read_text())
+    rows = card["backtest"]["split"]["warm_up_rows"]
+    assert rows > 0 and card["params"]["warm_up_days"] == 3.0
+    assert f"- Warm-up: the first 3 days ({rows} orders) of the data" in (out / "MODEL_CARD.md").read_text()

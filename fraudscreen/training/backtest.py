@@ -302,8 +302,7 @@ def drift_section(trained: TrainedReplay) -> dict[str, Any]:
     test rows (:mod:`~fraudscreen.training.drift`); the probability's train side is the
     calibration rows, on which the model was not fitted."""
     replayed, idx = trained.replayed, trained.test_idx
-    train = np.ones(replayed.y.size, dtype=bool)
-    train[idx] = False
+    train = np.concatenate([trained.result.fit_rows, trained.result.calibration_rows])
     bundle = trained.result.bundle
     calibration = trained.result.calibration_rows
     columns = feature_columns(bundle)
@@ -356,7 +355,7 @@ def backtest_report(
                **bundle_systems(bundle, replayed.X[idx], hits)}
     systems = {name: system.metrics(y, review_capacity) for name, system in decided.items()}
     model = decided["model"].decisions
-    train_rows = int(replayed.y.size - idx.size)
+    train_rows = int(trained.result.fit_rows.size + trained.result.calibration_rows.size)
     test_period = period_of(replayed.event_times[idx]) or {}
     seconds = replayed.seconds
     report = {
@@ -387,6 +386,8 @@ def backtest_report(
             "test_to": test_period.get("to"),
             "labels": trained.labels,
             "train_frauds_not_yet_known": trained.train_frauds_not_yet_known,
+            "warm_up_days": trained.warm_up_days,
+            "warm_up_rows": trained.warm_up_rows,
         },
         "model": {
             "version": bundle.version,
@@ -444,11 +445,12 @@ def run_backtest(
     compare_path: Path | None = None,
     labels: Labels = "all",
     segment_by: SegmentBy = "scenario",
+    warm_up_days: float = 0.0,
 ) -> Backtest:
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 
     ``compare_path``: a model bundle (say, the one in production) to measure on the same rows.
-    ``labels``: see :func:`~fraudscreen.training.retrain.train_on_replay`. ``segment_by``: what
+    ``labels``, ``warm_up_days``: see :func:`~fraudscreen.training.retrain.train_on_replay`. ``segment_by``: what
     the test rows are broken down by (:data:`~fraudscreen.training.segments.SEGMENT_FIELDS`).
     """
     compare = None
@@ -465,7 +467,7 @@ def run_backtest(
     trained = train_on_replay(
         replayed, split=split, test_fraction=test_fraction, seed=seed,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
-        version=f"backtest-{sha[:12]}", data_sha256=sha, labels=labels,
+        version=f"backtest-{sha[:12]}", data_sha256=sha, labels=labels, warm_up_days=warm_up_days,
     )
     return backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,

@@ -55,7 +55,9 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         f"{'logged' if logged else 'replayed'} orders "
         f"({report['data']['rows_skipped']} skipped), {split['method']} split: "
         f"train {split['train_rows']}, test {split['test_rows']} "
-        f"({split['test_from']} … {split['test_to']}); test fraud rate {_fmt(test['fraud_rate'], True)}",
+        f"({split['test_from']} … {split['test_to']}); test fraud rate {_fmt(test['fraud_rate'], True)}"
+        + (f"; the first {split['warm_up_days']:g} days' {split['warm_up_rows']} orders only built "
+           "profiles (warm-up)" if split.get("warm_up_rows") else ""),
         soft_wrap=soft,
     )
     console.print(

@@ -182,6 +182,17 @@ def _period(card: dict[str, Any]) -> str:
             "(`backtest --compare` warns about test rows in that period)")
 
 
+def _warm_up(card: dict[str, Any]) -> list[str]:
+    """A line on the warm-up, when the first days only built profiles."""
+    days = card["params"].get("warm_up_days")
+    if not days:
+        return []
+    rows = (card.get("backtest") or {}).get("split", {}).get("warm_up_rows")
+    orders = f" ({rows} orders)" if rows is not None else ""
+    return [(f"- Warm-up: the first {days:g} days{orders} of the data were replayed only to build "
+             "the profiles of the later orders; they neither trained nor tested the model")]
+
+
 def _never_known(card: dict[str, Any]) -> list[str]:
     names = (card.get("report") or {}).get("features_always_missing") or []
     if not names:
@@ -267,6 +278,7 @@ def write_model_card(
             f"reject at p ≥ {card['thresholds']['reject']:.4f}"
             + _rules_share(card)
         ),
+        *_warm_up(card),
         *_never_known(card),
         "",
         f"## Metrics on held-out rows ({split}, never trained on)",

@@ -166,7 +166,7 @@ def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
 
 def _common_training_options(command: Any) -> Any:
     """--split, --test-fraction, --seed, --review-capacity, --min-reject-precision,
-    --label-delay-days, --workers, --rules, --progress/--no-progress, --segment-by."""
+    --label-delay-days, --workers, --rules, --progress/--no-progress, --warm-up-days, --segment-by."""
     options = [
         click.option("--split", type=click.Choice(["time", "random"]), default="time", show_default=True,
                      help="time: test on the latest rows; random: stratified random test rows."),
@@ -189,6 +189,10 @@ def _common_training_options(command: Any) -> Any:
                           "(FRAUDSCREEN_RULES_PATH): back-test a rule before it goes live."),
         click.option("--progress/--no-progress", default=True, show_default=True,
                      help="Show a progress bar while replaying (on a terminal) and what comes next."),
+        click.option("--warm-up-days", type=_DELAY, default=0.0, show_default=True,
+                     help="Replay the file's first days only to build the profiles of the later "
+                          "orders: none of their orders trains or tests (their profiles lack the "
+                          "history from before the file)."),
         click.option("--segment-by", type=click.Choice(SEGMENT_FIELDS), default="scenario",
                      show_default=True,
                      help="Break the test rows down by this: the simulator's scenario, or a field "
@@ -239,7 +243,7 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, split: str,
           test_fraction: float, seed: int, review_capacity: float, min_reject_precision: float,
           label_delay_days: float, workers: int | None, rules_path: Path | None, progress: bool,
-          segment_by: SegmentBy) -> None:
+          warm_up_days: float, segment_by: SegmentBy) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
@@ -251,7 +255,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
             min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, data_path, workers, rules_path),
             split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction, label_delay=timedelta(days=label_delay_days),
-            progress=progress, segment_by=segment_by,
+            progress=progress, segment_by=segment_by, warm_up_days=warm_up_days,
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
@@ -285,7 +289,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
              workers: int | None, rules_path: Path | None, json_path: Path | None, progress: bool,
-             compare_path: Path | None, labels: str, segment_by: SegmentBy,
+             compare_path: Path | None, labels: str, warm_up_days: float, segment_by: SegmentBy,
              test_orders_path: Path | None) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import run_backtest
@@ -305,7 +309,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
             label_delay=timedelta(days=label_delay_days), progress=progress,
             compare_path=compare_path / "model.joblib" if compare_path and compare_path.is_dir() else compare_path,
             labels=labels.replace("-", "_"),  # type: ignore[arg-type]
-            segment_by=segment_by,
+            segment_by=segment_by, warm_up_days=warm_up_days,
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None

@@ -30,7 +30,7 @@ from fraudscreen.training.pipeline import (
 )
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.segments import SegmentBy
-from fraudscreen.training.train import TrainResult, split_rows, train_model
+from fraudscreen.training.train import TrainResult, split_after_warm_up, train_model
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,28 @@ class TrainedReplay:
     """``all``, or ``known_at_test_start``: train frauds labelled only later were trained as legit."""
     train_frauds_not_yet_known: int | None = None
     """Train rows whose fraud label became known after the first test order (time split)."""
+    warm_up_days: float = 0.0
+    """The rows of the first days that only built profiles: neither train nor test rows."""
+
+    @property
+    def warm_up_rows(self) -> int:
+        """Replayed rows that are neither train nor test rows (the warm-up's)."""
+        used = self.result.fit_rows.size + self.result.calibration_rows.size + self.test_idx.size
+        return int(self.replayed.y.size - used)
 
 
 def split_indices(
-    y: np.ndarray, event_times: np.ndarray, *, split: Split, test_fraction: float, seed: int
+    y: np.ndarray, event_times: np.ndarray, *, split: Split, test_fraction: float, seed: int,
+    warm_up_days: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) row indices: ``time`` = latest rows to test; ``random`` = stratified, seeded.
+    """(train, test) row indices: ``time`` = latest rows to test; ``random`` = stratified, seeded;
+    rows of the first ``warm_up_days`` in neither.
 
     The very split :func:`~fraudscreen.training.train.train_model` makes with the same arguments.
     """
     times = event_times if split == "time" else None
-    return split_rows(int(np.asarray(y).size), np.asarray(y).astype(np.int64), test_fraction, times, seed)
+    return split_after_warm_up(y, test_fraction, times, seed, stamps=event_times,
+                               warm_up_days=warm_up_days)
 
 
 def flagged_by_rules(rule_hits: Sequence[Sequence[RuleHit]]) -> np.ndarray:
@@ -79,6 +90,7 @@ def train_on_replay(
     version: str,
     data_sha256: str,
     labels: Labels = "all",
+    warm_up_days: float = 0.0,
 ) -> TrainedReplay:
     """Train on the train rows of a replay (thresholds from a slice of them); keep the test rows.
 
@@ -86,7 +98,8 @@ def train_on_replay(
     take their places in the queue first (:func:`~fraudscreen.training.train.choose_thresholds`).
     ``labels="known_at_test_start"`` (time split only) trains as a retrain on the first test
     day would: a train row whose fraud label became known only later counts as legit. The
-    test rows keep their true labels.
+    test rows keep their true labels. The rows of the first ``warm_up_days`` only build the
+    profiles of the later ones: they neither train nor test.
     """
     if split not in ("time", "random"):
         raise ModelError("split must be 'time' or 'random'")
@@ -97,7 +110,8 @@ def train_on_replay(
         raise ModelError("labels must be 'all' or 'known_at_test_start'")
     try:
         train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split=split,
-                                            test_fraction=test_fraction, seed=seed)
+                                            test_fraction=test_fraction, seed=seed,
+                                            warm_up_days=warm_up_days)
     except ModelError as exc:  # too few rows: say how many there were, and why the rest went
         raise ModelError(f"{exc.message}: {rows_summary(replayed)}") from None
     y_train, not_yet_known = replayed.y, None
@@ -114,10 +128,12 @@ def train_on_replay(
         min_reject_precision=min_reject_precision, test_fraction=test_fraction,
         rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
         period_times=replayed.event_times, rules_version=replayed.rules_version,
+        warm_up_days=warm_up_days,
     )
     if not np.array_equal(test_idx, result.test_rows):  # pragma: no cover - same function
         raise ModelError("the back-test split differs from the training split")
-    return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known)
+    return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known,
+                         warm_up_days)
 
 
 def _check_both_labels(replayed: ReplayResult, y_train: np.ndarray, train_idx: np.ndarray,
@@ -170,6 +186,7 @@ def train_from_file(
     test_fraction: float = 0.2,
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     segment_by: SegmentBy = "scenario",
+    warm_up_days: float = 0.0,
 ) -> TrainResult:
     """Replay ``data_path``, train on the train rows, back-test on the held-out rows, save.
 
@@ -189,7 +206,7 @@ def train_from_file(
     trained = train_on_replay(
         replayed, split=split, test_fraction=test_fraction, seed=seed,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
-        version=version or f"hgb-{data_hash[:12]}", data_sha256=data_hash,
+        version=version or f"hgb-{data_hash[:12]}", data_sha256=data_hash, warm_up_days=warm_up_days,
     )
     report = backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,

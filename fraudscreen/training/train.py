@@ -189,6 +189,34 @@ def split_rows(n: int, y: np.ndarray, fraction: float, times: np.ndarray | None,
     return np.sort(rest), np.sort(held)
 
 
+def split_after_warm_up(
+    y: np.ndarray, fraction: float, times: np.ndarray | None, seed: int, *,
+    stamps: np.ndarray | None = None, warm_up_days: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`split_rows` of every row, then without the rows of the first ``warm_up_days``
+    (by ``stamps``, each row's event time in seconds; default ``times``): a replay's warm-up,
+    whose profiles lack the history from before the file. The test rows of a time split are
+    the same with or without a warm-up; ModelError when the warm-up reaches into them, or
+    leaves no train or no test row."""
+    y = np.asarray(y).astype(np.int64).ravel()
+    train_idx, test_idx = split_rows(y.size, y, fraction, times, seed)
+    if not warm_up_days:
+        return train_idx, test_idx
+    stamps = times if stamps is None else np.asarray(stamps, dtype=np.float64).ravel()
+    if stamps is None or stamps.size != y.size:
+        raise ModelError("a warm-up needs each row's event time")
+    warm = stamps < stamps.min() + warm_up_days * 86_400.0
+    days = f"{warm_up_days:g}-day"
+    if times is not None and warm[test_idx].any():
+        raise ModelError(f"the {days} warm-up reaches into the test rows; use fewer days or a "
+                         "smaller test fraction")
+    train_idx, test_idx = train_idx[~warm[train_idx]], test_idx[~warm[test_idx]]
+    if not train_idx.size or not test_idx.size:
+        raise ModelError(f"the {days} warm-up leaves no {'train' if not train_idx.size else 'test'} rows "
+                         f"({int(warm.sum())} of the {y.size} rows are in it)")
+    return train_idx, test_idx
+
+
 def _feature_signals(X: np.ndarray) -> dict[str, Any]:
     """Training medians (explanation baseline) and 1st/99th percentiles (compiler probes)."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -217,6 +245,7 @@ def train_model(
     rule_flagged: np.ndarray | None = None,
     period_times: np.ndarray | None = None,
     rules_version: str | None = None,
+    warm_up_days: float = 0.0,
 ) -> TrainResult:
     """Train, calibrate and threshold a model; metrics on the test rows only (module docstring).
 
@@ -227,7 +256,8 @@ def train_model(
     ``event_times``; the bundle keeps the first and last of its fit and calibration rows
     (``training_period``). Default: ``event_times`` (no period without either).
     ``rules_version``: the rules that flagged ``rule_flagged``, kept in ``params``: the
-    thresholds were chosen with them.
+    thresholds were chosen with them. ``warm_up_days``: the rows of the first days (by
+    ``period_times``) neither fit, calibrate nor test (:func:`split_after_warm_up`).
     """
     import sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -250,7 +280,8 @@ def train_model(
     forced = np.zeros(y.size, dtype=bool) if rule_flagged is None else np.asarray(rule_flagged, dtype=bool).ravel()
     if forced.size != y.size:
         raise ModelError("rule_flagged must have one value per row of X")
-    train_idx, test_idx = split_rows(y.size, y, test_fraction, times, seed)
+    train_idx, test_idx = split_after_warm_up(y, test_fraction, times, seed, stamps=stamps,
+                                              warm_up_days=warm_up_days)
     sub_times = None if times is None else times[train_idx]
     fit_rel, cal_rel = split_rows(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed)
     fit_idx, cal_idx = train_idx[fit_rel], train_idx[cal_rel]
@@ -288,7 +319,8 @@ def train_model(
                 "split": "time" if times is not None else "stratified-random",
                 "review_capacity": review_capacity, "min_reject_precision": min_reject_precision,
                 "rules_flagged_share": float(forced[cal_idx].mean()),
-                **({"rules_version": rules_version} if rules_version is not None else {})},
+                **({"rules_version": rules_version} if rules_version is not None else {}),
+                **({"warm_up_days": warm_up_days} if warm_up_days else {})},
     )
     p_cal = bundle.predict_proba(X[cal_idx])
     bundle.thresholds = choose_thresholds(y[cal_idx], p_cal, review_capacity=review_capacity,
