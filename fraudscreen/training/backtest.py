@@ -408,24 +408,24 @@ def backtest_report(
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
     }
     amounts = replayed.X[idx, FEATURE_INDEX["amount_usd"]]
-    report["money"] = money_table(amounts, y, {name: d.decisions for name, d in decided.items()})
+    ours = {name: d.decisions for name, d in decided.items()}
+    report["money"] = money_table(amounts, y, ours)
     report["calibration"] = reliability(y, decided["model"].score)
     report["drift"] = drift_section(trained)
     segments = [replayed.segments[i] for i in idx] if replayed.segments else []
     segmented = any(name is not None for name in segments)
     if segmented:
         report["segment_by"] = replayed.segment_by
-        report["segments"] = segment_table(y, segments,
-                                           {name: d.decisions for name, d in decided.items()})
+        report["segments"] = segment_table(y, segments, ours)
     theirs = None
     if compare is not None:
         compared, theirs = compare_section(compare[0], trained, path=compare[1],
                                            capacity=review_capacity, data_sha256=data_sha256)
-        compared["money"] = money_table(amounts, y, {name: d.decisions for name, d in theirs.items()})
+        their_decisions = {name: d.decisions for name, d in theirs.items()}
+        compared["money"] = money_table(amounts, y, their_decisions)
         compared["calibration"] = reliability(y, theirs["model"].score)
         if segmented:
-            compared["segments"] = segment_table(y, segments,
-                                                 {name: d.decisions for name, d in theirs.items()})
+            compared["segments"] = segment_table(y, segments, their_decisions)
         report["compare"] = compared
     _add_intervals(report, y, decided, theirs, capacity=review_capacity, seed=trained.seed)
     return Backtest(report, trained, decided, theirs)
@@ -450,8 +450,9 @@ def run_backtest(
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 
     ``compare_path``: a model bundle (say, the one in production) to measure on the same rows.
-    ``labels``, ``warm_up_days``: see :func:`~fraudscreen.training.retrain.train_on_replay`. ``segment_by``: what
-    the test rows are broken down by (:data:`~fraudscreen.training.segments.SEGMENT_FIELDS`).
+    ``labels``, ``warm_up_days``: see :func:`~fraudscreen.training.retrain.train_on_replay`.
+    ``segment_by``: what the test rows are broken down by
+    (:data:`~fraudscreen.training.segments.SEGMENT_FIELDS`).
     """
     compare = None
     if compare_path is not None:
