@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import brier_score_loss
 
 from fraudscreen.training.drift import drift_table, population_stability
-from fraudscreen.training.reliability import PROBABILITY_BANDS, reliability
+from fraudscreen.training.reliability import PROBABILITY_BANDS, percent, reliability
 
 N = 200_000
 
@@ -88,3 +88,9 @@ def test_a_probability_on_an_edge_goes_to_the_band_that_starts_there() -> None:
     p = np.array([0.0, edges[1], edges[2], 1.0])
     out = reliability(np.array([0, 0, 1, 1]), p)
     assert [(b["from"], b["rows"]) for b in out["bands"]] == [(0.0, 1), (edges[1], 1), (edges[2], 1), (0.3, 1)]
+
+
+@pytest.mark.parametrize(("share", "text"), [(0.00013, "0.013%"), (0.003, "0.3%"), (0.0, "0.0%"),
+                                             (0.0159, "1.6%"), (0.939, "93.9%"), (1.0, "100.0%")])
+def test_small_shares_keep_two_significant_digits(share: float, text: str) -> None:
+    assert percent(share) == text

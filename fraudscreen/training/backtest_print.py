@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fraudscreen.training.backtest import DECISIONS, SYSTEMS, overlap_warning
+from fraudscreen.training.reliability import percent
 
 
 def _fmt(value: Any, pct: bool = False) -> str:
@@ -147,9 +148,10 @@ def _print_calibration(calibration: dict[str, Any], console: Any) -> None:
     for name in ("probability", "rows", "frauds", "predicted", "happened"):
         table.add_column(name, justify="left" if name == "probability" else "right", no_wrap=True)
     for band in calibration["bands"]:
+        low, high = band["fraud_rate_interval"]
         table.add_row(f"{band['from']:g} – {band['to']:g}", str(band["rows"]), str(band["frauds"]),
-                      f"{100 * band['mean_probability']:.2f}%",
-                      _bounded(band["fraud_rate"], band["fraud_rate_interval"], True))
+                      percent(band["mean_probability"]),
+                      f"{percent(band['fraud_rate'])} ({percent(low, False)}–{percent(high, False)})")
     console.print(table)
     console.print(f"Brier score {_fmt(calibration['brier_score'])}; the model expected "
                   f"{calibration['expected_frauds']:.1f} frauds among the test rows, and "

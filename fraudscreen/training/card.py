@@ -16,6 +16,7 @@ from typing import Any
 from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_text
+from fraudscreen.training.reliability import percent
 
 _SPLITS = {"time": "the latest orders in time", "stratified-random": "a stratified random share",
            "random": "a stratified random share"}
@@ -230,8 +231,8 @@ def _calibration_lines(report: dict[str, Any]) -> list[str]:
     for band in calibration["bands"]:
         low, high = band["fraud_rate_interval"]
         lines.append(f"| {band['from']:g} – {band['to']:g} | {band['rows']} | {band['frauds']} | "
-                     f"{100 * band['mean_probability']:.2f}% | {_pct(band['fraud_rate'])} "
-                     f"({_pct(low)} – {_pct(high)}) |")
+                     f"{percent(band['mean_probability'])} | {percent(band['fraud_rate'])} "
+                     f"({percent(low)} – {percent(high)}) |")
     return lines
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from fraudscreen.training.segments import wilson_interval
 
-__all__ = ["PROBABILITY_BANDS", "reliability"]
+__all__ = ["PROBABILITY_BANDS", "percent", "reliability"]
 
 PROBABILITY_BANDS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 """Edges of the bands: most orders score near 0, so the bands narrow towards it; a band holds
@@ -49,3 +49,11 @@ def reliability(y: np.ndarray, p: np.ndarray, edges: tuple[float, ...] = PROBABI
         "frauds": int(y.sum()),
         "bands": bands,
     }
+
+
+def percent(share: float, sign: bool = True) -> str:
+    """A share as a percentage with two significant digits below 1% (``0.013%``) and one
+    decimal from there (``93.9%``): the bands run from hundredths of a percent to nearly all."""
+    value = 100 * share
+    text = f"{value:.1f}" if value >= 1 or value == 0 else f"{value:.2g}"
+    return text + ("%" if sign else "")
