@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss
 
-from fraudscreen.training.drift import drift_table, population_stability
+from fraudscreen.training.drift import drift_table, population_stability, shift_of
 from fraudscreen.training.reliability import PROBABILITY_BANDS, percent, reliability
 
 N = 200_000
@@ -94,3 +94,9 @@ def test_a_probability_on_an_edge_goes_to_the_band_that_starts_there() -> None:
                                              (0.0159, "1.6%"), (0.939, "93.9%"), (1.0, "100.0%")])
 def test_small_shares_keep_two_significant_digits(share: float, text: str) -> None:
     assert percent(share) == text
+
+
+@pytest.mark.parametrize(("psi", "reading"), [(None, "–"), (0.0, "stable"), (0.0999, "stable"),
+                                              (0.1, "moderate"), (0.2499, "moderate"), (0.25, "large")])
+def test_an_index_is_read_as_stable_moderate_or_large(psi: float | None, reading: str) -> None:
+    assert shift_of(psi) == reading

@@ -297,17 +297,14 @@ def _add_intervals(
     compared["difference"] = difference
 
 
-def drift_section(trained: TrainedReplay) -> dict[str, Any]:
-    """How far each feature, and the model's probability, moved from the train rows to the
-    test rows (:mod:`~fraudscreen.training.drift`); the probability's train side is the
-    calibration rows, on which the model was not fitted."""
-    replayed, idx = trained.replayed, trained.test_idx
-    train = np.concatenate([trained.result.fit_rows, trained.result.calibration_rows])
-    bundle = trained.result.bundle
-    calibration = trained.result.calibration_rows
-    columns = feature_columns(bundle)
-    score = population_stability(bundle.predict_proba(replayed.X[calibration][:, columns]),
-                                 bundle.predict_proba(replayed.X[idx][:, columns]))
+def drift_section(trained: TrainedReplay, test_probability: np.ndarray) -> dict[str, Any]:
+    """How far each feature, and the model's probability (``test_probability`` on the test
+    rows), moved from the train rows to the test rows (:mod:`~fraudscreen.training.drift`);
+    the probability's train side is the calibration rows, on which the model was not fitted."""
+    replayed, idx, result = trained.replayed, trained.test_idx, trained.result
+    train = np.concatenate([result.fit_rows, result.calibration_rows])
+    score = population_stability(result.bundle.predict_proba(replayed.X[result.calibration_rows]),
+                                 test_probability)
     return {
         "method": f"population stability index, test rows against train rows, {DRIFT_BINS} bins "
                   "at the train rows' quantiles",
@@ -411,7 +408,7 @@ def backtest_report(
     ours = {name: d.decisions for name, d in decided.items()}
     report["money"] = money_table(amounts, y, ours)
     report["calibration"] = reliability(y, decided["model"].score)
-    report["drift"] = drift_section(trained)
+    report["drift"] = drift_section(trained, decided["model"].score)
     segments = [replayed.segments[i] for i in idx] if replayed.segments else []
     segmented = any(name is not None for name in segments)
     if segmented:

@@ -166,10 +166,7 @@ def _print_drift(drift: dict[str, Any], console: Any) -> None:
     """The features that moved most between the train and the test rows."""
     from rich.table import Table
 
-    from fraudscreen.training.drift import LARGE, MODERATE
-
-    def level(psi: float | None) -> str:
-        return "–" if psi is None else "large" if psi >= LARGE else "moderate" if psi >= MODERATE else "stable"
+    from fraudscreen.training.drift import LARGE, MODERATE, shift_of
 
     features = drift["features"]
     moved = sum(1 for f in features if (f["psi"] or 0.0) >= MODERATE)
@@ -178,7 +175,7 @@ def _print_drift(drift: dict[str, Any], console: Any) -> None:
     for name in ("feature", "PSI", "shift", "train mean", "test mean"):
         table.add_column(name, justify="left" if name in ("feature", "shift") else "right", no_wrap=True)
     for f in features[:DRIFT_SHOWN]:
-        table.add_row(f["feature"], _fmt(f["psi"]), level(f["psi"]), _mean(f["train_mean"]),
+        table.add_row(f["feature"], _fmt(f["psi"]), shift_of(f["psi"]), _mean(f["train_mean"]),
                       _mean(f["test_mean"]))
     console.print(table)
     console.print(f"PSI: population stability index; below {MODERATE:g} stable, {MODERATE:g}–{LARGE:g} a "

@@ -10,12 +10,14 @@ rows (keys of ``backtest``: ``docs/backtest.md``).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_text
+from fraudscreen.training.drift import LARGE, MODERATE
 from fraudscreen.training.reliability import percent
 
 _SPLITS = {"time": "the latest orders in time", "stratified-random": "a stratified random share",
@@ -135,34 +137,40 @@ def _segment_lines(report: dict[str, Any]) -> list[str]:
     by = report.get("segment_by", "scenario")
     if by != "scenario":
         return _field_segment_lines(by, segments)
-    lines = ["", ("By scenario (the simulator's fraud patterns and honest scenarios): the share of "
-                  "each scenario's test rows flagged for review or rejected, with its 95% Wilson "
-                  "interval. For a fraud pattern that is the share caught; for an honest "
-                  "scenario, the share of good customers stopped."), "",
-             "| scenario | label | rows | rules | model | combined |", "|---|---|---|---|---|---|"]
+    rows = []
     for name, entry in segments.items():
         cells = []
         for system in ("rules", "model", "combined"):
             figures = entry["systems"][system]
             low, high = figures["flagged_interval"]
             cells.append(f"{_pct(figures['flagged_share'])} ({_pct(low)} – {_pct(high)})")
-        lines.append(f"| `{name}` | {entry['label']} | {entry['rows']} | " + " | ".join(cells) + " |")
-    return lines
+        rows.append([f"`{name}`", entry["label"], entry["rows"], *cells])
+    return _table("By scenario (the simulator's fraud patterns and honest scenarios): the share of "
+                  "each scenario's test rows flagged for review or rejected, with its 95% Wilson "
+                  "interval. For a fraud pattern that is the share caught; for an honest "
+                  "scenario, the share of good customers stopped.",
+                  ("scenario", "label", "rows", "rules", "model", "combined"), rows)
 
 
 def _field_segment_lines(by: str, segments: dict[str, Any]) -> list[str]:
     name = by.replace("-", " ")
-    lines = ["", (f"By {name}: the service's (rules and model) share of each segment's test rows "
-                  "flagged for review or rejected, with its 95% Wilson interval, and apart its "
-                  "share of the segment's frauds caught and of its good orders stopped."), "",
-             f"| {name} | rows | frauds | flagged | caught | stopped |", "|---|---|---|---|---|---|"]
+    rows = []
     for value, entry in segments.items():
         service = entry["systems"]["combined"]
         low, high = service["flagged_interval"]
-        lines.append(f"| `{value}` | {entry['rows']} | {entry['frauds']} | "
-                     f"{_pct(service['flagged_share'])} ({_pct(low)} – {_pct(high)}) | "
-                     f"{_pct(service['flagged_recall'])} | {_pct(service['legit_flagged_share'])} |")
-    return lines
+        rows.append([f"`{value}`", entry["rows"], entry["frauds"],
+                     f"{_pct(service['flagged_share'])} ({_pct(low)} – {_pct(high)})",
+                     _pct(service["flagged_recall"]), _pct(service["legit_flagged_share"])])
+    return _table(f"By {name}: the service's (rules and model) share of each segment's test rows "
+                  "flagged for review or rejected, with its 95% Wilson interval, and apart its "
+                  "share of the segment's frauds caught and of its good orders stopped.",
+                  (name, "rows", "frauds", "flagged", "caught", "stopped"), rows)
+
+
+def _table(intro: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    """A paragraph, then a Markdown table of ``rows`` under ``header``, each after a blank line."""
+    return ["", intro, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(map(str, row)) + " |" for row in rows)]
 
 
 def _rules_share(card: dict[str, Any]) -> str:
@@ -223,17 +231,17 @@ def _calibration_lines(report: dict[str, Any]) -> list[str]:
     calibration = report.get("calibration")
     if not calibration:
         return []
-    lines = ["", (f"Calibration on the test rows: the model expected {calibration['expected_frauds']:.1f} "
-                  f"frauds and {calibration['frauds']} were labelled (Brier score "
-                  f"{_fmt(calibration['brier_score'])}). By band of probability, the mean "
-                  "probability against the fraud share that happened, with its 95% Wilson interval."),
-             "", "| probability | rows | frauds | predicted | happened |", "|---|---|---|---|---|"]
+    rows = []
     for band in calibration["bands"]:
         low, high = band["fraud_rate_interval"]
-        lines.append(f"| {band['from']:g} – {band['to']:g} | {band['rows']} | {band['frauds']} | "
-                     f"{percent(band['mean_probability'])} | {percent(band['fraud_rate'])} "
-                     f"({percent(low)} – {percent(high)}) |")
-    return lines
+        rows.append([f"{band['from']:g} – {band['to']:g}", band["rows"], band["frauds"],
+                     percent(band["mean_probability"]),
+                     f"{percent(band['fraud_rate'])} ({percent(low)} – {percent(high)})"])
+    return _table(f"Calibration on the test rows: the model expected {calibration['expected_frauds']:.1f} "
+                  f"frauds and {calibration['frauds']} were labelled (Brier score "
+                  f"{_fmt(calibration['brier_score'])}). By band of probability, the mean "
+                  "probability against the fraud share that happened, with its 95% Wilson interval.",
+                  ("probability", "rows", "frauds", "predicted", "happened"), rows)
 
 
 DRIFT_LISTED = 5
@@ -245,13 +253,13 @@ def _drift_lines(report: dict[str, Any]) -> list[str]:
     drift = report.get("drift")
     if not drift:
         return []
-    lines = ["", (f"Drift from the train rows to the test rows (population stability index; 0.1 to "
-                  f"0.25 is read as a moderate shift, above 0.25 a large one): the model's "
-                  f"probability {_fmt(drift['probability_psi'])}; the {DRIFT_LISTED} features that "
-                  "moved most:"), "", "| feature | PSI | train mean | test mean |", "|---|---|---|---|"]
-    for f in drift["features"][:DRIFT_LISTED]:
-        lines.append(f"| `{f['feature']}` | {_fmt(f['psi'])} | {_fmt(f['train_mean'])} | {_fmt(f['test_mean'])} |")
-    return lines
+    rows = [[f"`{f['feature']}`", _fmt(f["psi"]), _fmt(f["train_mean"]), _fmt(f["test_mean"])]
+            for f in drift["features"][:DRIFT_LISTED]]
+    return _table(f"Drift from the train rows to the test rows (population stability index; "
+                  f"{MODERATE:g} to {LARGE:g} is read as a moderate shift, above {LARGE:g} a large "
+                  f"one): the model's probability {_fmt(drift['probability_psi'])}; the "
+                  f"{DRIFT_LISTED} features that moved most:",
+                  ("feature", "PSI", "train mean", "test mean"), rows)
 
 
 def write_model_card(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BINS", "LARGE", "MODERATE", "drift_table", "population_stability"]
+__all__ = ["BINS", "LARGE", "MODERATE", "drift_table", "population_stability", "shift_of"]
 
 BINS = 10
 """Bins cut at the train rows' quantiles."""
@@ -40,6 +40,13 @@ def population_stability(train: np.ndarray, test: np.ndarray, bins: int = BINS) 
     edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])) if present.size else np.empty(0)
     expected, actual = _shares(train, edges), _shares(test, edges)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def shift_of(psi: float | None) -> str:
+    """How an index is usually read: ``stable``, ``moderate`` or ``large`` (``–`` for none)."""
+    if psi is None:
+        return "–"
+    return "large" if psi >= LARGE else "moderate" if psi >= MODERATE else "stable"
 
 
 def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
