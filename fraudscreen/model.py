@@ -29,6 +29,7 @@ import numpy as np
 
 from fraudscreen.errors import ModelError
 from fraudscreen.files import replace_file
+from fraudscreen.schema import rfc3339_text
 
 FORMAT_MARKER = "fraudscreen-model-bundle"
 FORMAT_VERSION = 1
@@ -378,7 +379,7 @@ def period_of(event_times: np.ndarray) -> dict[str, str] | None:
     times = np.asarray(event_times, dtype=np.float64)
     if not times.size:
         return None
-    return {k: datetime.fromtimestamp(float(v), UTC).isoformat().replace("+00:00", "Z")
+    return {k: rfc3339_text(float(v))
             for k, v in (("from", times.min()), ("to", times.max()))}
 
 

@@ -40,7 +40,8 @@ from fraudscreen.schema_report import (
     validation_details,
 )
 
-__all__ = ["CART_CATEGORIES", "OUTCOMES", "OrderRequest", "parse_order", "parse_time", "rfc3339"]
+__all__ = ["CART_CATEGORIES", "OUTCOMES", "OrderRequest", "parse_order", "parse_time", "rfc3339",
+           "rfc3339_text"]
 
 CART_CATEGORIES = ("hosting", "vps", "dedicated", "domain", "ssl", "email", "other")
 
@@ -126,6 +127,13 @@ def rfc3339(value: object) -> datetime:
     except ValueError:  # 2026-02-30, 24:00
         raise ValueError(_NOT_A_TIME) from None
     return _aware(parsed)  # type: ignore[return-value]
+
+
+def rfc3339_text(value: datetime | float) -> str:
+    """An aware datetime, or seconds since the epoch, as RFC 3339 in UTC with a ``Z``
+    (``2026-01-05T10:00:00Z``; fractions of a second only when there are some)."""
+    moment = datetime.fromtimestamp(value, UTC) if isinstance(value, (int, float)) else value.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _shown(description: str | None = None, **schema: Any) -> WithJsonSchema:

@@ -198,3 +198,15 @@ def test_a_whole_number_written_with_a_fraction_is_a_valid_quantity() -> None:
     """JSON Schema counts 3.0 an integer, and clients that write every number as a float send it."""
     order, _ = parse_order(body(shopping_cart=[{"category": "vps", "quantity": 3.0, "price": 10}]))
     assert order.shopping_cart[0].quantity == 3 and type(order.shopping_cart[0].quantity) is int
+
+
+def test_times_are_written_back_as_rfc3339_in_utc() -> None:
+    from datetime import timedelta, timezone
+
+    from fraudscreen.schema import rfc3339, rfc3339_text
+
+    paris = datetime(2026, 1, 5, 11, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert rfc3339_text(paris) == "2026-01-05T10:00:00Z"
+    assert rfc3339_text(paris.timestamp()) == "2026-01-05T10:00:00Z"
+    assert rfc3339_text(paris.timestamp() + 0.25) == "2026-01-05T10:00:00.250000Z"
+    assert rfc3339(rfc3339_text(paris)) == paris  # what is written reads back

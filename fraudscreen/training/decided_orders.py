@@ -14,13 +14,13 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from fraudscreen.features import FEATURE_INDEX
 from fraudscreen.files import replace_file
+from fraudscreen.schema import rfc3339_text
 from fraudscreen.training.backtest import DECISIONS, Backtest
 from fraudscreen.training.jsonl import open_text
 
@@ -67,7 +67,7 @@ def decided_rows(backtest: Backtest, line_numbers: Sequence[int] | np.ndarray | 
             str(line_numbers[source] if line_numbers is not None else source + 1),
             _text(replayed.transaction_ids[i] if replayed.transaction_ids else None),
             _text(replayed.order_ids[i] if replayed.logged else None),
-            _time(float(replayed.event_times[i])),
+            rfc3339_text(float(replayed.event_times[i])),
             _usd(float(replayed.X[i, _AMOUNT])),
             "fraud" if fraud else "legit",
         ]
@@ -123,10 +123,6 @@ def _outcome(fraud: bool, decision: int) -> str:
 
 def _usd(amount: float) -> str:
     return "" if math.isnan(amount) else f"{amount:.2f}"
-
-
-def _time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _text(value: str | None) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
 from fraudscreen.rules import RuleHit, RuleSet
-from fraudscreen.schema import rfc3339
+from fraudscreen.schema import rfc3339, rfc3339_text
 from fraudscreen.training.jsonl import replace_jsonl
 
 FRAUD_OUTCOMES = frozenset({"chargeback", "fraud"})
@@ -54,10 +54,6 @@ class ExportSummary:
     """Orders without an outcome that happened less than ``label_delay`` ago."""
     other_schema: int
     """Orders logged by a fraudscreen with other model features (replay their requests)."""
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def label_of(outcome: str | None, event_time: datetime, *, now: datetime,
@@ -98,9 +94,9 @@ def export_labelled(
             yield {
                 "format": FORMAT,
                 "order_id": order.order_id,
-                "event_time": _iso(order.event_time),
+                "event_time": rfc3339_text(order.event_time),
                 "label": label,
-                "label_time": _iso(label_time) if label_time else None,
+                "label_time": rfc3339_text(label_time) if label_time else None,
                 "features": dict(zip(FEATURE_NAMES, logged["x"], strict=True)),
                 "rules": [{"id": rule_id, "action": action} for rule_id, action in logged.get("rules", ())],
             }
