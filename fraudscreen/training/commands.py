@@ -226,8 +226,8 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
         lines = simulate_lines(n_orders, seed=seed, start=start, orders_per_day=orders_per_day)
         count = replace_file(out, lambda partial: write_json_lines(lines, partial))
     except OSError as exc:
-        raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__}); "
-                                   "the previous file, if any, is unchanged") from None
+        raise click.ClickException(f"{_cannot_write(out, exc)}; the previous file, if any, "
+                                   "is unchanged") from None
     click.echo(f"Wrote {count} orders to {out}.")
 
 
@@ -335,10 +335,15 @@ def _write_decided_orders(done: Backtest, data_path: Path, path: Path) -> str | 
     try:
         write_decided_orders(path, done, line_numbers(data_path))
     except OSError as exc:
-        return f"cannot write {path} ({exc.strerror or type(exc).__name__})"
+        return _cannot_write(path, exc)
     except DataFileError as exc:  # the data file changed or went away since it was replayed
         return f"cannot write {path}: {exc.message}"
     return None
+
+
+def _cannot_write(path: Path, exc: OSError) -> str:
+    """``cannot write PATH (the system's reason)``: the name asked for, never a partial file's."""
+    return f"cannot write {path} ({exc.strerror or type(exc).__name__})"
 
 
 def _write_report(report: dict[str, Any], path: Path) -> str | None:
@@ -346,7 +351,7 @@ def _write_report(report: dict[str, Any], path: Path) -> str | None:
     try:
         replace_text(path, _dump_json(report) + "\n")
     except OSError as exc:
-        return f"cannot write {path} ({exc.strerror or type(exc).__name__})"
+        return _cannot_write(path, exc)
     return None
 
 
@@ -382,8 +387,8 @@ def export_training(ctx: click.Context, out: Path, label_delay_days: float, sinc
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
     except OSError as exc:
-        raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__}); "
-                                   "the previous file, if any, is unchanged") from None
+        raise click.ClickException(f"{_cannot_write(out, exc)}; the previous file, if any, "
+                                   "is unchanged") from None
     click.echo(f"Wrote {summary.rows} labelled orders to {out}: {summary.fraud} fraud, "
                f"{summary.legit} legit; left out {summary.too_recent} too recent to label and "
                f"{summary.other_schema} logged with other features.")
