@@ -106,6 +106,9 @@ def test_the_decisions_add_up_to_the_report(done: Backtest, written: list[dict[s
         hits = [r for r in written if entry["id"] in r["rules"].split()]
         assert len(hits) == entry["hits"]
         assert sum(r["label"] == "fraud" for r in hits) == entry["frauds"]
+        for label, key in (("fraud", "fraud_usd"), ("legit", "legit_usd")):
+            amount = sum(float(r["amount_usd"]) for r in hits if r["label"] == label)
+            assert entry[key] == pytest.approx(amount, abs=0.005 * len(hits) + 0.01)
 
 
 def test_the_model_probability_ranks_the_rows_as_the_decisions_do(done: Backtest,

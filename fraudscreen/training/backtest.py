@@ -122,11 +122,14 @@ def rule_table(
     hits: Sequence[Sequence[RuleHit]],
     rules: RuleSet,
     model_flagged: np.ndarray | None = None,
+    amounts: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Per enabled rule (file order): hits on the rows, their share, frauds among them, precision, recall.
 
     With ``model_flagged`` (rows the model alone reviews or rejects), also what the rule adds to
     the model: its hits on rows the model would accept, and the frauds and precision among them.
+    With ``amounts`` (each row's USD amount, NaN when unknown), the fraud and the good orders'
+    amounts among its hits: what the rule would stop, in money.
     """
     n, n_fraud = int(y.size), int(y.sum())
     table = []
@@ -141,6 +144,11 @@ def rule_table(
             "frauds": caught, "precision": _ratio(caught, int(mask.sum())),
             "recall": _ratio(caught, n_fraud),
         }
+        if amounts is not None:
+            usd = np.nan_to_num(amounts[mask])
+            fraud = y[mask] == 1
+            entry.update(fraud_usd=round(float(usd[fraud].sum()), 2),
+                         legit_usd=round(float(usd[~fraud].sum()), 2))
         if model_flagged is not None:
             beyond = mask & ~model_flagged
             added = int(y[beyond].sum())
@@ -354,6 +362,7 @@ def backtest_report(
     model = decided["model"].decisions
     train_rows = int(trained.result.fit_rows.size + trained.result.calibration_rows.size)
     test_period = period_of(replayed.event_times[idx]) or {}
+    amounts = replayed.X[idx, FEATURE_INDEX["amount_usd"]]
     seconds = replayed.seconds
     report = {
         "format": FORMAT,
@@ -402,9 +411,8 @@ def backtest_report(
         "rules_version": replayed.rules_version,
         "test": {"rows": int(y.size), "frauds": int(y.sum()), "fraud_rate": _ratio(int(y.sum()), int(y.size))},
         "systems": systems,
-        "rules": rule_table(y, hits, rules, model_flagged=model >= 1),
+        "rules": rule_table(y, hits, rules, model_flagged=model >= 1, amounts=amounts),
     }
-    amounts = replayed.X[idx, FEATURE_INDEX["amount_usd"]]
     ours = {name: d.decisions for name, d in decided.items()}
     report["money"] = money_table(amounts, y, ours)
     report["calibration"] = reliability(y, decided["model"].score)

@@ -109,6 +109,7 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
                       str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
                       _fmt(r.get("beyond_model_precision"), True))
     console.print(rules)
+    _print_rules_in_money(report["rules"], console)
     if report.get("segments"):
         _print_segments(report, console)
     if report.get("money"):
@@ -117,6 +118,24 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         _print_calibration(report["calibration"], console)
     if report.get("drift"):
         _print_drift(report["drift"], console)
+
+
+def _print_rules_in_money(rules: list[dict[str, Any]], console: Any) -> None:
+    """The fraud and the good orders' amounts among each rule's hits (rules that hit, with
+    amounts in the report)."""
+    from rich.table import Table
+
+    hit = [r for r in rules if r["hits"] and "fraud_usd" in r]
+    if not hit:
+        return
+    table = Table(title="Rules in money on the test rows: the amounts among their hits (USD)")
+    for name in ("rule", "action", "hits", "fraud amount", "good orders' amount"):
+        table.add_column(name, justify="left" if name in ("rule", "action") else "right",
+                         no_wrap=name != "rule", overflow="fold")
+    for r in hit:
+        table.add_row(r["id"], r["action"], str(r["hits"]), f"${r['fraud_usd']:,.0f}",
+                      f"${r['legit_usd']:,.0f}")
+    console.print(table)
 
 
 def _print_money(money: dict[str, Any], console: Any) -> None:

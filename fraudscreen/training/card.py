@@ -51,6 +51,10 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _usd(value: float | None) -> str:
+    return "–" if value is None else f"${value:,.0f}"
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -113,17 +117,19 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
     lines += [
         "",
         (
-            "Beyond model: the rule's hits on orders the model alone would have accepted, and "
-            "the fraud share among them."
+            "Fraud amount and good orders' amount: in USD among the rule's hits. Beyond model: the "
+            "rule's hits on orders the model alone would have accepted, and the fraud share among "
+            "them."
         ),
         "",
-        "| rule | action | hits | precision | recall | beyond model | its precision |",
-        "|---|---|---|---|---|---|---|",
+        ("| rule | action | hits | precision | recall | fraud amount | good orders' amount "
+         "| beyond model | its precision |"),
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rules"]:
         lines.append(f"| `{r['id']}` | {r['action']} | {r['hits']} | {_pct(r['precision'])} | "
-                     f"{_pct(r['recall'])} | {r.get('beyond_model_hits', '–')} | "
-                     f"{_pct(r.get('beyond_model_precision'))} |")
+                     f"{_pct(r['recall'])} | {_usd(r.get('fraud_usd'))} | {_usd(r.get('legit_usd'))} | "
+                     f"{r.get('beyond_model_hits', '–')} | {_pct(r.get('beyond_model_precision'))} |")
     return lines + _segment_lines(report) + _calibration_lines(report) + _drift_lines(report) + [""]
 
 
