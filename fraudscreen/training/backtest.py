@@ -144,11 +144,9 @@ def rule_table(
             "frauds": caught, "precision": _ratio(caught, int(mask.sum())),
             "recall": _ratio(caught, n_fraud),
         }
-        if amounts is not None:
-            usd = np.nan_to_num(amounts[mask])
-            fraud = y[mask] == 1
-            entry.update(fraud_usd=round(float(usd[fraud].sum()), 2),
-                         legit_usd=round(float(usd[~fraud].sum()), 2))
+        if amounts is not None:  # the amounts of the money section, on the rule's hits
+            money = money_table(amounts[mask], y[mask], {})
+            entry.update(fraud_usd=money["fraud_usd"], legit_usd=money["legit_usd"])
         if model_flagged is not None:
             beyond = mask & ~model_flagged
             added = int(y[beyond].sum())
