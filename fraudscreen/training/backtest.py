@@ -374,10 +374,11 @@ def backtest_report(
             "rows_skipped": replayed.skipped,
         },
         "replay": {
-            "method": "logged" if replayed.logged else "replay",
+            "method": replayed.method,
             "seconds": round(seconds, 3),
             "orders_per_second": round(rows_read / seconds, 1) if seconds else None,
-            "label_delay_days": label_delay / timedelta(days=1),
+            "label_delay_days": (replayed.saved["label_delay_days"] if replayed.saved
+                                 else label_delay / timedelta(days=1)),
             "workers": replayed.workers,
         },
         "split": {
@@ -465,8 +466,7 @@ def run_backtest(
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
                                         label_delay=label_delay, segment_by=segment_by)
     if progress:
-        kind = "logged" if replayed.logged else "replayed"
-        tqdm.write(f"Training on the train rows of {replayed.y.size} {kind} rows ({split} split) …",
+        tqdm.write(f"Training on the train rows of {replayed.y.size} {replayed.described} rows ({split} split) …",
                    file=sys.stderr)
     trained = train_on_replay(
         replayed, split=split, test_fraction=test_fraction, seed=seed,

@@ -47,13 +47,13 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         console = Console()
         console = console if console.is_terminal else Console(width=PLAIN_WIDTH)
     test, split, th = report["test"], report["split"], report["thresholds"]
-    logged = report.get("replay", {}).get("method") == "logged"
+    method = report.get("replay", {}).get("method")
     soft = not console.is_terminal  # a file or a pipe: one line each, not cut at the width
-    rules_used = ("rules: those live when each order was scored" if logged
+    rules_used = ("rules: those live when each order was scored" if method == "logged"
                   else f"rules {report['rules_version']}")
+    described = {"logged": "logged", "saved": "saved replayed"}.get(method, "replayed")
     console.print(
-        f"[bold]Back-test[/bold] of {report['data']['rows_replayed']} "
-        f"{'logged' if logged else 'replayed'} orders "
+        f"[bold]Back-test[/bold] of {report['data']['rows_replayed']} {described} orders "
         f"({report['data']['rows_skipped']} skipped), {split['method']} split: "
         f"train {split['train_rows']}, test {split['test_rows']} "
         f"({split['test_from']} … {split['test_to']}); test fraud rate {_fmt(test['fraud_rate'], True)}"

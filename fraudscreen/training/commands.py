@@ -132,23 +132,56 @@ def _replay_settings(ctx: click.Context, data_path: Path, workers: int | None,
         settings = settings.with_overrides(replay_workers=workers)
     if rules_path is None:
         return settings
-    _needs_requests(data_path, "--rules", "holds the rule hits of the rules that were live")
+    _needs_requests(data_path, "--rules", "holds the hits of the rules it was made with")
     return settings.with_overrides(rules_path=rules_path)
 
 
-def _needs_requests(data_path: Path, option: str, why: str) -> None:
-    """UsageError when ``data_path`` is an ``export-training`` file (its first row is one: read,
-    not replayed), which ``option`` cannot use because it ``why``."""
+def _first_feature_row(data_path: Path) -> dict[str, Any] | None:
+    """The first row of ``data_path`` when it is a file of features (``export-training``, or a
+    saved replay), read rather than replayed; None for score requests or a file that cannot be
+    read (the command itself then names what is wrong with it)."""
     from fraudscreen.training.jsonl import iter_jsonl_lines
     from fraudscreen.training.logged import is_logged_row
 
     try:
         first = next(iter_jsonl_lines(data_path), None)
     except FraudscreenError:
-        return  # the command itself names what is wrong with the file
-    if first is not None and is_logged_row(first[1]):
-        raise click.UsageError(f"{option} needs score requests to replay: an `export-training` "
-                               f"file {why}")
+        return None
+    return first[1] if first is not None and is_logged_row(first[1]) else None
+
+
+def _needs_requests(data_path: Path, option: str, why: str) -> None:
+    """UsageError when ``data_path`` is an ``export-training`` file or a saved replay (read,
+    not replayed), which ``option`` cannot use because it ``why``."""
+    if (first := _first_feature_row(data_path)) is not None:
+        kind = "a saved replay" if "replayed" in first else "an `export-training` file"
+        raise click.UsageError(f"{option} needs score requests to replay: {kind} {why}")
+
+
+def _check_read_rows_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy,
+                             label_delay_days: float) -> None:
+    """UsageError for --segment-by and --label-delay-days a file of features cannot follow: an
+    export holds no order fields; a saved replay keeps its segments and the label delay that
+    shaped its profiles (asked for explicitly, they must be the same)."""
+    first = _first_feature_row(data_path)
+    if first is None:
+        return
+    how = first.get("replayed")
+    if not isinstance(how, dict):
+        if segment_by != "scenario":
+            raise click.UsageError(f"--segment-by {segment_by} needs score requests to replay: "
+                                   "an `export-training` file holds no order fields")
+        return
+    given = click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP
+    saved_by, saved_delay = how.get("segment_by"), how.get("label_delay_days")
+    if ctx.get_parameter_source("segment_by") not in given and segment_by != saved_by:
+        raise click.UsageError(f"--segment-by {segment_by}: this saved replay's rows have "
+                               f"{f'segments by {saved_by}' if saved_by else 'no segments'}; "
+                               "replay the score requests to break them down otherwise")
+    if ctx.get_parameter_source("label_delay_days") not in given and label_delay_days != saved_delay:
+        raise click.UsageError(f"--label-delay-days {label_delay_days:g}: this saved replay was "
+                               f"made with {saved_delay} days, which shaped its profiles; replay "
+                               "the score requests to use another delay")
 
 
 def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -247,8 +280,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
-    if segment_by != "scenario":
-        _needs_requests(data_path, f"--segment-by {segment_by}", "holds no order fields")
+    _check_read_rows_options(ctx, data_path, segment_by, label_delay_days)
     try:
         result = train_from_file(
             data_path, out, version=version, seed=seed, review_capacity=review_capacity,
@@ -285,20 +317,25 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               help="Also write one CSV line per test row here (.gz compresses): its line in "
                    "--data, transaction id, label, probability, each system's decision and the "
                    "rules that fired (columns: docs/backtest.md).")
+@click.option("--save-replay", "save_replay_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, callback=_writable_file,
+              help="Also save the replayed rows here (.gz compresses): later back-tests and "
+                   "training read them with --data instead of replaying (docs/backtest.md).")
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
              workers: int | None, rules_path: Path | None, json_path: Path | None, progress: bool,
              compare_path: Path | None, labels: str, warm_up_days: float, segment_by: SegmentBy,
-             test_orders_path: Path | None) -> None:
+             test_orders_path: Path | None, save_replay_path: Path | None) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import run_backtest
     from fraudscreen.training.backtest_print import print_report
 
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")
-    if segment_by != "scenario":
-        _needs_requests(data_path, f"--segment-by {segment_by}", "holds no order fields")
+    _check_read_rows_options(ctx, data_path, segment_by, label_delay_days)
+    if save_replay_path is not None:
+        _needs_requests(data_path, "--save-replay", "holds features already")
     if progress:
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
@@ -318,11 +355,12 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
     not_written = [problem for problem in (
         _write_report(report, json_path) if json_path is not None else None,
         _write_decided_orders(done, data_path, test_orders_path) if test_orders_path is not None else None,
+        _save_replay(done, save_replay_path, label_delay_days) if save_replay_path is not None else None,
     ) if problem is not None]
     print_report(report)
     if not_written:
         raise click.ClickException("; ".join(not_written))
-    for path in (json_path, test_orders_path):
+    for path in (json_path, test_orders_path, save_replay_path):
         if path is not None:
             click.echo(f"Wrote {path}.")
 
@@ -338,6 +376,17 @@ def _write_decided_orders(done: Backtest, data_path: Path, path: Path) -> str | 
         return _cannot_write(path, exc)
     except DataFileError as exc:  # the data file changed or went away since it was replayed
         return f"cannot write {path}: {exc.message}"
+    return None
+
+
+def _save_replay(done: Backtest, path: Path, label_delay_days: float) -> str | None:
+    """Save the back-test's replayed rows to ``path``; why they could not be, else None."""
+    from fraudscreen.training.saved_replay import write_saved_replay
+
+    try:
+        write_saved_replay(done.trained.replayed, path, label_delay=timedelta(days=label_delay_days))
+    except OSError as exc:
+        return _cannot_write(path, exc)
     return None
 
 

@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from fraudscreen.errors import ModelError
+from fraudscreen.errors import DataFileError, ModelError
 from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.schema import rfc3339, rfc3339_text
 from fraudscreen.training.jsonl import replace_jsonl
+from fraudscreen.training.segments import SEGMENT_FIELDS
 
 FRAUD_OUTCOMES = frozenset({"chargeback", "fraud"})
 """Latest outcomes that label an order ``fraud``."""
@@ -121,6 +122,11 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
     values that are not objects, are skipped and counted (``skipped_why``); if none is left,
     :class:`ModelError` says why. A fraud row without a ``label_time`` is known from its order
     time plus ``label_delay`` (default ``prepare.DEFAULT_LABEL_DELAY``), as in the replay.
+
+    Rows a back-test saved (:mod:`.saved_replay`) also give their transaction ids, segments
+    and how they were replayed (``ReplayResult.saved``); :class:`DataFileError` when they were
+    replayed with other features, or the file mixes them with rows of another replay or of an
+    export.
     """
     from fraudscreen.training.pipeline import NOT_OBJECT, ReplayResult
     from fraudscreen.training.prepare import (
@@ -143,12 +149,17 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
     ids: list[str] = []
     hits: list[tuple[RuleHit, ...]] = []
     sources: list[int] = []
+    transaction_ids: list[str | None] = []
+    segments: list[str | None] = []
+    saved: Any = _UNSEEN  # how the rows were replayed: the first row's ``replayed``
     missing: Counter[str] = Counter()
     why: Counter[str] = Counter()
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
             why[NOT_OBJECT] += 1
             continue
+        if (how := row.get("replayed")) != saved:
+            saved = _same_replay(saved, how, index)
         features, raw_label, rule_hits = row.get("features"), row.get("label"), row.get("rules", [])
         label = _LABELS.get(raw_label) if isinstance(raw_label, str) else None
         at = _timestamp(row.get("event_time"))
@@ -180,10 +191,15 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
             ids.append(str(row.get("order_id", "")))
             hits.append(tuple(_hit(h, known) for h in rule_hits if isinstance(h, Mapping)))
             sources.append(index)
+            if saved is not None:
+                transaction_ids.append(_text_or_none(row.get("transaction_id")))
+                segments.append(_text_or_none(row.get("segment")))
             if len(pending) >= _BLOCK_ROWS:
                 blocks.append(_block(pending, len(times) - len(pending), bad))
                 pending = []
     blocks.append(_block(pending, len(times) - len(pending), bad))
+    if saved is _UNSEEN:
+        saved = None
     if bad:
         why[_NOT_NUMBERS] += len(bad)
     if len(times) == len(bad):
@@ -203,17 +219,51 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
         order_ids=[ids[i] for i in order],
         skipped=sum(why.values()),
         rule_hits=[hits[i] for i in order],
-        transaction_ids=[None] * int(order.size),
+        transaction_ids=[transaction_ids[i] for i in order] if saved else [None] * int(order.size),
         source_rows=np.asarray(sources, dtype=np.int64)[order],
-        rules_version=None,
+        rules_version=saved.get("rules_version") if saved else None,
         seconds=time.perf_counter() - started,
         logged=True,
         label_times=np.asarray(known_at, dtype=np.float64)[order],
         skipped_why=dict(why),
+        segments=[segments[i] for i in order] if saved and saved.get("segment_by") else [],
+        segment_by=saved["segment_by"] if saved and saved.get("segment_by") else "scenario",
+        saved=saved,
     )
 
 
 _BLOCK_ROWS = 8192
+_UNSEEN = object()
+"""No row read yet: the first row's ``replayed`` (None for an export) is the file's."""
+
+
+def _same_replay(saved: Any, how: Any, index: int) -> Any:
+    """The ``replayed`` of the file, checked on a row (``index``) whose differs from ``saved``:
+    DataFileError when it is not the first row, or its features are not the current ones."""
+    if saved is not _UNSEEN:
+        raise DataFileError(f"row {index + 1} comes from {_kind(how)} but the first from "
+                            f"{_kind(saved)}; keep each replay or export in its own file")
+    if how is not None:
+        if not isinstance(how, Mapping):
+            raise DataFileError("the first row's 'replayed' is not what `backtest --save-replay` writes")
+        if how.get("feature_schema") != FEATURE_SCHEMA:
+            raise DataFileError("these rows were replayed by a fraudscreen with other model features; "
+                                "replay the score requests again")
+        if how.get("segment_by") not in (None, *SEGMENT_FIELDS):
+            raise DataFileError(f"the rows' segment_by must be one of {', '.join(SEGMENT_FIELDS)}")
+    return how
+
+
+def _kind(how: Any) -> str:
+    return "an `export-training` file" if how is None else "a saved replay"
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= _MAX_TEXT else None
+
+
+_MAX_TEXT = 200
+"""Longest transaction id or segment read from a saved replay (a longer one counts as none)."""
 _BAD_RULES = "with a rules value that is not a list"
 _NO_FEATURES = "lacking features"
 _NOT_NUMBERS = "with a feature value that is not a number or null"

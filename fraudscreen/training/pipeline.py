@@ -91,7 +91,8 @@ class ReplayResult:
     rules_version: str | None = None
     """Version of the rules file evaluated (None when the rows are logged features)."""
     logged: bool = False
-    """True when the rows are features the live service logged, read instead of replayed."""
+    """True when the rows were read as features instead of replayed: those the live service
+    logged (``export-training``), or those of a saved replay (``saved``)."""
     seconds: float = 0.0
     """Wall time of the replay (sorting, validation and screening)."""
     label_times: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
@@ -108,6 +109,20 @@ class ReplayResult:
     segment_by: SegmentBy = "scenario"
     """What gave the rows their segments (one of
     :data:`~fraudscreen.training.segments.SEGMENT_FIELDS`)."""
+    saved: Mapping[str, Any] | None = None
+    """How the rows were replayed, when they were read from a saved replay
+    (:mod:`~fraudscreen.training.saved_replay`): its ``replayed`` field."""
+
+    @property
+    def method(self) -> Literal["replay", "saved", "logged"]:
+        """``replay``: replayed now; ``saved``: read from a saved replay; ``logged``: read from
+        an ``export-training`` file (the features the live service logged)."""
+        return "replay" if not self.logged else "saved" if self.saved else "logged"
+
+    @property
+    def described(self) -> str:
+        """``replayed``, ``saved replayed`` or ``logged``: the rows, in a sentence."""
+        return {"replay": "replayed", "saved": "saved replayed", "logged": "logged"}[self.method]
 
 
 def rows_summary(replayed: ReplayResult) -> str:

@@ -201,8 +201,7 @@ def train_from_file(
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
                                         label_delay=label_delay, segment_by=segment_by)
     if progress:
-        kind = "logged" if replayed.logged else "replayed"
-        tqdm.write(f"Training on {replayed.y.size} {kind} rows ({split} split) …", file=sys.stderr)
+        tqdm.write(f"Training on {replayed.y.size} {replayed.described} rows ({split} split) …", file=sys.stderr)
     trained = train_on_replay(
         replayed, split=split, test_fraction=test_fraction, seed=seed,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,

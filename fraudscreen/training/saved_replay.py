@@ -1,0 +1,66 @@
+"""A replay saved as training rows: replay a file once, back-test and train on it many times.
+
+The replay screens every order through the real screening code (:mod:`.pipeline`), a few
+thousand orders a second; reading features already computed runs several times faster
+(``benchmarks/replay.py``). ``fraudscreen backtest --save-replay FILE`` writes the replayed
+rows in the format of ``export-training`` (:mod:`.logged`), so ``train`` and ``backtest`` read
+them with ``--data FILE``: the same features, labels, label times, rule hits and segments,
+hence the same figures as a replay of the requests, for another split, seed, review capacity,
+warm-up or model to compare.
+
+Each row also says how it was replayed (``replayed``: the feature schema, the rules version,
+the label delay, what gave the segments). The rows are those of that replay: after changing
+the rules, the label delay or the features, replay the requests again (a file saved with
+other features is refused when read). Like an export, the file holds no account, email, IP,
+device or card: a transaction id, a time, a label, numbers and rule ids.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
+from fraudscreen.schema import rfc3339_text
+from fraudscreen.training.jsonl import replace_jsonl
+from fraudscreen.training.logged import FORMAT
+from fraudscreen.training.pipeline import ReplayResult
+
+__all__ = ["saved_replay_rows", "write_saved_replay"]
+
+
+def saved_replay_rows(replayed: ReplayResult, *, label_delay: timedelta) -> Iterator[dict[str, Any]]:
+    """The replayed rows as ``export-training`` rows plus ``transaction_id``, ``segment`` and
+    ``replayed`` (how they were made), in the replay's order. ``label_delay``: the one the
+    replay used (it shaped the profiles)."""
+    if replayed.logged:
+        raise ValueError("only a replay of score requests can be saved; these rows were read")
+    how = {
+        "feature_schema": FEATURE_SCHEMA,
+        "rules_version": replayed.rules_version,
+        "label_delay_days": label_delay / timedelta(days=1),
+        "segment_by": replayed.segment_by if replayed.segments else None,
+    }
+    segments = replayed.segments or [None] * int(replayed.y.size)
+    for i, label in enumerate(replayed.y.tolist()):
+        yield {
+            "format": FORMAT,
+            "transaction_id": replayed.transaction_ids[i],
+            "event_time": rfc3339_text(float(replayed.event_times[i])),
+            "label": "fraud" if label else "legit",
+            "label_time": rfc3339_text(float(replayed.label_times[i])) if label else None,
+            "features": {name: None if math.isnan(v) else v
+                         for name, v in zip(FEATURE_NAMES, replayed.X[i].tolist(), strict=True)},
+            "rules": [{"id": hit.rule_id, "action": hit.action} for hit in replayed.rule_hits[i]],
+            "segment": segments[i],
+            "replayed": how,
+        }
+
+
+def write_saved_replay(replayed: ReplayResult, path: Path, *, label_delay: timedelta) -> int:
+    """Write :func:`saved_replay_rows` as JSON Lines (``.gz`` compresses) to ``path``, replacing
+    it only once complete; the number of rows."""
+    return replace_jsonl(saved_replay_rows(replayed, label_delay=label_delay), path)

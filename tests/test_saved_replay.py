@@ -1,0 +1,177 @@
+"""``backtest --save-replay``: a replay saved once gives the same back-test when read again."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fraudscreen.config import Settings
+from fraudscreen.errors import DataFileError
+from fraudscreen.training.commands import backtest, train
+from fraudscreen.training.logged import FORMAT, read_logged
+from fraudscreen.training.pipeline import load_labelled
+from fraudscreen.training.saved_replay import saved_replay_rows
+from fraudscreen.training.simulate import simulate_orders
+
+# What may differ between a back-test of the requests and one of their saved replay.
+HOW_READ = ("created_at", "data", "replay", "model")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3,000 simulated orders, a few of them fraud labelled 10 days after the order."""
+    rows = list(simulate_orders(3000, seed=11, start=datetime(2026, 3, 2, tzinfo=UTC)))
+    path = tmp_path_factory.mktemp("data") / "orders.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _backtest(args: list[str], tmp: Path) -> str:
+    done = CliRunner().invoke(backtest, ["--no-progress", *args], obj=Settings(data_dir=tmp / "var"),
+                              catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+@pytest.fixture(scope="module")
+def both(data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A back-test of the requests that saves its replay, and the same back-test of the saved
+    replay (random split, warm-up, seeded): reports, printed tables and test-row CSVs."""
+    tmp = tmp_path_factory.mktemp("both")
+    saved = tmp / "replayed.jsonl.gz"
+    common = ["--split", "random", "--seed", "3", "--warm-up-days", "5", "--segment-by", "billing-country",
+              "--label-delay-days", "20"]
+    out: dict[str, Any] = {}
+    for name, source, extra in (("replay", data, ["--save-replay", str(saved)]), ("saved", saved, [])):
+        printed = _backtest(["--data", str(source), *common, "--json", str(tmp / f"{name}.json"),
+                                "--test-orders", str(tmp / f"{name}.csv"), *extra], tmp)
+        out[name] = {"report": json.loads((tmp / f"{name}.json").read_text()), "printed": printed,
+                     "csv": (tmp / f"{name}.csv").read_text(), "path": source}
+    return out
+
+
+def test_a_saved_replay_gives_the_same_back_test(both: dict[str, Any]) -> None:
+    replay, saved = both["replay"]["report"], both["saved"]["report"]
+    assert replay["replay"]["method"] == "replay" and saved["replay"]["method"] == "saved"
+    assert {k: v for k, v in saved.items() if k not in HOW_READ} == \
+        {k: v for k, v in replay.items() if k not in HOW_READ}
+    assert saved["segments"] and saved["segment_by"] == "billing-country"
+    assert saved["split"]["warm_up_rows"] == replay["split"]["warm_up_rows"] > 0
+    assert saved["replay"]["label_delay_days"] == replay["replay"]["label_delay_days"] == 20
+    assert saved["data"]["rows_replayed"] == replay["data"]["rows_replayed"]
+    assert saved["rules_version"] == replay["rules_version"] is not None
+    # The tables after the first two lines (what was read, and the model's version) are the same.
+    tables = [b["printed"].splitlines() for b in (both["replay"], both["saved"])]
+    assert "saved replayed orders" in tables[1][0] and "saved" not in tables[0][0]
+    assert tables[0][2:-3] == tables[1][2:-2]
+
+
+def test_the_test_rows_keep_their_transaction_ids_decisions_and_segments(both: dict[str, Any]) -> None:
+    replay = both["replay"]["csv"].splitlines()
+    saved = both["saved"]["csv"].splitlines()
+    assert len(saved) == len(replay) == both["saved"]["report"]["test"]["rows"] + 1
+    columns = replay[0].split(",")
+    assert "transaction_id" in columns and "billing_country" in columns
+    line = columns.index("line")  # the line in --data: of the requests, or of the saved file
+    assert [r.split(",")[:line] + r.split(",")[line + 1:] for r in saved] == \
+        [r.split(",")[:line] + r.split(",")[line + 1:] for r in replay]
+
+
+def test_the_saved_rows_hold_no_personal_fields(both: dict[str, Any], data: Path) -> None:
+    with gzip.open(both["saved"]["path"], "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    assert {tuple(sorted(row)) for row in rows} == {(
+        "event_time", "features", "format", "label", "label_time", "replayed", "rules", "segment",
+        "transaction_id")}
+    assert rows[0]["format"] == FORMAT
+    assert rows[0]["replayed"]["segment_by"] == "billing-country"
+    requests = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    text = json.dumps(rows)
+    for request in requests[:50]:
+        assert request["email"]["address"] not in text
+        assert request["device"]["ip_address"] not in text
+
+
+def test_train_reads_a_saved_replay(both: dict[str, Any], tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    out = tmp_path / "model"
+    done = CliRunner().invoke(train, ["--no-progress", "--data", str(both["saved"]["path"]), "--out", str(out)],
+                              obj=settings, catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["backtest"]["replay"]["method"] == "saved"
+    assert card["backtest"]["replay"]["label_delay_days"] == 20
+
+
+@pytest.mark.parametrize(("args", "why"), [
+    (["--segment-by", "currency"], "segments by billing-country"),
+    (["--label-delay-days", "30"], "made with 20.0 days"),
+    (["--rules", "fraudscreen/rules/default.toml"], "a saved replay holds the hits of the rules"),
+    (["--save-replay", "again.jsonl"], "holds features already"),
+])
+def test_options_a_saved_replay_cannot_follow_are_refused(both: dict[str, Any], tmp_path: Path,
+                                                          args: list[str], why: str) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    done = CliRunner().invoke(backtest, ["--no-progress", "--data", str(both["saved"]["path"]), *args],
+                              obj=settings)
+    assert done.exit_code == 2 and why in done.output, done.output
+    assert not (tmp_path / "again.jsonl").exists()
+
+
+def test_the_same_options_as_saved_are_accepted(both: dict[str, Any], tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    done = CliRunner().invoke(backtest, ["--no-progress", "--data", str(both["saved"]["path"]),
+                                    "--segment-by", "billing-country", "--label-delay-days", "20"],
+                              obj=settings)
+    assert done.exit_code == 0, done.output
+
+
+def _saved_rows(data: Path, tmp: Path) -> list[dict[str, Any]]:
+    replayed, _ = load_labelled(data, settings=Settings(data_dir=tmp), limit=300)
+    rows: list[dict[str, Any]] = json.loads(json.dumps(list(saved_replay_rows(replayed, label_delay=timedelta(days=30)))))
+    return rows
+
+
+def test_rows_of_two_replays_or_of_an_export_in_one_file_are_refused(data: Path, tmp_path: Path) -> None:
+    rows = _saved_rows(data, tmp_path)
+    assert read_logged(rows).saved == rows[0]["replayed"]
+    other = [*rows[:10], {**rows[10], "replayed": {**rows[10]["replayed"], "label_delay_days": 5}}]
+    with pytest.raises(DataFileError, match="row 11 comes from a saved replay"):
+        read_logged(other)
+    export_first = [{k: v for k, v in rows[0].items() if k != "replayed"}, *rows[1:]]
+    with pytest.raises(DataFileError, match="row 2 comes from a saved replay but the first from an `export"):
+        read_logged(export_first)
+
+
+def test_rows_replayed_with_other_features_are_refused(data: Path, tmp_path: Path) -> None:
+    rows = _saved_rows(data, tmp_path)
+    stale = [{**row, "replayed": {**row["replayed"], "feature_schema": "v0"}} for row in rows]
+    with pytest.raises(DataFileError, match="other model features; replay the score requests again"):
+        read_logged(stale)
+    odd = [{**row, "replayed": {**row["replayed"], "segment_by": "shoe-size"}} for row in rows]
+    with pytest.raises(DataFileError, match="segment_by must be one of"):
+        read_logged(odd)
+
+
+def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
+    replayed, _ = load_labelled(data, settings=Settings(data_dir=tmp_path), limit=500)
+    rows = json.loads(json.dumps(list(saved_replay_rows(replayed, label_delay=timedelta(days=30)))))
+    back = read_logged(rows)
+    assert np.array_equal(back.X, replayed.X, equal_nan=True)
+    assert np.array_equal(back.y, replayed.y)
+    assert np.array_equal(back.event_times, replayed.event_times)
+    assert np.array_equal(back.label_times, replayed.label_times, equal_nan=True)
+    assert back.transaction_ids == replayed.transaction_ids
+    assert back.segments == replayed.segments and back.segment_by == "scenario"
+    assert [[h.rule_id for h in hits] for hits in back.rule_hits] == \
+        [[h.rule_id for h in hits] for hits in replayed.rule_hits]
+    assert back.method == "saved" and replayed.method == "replay"
+    with pytest.raises(ValueError, match="only a replay of score requests"):
+        next(saved_replay_rows(back, label_delay=timedelta(days=30)))
