@@ -41,3 +41,4 @@ def test_replay_runs_in_one_process_and_with_a_worker(tmp_path: Path) -> None:
     assert report["memory_store"]["workers"] == 0 and report["memory_store_workers"]["workers"] == 1
     assert report["memory_store"]["replayed"] == report["memory_store_workers"]["replayed"] > 0
     assert report["sql_store"]["orders"] == 50
+    assert report["saved_replay"]["rows_read"] == report["memory_store"]["replayed"]
