@@ -325,7 +325,9 @@ def load_labelled(
         raise DataFileError(f"{path}: line {first[0]}: not a JSON object; each line must be "
                             "a labelled score request or an `export-training` row")
     if first is not None and is_logged_row(first[1]):  # streamed: an export can be large
-        logged = read_logged(_only_logged(islice(iter_jsonl_lines(path), limit), path),
+        numbered = tqdm(islice(iter_jsonl_lines(path), limit), disable=None if progress else True,
+                        unit="row", desc="read", mininterval=0.5)
+        logged = read_logged(_only_logged(numbered, path),
                              rules=RuleSet.load(settings.resolved_rules_path), label_delay=label_delay)
         return logged, int(logged.y.size) + logged.skipped
     # read by the replay itself: it holds the only reference to the rows and lets each go once
