@@ -175,3 +175,18 @@ def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
     assert back.method == "saved" and replayed.method == "replay"
     with pytest.raises(ValueError, match="only a replay of score requests"):
         next(saved_replay_rows(back, label_delay=timedelta(days=30)))
+
+
+@pytest.mark.parametrize("clash", [["--save-replay", "{data}"], ["--json", "{link}"],
+                                   ["--json", "{out}", "--test-orders", "{out}"]])
+def test_an_output_never_replaces_the_data_or_another_output(data: Path, tmp_path: Path,
+                                                             clash: list[str]) -> None:
+    copy = tmp_path / "orders.jsonl"
+    copy.write_bytes(data.read_bytes())
+    (tmp_path / "link.jsonl").symlink_to(copy)
+    names = {"data": copy, "link": tmp_path / "link.jsonl", "out": tmp_path / "out"}
+    args = [arg.format(**names) for arg in clash]
+    done = CliRunner().invoke(backtest, ["--no-progress", "--data", str(copy), *args],
+                              obj=Settings(data_dir=tmp_path / "var"))
+    assert done.exit_code == 2 and "name the same file" in done.output, done.output
+    assert copy.read_bytes() == data.read_bytes() and not (tmp_path / "out").exists()

@@ -184,6 +184,30 @@ def _check_read_rows_options(ctx: click.Context, data_path: Path, segment_by: Se
                                "the score requests to use another delay")
 
 
+def _distinct_outputs(data_path: Path, outputs: dict[str, Path | None]) -> None:
+    """UsageError when an output file (option -> path) is ``--data`` or another output: the
+    output would replace the file being read, or the two would overwrite each other."""
+    seen = {_file_identity(data_path): "--data"}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = _file_identity(path)
+        if key in seen:
+            raise click.UsageError(f"{option} and {seen[key]} name the same file ({path}); "
+                                   "each output needs a file of its own")
+        seen[key] = option
+
+
+def _file_identity(path: Path) -> Any:
+    """The same for two names of one file: device and inode when it exists, else its absolute
+    path with links resolved."""
+    try:
+        info = path.stat()
+    except OSError:
+        return path.resolve()
+    return info.st_dev, info.st_ino
+
+
 def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """``--rules``: compiled at once, so a rule that does not load stops the command before any
     replay, naming the rule."""
@@ -333,6 +357,8 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
 
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")
+    _distinct_outputs(data_path, {"--json": json_path, "--test-orders": test_orders_path,
+                                  "--save-replay": save_replay_path})
     _check_read_rows_options(ctx, data_path, segment_by, label_delay_days)
     if save_replay_path is not None:
         _needs_requests(data_path, "--save-replay", "holds features already")
