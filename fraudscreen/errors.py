@@ -121,6 +121,7 @@ class StoreError(FraudscreenError):
 
 
 class DataFileError(FraudscreenError):
-    """A data file (JSON Lines of orders or training rows) cannot be read; names file and line."""
+    """A data file (JSON Lines of orders or training rows) cannot be read, or a saved replay
+    written; names the file (and the line)."""
 
     code = "data_file_error"

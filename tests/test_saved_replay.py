@@ -190,3 +190,39 @@ def test_an_output_never_replaces_the_data_or_another_output(data: Path, tmp_pat
                               obj=Settings(data_dir=tmp_path / "var"))
     assert done.exit_code == 2 and "name the same file" in done.output, done.output
     assert copy.read_bytes() == data.read_bytes() and not (tmp_path / "out").exists()
+
+
+def test_train_saves_its_replay_too(data: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "replayed.jsonl"
+    done = CliRunner().invoke(train, ["--no-progress", "--data", str(data), "--out", str(tmp_path / "m"),
+                                      "--save-replay", str(saved)],
+                              obj=Settings(data_dir=tmp_path / "var"), catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    assert f"Wrote {saved}." in done.output
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    rows = [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == card["backtest"]["data"]["rows_replayed"] == 3000
+    assert {row["replayed"]["segment_by"] for row in rows} == {"scenario"}
+
+
+def test_the_replay_is_saved_before_training_so_a_training_error_keeps_it(data: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "replayed.jsonl.gz"
+    args = ["--no-progress", "--data", str(data), "--warm-up-days", "36500", "--save-replay", str(saved)]
+    failed = CliRunner().invoke(backtest, args, obj=Settings(data_dir=tmp_path / "var"))
+    assert failed.exit_code == 1 and "warm-up" in failed.output, failed.output
+    again = CliRunner().invoke(backtest, ["--no-progress", "--data", str(saved)],
+                               obj=Settings(data_dir=tmp_path / "var"))
+    assert again.exit_code == 0 and "3000 saved replayed orders" in again.output, again.output
+
+
+def test_a_replay_that_cannot_be_saved_stops_with_the_reason(data: Path, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(DataFileError, match="cannot write .*a-folder .*the replay was not saved"):
+        load_labelled(data, settings=settings, limit=100, save_replay=folder)
+    first = tmp_path / "first.jsonl"
+    load_labelled(data, settings=settings, limit=200, save_replay=first)
+    with pytest.raises(DataFileError, match="holds features already"):
+        load_labelled(first, settings=settings, save_replay=tmp_path / "again.jsonl")
+    assert not (tmp_path / "again.jsonl").exists()

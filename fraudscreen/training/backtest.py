@@ -450,13 +450,15 @@ def run_backtest(
     labels: Labels = "all",
     segment_by: SegmentBy = "scenario",
     warm_up_days: float = 0.0,
+    save_replay: Path | None = None,
 ) -> Backtest:
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 
     ``compare_path``: a model bundle (say, the one in production) to measure on the same rows.
     ``labels``, ``warm_up_days``: see :func:`~fraudscreen.training.retrain.train_on_replay`.
     ``segment_by``: what the test rows are broken down by
-    (:data:`~fraudscreen.training.segments.SEGMENT_FIELDS`).
+    (:data:`~fraudscreen.training.segments.SEGMENT_FIELDS`). ``save_replay``: where to save the
+    replayed rows (:func:`~fraudscreen.training.pipeline.load_labelled`).
     """
     compare = None
     if compare_path is not None:
@@ -464,7 +466,8 @@ def run_backtest(
         feature_columns(compare[0])  # fail before the replay, not after
     sha = file_sha256(data_path)
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
-                                        label_delay=label_delay, segment_by=segment_by)
+                                        label_delay=label_delay, segment_by=segment_by,
+                                        save_replay=save_replay)
     if progress:
         tqdm.write(f"Training on the train rows of {replayed.y.size} {replayed.described} rows ({split} split) …",
                    file=sys.stderr)

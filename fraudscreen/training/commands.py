@@ -184,6 +184,17 @@ def _check_read_rows_options(ctx: click.Context, data_path: Path, segment_by: Se
                                "the score requests to use another delay")
 
 
+def _check_outputs(ctx: click.Context, data_path: Path, segment_by: SegmentBy, label_delay_days: float,
+                   outputs: dict[str, Path | None]) -> None:
+    """What ``train`` and ``backtest`` check of ``--data`` and their outputs before they read:
+    :func:`_distinct_outputs`, :func:`_check_read_rows_options`, and ``--save-replay`` only
+    for score requests."""
+    _distinct_outputs(data_path, outputs)
+    _check_read_rows_options(ctx, data_path, segment_by, label_delay_days)
+    if outputs.get("--save-replay") is not None:
+        _needs_requests(data_path, "--save-replay", "holds features already")
+
+
 def _distinct_outputs(data_path: Path, outputs: dict[str, Path | None]) -> None:
     """UsageError when an output file (option -> path) is ``--data`` or another output: the
     output would replace the file being read, or the two would overwrite each other."""
@@ -223,7 +234,8 @@ def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
 
 def _common_training_options(command: Any) -> Any:
     """--split, --test-fraction, --seed, --review-capacity, --min-reject-precision,
-    --label-delay-days, --workers, --rules, --progress/--no-progress, --warm-up-days, --segment-by."""
+    --label-delay-days, --workers, --rules, --progress/--no-progress, --warm-up-days, --segment-by,
+    --save-replay."""
     options = [
         click.option("--split", type=click.Choice(["time", "random"]), default="time", show_default=True,
                      help="time: test on the latest rows; random: stratified random test rows."),
@@ -254,6 +266,11 @@ def _common_training_options(command: Any) -> Any:
                      show_default=True,
                      help="Break the test rows down by this: the simulator's scenario, or a field "
                           "of the order (your own history has no scenarios)."),
+        click.option("--save-replay", "save_replay_path", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, callback=_writable_file,
+                     help="Save the replayed rows here once replayed (.gz compresses): later "
+                          "back-tests and training read them with --data instead of replaying "
+                          "(docs/backtest.md)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -300,11 +317,11 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, split: str,
           test_fraction: float, seed: int, review_capacity: float, min_reject_precision: float,
           label_delay_days: float, workers: int | None, rules_path: Path | None, progress: bool,
-          warm_up_days: float, segment_by: SegmentBy) -> None:
+          warm_up_days: float, segment_by: SegmentBy, save_replay_path: Path | None) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
-    _check_read_rows_options(ctx, data_path, segment_by, label_delay_days)
+    _check_outputs(ctx, data_path, segment_by, label_delay_days, {"--save-replay": save_replay_path})
     try:
         result = train_from_file(
             data_path, out, version=version, seed=seed, review_capacity=review_capacity,
@@ -312,6 +329,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
             split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction, label_delay=timedelta(days=label_delay_days),
             progress=progress, segment_by=segment_by, warm_up_days=warm_up_days,
+            save_replay=save_replay_path,
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
@@ -321,6 +339,8 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
     metrics = result.bundle.metrics
     click.echo(f"Model {result.bundle.version} written to {out} (card: {out / 'MODEL_CARD.md'}).")
     click.echo(_dump_json({k: metrics[k] for k in sorted(metrics) if not isinstance(metrics[k], dict)}))
+    if save_replay_path is not None:
+        click.echo(f"Wrote {save_replay_path}.")
 
 
 @click.command()
@@ -341,10 +361,6 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               help="Also write one CSV line per test row here (.gz compresses): its line in "
                    "--data, transaction id, label, probability, each system's decision and the "
                    "rules that fired (columns: docs/backtest.md).")
-@click.option("--save-replay", "save_replay_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, callback=_writable_file,
-              help="Also save the replayed rows here (.gz compresses): later back-tests and "
-                   "training read them with --data instead of replaying (docs/backtest.md).")
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
@@ -357,11 +373,8 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
 
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")
-    _distinct_outputs(data_path, {"--json": json_path, "--test-orders": test_orders_path,
-                                  "--save-replay": save_replay_path})
-    _check_read_rows_options(ctx, data_path, segment_by, label_delay_days)
-    if save_replay_path is not None:
-        _needs_requests(data_path, "--save-replay", "holds features already")
+    _check_outputs(ctx, data_path, segment_by, label_delay_days,
+                   {"--json": json_path, "--test-orders": test_orders_path, "--save-replay": save_replay_path})
     if progress:
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
@@ -372,7 +385,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
             label_delay=timedelta(days=label_delay_days), progress=progress,
             compare_path=compare_path / "model.joblib" if compare_path and compare_path.is_dir() else compare_path,
             labels=labels.replace("-", "_"),  # type: ignore[arg-type]
-            segment_by=segment_by, warm_up_days=warm_up_days,
+            segment_by=segment_by, warm_up_days=warm_up_days, save_replay=save_replay_path,
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None
@@ -381,7 +394,6 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
     not_written = [problem for problem in (
         _write_report(report, json_path) if json_path is not None else None,
         _write_decided_orders(done, data_path, test_orders_path) if test_orders_path is not None else None,
-        _save_replay(done, save_replay_path, label_delay_days) if save_replay_path is not None else None,
     ) if problem is not None]
     print_report(report)
     if not_written:
@@ -402,17 +414,6 @@ def _write_decided_orders(done: Backtest, data_path: Path, path: Path) -> str | 
         return _cannot_write(path, exc)
     except DataFileError as exc:  # the data file changed or went away since it was replayed
         return f"cannot write {path}: {exc.message}"
-    return None
-
-
-def _save_replay(done: Backtest, path: Path, label_delay_days: float) -> str | None:
-    """Save the back-test's replayed rows to ``path``; why they could not be, else None."""
-    from fraudscreen.training.saved_replay import write_saved_replay
-
-    try:
-        write_saved_replay(done.trained.replayed, path, label_delay=timedelta(days=label_delay_days))
-    except OSError as exc:
-        return _cannot_write(path, exc)
     return None
 
 

@@ -19,6 +19,7 @@ import gc
 import hashlib
 import heapq
 import math
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -311,12 +312,16 @@ def load_labelled(
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     limit: int | None = None,
     segment_by: SegmentBy = "scenario",
+    save_replay: Path | None = None,
 ) -> tuple[ReplayResult, int]:
     """Training rows of a labelled file (its first ``limit`` rows), and how many rows were read.
 
     Score requests (``simulate`` output, or your own history) are replayed; an export of the
-    store's logged features (``fraudscreen export-training``) is read as it is: the service
-    computed those features live. The first row tells which kind the file is.
+    store's logged features (``fraudscreen export-training``) or a saved replay is read as it
+    is: the service computed those features live, or a replay did. The first row tells which
+    kind the file is. ``save_replay``: save the replayed rows there
+    (:mod:`~fraudscreen.training.saved_replay`) as soon as the replay ends; DataFileError when
+    it cannot be written, or when the file holds features already.
     """
     from fraudscreen.training.logged import is_logged_row, read_logged
 
@@ -325,6 +330,9 @@ def load_labelled(
         raise DataFileError(f"{path}: line {first[0]}: not a JSON object; each line must be "
                             "a labelled score request or an `export-training` row")
     if first is not None and is_logged_row(first[1]):  # streamed: an export can be large
+        if save_replay is not None:
+            raise DataFileError(f"{path} holds features already: only a replay of score requests "
+                                "can be saved")
         numbered = tqdm(islice(iter_jsonl_lines(path), limit), disable=None if progress else True,
                         unit="row", desc="read", mininterval=0.5)
         logged = read_logged(_only_logged(numbered, path),
@@ -334,7 +342,22 @@ def load_labelled(
     # screened, and its workers are forked before the rows are read (RowPreparers)
     replayed = replay(iter_replay_rows(path, limit), settings=settings, progress=progress,
                       label_delay=label_delay, segment_by=segment_by)
+    if save_replay is not None:
+        _save(replayed, save_replay, label_delay, progress)
     return replayed, int(replayed.y.size) + replayed.skipped
+
+
+def _save(replayed: ReplayResult, path: Path, label_delay: timedelta, progress: bool) -> None:
+    """Save the replay to ``path`` (before training, so that a training error keeps it)."""
+    from fraudscreen.training.saved_replay import write_saved_replay
+
+    if progress:
+        tqdm.write(f"Saving the replayed rows to {path} …", file=sys.stderr)
+    try:
+        write_saved_replay(replayed, path, label_delay=label_delay)
+    except OSError as exc:
+        raise DataFileError(f"cannot write {path} ({exc.strerror or type(exc).__name__}); "
+                            "the replay was not saved") from None
 
 
 def _only_logged(numbered: Iterable[tuple[int, Any]], path: Path) -> Iterator[Any]:

@@ -187,19 +187,22 @@ def train_from_file(
     label_delay: timedelta = DEFAULT_LABEL_DELAY,
     segment_by: SegmentBy = "scenario",
     warm_up_days: float = 0.0,
+    save_replay: Path | None = None,
 ) -> TrainResult:
     """Replay ``data_path``, train on the train rows, back-test on the held-out rows, save.
 
     Writes ``model.joblib``, ``model_card.json`` and ``MODEL_CARD.md`` (with the back-test of
     rules alone, model alone and both on the held-out rows, its test rows broken down by
-    ``segment_by``) into ``out_dir``.
+    ``segment_by``) into ``out_dir``. ``save_replay``: where to save the replayed rows
+    (:func:`~fraudscreen.training.pipeline.load_labelled`).
     """
     from fraudscreen.training.backtest import backtest_report
     from fraudscreen.training.card import write_model_card
 
     data_hash = file_sha256(data_path)
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
-                                        label_delay=label_delay, segment_by=segment_by)
+                                        label_delay=label_delay, segment_by=segment_by,
+                                        save_replay=save_replay)
     if progress:
         tqdm.write(f"Training on {replayed.y.size} {replayed.described} rows ({split} split) …", file=sys.stderr)
     trained = train_on_replay(
