@@ -143,7 +143,8 @@ def test_rows_of_two_replays_or_of_an_export_in_one_file_are_refused(data: Path,
     rows = _saved_rows(data, tmp_path)
     assert read_logged(rows).saved == rows[0]["replayed"]
     other = [*rows[:10], {**rows[10], "replayed": {**rows[10]["replayed"], "label_delay_days": 5}}]
-    with pytest.raises(DataFileError, match="row 11 comes from a saved replay"):
+    with pytest.raises(DataFileError, match=r"row 11 comes from another replay than the first "
+                                            r"\(its label_delay_days differ\)"):
         read_logged(other)
     export_first = [{k: v for k, v in rows[0].items() if k != "replayed"}, *rows[1:]]
     with pytest.raises(DataFileError, match="row 2 comes from a saved replay but the first from an `export"):
@@ -155,6 +156,10 @@ def test_rows_replayed_with_other_features_are_refused(data: Path, tmp_path: Pat
     stale = [{**row, "replayed": {**row["replayed"], "feature_schema": "v0"}} for row in rows]
     with pytest.raises(DataFileError, match="other model features; replay the score requests again"):
         read_logged(stale)
+    path = tmp_path / "stale.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in stale), encoding="utf-8")
+    with pytest.raises(DataFileError, match=f"^{path}: these rows were replayed"):
+        load_labelled(path, settings=Settings(data_dir=tmp_path))
     odd = [{**row, "replayed": {**row["replayed"], "segment_by": "shoe-size"}} for row in rows]
     with pytest.raises(DataFileError, match="segment_by must be one of"):
         read_logged(odd)

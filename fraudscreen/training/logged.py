@@ -241,8 +241,13 @@ def _same_replay(saved: Any, how: Any, index: int) -> Any:
     """The ``replayed`` of the file, checked on a row (``index``) whose differs from ``saved``:
     DataFileError when it is not the first row, or its features are not the current ones."""
     if saved is not _UNSEEN:
-        raise DataFileError(f"row {index + 1} comes from {_kind(how)} but the first from "
-                            f"{_kind(saved)}; keep each replay or export in its own file")
+        if isinstance(how, Mapping) and isinstance(saved, Mapping):
+            differ = sorted(k for k in {*how, *saved} if how.get(k) != saved.get(k))
+            source = f"another replay than the first (its {', '.join(differ)} differ)"
+        else:
+            source = f"{_kind(how)} but the first from {_kind(saved)}"
+        raise DataFileError(f"row {index + 1} comes from {source}; keep each replay or export "
+                            "in its own file")
     if how is not None:
         if not isinstance(how, Mapping):
             raise DataFileError("the first row's 'replayed' is not what `backtest --save-replay` writes")
@@ -258,12 +263,12 @@ def _kind(how: Any) -> str:
     return "an `export-training` file" if how is None else "a saved replay"
 
 
-def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and len(value) <= _MAX_TEXT else None
-
-
 _MAX_TEXT = 200
 """Longest transaction id or segment read from a saved replay (a longer one counts as none)."""
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= _MAX_TEXT else None
 _BAD_RULES = "with a rules value that is not a list"
 _NO_FEATURES = "lacking features"
 _NOT_NUMBERS = "with a feature value that is not a number or null"

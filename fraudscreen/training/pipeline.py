@@ -335,8 +335,13 @@ def load_labelled(
                                 "can be saved")
         numbered = tqdm(islice(iter_jsonl_lines(path), limit), disable=None if progress else True,
                         unit="row", desc="read", mininterval=0.5)
-        logged = read_logged(_only_logged(numbered, path),
-                             rules=RuleSet.load(settings.resolved_rules_path), label_delay=label_delay)
+        try:
+            logged = read_logged(_only_logged(numbered, path),
+                                 rules=RuleSet.load(settings.resolved_rules_path), label_delay=label_delay)
+        except DataFileError as exc:  # the reader's own, about the rows: name the file too
+            if exc.message.startswith(f"{path}:"):
+                raise
+            raise DataFileError(f"{path}: {exc.message}") from None
         return logged, int(logged.y.size) + logged.skipped
     # read by the replay itself: it holds the only reference to the rows and lets each go once
     # screened, and its workers are forked before the rows are read (RowPreparers)
