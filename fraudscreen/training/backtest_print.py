@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fraudscreen.training.backtest import DECISIONS, SYSTEMS, overlap_warning
+from fraudscreen.training.pipeline import ROWS_DESCRIBED
 from fraudscreen.training.reliability import percent
 
 
@@ -51,7 +52,7 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     soft = not console.is_terminal  # a file or a pipe: one line each, not cut at the width
     rules_used = ("rules: those live when each order was scored" if method == "logged"
                   else f"rules {report['rules_version']}")
-    described = {"logged": "logged", "saved": "saved replayed"}.get(method, "replayed")
+    described = ROWS_DESCRIBED.get(method, "replayed")
     console.print(
         f"[bold]Back-test[/bold] of {report['data']['rows_replayed']} {described} orders "
         f"({report['data']['rows_skipped']} skipped), {split['method']} split: "

@@ -154,18 +154,20 @@ def _needs_requests(data_path: Path, option: str, why: str) -> None:
     """UsageError when ``data_path`` is an ``export-training`` file or a saved replay (read,
     not replayed), which ``option`` cannot use because it ``why``."""
     if (first := _first_feature_row(data_path)) is not None:
-        kind = "a saved replay" if "replayed" in first else "an `export-training` file"
-        raise click.UsageError(f"{option} needs score requests to replay: {kind} {why}")
+        _refuse_features(first, option, why)
 
 
-def _check_read_rows_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy,
+def _refuse_features(first: dict[str, Any], option: str, why: str) -> None:
+    """UsageError: ``option`` cannot use the file of features that starts with ``first``."""
+    kind = "a saved replay" if "replayed" in first else "an `export-training` file"
+    raise click.UsageError(f"{option} needs score requests to replay: {kind} {why}")
+
+
+def _check_read_rows_options(ctx: click.Context, first: dict[str, Any], segment_by: SegmentBy,
                              label_delay_days: float) -> None:
-    """UsageError for --segment-by and --label-delay-days a file of features cannot follow: an
-    export holds no order fields; a saved replay keeps its segments and the label delay that
-    shaped its profiles (asked for explicitly, they must be the same)."""
-    first = _first_feature_row(data_path)
-    if first is None:
-        return
+    """UsageError for --segment-by and --label-delay-days a file of features (its ``first``
+    row) cannot follow: an export holds no order fields; a saved replay keeps its segments and
+    the label delay that shaped its profiles (asked for explicitly, they must be the same)."""
     how = first.get("replayed")
     if not isinstance(how, dict):
         if segment_by != "scenario":
@@ -190,9 +192,11 @@ def _check_outputs(ctx: click.Context, data_path: Path, segment_by: SegmentBy, l
     :func:`_distinct_outputs`, :func:`_check_read_rows_options`, and ``--save-replay`` only
     for score requests."""
     _distinct_outputs(data_path, outputs)
-    _check_read_rows_options(ctx, data_path, segment_by, label_delay_days)
+    if (first := _first_feature_row(data_path)) is None:
+        return
+    _check_read_rows_options(ctx, first, segment_by, label_delay_days)
     if outputs.get("--save-replay") is not None:
-        _needs_requests(data_path, "--save-replay", "holds features already")
+        _refuse_features(first, "--save-replay", "holds features already")
 
 
 def _distinct_outputs(data_path: Path, outputs: dict[str, Path | None]) -> None:

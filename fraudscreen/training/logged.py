@@ -92,19 +92,26 @@ def export_labelled(
                 continue
             counts[label] += 1
             label_time = order.outcome_at if order.outcome is not None else order.event_time + label_delay
-            yield {
-                "format": FORMAT,
-                "order_id": order.order_id,
-                "event_time": rfc3339_text(order.event_time),
-                "label": label,
-                "label_time": rfc3339_text(label_time) if label_time else None,
-                "features": dict(zip(FEATURE_NAMES, logged["x"], strict=True)),
-                "rules": [{"id": rule_id, "action": action} for rule_id, action in logged.get("rules", ())],
-            }
+            yield {"format": FORMAT, "order_id": order.order_id,
+                   **training_fields(order.event_time, label, label_time, logged)}
 
     written = replace_jsonl(rows(), out)  # a failure keeps the previous file
     return ExportSummary(written, counts["fraud"], counts["legit"], counts["too_recent"],
                          counts["other_schema"])
+
+
+def training_fields(event_time: datetime | float, label: str, label_time: datetime | float | None,
+                    logged: Mapping[str, Any]) -> dict[str, Any]:
+    """A training row's ``event_time``, ``label``, ``label_time``, ``features`` and ``rules``,
+    from an order's feature log (:func:`~fraudscreen.features.feature_log`); times are aware
+    datetimes or seconds since the epoch."""
+    return {
+        "event_time": rfc3339_text(event_time),
+        "label": label,
+        "label_time": rfc3339_text(label_time) if label_time is not None else None,
+        "features": dict(zip(FEATURE_NAMES, logged["x"], strict=True)),
+        "rules": [{"id": rule_id, "action": action} for rule_id, action in logged.get("rules", ())],
+    }
 
 
 def is_logged_row(row: Any) -> bool:
@@ -314,5 +321,5 @@ def _hit(entry: Mapping[str, Any], known: Mapping[str, Any]) -> RuleHit:
 
 __all__ = [
     "FORMAT", "FRAUD_OUTCOMES", "LEGIT_OUTCOMES", "ExportSummary", "export_labelled",
-    "is_logged_row", "label_of", "read_logged",
+    "is_logged_row", "label_of", "read_logged", "training_fields",
 ]

@@ -62,6 +62,9 @@ YOUNG_GC_EVERY = 10_000
 """Orders between two collections of the young generations during a replay, each followed by
 returning the memory of the rows let go meanwhile to the system (:mod:`.heap`)."""
 
+ROWS_DESCRIBED = {"replay": "replayed", "saved": "saved replayed", "logged": "logged"}
+"""The rows of each ``ReplayResult.method`` (the report's ``replay.method``), in a sentence."""
+
 # Why a row was skipped: the phrases of ``ReplayResult.skipped_why`` (read after a count).
 NOT_OBJECT = "not a JSON object"
 REPEATED_TRANSACTION = "repeating an event.transaction_id"
@@ -123,7 +126,7 @@ class ReplayResult:
     @property
     def described(self) -> str:
         """``replayed``, ``saved replayed`` or ``logged``: the rows, in a sentence."""
-        return {"replay": "replayed", "saved": "saved replayed", "logged": "logged"}[self.method]
+        return ROWS_DESCRIBED[self.method]
 
 
 def rows_summary(replayed: ReplayResult) -> str:

@@ -17,16 +17,14 @@ device or card: a transaction id, a time, a label, numbers and rule ids.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
-from fraudscreen.schema import rfc3339_text
+from fraudscreen.features import FEATURE_SCHEMA, feature_log
 from fraudscreen.training.jsonl import replace_jsonl
-from fraudscreen.training.logged import FORMAT
+from fraudscreen.training.logged import FORMAT, training_fields
 from fraudscreen.training.pipeline import ReplayResult
 
 __all__ = ["saved_replay_rows", "write_saved_replay"]
@@ -46,18 +44,12 @@ def saved_replay_rows(replayed: ReplayResult, *, label_delay: timedelta) -> Iter
     }
     segments = replayed.segments or [None] * int(replayed.y.size)
     for i, label in enumerate(replayed.y.tolist()):
-        yield {
-            "format": FORMAT,
-            "transaction_id": replayed.transaction_ids[i],
-            "event_time": rfc3339_text(float(replayed.event_times[i])),
-            "label": "fraud" if label else "legit",
-            "label_time": rfc3339_text(float(replayed.label_times[i])) if label else None,
-            "features": {name: None if math.isnan(v) else v
-                         for name, v in zip(FEATURE_NAMES, replayed.X[i].tolist(), strict=True)},
-            "rules": [{"id": hit.rule_id, "action": hit.action} for hit in replayed.rule_hits[i]],
-            "segment": segments[i],
-            "replayed": how,
-        }
+        logged = feature_log(replayed.X[i], ((hit.rule_id, hit.action) for hit in replayed.rule_hits[i]))
+        label_time = float(replayed.label_times[i]) if label else None
+        yield {"format": FORMAT, "transaction_id": replayed.transaction_ids[i],
+               **training_fields(float(replayed.event_times[i]), "fraud" if label else "legit",
+                                 label_time, logged),
+               "segment": segments[i], "replayed": how}
 
 
 def write_saved_replay(replayed: ReplayResult, path: Path, *, label_delay: timedelta) -> int:
