@@ -124,15 +124,14 @@ def _dump_json(data: Any) -> str:
         raise click.ClickException("the result holds a number that is not finite") from None
 
 
-def _replay_settings(ctx: click.Context, data_path: Path, workers: int | None,
-                     rules_path: Path | None) -> Settings:
-    """The command's settings, with ``--workers`` and ``--rules`` when given."""
+def _replay_settings(ctx: click.Context, workers: int | None, rules_path: Path | None) -> Settings:
+    """The command's settings, with ``--workers`` and ``--rules`` when given (``--rules`` is
+    checked against ``--data`` by :func:`_check_options`)."""
     settings = _settings(ctx)
     if workers is not None:
         settings = settings.with_overrides(replay_workers=workers)
     if rules_path is None:
         return settings
-    _needs_requests(data_path, "--rules", "holds the hits of the rules it was made with")
     return settings.with_overrides(rules_path=rules_path)
 
 
@@ -150,13 +149,6 @@ def _first_feature_row(data_path: Path) -> dict[str, Any] | None:
     return first[1] if first is not None and is_logged_row(first[1]) else None
 
 
-def _needs_requests(data_path: Path, option: str, why: str) -> None:
-    """UsageError when ``data_path`` is an ``export-training`` file or a saved replay (read,
-    not replayed), which ``option`` cannot use because it ``why``."""
-    if (first := _first_feature_row(data_path)) is not None:
-        _refuse_features(first, option, why)
-
-
 def _refuse_features(first: dict[str, Any], option: str, why: str) -> None:
     """UsageError: ``option`` cannot use the file of features that starts with ``first``."""
     kind = "a saved replay" if "replayed" in first else "an `export-training` file"
@@ -171,8 +163,7 @@ def _check_read_rows_options(ctx: click.Context, first: dict[str, Any], segment_
     how = first.get("replayed")
     if not isinstance(how, dict):
         if segment_by != "scenario":
-            raise click.UsageError(f"--segment-by {segment_by} needs score requests to replay: "
-                                   "an `export-training` file holds no order fields")
+            _refuse_features(first, f"--segment-by {segment_by}", "holds no order fields")
         return
     given = click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP
     saved_by, saved_delay = how.get("segment_by"), how.get("label_delay_days")
@@ -186,15 +177,18 @@ def _check_read_rows_options(ctx: click.Context, first: dict[str, Any], segment_
                                "the score requests to use another delay")
 
 
-def _check_outputs(ctx: click.Context, data_path: Path, segment_by: SegmentBy, label_delay_days: float,
-                   outputs: dict[str, Path | None]) -> None:
-    """What ``train`` and ``backtest`` check of ``--data`` and their outputs before they read:
-    :func:`_distinct_outputs`, :func:`_check_read_rows_options`, and ``--save-replay`` only
-    for score requests."""
+def _check_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy, label_delay_days: float,
+                   rules_path: Path | None, outputs: dict[str, Path | None]) -> None:
+    """What ``train`` and ``backtest`` check of ``--data``, its options and their outputs before
+    they read (its first row read once): :func:`_distinct_outputs`,
+    :func:`_check_read_rows_options`, and ``--rules`` and ``--save-replay`` only for score
+    requests."""
     _distinct_outputs(data_path, outputs)
     if (first := _first_feature_row(data_path)) is None:
         return
     _check_read_rows_options(ctx, first, segment_by, label_delay_days)
+    if rules_path is not None:
+        _refuse_features(first, "--rules", "holds the hits of the rules it was made with")
     if outputs.get("--save-replay") is not None:
         _refuse_features(first, "--save-replay", "holds features already")
 
@@ -325,11 +319,11 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.training.retrain import train_from_file
 
-    _check_outputs(ctx, data_path, segment_by, label_delay_days, {"--save-replay": save_replay_path})
+    _check_options(ctx, data_path, segment_by, label_delay_days, rules_path, {"--save-replay": save_replay_path})
     try:
         result = train_from_file(
             data_path, out, version=version, seed=seed, review_capacity=review_capacity,
-            min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, data_path, workers, rules_path),
+            min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, workers, rules_path),
             split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction, label_delay=timedelta(days=label_delay_days),
             progress=progress, segment_by=segment_by, warm_up_days=warm_up_days,
@@ -377,13 +371,13 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
 
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")
-    _check_outputs(ctx, data_path, segment_by, label_delay_days,
+    _check_options(ctx, data_path, segment_by, label_delay_days, rules_path,
                    {"--json": json_path, "--test-orders": test_orders_path, "--save-replay": save_replay_path})
     if progress:
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:
         done = run_backtest(
-            data_path, settings=_replay_settings(ctx, data_path, workers, rules_path), split=split,  # type: ignore[arg-type]
+            data_path, settings=_replay_settings(ctx, workers, rules_path), split=split,  # type: ignore[arg-type]
             test_fraction=test_fraction,
             seed=seed, review_capacity=review_capacity, min_reject_precision=min_reject_precision,
             label_delay=timedelta(days=label_delay_days), progress=progress,

@@ -240,6 +240,9 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
 
 
 _BLOCK_ROWS = 8192
+_BAD_RULES = "with a rules value that is not a list"
+_NO_FEATURES = "lacking features"
+_NOT_NUMBERS = "with a feature value that is not a number or null"
 _UNSEEN = object()
 """No row read yet: the first row's ``replayed`` (None for an export) is the file's."""
 
@@ -276,9 +279,6 @@ _MAX_TEXT = 200
 
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= _MAX_TEXT else None
-_BAD_RULES = "with a rules value that is not a list"
-_NO_FEATURES = "lacking features"
-_NOT_NUMBERS = "with a feature value that is not a number or null"
 
 
 def _timestamp(value: Any) -> float | None:
