@@ -37,7 +37,7 @@ from fraudscreen.config import REPO_DIR, SAMPLE_DATA, Settings
 from fraudscreen.schema import parse_order
 from fraudscreen.training.jsonl import decode_line, write_jsonl
 from fraudscreen.training.pipeline import ReplayResult, iter_replay_rows, load_labelled, replay
-from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY, LABEL_FIELDS, JsonRow, default_workers
+from fraudscreen.training.prepare import LABEL_FIELDS, JsonRow, default_workers
 from fraudscreen.training.saved_replay import write_saved_replay
 
 RESULTS = REPO_DIR / "benchmarks" / "results" / "replay.json"
@@ -95,7 +95,7 @@ def _timed_saved_replay(result: ReplayResult, settings: Settings, runs: int) -> 
     later back-test or training run on the same rows costs instead of a replay."""
     path = settings.data_dir / "saved-replay-bench.jsonl.gz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_saved_replay(result, path, label_delay=DEFAULT_LABEL_DELAY)
+    write_saved_replay(result, path)
     rates = []
     for _ in range(runs):
         started = time.perf_counter()

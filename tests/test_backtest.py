@@ -637,12 +637,18 @@ def test_labels_known_at_test_start_are_the_replay_s_label_times(replayed: Repla
 
     train_idx, test_idx = split_indices(replayed.y, replayed.event_times, split="time",
                                         test_fraction=0.2, seed=0)
-    y_known, late_count = _labels_known_at_test_start(replayed, "time", train_idx, test_idx)
+    y_known, late_count, pending = _labels_known_at_test_start(replayed, "time", train_idx, test_idx)
     test_start = replayed.event_times[test_idx].min()
     late = [i for i in train_idx if replayed.y[i] == 1 and not replayed.label_times[i] <= test_start]
     assert late and late_count == len(late)
     assert np.array_equal(np.flatnonzero(replayed.y != y_known), np.asarray(late))
     assert np.array_equal(y_known[test_idx], replayed.y[test_idx])  # test labels stay true
+    # as export-training would have labelled them then: an order younger than the label delay
+    # (30 days) has no label yet unless its fraud label was known
+    month = 30 * 86_400.0
+    young = [i for i in train_idx if replayed.event_times[i] > test_start - month
+             and not (replayed.y[i] == 1 and replayed.label_times[i] <= test_start)]
+    assert young and np.array_equal(np.flatnonzero(pending), np.asarray(young))
     frauds = replayed.y == 1
     assert np.all(replayed.label_times[frauds] >= replayed.event_times[frauds])
     assert np.all(np.isnan(replayed.label_times[~frauds]))
@@ -657,22 +663,34 @@ def test_training_with_labels_known_at_test_start() -> None:
     times = np.arange(n, dtype=np.float64)
     delay = np.where(rng.random(n) < 0.3, 2000.0, 10.0)  # 30 % of frauds reported much later
     rows = ReplayResult(X=X, y=y, event_times=times, order_ids=[str(i) for i in range(n)],
-                        skipped=0, label_times=np.where(y == 1, times + delay, np.nan))
+                        skipped=0, label_times=np.where(y == 1, times + delay, np.nan),
+                        label_delay_days=300 / 86_400)  # no label for 300 s, unless a fraud's
     everything = train_on_replay(rows, version="a", data_sha256="0" * 64)
     realistic = train_on_replay(rows, version="k", data_sha256="0" * 64, labels="known_at_test_start")
     test_start = float(n - 600)
-    expected = int(np.sum((y[: n - 600] == 1) & (rows.label_times[: n - 600] > test_start)))
+    train = np.arange(n - 600)
+    expected = int(np.sum((y[train] == 1) & (rows.label_times[train] > test_start)))
     assert expected > 0
     assert realistic.train_frauds_not_yet_known == everything.train_frauds_not_yet_known == expected
     assert (realistic.labels, everything.labels) == ("known_at_test_start", "all")
     assert np.array_equal(realistic.test_idx, everything.test_idx)
-    assert realistic.result.report["rows"] == everything.result.report["rows"]
-    # the realistic model is the one trained on the labels known then: late frauds as legit
+    # the rows of the last 300 s before the test rows had no label then, but known frauds
+    known_fraud = (y == 1) & (rows.label_times <= test_start)
+    unlabelled = train[(train > test_start - 300) & ~known_fraud[train]]
+    assert unlabelled.size == realistic.train_rows_not_yet_labelled == everything.train_rows_not_yet_labelled
+    fitted = np.concatenate([realistic.result.fit_rows, realistic.result.calibration_rows])
+    assert np.array_equal(np.sort(fitted), np.setdiff1d(train, unlabelled))
+    assert everything.result.report["rows"]["fit"] + everything.result.report["rows"]["calibration"] == train.size
+    assert realistic.warm_up_rows == everything.warm_up_rows == 0
+    # the realistic model is the one trained on the labels known then: older late frauds as legit
     known = y.copy()
-    known[: n - 600][rows.label_times[: n - 600] > test_start] = 0
-    by_hand = train_on_replay(dataclasses.replace(rows, y=known), version="h", data_sha256="0" * 64)
+    known[train[rows.label_times[train] > test_start]] = 0
+    mask = np.zeros(n, dtype=bool)
+    mask[unlabelled] = True
+    by_hand = train_model(X, known, FEATURE_NAMES, event_times=times, version="h",
+                          data_sha256="0" * 64, unlabelled=mask)
     np.testing.assert_array_equal(realistic.result.bundle.predict_proba(X),
-                                  by_hand.result.bundle.predict_proba(X))
+                                  by_hand.bundle.predict_proba(X))
     assert not np.array_equal(realistic.result.bundle.predict_proba(X),
                               everything.result.bundle.predict_proba(X))
     with pytest.raises(ModelError):

@@ -98,8 +98,8 @@ def test_quoted_backtest_figures_are_the_shipped_cards() -> None:
     later = re.search(r"there the model alone catches (\d+)% of the\s+fraud at the review capacity, "
                       r"against (\d+)% with every label", README)
     docs = (REPO_DIR / "docs" / "backtest.md").read_text()
-    known = re.search(r"figures go from ROC AUC [\d.]+, average precision [\d.]+ and recall at capacity "
-                      r"([\d.]+) to ([\d.]+),\s+([\d.]+) and ([\d.]+)", docs)
+    known = re.search(r"figures\s+go\s+from\s+ROC\s+AUC\s+[\d.]+,\s+average\s+precision\s+[\d.]+\s+and\s+"
+                      r"recall\s+at\s+capacity\s+([\d.]+)\s+to\s+([\d.]+),\s+([\d.]+)\s+and\s+([\d.]+)", docs)
     assert later and known
     assert float(known.group(1)) == round(card["backtest"]["systems"]["model"]["recall_at_capacity"], 2)
     assert int(later.group(1)) == round(100 * float(known.group(4)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ def test_the_same_options_as_saved_are_accepted(both: dict[str, Any], tmp_path: 
 
 def _saved_rows(data: Path, tmp: Path) -> list[dict[str, Any]]:
     replayed, _ = load_labelled(data, settings=Settings(data_dir=tmp), limit=300)
-    rows: list[dict[str, Any]] = json.loads(json.dumps(list(saved_replay_rows(replayed, label_delay=timedelta(days=30)))))
+    rows: list[dict[str, Any]] = json.loads(json.dumps(list(saved_replay_rows(replayed))))
     return rows
 
 
@@ -163,11 +163,15 @@ def test_rows_replayed_with_other_features_are_refused(data: Path, tmp_path: Pat
     odd = [{**row, "replayed": {**row["replayed"], "segment_by": "shoe-size"}} for row in rows]
     with pytest.raises(DataFileError, match="segment_by must be one of"):
         read_logged(odd)
+    for days in ("30", None, -1, True, float("inf")):
+        odd = [{**row, "replayed": {**row["replayed"], "label_delay_days": days}} for row in rows]
+        with pytest.raises(DataFileError, match="label_delay_days must be a number of days"):
+            read_logged(odd)
 
 
 def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
     replayed, _ = load_labelled(data, settings=Settings(data_dir=tmp_path), limit=500)
-    rows = json.loads(json.dumps(list(saved_replay_rows(replayed, label_delay=timedelta(days=30)))))
+    rows = json.loads(json.dumps(list(saved_replay_rows(replayed))))
     back = read_logged(rows)
     assert np.array_equal(back.X, replayed.X, equal_nan=True)
     assert np.array_equal(back.y, replayed.y)
@@ -178,8 +182,9 @@ def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
     assert [[h.rule_id for h in hits] for hits in back.rule_hits] == \
         [[h.rule_id for h in hits] for hits in replayed.rule_hits]
     assert back.method == "saved" and replayed.method == "replay"
+    assert back.label_delay_days == replayed.label_delay_days == 30.0
     with pytest.raises(ValueError, match="only a replay of score requests"):
-        next(saved_replay_rows(back, label_delay=timedelta(days=30)))
+        next(saved_replay_rows(back))
 
 
 @pytest.mark.parametrize("clash", [["--save-replay", "{data}"], ["--json", "{link}"],

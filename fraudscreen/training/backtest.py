@@ -339,7 +339,6 @@ def backtest_report(
     data_path: Path | None,
     data_sha256: str | None,
     rows_read: int,
-    label_delay: timedelta = DEFAULT_LABEL_DELAY,
     review_capacity: float = 0.05,
     min_reject_precision: float = 0.95,
     compare: tuple[ModelBundle, Path | None] | None = None,
@@ -377,8 +376,7 @@ def backtest_report(
             "method": replayed.method,
             "seconds": round(seconds, 3),
             "orders_per_second": round(rows_read / seconds, 1) if seconds else None,
-            "label_delay_days": (replayed.saved["label_delay_days"] if replayed.saved
-                                 else label_delay / timedelta(days=1)),
+            "label_delay_days": replayed.label_delay_days,
             "workers": replayed.workers,
         },
         "split": {
@@ -391,6 +389,7 @@ def backtest_report(
             "test_to": test_period.get("to"),
             "labels": trained.labels,
             "train_frauds_not_yet_known": trained.train_frauds_not_yet_known,
+            "train_rows_not_yet_labelled": trained.train_rows_not_yet_labelled,
             "warm_up_days": trained.warm_up_days,
             "warm_up_rows": trained.warm_up_rows,
         },
@@ -478,7 +477,7 @@ def run_backtest(
     )
     return backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
-        data_sha256=sha, rows_read=rows_read, label_delay=label_delay,
+        data_sha256=sha, rows_read=rows_read,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
         compare=compare,
     )

@@ -62,6 +62,15 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
            "profiles (warm-up)" if split.get("warm_up_rows") else ""),
         soft_wrap=soft,
     )
+    if split.get("labels") == "known_at_test_start":
+        console.print(
+            f"Trained on the labels known at the first test order: the "
+            f"{split['train_rows_not_yet_labelled']} train orders of the "
+            f"{report['replay']['label_delay_days']:g} days before it (the label delay) without a "
+            "known fraud label were left out, and older frauds reported after it counted as legit "
+            f"({split['train_frauds_not_yet_known']} train frauds were reported after it).",
+            soft_wrap=soft,
+        )
     console.print(
         f"Model {report['model']['version']}: review at p ≥ {th['review']:.4f}, reject at p ≥ "
         f"{th['reject']:.4f} (capacity {th['review_capacity']:.0%}, min reject precision "

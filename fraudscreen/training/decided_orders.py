@@ -74,7 +74,7 @@ def decided_rows(backtest: Backtest, line_numbers: Sequence[int] | np.ndarray | 
         if segments is not None:
             row.append(_text(segments[i]))
         row += [
-            f"{float(systems['model'].score[k]):.6f}",
+            repr(float(systems["model"].score[k])),
             DECISIONS[systems["rules"].decisions[k]],
             DECISIONS[systems["model"].decisions[k]],
             DECISIONS[systems["combined"].decisions[k]],
@@ -83,7 +83,7 @@ def decided_rows(backtest: Backtest, line_numbers: Sequence[int] | np.ndarray | 
         ]
         if compared is not None:
             row += [
-                f"{float(compared['model'].score[k]):.6f}",
+                repr(float(compared["model"].score[k])),
                 DECISIONS[compared["model"].decisions[k]],
                 DECISIONS[compared["combined"].decisions[k]],
                 _outcome(fraud, int(compared["combined"].decisions[k])),

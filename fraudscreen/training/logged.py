@@ -236,6 +236,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
         segments=[segments[i] for i in order] if saved and saved.get("segment_by") else [],
         segment_by=saved["segment_by"] if saved and saved.get("segment_by") else "scenario",
         saved=saved,
+        label_delay_days=float(saved["label_delay_days"]) if saved else delay / 86_400.0,
     )
 
 
@@ -266,6 +267,10 @@ def _same_replay(saved: Any, how: Any, index: int) -> Any:
                                 "replay the score requests again")
         if how.get("segment_by") not in (None, *SEGMENT_FIELDS):
             raise DataFileError(f"the rows' segment_by must be one of {', '.join(SEGMENT_FIELDS)}")
+        days = how.get("label_delay_days")
+        if not isinstance(days, (int, float)) or isinstance(days, bool) or not 0.0 <= days < math.inf:
+            raise DataFileError("the rows' label_delay_days must be a number of days, as "
+                                "`backtest --save-replay` writes it")
     return how
 
 

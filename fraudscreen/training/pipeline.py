@@ -116,6 +116,10 @@ class ReplayResult:
     saved: Mapping[str, Any] | None = None
     """How the rows were replayed, when they were read from a saved replay
     (:mod:`~fraudscreen.training.saved_replay`): its ``replayed`` field."""
+    label_delay_days: float = DEFAULT_LABEL_DELAY / timedelta(days=1)
+    """The label delay of the rows: a fraud label without ``label_time`` became known this many
+    days after its order (and entered the later orders' profiles then), and an order is known
+    to be legit once this many days have passed without a fraud label."""
 
     @property
     def method(self) -> Literal["replay", "saved", "logged"]:
@@ -304,6 +308,7 @@ def replay(
         workers=preparers.workers,
         segments=segments,
         segment_by=segment_by,
+        label_delay_days=label_delay / timedelta(days=1),
     )
 
 
@@ -351,18 +356,18 @@ def load_labelled(
     replayed = replay(iter_replay_rows(path, limit), settings=settings, progress=progress,
                       label_delay=label_delay, segment_by=segment_by)
     if save_replay is not None:
-        _save(replayed, save_replay, label_delay, progress)
+        _save(replayed, save_replay, progress)
     return replayed, int(replayed.y.size) + replayed.skipped
 
 
-def _save(replayed: ReplayResult, path: Path, label_delay: timedelta, progress: bool) -> None:
+def _save(replayed: ReplayResult, path: Path, progress: bool) -> None:
     """Save the replay to ``path`` (before training, so that a training error keeps it)."""
     from fraudscreen.training.saved_replay import write_saved_replay
 
     if progress:
         tqdm.write(f"Saving the replayed rows to {path} …", file=sys.stderr)
     try:
-        write_saved_replay(replayed, path, label_delay=label_delay)
+        write_saved_replay(replayed, path)
     except OSError as exc:
         raise DataFileError(f"cannot write {path} ({exc.strerror or type(exc).__name__}); "
                             "the replay was not saved") from None

@@ -50,12 +50,22 @@ class TrainedReplay:
     """Train rows whose fraud label became known after the first test order (time split)."""
     warm_up_days: float = 0.0
     """The rows of the first days that only built profiles: neither train nor test rows."""
+    train_rows_not_yet_labelled: int | None = None
+    """Train rows without a label at the first test order (time split): younger than the label
+    delay and no fraud label known. Left out with ``known_at_test_start``."""
+
+    @property
+    def train_rows_left_out(self) -> int:
+        """Train rows neither fitted nor calibrated on: those not yet labelled, with
+        ``known_at_test_start``."""
+        unlabelled = self.train_rows_not_yet_labelled or 0
+        return unlabelled if self.labels == "known_at_test_start" else 0
 
     @property
     def warm_up_rows(self) -> int:
         """Replayed rows that are neither train nor test rows (the warm-up's)."""
         used = self.result.fit_rows.size + self.result.calibration_rows.size + self.test_idx.size
-        return int(self.replayed.y.size - used)
+        return int(self.replayed.y.size - used - self.train_rows_left_out)
 
 
 def split_indices(
@@ -97,8 +107,10 @@ def train_on_replay(
     The review capacity is shared with the rules: the rows they flag on the threshold slice
     take their places in the queue first (:func:`~fraudscreen.training.train.choose_thresholds`).
     ``labels="known_at_test_start"`` (time split only) trains as a retrain on the first test
-    day would: a train row whose fraud label became known only later counts as legit. The
-    test rows keep their true labels. The rows of the first ``warm_up_days`` only build the
+    day would, with the labels ``export-training`` would have given then: a train row whose
+    fraud label became known only later counts as legit once older than the rows' label delay,
+    and is left out (no label yet) while younger, as is every younger row without a known fraud
+    label. The test rows keep their true labels. The rows of the first ``warm_up_days`` only build the
     profiles of the later ones: they neither train nor test.
     """
     if split not in ("time", "random"):
@@ -114,26 +126,28 @@ def train_on_replay(
                                             warm_up_days=warm_up_days)
     except ModelError as exc:  # too few rows: say how many there were, and why the rest went
         raise ModelError(f"{exc.message}: {rows_summary(replayed)}") from None
-    y_train, not_yet_known = replayed.y, None
+    y_train, not_yet_known, not_yet_labelled, unlabelled = replayed.y, None, None, None
     if labels == "known_at_test_start" or (
         split == "time" and replayed.label_times.size == replayed.y.size
     ):
-        y_late, not_yet_known = _labels_known_at_test_start(replayed, split, train_idx, test_idx)
+        y_then, not_yet_known, pending = _labels_known_at_test_start(replayed, split, train_idx, test_idx)
+        not_yet_labelled = int(pending.sum())
         if labels == "known_at_test_start":
-            y_train = y_late
-    _check_both_labels(replayed, y_train, train_idx, labels)
+            y_train, unlabelled = y_then, pending
+    labelled = train_idx if unlabelled is None else train_idx[~unlabelled[train_idx]]
+    _check_both_labels(replayed, y_train, labelled, labels)
     result = train_model(
         replayed.X, y_train, FEATURE_NAMES, event_times=times, version=version,
         data_sha256=data_sha256, seed=seed, review_capacity=review_capacity,
         min_reject_precision=min_reject_precision, test_fraction=test_fraction,
         rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
         period_times=replayed.event_times, rules_version=replayed.rules_version,
-        warm_up_days=warm_up_days,
+        warm_up_days=warm_up_days, unlabelled=unlabelled,
     )
     if not np.array_equal(test_idx, result.test_rows):  # pragma: no cover - same function
         raise ModelError("the back-test split differs from the training split")
     return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known,
-                         warm_up_days)
+                         warm_up_days, not_yet_labelled)
 
 
 def _check_both_labels(replayed: ReplayResult, y_train: np.ndarray, train_idx: np.ndarray,
@@ -146,9 +160,12 @@ def _check_both_labels(replayed: ReplayResult, y_train: np.ndarray, train_idx: n
     in_file = int(replayed.y.sum()) if missing == "fraud" else int(replayed.y.size - replayed.y.sum())
     if not in_file:
         where = f"the rows hold no {missing} label ({rows_summary(replayed)})"
-    elif missing == "fraud" and labels == "known_at_test_start" and replayed.y[train_idx].any():
-        where = (f"no fraud label of the {train_idx.size} train rows was known at the first "
-                 "test order")
+    elif labels == "known_at_test_start" and not train_idx.size:
+        where = (f"no train row had a label at the first test order (each was younger than the "
+                 f"label delay of {replayed.label_delay_days:g} days, without a known fraud label)")
+    elif missing == "fraud" and labels == "known_at_test_start":
+        where = (f"no fraud label of the {train_idx.size} labelled train rows was known at the "
+                 "first test order")
     else:
         where = (f"the {train_idx.size} train rows hold no {missing} label (the file's {in_file} "
                  "are all among the test rows)")
@@ -158,18 +175,24 @@ def _check_both_labels(replayed: ReplayResult, y_train: np.ndarray, train_idx: n
 
 def _labels_known_at_test_start(
     replayed: ReplayResult, split: Split, train_idx: np.ndarray, test_idx: np.ndarray
-) -> tuple[np.ndarray, int]:
-    """Labels with the train frauds not yet known at the first test order set to legit."""
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """The labels at the first test order, as ``export-training`` would have given them then
+    (:func:`~fraudscreen.training.logged.label_of`): the labels with the train frauds not yet
+    known set to legit; how many those are; and which train rows had no label yet (younger
+    than the label delay, no fraud label known)."""
     if split != "time":
         raise ModelError("labels known at the test start need the time split")
     if replayed.label_times.size != replayed.y.size:
         raise ModelError("these rows carry no label times")
     test_start = float(replayed.event_times[test_idx].min())
-    known = replayed.label_times[train_idx] <= test_start  # NaN (legit rows): False
-    late = train_idx[(replayed.y[train_idx] == 1) & ~known]
+    known_fraud = (replayed.y == 1) & (replayed.label_times <= test_start)  # NaN (legit): False
+    late = train_idx[(replayed.y[train_idx] == 1) & ~known_fraud[train_idx]]
     y = replayed.y.copy()
     y[late] = 0
-    return y, int(late.size)
+    young = replayed.event_times + replayed.label_delay_days * 86_400.0 > test_start
+    pending = np.zeros(replayed.y.size, dtype=bool)
+    pending[train_idx] = young[train_idx] & ~known_fraud[train_idx]
+    return y, int(late.size), pending
 
 
 def train_from_file(
@@ -212,7 +235,7 @@ def train_from_file(
     )
     report = backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
-        data_sha256=data_hash, rows_read=rows_read, label_delay=label_delay,
+        data_sha256=data_hash, rows_read=rows_read,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
     ).report
     result = trained.result

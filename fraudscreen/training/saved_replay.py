@@ -18,7 +18,6 @@ device or card: a transaction id, a time, a label, numbers and rule ids.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,16 @@ from fraudscreen.training.pipeline import ReplayResult
 __all__ = ["saved_replay_rows", "write_saved_replay"]
 
 
-def saved_replay_rows(replayed: ReplayResult, *, label_delay: timedelta) -> Iterator[dict[str, Any]]:
+def saved_replay_rows(replayed: ReplayResult) -> Iterator[dict[str, Any]]:
     """The replayed rows as ``export-training`` rows plus ``transaction_id``, ``segment`` and
-    ``replayed`` (how they were made), in the replay's order. ``label_delay``: the one the
-    replay used (it shaped the profiles)."""
+    ``replayed`` (how they were made: with the replay's label delay, which shaped the
+    profiles), in the replay's order."""
     if replayed.logged:
         raise ValueError("only a replay of score requests can be saved; these rows were read")
     how = {
         "feature_schema": FEATURE_SCHEMA,
         "rules_version": replayed.rules_version,
-        "label_delay_days": label_delay / timedelta(days=1),
+        "label_delay_days": replayed.label_delay_days,
         "segment_by": replayed.segment_by if replayed.segments else None,
     }
     segments = replayed.segments or [None] * int(replayed.y.size)
@@ -52,7 +51,7 @@ def saved_replay_rows(replayed: ReplayResult, *, label_delay: timedelta) -> Iter
                "segment": segments[i], "replayed": how}
 
 
-def write_saved_replay(replayed: ReplayResult, path: Path, *, label_delay: timedelta) -> int:
+def write_saved_replay(replayed: ReplayResult, path: Path) -> int:
     """Write :func:`saved_replay_rows` as JSON Lines (``.gz`` compresses) to ``path``, replacing
     it only once complete; the number of rows."""
-    return replace_jsonl(saved_replay_rows(replayed, label_delay=label_delay), path)
+    return replace_jsonl(saved_replay_rows(replayed), path)

@@ -246,6 +246,7 @@ def train_model(
     period_times: np.ndarray | None = None,
     rules_version: str | None = None,
     warm_up_days: float = 0.0,
+    unlabelled: np.ndarray | None = None,
 ) -> TrainResult:
     """Train, calibrate and threshold a model; metrics on the test rows only (module docstring).
 
@@ -258,6 +259,8 @@ def train_model(
     ``rules_version``: the rules that flagged ``rule_flagged``, kept in ``params``: the
     thresholds were chosen with them. ``warm_up_days``: the rows of the first days (by
     ``period_times``) neither fit, calibrate nor test (:func:`split_after_warm_up`).
+    ``unlabelled`` marks rows whose label was not known yet (a retrain as of a past day): they
+    count in the split, so the test rows stay the same, but neither fit nor calibrate.
     """
     import sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -282,6 +285,11 @@ def train_model(
         raise ModelError("rule_flagged must have one value per row of X")
     train_idx, test_idx = split_after_warm_up(y, test_fraction, times, seed, stamps=stamps,
                                               warm_up_days=warm_up_days)
+    if unlabelled is not None:
+        pending = np.asarray(unlabelled, dtype=bool).ravel()
+        if pending.size != y.size:
+            raise ModelError("unlabelled must have one value per row of X")
+        train_idx = train_idx[~pending[train_idx]]
     sub_times = None if times is None else times[train_idx]
     fit_rel, cal_rel = split_rows(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed)
     fit_idx, cal_idx = train_idx[fit_rel], train_idx[cal_rel]
