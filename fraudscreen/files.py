@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["replace_file", "replace_text"]
+__all__ = ["replace_file", "replace_files", "replace_text", "text_writer"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,31 @@ def replace_file(path: Path, write: Callable[[Path], T]) -> T:
     return result
 
 
+def replace_files(writes: Mapping[Path, Callable[[Path], object]]) -> None:
+    """Replace several files together: every ``write`` to its hidden file first, then the
+    renames. A failed or interrupted write leaves every file as it was (a model and its card
+    never disagree), and no partial file behind."""
+    partials: dict[Path, Path] = {}
+    try:
+        for path, write in writes.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partials[path] = partial = path.with_name(
+                f".{path.name}.{secrets.token_hex(6)}.partial{path.suffix}")
+            write(partial)
+        for path, partial in partials.items():
+            os.replace(partial, path)
+    except BaseException:
+        for partial in partials.values():
+            partial.unlink(missing_ok=True)
+        raise
+
+
+def text_writer(text: str) -> Callable[[Path], object]:
+    """A ``write`` for :func:`replace_file` and :func:`replace_files`: ``text`` as UTF-8."""
+    return lambda partial: partial.write_text(text, encoding="utf-8")
+
+
 def replace_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8), whole."""
-    replace_file(path, lambda partial: partial.write_text(text, encoding="utf-8"))
+    replace_file(path, text_writer(text))

@@ -295,7 +295,11 @@ class ModelBundle:
                 for i in order if contrib[i] > 1e-12]
 
     def save(self, path: Path) -> None:
-        """Write the bundle as a joblib-dumped plain dict with a format marker."""
+        """Replace ``path`` with the bundle, whole (:meth:`write`)."""
+        replace_file(Path(path), self.write)
+
+    def write(self, path: Path) -> None:
+        """Write the bundle to ``path`` as a joblib-dumped plain dict with a format marker."""
         payload = {
             "format": FORMAT_MARKER,
             "format_version": FORMAT_VERSION,
@@ -313,7 +317,7 @@ class ModelBundle:
             "signals": self.signals,
             "training_period": self.training_period,
         }
-        replace_file(Path(path), lambda partial: joblib.dump(payload, partial, compress=3))
+        joblib.dump(payload, path, compress=3)
 
     @classmethod
     def load(cls, path: Path) -> ModelBundle:

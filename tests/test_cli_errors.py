@@ -239,6 +239,46 @@ def test_unwritable_outputs_fail_before_reading(tmp_path: Path) -> None:
     assert blocker.read_text() == "x"
 
 
+def test_no_output_replaces_the_service_s_database_secrets_or_logs(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    var = tmp_path / "var"
+    (var / "secrets.json").exists() or (var / "secrets.json").write_text("{}")
+    (var / "logs").mkdir(exist_ok=True)
+    kept = {p: p.read_bytes() for p in var.iterdir() if p.is_file()}
+    data = tmp_path / "d.jsonl"
+    data.write_text("not read: the output check fails first\n")
+    for target, what in ((var / "fraudscreen.db", "the service's database"),
+                         (var / "fraudscreen.db-wal", "the service's database"),
+                         (var / "secrets.json", "the service's secrets file"),
+                         (var / "logs" / "fraudscreen-2026-12-07.log", "in the service's log directory")):
+        for args in (["export-training", "--out", str(target)],
+                     ["backtest", "--data", str(data), "--json", str(target)],
+                     ["backtest", "--data", str(data), "--save-replay", str(target)],
+                     ["simulate", "--orders", "5", "--out", str(target)]):
+            result = cli(tmp_path, *args)
+            clean_failure(result, code=2)
+            assert what in result.output, result.output
+    assert {p: p.read_bytes() for p in var.iterdir() if p.is_file()} == kept
+    assert cli(tmp_path, "export-training", "--out", str(var / "training.jsonl")).exit_code == 0
+
+
+def test_train_s_outputs_and_data_must_be_files_of_their_own(data_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    result = cli(tmp_path, "train", "--data", str(data_file), "--out", str(out),
+                 "--save-replay", str(out / "model.joblib"))
+    clean_failure(result, code=2)
+    assert "--save-replay and --out's model.joblib name the same file" in " ".join(result.output.split())
+    piped = tmp_path / "pipe"
+    import os
+
+    os.mkfifo(piped)
+    for command in (["backtest"], ["train", "--out", str(out)]):
+        result = cli(tmp_path, *command, "--data", str(piped))
+        clean_failure(result, code=2)
+        assert "is not a regular file" in result.output
+    assert not out.exists()
+
+
 def test_simulate_checks_start_and_orders(tmp_path: Path) -> None:
     clean_failure(cli(tmp_path, "simulate", "--orders", "5", "--start", "notadate",
                       "--out", str(tmp_path / "s.jsonl")), code=2)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudscreen.files import replace_file, replace_text
+from fraudscreen.files import replace_file, replace_files, replace_text, text_writer
 
 
 def test_a_file_is_replaced_whole(tmp_path: Path) -> None:
@@ -45,3 +45,20 @@ def test_the_partial_file_keeps_the_suffix_that_chooses_the_compression(tmp_path
     assert replace_file(tmp_path / "rows.jsonl.gz", write) == 4
     assert seen[0].suffix == ".gz" and seen[0].parent == tmp_path and seen[0].name.startswith(".")
     assert (tmp_path / "rows.jsonl.gz").read_bytes() == b"rows" and not seen[0].exists()
+
+
+def test_files_replaced_together_are_all_new_or_all_as_they_were(tmp_path: Path) -> None:
+    """A model and its card: a failure writing the last leaves the first as it was."""
+    bundle, card = tmp_path / "model.joblib", tmp_path / "model_card.json"
+    replace_files({bundle: text_writer("v1 model"), card: text_writer("v1 card")})
+
+    def fails(partial: Path) -> None:
+        partial.write_text("half a card")
+        raise OSError(27, "File too large")
+
+    with pytest.raises(OSError, match="File too large"):
+        replace_files({bundle: text_writer("v2 model"), card: fails})
+    assert (bundle.read_text(), card.read_text()) == ("v1 model", "v1 card")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib", "model_card.json"]
+    replace_files({bundle: text_writer("v2 model"), card: text_writer("v2 card")})
+    assert (bundle.read_text(), card.read_text()) == ("v2 model", "v2 card")

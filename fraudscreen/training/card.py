@@ -16,9 +16,12 @@ from typing import Any
 
 from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
-from fraudscreen.files import replace_text
+from fraudscreen.files import replace_files, text_writer
 from fraudscreen.training.drift import LARGE, MODERATE
 from fraudscreen.training.reliability import percent
+
+CARD_FILES = ("model_card.json", "MODEL_CARD.md")
+"""The model card's files, written beside the bundle."""
 
 _SPLITS = {"time": "the latest orders in time", "stratified-random": "a stratified random share",
            "random": "a stratified random share"}
@@ -272,9 +275,17 @@ def write_model_card(
     result: Any, out_dir: Path, *, data_path: Path, skipped: int = 0,
     backtest: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``model_card.json`` and ``MODEL_CARD.md`` beside the bundle."""
+    """Write ``model_card.json`` and ``MODEL_CARD.md`` beside the bundle, both or neither."""
+    texts = model_card_texts(result, data_path=data_path, skipped=skipped, backtest=backtest)
+    replace_files({out_dir / name: text_writer(text) for name, text in texts.items()})
+
+
+def model_card_texts(
+    result: Any, *, data_path: Path, skipped: int = 0, backtest: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """The model card's files by name: ``model_card.json`` and ``MODEL_CARD.md``."""
     card = model_card(result, data_path=data_path, skipped=skipped, backtest=backtest)
-    replace_text(out_dir / "model_card.json", json.dumps(card, indent=2, default=str, allow_nan=False) + "\n")
+    card_json = json.dumps(card, indent=2, default=str, allow_nan=False) + "\n"
     metrics = card["metrics_held_out"]
     split = _SPLITS.get(str(card["params"].get("split", "time")), "held-out rows")
     lines = [
@@ -311,4 +322,4 @@ def write_model_card(
         lines += _backtest_lines(backtest)
     lines += ["## Features", ""]
     lines += [f"- `{f['name']}`: {f['description']}" for f in card["features"]]
-    replace_text(out_dir / "MODEL_CARD.md", "\n".join(lines) + "\n")
+    return dict(zip(CARD_FILES, (card_json, "\n".join(lines) + "\n"), strict=True))

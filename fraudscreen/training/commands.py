@@ -94,7 +94,31 @@ def check_writable(path: Path, *, directory: bool = False) -> None:
 def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None:
         check_writable(value)
+        _refuse_service_file(_settings(ctx), value, param.opts[0] if param.opts else "the output")
     return value
+
+
+def _service_files(settings: Settings) -> dict[Any, str]:
+    """The files of the service's data directory an output must never replace, by
+    :func:`_file_identity`: its database (and SQLite's side files) and its secrets."""
+    from fraudscreen.installation import SECRETS_FILE
+    from fraudscreen.store import sqlite_file
+
+    files = {settings.data_dir / SECRETS_FILE: "the service's secrets file"}
+    database = sqlite_file(settings.resolved_database_url)
+    if database is not None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            files[Path(f"{database}{suffix}")] = "the service's database"
+    return {_file_identity(path): what for path, what in files.items()}
+
+
+def _refuse_service_file(settings: Settings, path: Path, option: str) -> None:
+    """BadParameter when ``path`` is one of :func:`_service_files` or in the log directory."""
+    what = _service_files(settings).get(_file_identity(path))
+    if what is None and _file_identity(path.parent) == _file_identity(settings.resolved_log_dir):
+        what = "in the service's log directory"
+    if what is not None:
+        raise click.BadParameter(f"{path} is {what}; write the output elsewhere.", param_hint=option)
 
 
 def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
@@ -183,6 +207,9 @@ def _check_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy, l
     they read (its first row read once): :func:`_distinct_outputs`,
     :func:`_check_read_rows_options`, and ``--rules`` and ``--save-replay`` only for score
     requests."""
+    if not data_path.is_file():  # e.g. <(zcat …): read more than once (first row, hash, rows)
+        raise click.BadParameter(f"{data_path} is not a regular file; it is read more than once, "
+                                 "so write the rows to a file first.", param_hint="--data")
     _distinct_outputs(data_path, outputs)
     if (first := _first_feature_row(data_path)) is None:
         return
@@ -317,9 +344,15 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
           label_delay_days: float, workers: int | None, rules_path: Path | None, progress: bool,
           warm_up_days: float, segment_by: SegmentBy, save_replay_path: Path | None) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
+    from fraudscreen.model import BUNDLE_FILE
+    from fraudscreen.training.card import CARD_FILES
     from fraudscreen.training.retrain import train_from_file
 
-    _check_options(ctx, data_path, segment_by, label_delay_days, rules_path, {"--save-replay": save_replay_path})
+    model_files = {f"--out's {name}": out / name for name in (BUNDLE_FILE, *CARD_FILES)}
+    for path in model_files.values():
+        _refuse_service_file(_settings(ctx), path, "--out")
+    _check_options(ctx, data_path, segment_by, label_delay_days, rules_path,
+                   {**model_files, "--save-replay": save_replay_path})
     try:
         result = train_from_file(
             data_path, out, version=version, seed=seed, review_capacity=review_capacity,
