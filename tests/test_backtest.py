@@ -373,6 +373,18 @@ def test_a_mixed_scenario_gives_frauds_caught_and_good_orders_stopped_apart(repl
     assert re.search(rf"│\s+{re.escape(caught)} │\s+{re.escape(stopped)} │", row), row
 
 
+def test_text_from_the_data_prints_as_it_is_never_as_markup(replayed, settings) -> None:
+    """Segments, rule and model versions come from files: rich must not read them as tags."""
+    odd = ["[/]", "[bold red]promo[/bold red]"]
+    tagged = dataclasses.replace(replayed, segments=[odd[i % 2] for i in range(replayed.y.size)],
+                                 rules_version="[/]v1")
+    report = _report(tagged, settings)
+    report["model"]["version"] = "[red]m[/red]"
+    printed = _printed(report)
+    for text in (*odd, "rules [/]v1", "Model [red]m[/red]"):
+        assert text in printed
+
+
 def test_rows_without_a_scenario_give_no_scenario_table(replayed, settings) -> None:
     anonymous = dataclasses.replace(replayed, segments=[None] * replayed.y.size)
     assert "segments" not in _report(anonymous, settings) and "segment_by" not in _report(anonymous, settings)

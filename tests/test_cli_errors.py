@@ -283,6 +283,8 @@ def test_simulate_checks_start_and_orders(tmp_path: Path) -> None:
     clean_failure(cli(tmp_path, "simulate", "--orders", "5", "--start", "notadate",
                       "--out", str(tmp_path / "s.jsonl")), code=2)
     clean_failure(cli(tmp_path, "simulate", "--orders", "-3", "--out", str(tmp_path / "n.jsonl")), code=2)
+    clean_failure(cli(tmp_path, "simulate", "--orders", "5", "--per-day", "nan",
+                      "--out", str(tmp_path / "n.jsonl")), code=2)
     assert not (tmp_path / "n.jsonl").exists()
     ok = cli(tmp_path, "simulate", "--orders", "5", "--start", "2026-03-01T00:00:00",
              "--out", str(tmp_path / "new" / "s.jsonl"))

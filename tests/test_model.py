@@ -11,7 +11,13 @@ import pytest
 
 from fraudscreen.errors import ModelError
 from fraudscreen.model import BUNDLE_FILE, PROBABILITY_CAP, ModelBundle, Thresholds, risk_score
-from fraudscreen.training.train import TrainResult, choose_thresholds, evaluate, train_model
+from fraudscreen.training.train import (
+    TrainResult,
+    choose_thresholds,
+    evaluate,
+    split_rows,
+    train_model,
+)
 
 NAMES = ("ip_distance", "account_age", "amount", "noise_a", "noise_b", "noise_c")
 
@@ -71,6 +77,16 @@ def test_choose_thresholds_respects_capacity_and_precision() -> None:
     # more than the capacity is that precise: all of it is rejected, nothing left to review
     t3 = choose_thresholds(y, p, review_capacity=0.01, min_reject_precision=0.95)
     assert np.mean(p >= t3.reject) > 0.01 and t3.review == pytest.approx(t3.reject)
+    # a precision every order reaches (at or below the fraud share) would reject them all
+    for low in (0.0, float(y.mean())):
+        with pytest.raises(ModelError, match="met by rejecting every order"):
+            choose_thresholds(y, p, min_reject_precision=low)
+
+
+def test_a_random_split_of_a_handful_of_rows_holds_both_sides() -> None:
+    y = np.array([1, 1, 0, 0, 0])
+    rest, held = split_rows(5, y, 0.2, None, seed=0)  # too few to stratify: split plainly
+    assert held.size == 1 and sorted([*rest, *held]) == [0, 1, 2, 3, 4]
 
 
 def test_rule_flagged_rows_take_their_share_of_the_capacity_first() -> None:

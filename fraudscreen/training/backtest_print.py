@@ -39,11 +39,26 @@ PLAIN_WIDTH = 120
 """Width of the printed report when standard output is not a terminal (rich's default: 80)."""
 
 
+def _escaped(value: Any) -> Any:
+    """``value`` with every string in it, keys included, escaped for rich markup: a segment,
+    rule or model version from the data (``"[/]"``) prints as it is, never as a tag."""
+    from rich.markup import escape
+
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
+
+
 def print_report(report: dict[str, Any], console: Any = None) -> None:
     """Print the report as tables (``rich``); :data:`PLAIN_WIDTH` wide into a file or a pipe."""
     from rich.console import Console
     from rich.table import Table
 
+    report = _escaped(report)
     if console is None:
         console = Console()
         console = console if console.is_terminal else Console(width=PLAIN_WIDTH)

@@ -307,7 +307,7 @@ def _common_training_options(command: Any) -> Any:
 @click.option("--seed", type=SEED, default=1, show_default=True)
 @click.option("--start", default="2026-01-05T00:00:00+00:00", show_default=True, callback=_time_option,
               help="Time of the first order (RFC 3339; without an offset: UTC).")
-@click.option("--per-day", "orders_per_day", type=click.FloatRange(min=1, max=1e6), default=150,
+@click.option("--per-day", "orders_per_day", type=FiniteFloatRange(min=1, max=1e6), default=150,
               show_default=True, help="Orders a day: the orders spread over --orders / --per-day days.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, callback=_writable_file)

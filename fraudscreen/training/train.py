@@ -105,6 +105,10 @@ def choose_thresholds(
     review = float(candidates[np.flatnonzero(gap == gap.min())[0]])
     precision = frauds / counts
     ok = (counts >= min_support) & (precision >= min_reject_precision)
+    if ok.size and ok[-1]:  # the lowest threshold: every row rejected
+        raise ModelError(f"a minimum reject precision of {min_reject_precision:g} is met by rejecting "
+                         f"every order (the threshold rows' fraud share is {precision[-1]:.3f}); "
+                         "choose a higher minimum reject precision")
     reject = float(values[np.flatnonzero(ok)[-1]]) if ok.any() else 1.0
     return Thresholds(review=min(review, math.nextafter(reject, 0.0)), reject=reject)
 
@@ -184,8 +188,13 @@ def split_rows(n: int, y: np.ndarray, fraction: float, times: np.ndarray | None,
         return np.sort(order[:cut]), np.sort(order[cut:])
     from sklearn.model_selection import train_test_split
 
-    strat = y if np.bincount(y, minlength=2).min() >= 2 else None
-    rest, held = train_test_split(np.arange(n), test_size=n_held, random_state=seed, stratify=strat)
+    classes = np.bincount(y, minlength=2)
+    # stratified when each side can hold both labels (scikit-learn refuses it otherwise)
+    strat = y if classes.min() >= 2 and min(n_held, n - n_held) >= classes.size else None
+    try:
+        rest, held = train_test_split(np.arange(n), test_size=n_held, random_state=seed, stratify=strat)
+    except ValueError as exc:  # pragma: no cover - the checks above are scikit-learn's
+        raise ModelError(f"cannot split {n} rows at random: {exc}") from None
     return np.sort(rest), np.sort(held)
 
 
