@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,15 @@ def test_rows_logged_before_a_feature_existed_are_skipped_with_a_reason() -> Non
     assert result.skipped == 2 and result.X.shape == (1, len(FEATURE_NAMES))
     assert FEATURE_SCHEMA and result.logged
     assert np.isnan(read_logged([{**full, "features": {**full["features"], "amount_usd": None}}]).X[0, 0])
-    with pytest.raises(ModelError, match="1 with a feature value that is not a number or null"):
+    with pytest.raises(ModelError, match="1 with a feature value that is not a number or null, or beyond"):
         read_logged([{**full, "features": {**full["features"], "amount_usd": "much"}}])
+
+
+def test_a_row_read_twice_counts_once() -> None:
+    """Two overlapping exports, or a saved replay, concatenated: the test rows once each."""
+    rows = _logged_rows()
+    result = read_logged([*rows, *rows[:10]])
+    assert result.y.size == 40 and result.skipped_why == {"repeating an order_id": 10}
 
 
 def _logged_rows(n: int = 40) -> list[dict[str, Any]]:
@@ -140,10 +148,18 @@ def test_a_row_with_a_value_that_is_not_a_number_is_skipped_and_counted(
     rows[3]["features"]["amount_usd"] = "abc"
     rows[9]["features"]["ip_found"] = {"nested": 1}
     rows[38]["features"]["card_present"] = [1.0]  # in the last, partial block
+    # numbers only: not a number in a string, a boolean, nor a value no order can have
+    rows[5]["features"]["amount_usd"] = "12.5"
+    rows[6]["features"]["card_present"] = True
+    rows[7]["features"]["amount_usd"] = math.inf
+    rows[8]["features"]["amount_usd"] = -1e300
+    rows[10]["features"]["amount_usd"] = 10**400
+    odd = (3, 5, 6, 7, 8, 9, 10, 38)
     result = read_logged(rows)
-    assert result.skipped == 3 and result.y.size == 37
-    assert result.skipped_why == {"with a feature value that is not a number or null": 3}
-    assert sorted(result.order_ids) == sorted(f"o{i}" for i in range(40) if i not in (3, 9, 38))
+    assert result.skipped == len(odd) and result.y.size == 40 - len(odd)
+    assert result.skipped_why == {"with a feature value that is not a number or null, or beyond ±1e15": len(odd)}
+    assert np.isfinite(result.X[:, 0]).all()
+    assert sorted(result.order_ids) == sorted(f"o{i}" for i in range(40) if i not in odd)
     # every row kept its own values, labels and times
     kept = {int(oid[1:]): k for k, oid in enumerate(result.order_ids)}
     assert all(result.X[k, 0] == i for i, k in kept.items())

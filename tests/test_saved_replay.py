@@ -183,6 +183,9 @@ def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
         [[h.rule_id for h in hits] for hits in replayed.rule_hits]
     assert back.method == "saved" and replayed.method == "replay"
     assert back.label_delay_days == replayed.label_delay_days == 30.0
+    twice = read_logged([*rows, *rows])  # one file concatenated to itself: each order once
+    assert np.array_equal(twice.X, back.X, equal_nan=True)
+    assert twice.skipped_why == {"repeating an event.transaction_id": len(rows)}
     with pytest.raises(ValueError, match="only a replay of score requests"):
         next(saved_replay_rows(back))
 

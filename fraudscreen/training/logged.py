@@ -135,7 +135,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
     replayed with other features, or the file mixes them with rows of another replay or of an
     export.
     """
-    from fraudscreen.training.pipeline import NOT_OBJECT, ReplayResult
+    from fraudscreen.training.pipeline import NOT_OBJECT, REPEATED_TRANSACTION, ReplayResult
     from fraudscreen.training.prepare import (
         BAD_LABEL,
         BAD_LABEL_TIME,
@@ -159,6 +159,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
     transaction_ids: list[str | None] = []
     segments: list[str | None] = []
     saved: Any = _UNSEEN  # how the rows were replayed: the first row's ``replayed``
+    seen: set[str] = set()  # the order ids (export) or transaction ids (saved replay) so far
     missing: Counter[str] = Counter()
     why: Counter[str] = Counter()
     for index, row in enumerate(rows):
@@ -186,12 +187,18 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
         elif not isinstance(features, Mapping):
             why[_NO_FEATURES] += 1
         else:
+            key = row.get("transaction_id") if saved is not None else row.get("order_id")
+            if isinstance(key, str) and key in seen:  # a file read twice, overlapping exports
+                why[REPEATED_TRANSACTION if saved is not None else _REPEATED_ORDER] += 1
+                continue
             try:
                 pending.append(values(features))
             except KeyError:
                 missing.update(n for n in FEATURE_NAMES if n not in features)
                 why[_NO_FEATURES] += 1
                 continue
+            if isinstance(key, str):
+                seen.add(key)
             times.append(at)
             labels.append(label)
             known_at.append(max(label_at, at) if label else math.nan)
@@ -243,7 +250,12 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
 _BLOCK_ROWS = 8192
 _BAD_RULES = "with a rules value that is not a list"
 _NO_FEATURES = "lacking features"
-_NOT_NUMBERS = "with a feature value that is not a number or null"
+_NOT_NUMBERS = "with a feature value that is not a number or null, or beyond ±1e15"
+_REPEATED_ORDER = "repeating an order_id"
+_LARGEST = 1e15
+"""The largest feature value read (amounts reach 1e13 in their currency): beyond it, or
+infinite, a value is not one the service computed, and would overflow the report's sums."""
+_NUMBER_TYPES = frozenset((int, float, type(None)))
 _UNSEEN = object()
 """No row read yet: the first row's ``replayed`` (None for an export) is the file's."""
 
@@ -296,24 +308,35 @@ def _timestamp(value: Any) -> float | None:
 
 
 def _block(rows: list[tuple[Any, ...]], first: int, bad: list[int]) -> np.ndarray:
-    """The rows as a float array (null -> NaN). Converted one by one only when the block fails:
-    a row with a value that is not a number becomes NaN and its position joins ``bad``."""
+    """The rows as a float array (null -> NaN). A row with a value that is not a JSON number
+    (a string, a boolean, a list), or is infinite or beyond ±:data:`_LARGEST`, becomes NaN and
+    its position joins ``bad``."""
     width = len(FEATURE_NAMES)
     if not rows:
         return np.empty((0, width))
+    wrong = [i for i, row in enumerate(rows) if not _NUMBER_TYPES.issuperset(map(type, row))]
+    if wrong:
+        rows = list(rows)
+        for i in wrong:
+            rows[i] = (None,) * width
     try:
         block = np.array(rows, dtype=np.float64)
-        if block.shape == (len(rows), width):  # not when a value is a list
-            return block
-    except (TypeError, ValueError):
-        pass
-    out = np.full((len(rows), width), np.nan)
-    for i, row in enumerate(rows):
-        try:
-            out[i] = np.array(row, dtype=np.float64)
-        except (TypeError, ValueError):
-            bad.append(first + i)
-    return out
+    except OverflowError:  # an int beyond any float
+        block = np.array([[_float_or_inf(v) for v in row] for row in rows], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        out_of_range = np.flatnonzero((np.abs(block) > _LARGEST).any(axis=1))
+    wrong = sorted({*wrong, *out_of_range.tolist()})
+    block[wrong] = np.nan
+    bad.extend(first + i for i in wrong)
+    return block
+
+
+def _float_or_inf(value: float | None) -> float:
+    """A feature value as a float: null NaN, an int too large for a float infinite."""
+    try:
+        return math.nan if value is None else float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _hit(entry: Mapping[str, Any], known: Mapping[str, Any]) -> RuleHit:
