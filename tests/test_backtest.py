@@ -390,7 +390,10 @@ def test_rows_without_a_scenario_give_no_scenario_table(replayed, settings) -> N
     assert "segments" not in _report(anonymous, settings) and "segment_by" not in _report(anonymous, settings)
     order, prepared = None, None  # the scenario is read from the row alone
     assert segment_of("scenario", {"scenario": "traveller"}, order, prepared) == "traveller"  # type: ignore[arg-type]
-    for odd in (7, "", "x" * 101, None, ["card_testing"]):  # counts as none, never skips the row
+    assert segment_of("scenario", {"scenario": "order 2026-01-05"}, order, prepared) == "order 2026-01-05"  # type: ignore[arg-type]
+    # counts as none, never skips the row; nor is personal data printed as a segment
+    for odd in (7, "", "x" * 101, None, ["card_testing"], "4111111111111111", "promo 4111 1111 1111 1111",
+                "john.doe@example.com"):
         assert segment_of("scenario", {"scenario": odd}, order, prepared) is None  # type: ignore[arg-type]
 
 

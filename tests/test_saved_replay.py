@@ -179,6 +179,8 @@ def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
     assert np.array_equal(back.label_times, replayed.label_times, equal_nan=True)
     assert back.transaction_ids == replayed.transaction_ids
     assert back.segments == replayed.segments and back.segment_by == "scenario"
+    leaky = read_logged([{**row, "segment": "jane@example.com"} for row in rows])
+    assert leaky.segments == [None] * len(rows)  # never printed nor written as a segment
     assert [[h.rule_id for h in hits] for hits in back.rule_hits] == \
         [[h.rule_id for h in hits] for hits in replayed.rule_hits]
     assert back.method == "saved" and replayed.method == "replay"

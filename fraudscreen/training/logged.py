@@ -33,7 +33,7 @@ from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.schema import rfc3339, rfc3339_text
 from fraudscreen.training.jsonl import replace_jsonl
-from fraudscreen.training.segments import SEGMENT_FIELDS
+from fraudscreen.training.segments import SEGMENT_FIELDS, segment_name
 
 FRAUD_OUTCOMES = frozenset({"chargeback", "fraud"})
 """Latest outcomes that label an order ``fraud``."""
@@ -207,7 +207,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
             sources.append(index)
             if saved is not None:
                 transaction_ids.append(_text_or_none(row.get("transaction_id")))
-                segments.append(_text_or_none(row.get("segment")))
+                segments.append(segment_name(row.get("segment")))
             if len(pending) >= _BLOCK_ROWS:
                 blocks.append(_block(pending, len(times) - len(pending), bad))
                 pending = []

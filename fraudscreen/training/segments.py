@@ -25,11 +25,13 @@ from fraudscreen.prepared import PreparedOrder
 from fraudscreen.schema import OrderRequest
 from fraudscreen.training.intervals import CONFIDENCE
 
-__all__ = ["MAX_SCENARIO_LENGTH", "SEGMENT_FIELDS", "SegmentBy", "segment_of", "segment_table", "wilson_interval"]
+__all__ = ["MAX_SCENARIO_LENGTH", "SEGMENT_FIELDS", "SegmentBy", "segment_name", "segment_of", "segment_table",
+           "wilson_interval"]
 
 MAX_SCENARIO_LENGTH = 100
-"""Longest ``scenario`` a row may name; a longer one, or one that is not a string, counts as
-none (the field is for analysis only and never skips a row)."""
+"""Longest ``scenario`` a row may name; a longer one, one that is not a string, or one that
+holds an e-mail address or a card number, counts as none (the field is for analysis only and
+never skips a row: :func:`segment_name`)."""
 SegmentBy = Literal["scenario", "billing-country", "ip-country", "card-country", "currency",
                     "payment-method"]
 """What a back-test can break its test rows down by (``--segment-by``; :func:`segment_of`):
@@ -44,8 +46,7 @@ def segment_of(by: SegmentBy, row: Mapping[str, Any], order: OrderRequest, prepa
     country of its IP address (GeoIP), ``credit_card.country`` (the issuing bank's),
     ``order.currency`` or ``payment.method``; None when the row does not say."""
     if by == "scenario":
-        raw = row.get("scenario")
-        return raw if isinstance(raw, str) and 0 < len(raw) <= MAX_SCENARIO_LENGTH else None
+        return segment_name(row.get("scenario"))
     if by == "billing-country":
         return prepared.billing_country
     if by == "ip-country":
@@ -57,6 +58,17 @@ def segment_of(by: SegmentBy, row: Mapping[str, Any], order: OrderRequest, prepa
     if by == "payment-method":
         return order.payment.method
     raise ValueError(f"segment_by must be one of {', '.join(SEGMENT_FIELDS)}")
+
+
+def segment_name(raw: Any) -> str | None:
+    """``raw`` when it can name a segment: a string of 1 to :data:`MAX_SCENARIO_LENGTH`
+    characters without an e-mail address or a card number (the segment is printed and written
+    to every output of a back-test); None otherwise."""
+    from fraudscreen.enrich.card import find_card_numbers
+
+    if not isinstance(raw, str) or not 0 < len(raw) <= MAX_SCENARIO_LENGTH or "@" in raw:
+        return None
+    return None if find_card_numbers(raw) else raw
 
 
 def wilson_interval(hits: int, rows: int, confidence: float = CONFIDENCE) -> list[float] | None:
