@@ -93,6 +93,9 @@ class Evaluation:
     """The model's calibrated fraud probability; None without a model."""
     profile: ProfileSnapshot | None = None
     """The account fraud profile the order was screened with."""
+    rule_errors: tuple[RuleHit, ...] = ()
+    """Every rule that failed at run time, as a hit of it would read; a failed review or
+    reject rule made the decision at least ``review`` (``degraded``)."""
 
 
 class Screener:
@@ -327,7 +330,7 @@ class Screener:
         if probability is not None:
             context["model"]["score"] = risk_score(probability)
         rules = self.parts.rules  # read once: a reload may swap them meanwhile
-        hits = self._rule_hits(rules, context, degraded, warnings)
+        hits, rule_errors = self._rule_hits(rules, context, degraded, warnings)
         outcome = decide(probability=probability, thresholds=thresholds, hits=hits,
                          model_signals=model_reasons, degraded=degraded)
         for problem in self.parts.problems:
@@ -366,7 +369,7 @@ class Screener:
             history_orders=profile.prior_orders,
             history_generation=history.generation if history is not None else None,
         )
-        return Evaluation(result, record, vector, tuple(hits), probability, profile)
+        return Evaluation(result, record, vector, tuple(hits), probability, profile, rule_errors)
 
     def _history(
         self, prepared: PreparedOrder, degraded: list[Reason]
@@ -421,16 +424,17 @@ class Screener:
     def _rule_hits(
         self, rules: RuleSet | None, context: dict[str, Any], degraded: list[Reason],
         warnings: list[ScreeningWarning],
-    ) -> list[RuleHit]:
-        """Every rule that fired; a failed rule is a warning, and a failed reject or review rule
-        also a ``degraded`` reason (it might have stopped the order: never accept)."""
+    ) -> tuple[list[RuleHit], tuple[RuleHit, ...]]:
+        """Every rule that fired, and those that failed (:attr:`Evaluation.rule_errors`); a
+        failed rule is a warning, and a failed reject or review rule also a ``degraded`` reason
+        (it might have stopped the order: never accept)."""
         if rules is None:
-            return []
+            return [], ()
         evaluation = rules.evaluate(context)
         for rule_id in evaluation.errors:
             warnings.append(ScreeningWarning("rule_error", f"Rule {rule_id} could not be evaluated."))
         degraded.extend(rule_failed_reason(rule_id) for rule_id in evaluation.deciding_errors)
-        return list(evaluation.hits)
+        return list(evaluation.hits), evaluation.failed
 
 
 __all__ = ["Evaluation", "Parts", "Screened", "Screener", "load_parts"]

@@ -507,6 +507,54 @@ def test_backtest_of_a_candidate_rules_file(data, settings, report, tmp_path) ->
     assert written["systems"]["rules"]["decision_mix"]["review"] > report["systems"]["rules"]["decision_mix"]["review"]
 
 
+FAILING_RULE = """
+[[rule]]
+id = "overflowing_amount_check"
+code = "OVERFLOWING_AMOUNT_CHECK"
+action = "review"
+expression = "int(order.amount_usd * 1e17) < 0"
+message = "Compiles, and fails at run time on orders over about $92 (an int overflow)."
+"""
+
+
+def test_a_rule_that_fails_at_run_time_reviews_its_orders_as_the_service_does(
+    data, settings, report, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rule that compiles but fails on some orders is not 'never fired': the service reviews
+    an order whose review rule fails, and so must the back-test; the failures are counted."""
+    import csv
+    import logging
+
+    candidate = tmp_path / "failing.toml"
+    candidate.write_text((PACKAGE_DIR / "rules" / "default.toml").read_text() + FAILING_RULE)
+    out, rows, saved = tmp_path / "report.json", tmp_path / "rows.csv", tmp_path / "saved.jsonl"
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(
+            backtest, ["--data", str(data), "--rules", str(candidate), "--json", str(out), "--no-progress",
+                       "--test-orders", str(rows), "--save-replay", str(saved)],
+            obj=settings, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert not [r for r in caplog.records if "failed at run time" in r.getMessage()]  # not per order
+    written = json.loads(out.read_text())
+    entry = next(r for r in written["rules"] if r["id"] == "overflowing_amount_check")
+    test_rows = list(csv.DictReader(rows.open()))
+    over = [r for r in test_rows if r["amount_usd"] and float(r["amount_usd"]) * 1e17 > 2**63]
+    assert entry["hits"] == 0 and entry["errors"] == len(over) > 0
+    assert written["test"]["rows_with_rule_errors"] == len(over)
+    assert {r["decision"] for r in over} <= {"review", "reject"}
+    assert {r["rules_decision"] for r in over} == {"review"}
+    assert report["test"]["rows_with_rule_errors"] == 0
+    assert all(r["errors"] == 0 for r in report["rules"])
+    assert f"overflowing_amount_check on {len(over)}" in " ".join(result.output.split())
+    # a saved replay keeps which rules failed on which rows
+    again = CliRunner().invoke(backtest, ["--data", str(saved), "--json", str(out), "--no-progress"],
+                               obj=settings, catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    reread = json.loads(out.read_text())
+    assert reread["systems"]["combined"] == written["systems"]["combined"]
+    assert reread["test"]["rows_with_rule_errors"] == len(over)
+
+
 def test_a_candidate_rules_file_is_checked_before_any_replay(data, settings, tmp_path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text('version = "x"\n' + CANDIDATE_RULE.replace("order.amount_usd > 200.0", "order.amount_usd >"))

@@ -67,11 +67,23 @@ _ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _CODE_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 _error_listeners: list[Callable[[str], None]] = []
 _listening: ContextVar[bool] = ContextVar("fraudscreen_rule_error_listening", default=True)
+_logging: ContextVar[bool] = ContextVar("fraudscreen_rule_error_logging", default=True)
 
 
 def on_rule_error(listener: Callable[[str], None]) -> None:
     """Call ``listener(rule_id)`` on every run-time rule failure of any rule set (metrics)."""
     _error_listeners.append(listener)
+
+
+@contextmanager
+def rule_errors_not_logged() -> Iterator[None]:
+    """Evaluate without logging each run-time failure, in this thread or task: a replay of a
+    million orders counts its failures (:attr:`RuleEvaluation.errors`) and reports them once."""
+    token = _logging.set(False)
+    try:
+        yield
+    finally:
+        _logging.reset(token)
 
 
 @contextmanager
@@ -124,6 +136,8 @@ class RuleEvaluation:
     deciding_errors: tuple[str, ...] = ()
     """The reject and review rules among :attr:`errors`: they might have stopped the order,
     so it must not be accepted silently. A failed allow rule simply did not allow."""
+    failed: tuple[RuleHit, ...] = ()
+    """The rules of :attr:`errors`, each as a hit of it would read (its code, action, message)."""
 
     @property
     def action(self) -> Action | None:
@@ -319,6 +333,7 @@ class RuleSet:
             tuple(hits),
             tuple(r.id for r in errors),
             tuple(r.id for r in errors if r.action in ("reject", "review")),
+            tuple(RuleHit(r.id, r.code, r.action, r.message) for r in errors),
         )
 
     def _fast_context(self, context: Mapping[str, Any]) -> Any:
@@ -344,7 +359,8 @@ class RuleSet:
 
     def _record_error(self, rule_id: str, what: str) -> None:
         # Only the rule id and the error class are logged: messages may quote context values.
-        logger.warning("rule %s failed at run time: %s", rule_id, what)
+        if _logging.get():
+            logger.warning("rule %s failed at run time: %s", rule_id, what)
         with self._lock:
             self.errors[rule_id] += 1
         if not _listening.get():

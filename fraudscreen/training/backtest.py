@@ -123,8 +123,12 @@ def rule_table(
     rules: RuleSet,
     model_flagged: np.ndarray | None = None,
     amounts: np.ndarray | None = None,
+    failed: Sequence[Sequence[RuleHit]] | None = None,
 ) -> list[dict[str, Any]]:
     """Per enabled rule (file order): hits on the rows, their share, frauds among them, precision, recall.
+
+    With ``failed`` (the rules that failed at run time on each row), also on how many rows
+    each failed (``errors``; None without).
 
     With ``model_flagged`` (rows the model alone reviews or rejects), also what the rule adds to
     the model: its hits on rows the model would accept, and the frauds and precision among them.
@@ -143,6 +147,8 @@ def rule_table(
             "hits": int(mask.sum()), "hit_share": _ratio(int(mask.sum()), n),
             "frauds": caught, "precision": _ratio(caught, int(mask.sum())),
             "recall": _ratio(caught, n_fraud),
+            "errors": (sum(any(f.rule_id == rule.id for f in fs) for fs in failed)
+                       if failed is not None else None),
         }
         if amounts is not None:  # the amounts of the money section, on the rule's hits
             money = money_table(amounts[mask], y[mask], {})
@@ -263,7 +269,8 @@ def compare_section(
     replayed, idx = trained.replayed, trained.test_idx
     X = replayed.X[idx][:, feature_columns(bundle)]
     y = replayed.y[idx].astype(np.int64)
-    decided = bundle_systems(bundle, X, [replayed.rule_hits[i] for i in idx])
+    deciding = replayed.deciding_hits()
+    decided = bundle_systems(bundle, X, [deciding[i] for i in idx])
     return {
         "version": bundle.version,
         "path": str(path) if path is not None else None,
@@ -351,10 +358,13 @@ def backtest_report(
     replayed, bundle, idx = trained.replayed, trained.result.bundle, trained.test_idx
     y = replayed.y[idx].astype(np.int64)
     hits = [replayed.rule_hits[i] for i in idx]
+    deciding = replayed.deciding_hits()
+    deciding = [deciding[i] for i in idx]
+    failed = [replayed.rule_errors[i] for i in idx] if replayed.rule_errors else None
     t = bundle.thresholds
-    by_rules = np.array([_RANK[rules_decision(h)] for h in hits], dtype=np.int64)
+    by_rules = np.array([_RANK[rules_decision(h)] for h in deciding], dtype=np.int64)
     decided = {"rules": Decided(by_rules, by_rules.astype(float), "decision"),
-               **bundle_systems(bundle, replayed.X[idx], hits)}
+               **bundle_systems(bundle, replayed.X[idx], deciding)}
     systems = {name: system.metrics(y, review_capacity) for name, system in decided.items()}
     model = decided["model"].decisions
     train_rows = int(trained.result.fit_rows.size + trained.result.calibration_rows.size)
@@ -407,9 +417,10 @@ def backtest_report(
             "rules_flagged_share": trained.result.report.get("rules_flagged_share"),
         },
         "rules_version": replayed.rules_version,
-        "test": {"rows": int(y.size), "frauds": int(y.sum()), "fraud_rate": _ratio(int(y.sum()), int(y.size))},
+        "test": {"rows": int(y.size), "frauds": int(y.sum()), "fraud_rate": _ratio(int(y.sum()), int(y.size)),
+                 "rows_with_rule_errors": sum(map(bool, failed)) if failed is not None else None},
         "systems": systems,
-        "rules": rule_table(y, hits, rules, model_flagged=model >= 1, amounts=amounts),
+        "rules": rule_table(y, hits, rules, model_flagged=model >= 1, amounts=amounts, failed=failed),
     }
     ours = {name: d.decisions for name, d in decided.items()}
     report["money"] = money_table(amounts, y, ours)

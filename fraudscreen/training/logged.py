@@ -155,6 +155,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
     known_at: list[float] = []
     ids: list[str] = []
     hits: list[tuple[RuleHit, ...]] = []
+    failed: list[tuple[RuleHit, ...]] = []
     sources: list[int] = []
     transaction_ids: list[str | None] = []
     segments: list[str | None] = []
@@ -204,6 +205,9 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
             known_at.append(max(label_at, at) if label else math.nan)
             ids.append(str(row.get("order_id", "")))
             hits.append(tuple(_hit(h, known) for h in rule_hits if isinstance(h, Mapping)))
+            errors = row.get("rule_errors")  # a saved replay's rules that failed at run time
+            failed.append(tuple(_hit(h, known) for h in errors if isinstance(h, Mapping))
+                          if isinstance(errors, list) else ())
             sources.append(index)
             if saved is not None:
                 transaction_ids.append(_text_or_none(row.get("transaction_id")))
@@ -233,6 +237,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
         order_ids=[ids[i] for i in order],
         skipped=sum(why.values()),
         rule_hits=[hits[i] for i in order],
+        rule_errors=[failed[i] for i in order] if saved else [],  # an export does not say
         transaction_ids=[transaction_ids[i] for i in order] if saved else [None] * int(order.size),
         source_rows=np.asarray(sources, dtype=np.int64)[order],
         rules_version=saved.get("rules_version") if saved else None,

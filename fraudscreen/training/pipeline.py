@@ -38,7 +38,9 @@ from fraudscreen.config import Settings
 from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.features import FEATURE_NAMES
+from fraudscreen.parts import rule_failed_reason
 from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.rules.engine import rule_errors_not_logged
 from fraudscreen.schema import parse_time
 from fraudscreen.screening import Parts, Screener
 from fraudscreen.training.heap import release_free_memory
@@ -88,6 +90,9 @@ class ReplayResult:
     or an ``event.transaction_id`` already replayed."""
     rule_hits: list[tuple[RuleHit, ...]] = field(default_factory=list)
     """Rules that fired on each row (without a model score: rules reading ``model`` see -1)."""
+    rule_errors: list[tuple[RuleHit, ...]] = field(default_factory=list)
+    """Rules that failed at run time on each row (the service reviews an order whose review or
+    reject rule fails); empty when the rows do not say (an ``export-training`` file)."""
     transaction_ids: list[str | None] = field(default_factory=list)
     """Each row's ``event.transaction_id``."""
     source_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -121,6 +126,16 @@ class ReplayResult:
     days after its order (and entered the later orders' profiles then), and an order is known
     to be legit once this many days have passed without a fraud label."""
 
+    def deciding_hits(self) -> list[tuple[RuleHit, ...]]:
+        """Each row's rule hits as the service decides on them: a review or reject rule that
+        failed at run time made the service review the order (never accept it silently), as
+        a review hit does, so it is added as one (code ``RULE_FAILED``). The hits themselves,
+        for the rule table, are :attr:`rule_hits`."""
+        if not any(self.rule_errors):
+            return self.rule_hits
+        return [hits + tuple(_failed_as_review(f) for f in failed if f.action in ("review", "reject"))
+                for hits, failed in zip(self.rule_hits, self.rule_errors, strict=True)]
+
     @property
     def method(self) -> Literal["replay", "saved", "logged"]:
         """``replay``: replayed now; ``saved``: read from a saved replay; ``logged``: read from
@@ -131,6 +146,12 @@ class ReplayResult:
     def described(self) -> str:
         """``replayed``, ``saved replayed`` or ``logged``: the rows, in a sentence."""
         return ROWS_DESCRIBED[self.method]
+
+
+def _failed_as_review(failed: RuleHit) -> RuleHit:
+    """A rule that failed as the review it makes the service's decision (its reason)."""
+    reason = rule_failed_reason(failed.rule_id)
+    return RuleHit(failed.rule_id, reason.code, "review", reason.message)
 
 
 def rows_summary(replayed: ReplayResult) -> str:
@@ -229,7 +250,8 @@ def replay(
     if workers is None:
         workers = default_workers(len(rows) if isinstance(rows, Sized) else None)
     why: Counter[str] = Counter()
-    with tempfile.TemporaryDirectory(prefix="fraudscreen-replay-") as tmp, _no_full_collections():
+    with tempfile.TemporaryDirectory(prefix="fraudscreen-replay-") as tmp, _no_full_collections(), \
+            rule_errors_not_logged():  # counted per row and reported once, not logged per order
         replay_settings = settings.with_overrides(data_dir=tmp, database_url=f"sqlite:///{tmp}/r.db")
         db = _open_store(store, tmp)
         geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path,
@@ -248,6 +270,7 @@ def replay(
             times: list[float] = []
             ids: list[str] = []
             hits: list[tuple[RuleHit, ...]] = []
+            failed: list[tuple[RuleHit, ...]] = []
             txs: list[str | None] = []
             sources: list[int] = []
             known_at: list[float] = []
@@ -282,6 +305,7 @@ def replay(
                 times.append(at.timestamp())
                 ids.append(record.order_id)
                 hits.append(evaluation.hits)
+                failed.append(evaluation.rule_errors)
                 txs.append(record.transaction_id)
                 sources.append(index)
                 known_at.append(label_time.timestamp() if label else math.nan)
@@ -299,6 +323,7 @@ def replay(
         order_ids=ids,
         skipped=sum(why.values()),
         rule_hits=hits,
+        rule_errors=failed,
         transaction_ids=txs,
         source_rows=np.asarray(sources, dtype=np.int64),
         rules_version=rules.version,

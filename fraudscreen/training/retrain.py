@@ -142,7 +142,7 @@ def train_on_replay(
         replayed.X, y_train, FEATURE_NAMES, event_times=times, version=version,
         data_sha256=data_sha256, seed=seed, review_capacity=review_capacity,
         min_reject_precision=min_reject_precision, test_fraction=test_fraction,
-        rule_flagged=flagged_by_rules(replayed.rule_hits) if replayed.rule_hits else None,
+        rule_flagged=flagged_by_rules(replayed.deciding_hits()) if replayed.rule_hits else None,
         period_times=replayed.event_times, rules_version=replayed.rules_version,
         warm_up_days=warm_up_days, unlabelled=unlabelled,
     )
