@@ -336,7 +336,8 @@ class ModelBundle:
                 payload = joblib.load(path)
         except Exception as exc:  # joblib/pickle raise many kinds
             reason = type(exc).__name__
-            raise ModelError(f"model bundle unreadable: {path.name} ({reason})") from exc
+            raise ModelError(f"model bundle unreadable: {path.name} ({reason}); a bundle is the "
+                             f"{BUNDLE_FILE} that `fraudscreen train` writes") from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT_MARKER:
             raise ModelError(f"not a fraudscreen model bundle: {path.name}")
         if payload.get("format_version") != FORMAT_VERSION:

@@ -287,7 +287,8 @@ def test_export_command_checks_its_times(exported: tuple[Settings, Path], tmp_pa
     settings, _ = exported
     bad = CliRunner().invoke(export_training, ["--out", str(tmp_path / "x.jsonl"),
                                                "--since", "yesterday"], obj=settings)
-    assert bad.exit_code == 2 and "--since must be an RFC 3339 time" in bad.output
+    assert bad.exit_code == 2 and "'--since': must be an RFC 3339 time such as" in bad.output
+    assert bad.output.count("2026-01-05") == 1  # one example, not two
     window = CliRunner().invoke(
         export_training, ["--out", str(tmp_path / "w.jsonl"), "--since", "2026-03-03T00:00:00Z",
                           "--until", "2026-03-04T00:00:00Z"], obj=settings, catch_exceptions=False)

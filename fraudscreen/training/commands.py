@@ -135,9 +135,8 @@ def _time_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     try:
         return parse_time(value, param.name or "")
     except InvalidRequestError as exc:
-        option = param.opts[0] if param.opts else "the time"
-        why = exc.details[0].message if exc.details else "must be an RFC 3339 time"
-        raise click.BadParameter(f"{option} {why}, e.g. 2026-01-05T00:00:00Z.") from None
+        why = exc.details[0].message if exc.details else "must be an RFC 3339 time such as '2026-01-05T00:00:00Z'"
+        raise click.BadParameter(f"{why}.") from None  # click names the option
 
 
 def _dump_json(data: Any) -> str:
