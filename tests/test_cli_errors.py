@@ -249,17 +249,57 @@ def test_no_output_replaces_the_service_s_database_secrets_or_logs(tmp_path: Pat
     data.write_text("not read: the output check fails first\n")
     for target, what in ((var / "fraudscreen.db", "the service's database"),
                          (var / "fraudscreen.db-wal", "the service's database"),
+                         (var / "nowhere" / ".." / "fraudscreen.db", "the service's database"),
                          (var / "secrets.json", "the service's secrets file"),
-                         (var / "logs" / "fraudscreen-2026-12-07.log", "in the service's log directory")):
+                         (var / "no" / "such" / ".." / ".." / "secrets.json", "the service's secrets file"),
+                         (var / "logs" / "fraudscreen-2026-12-07.log", "in the service's log directory"),
+                         (var / "logs" / "new" / ".." / "x.log", "in the service's log directory")):
         for args in (["export-training", "--out", str(target)],
                      ["backtest", "--data", str(data), "--json", str(target)],
                      ["backtest", "--data", str(data), "--save-replay", str(target)],
-                     ["simulate", "--orders", "5", "--out", str(target)]):
+                     ["simulate", "--orders", "5", "--out", str(target)],
+                     ["export", "cust-1", "--out", str(target)]):
             result = cli(tmp_path, *args)
             clean_failure(result, code=2)
             assert what in result.output, result.output
     assert {p: p.read_bytes() for p in var.iterdir() if p.is_file()} == kept
+    assert not (var / "nowhere").exists() and not (var / "no").exists()
     assert cli(tmp_path, "export-training", "--out", str(var / "training.jsonl")).exit_code == 0
+    # past the output check: the account holds nothing (an export with data: test_privacy_*)
+    assert "No data is held" in cli(tmp_path, "export", "cust-1", "--out", str(var / "cust-1.json")).output
+
+
+def test_export_writes_the_account_to_a_file_whole(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "var")
+    open_store(settings).close()  # migrate
+    screener, _ = screen_live(settings, rows[:20])
+    screener.store.close()
+    account = rows[0]["account"]["user_id"]
+    out = tmp_path / "account.json"
+    result = cli(tmp_path, "export", account, "--out", str(out))
+    assert result.exit_code == 0 and result.output == "", result.output
+    assert json.loads(out.read_text())["account_id"] == account
+    printed = cli(tmp_path, "export", account)
+    assert json.loads(printed.output)["account_id"] == account
+
+
+def test_commands_that_need_no_database_ignore_a_bad_database_url(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", "not a url")
+    result = cli(tmp_path, "simulate", "--orders", "5", "--out", str(tmp_path / "s.jsonl"))
+    assert result.exit_code == 0, result.output
+
+
+def test_train_and_its_save_replay_never_meet_through_a_missing_folder(data_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    result = cli(tmp_path, "train", "--data", str(data_file), "--out", str(out),
+                 "--save-replay", str(out / "nowhere" / ".." / "model.joblib"))
+    clean_failure(result, code=2)
+    assert "name the same file" in result.output
+    result = cli(tmp_path, "backtest", "--data", str(data_file), "--json",
+                 str(tmp_path / "nowhere" / ".." / data_file.name))
+    clean_failure(result, code=2)
+    assert "--json and --data name the same file" in " ".join(result.output.split())
 
 
 def test_train_s_outputs_and_data_must_be_files_of_their_own(data_file: Path, tmp_path: Path) -> None:
@@ -274,6 +314,9 @@ def test_train_s_outputs_and_data_must_be_files_of_their_own(data_file: Path, tm
     os.mkfifo(piped)
     for command in (["backtest"], ["train", "--out", str(out)]):
         result = cli(tmp_path, *command, "--data", str(piped))
+        clean_failure(result, code=2)
+        assert "is not a regular file" in result.output
+        result = cli(tmp_path, *command, "--data", str(data_file), "--rules", str(piped))  # never waits
         clean_failure(result, code=2)
         assert "is not a regular file" in result.output
     assert not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -52,12 +53,25 @@ def erase(ctx: click.Context, account_id: str, yes: bool) -> None:
     _echo_json(report.to_dict())
 
 
+def _output_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``--out``: a writable file that is none of the service's own (stdout for ``-``)."""
+    from fraudscreen.outputs import check_writable, refuse_service_file
+
+    if value is None or str(value) == "-":
+        return None
+    check_writable(value)
+    refuse_service_file(ctx.obj, value, "--out")
+    return value
+
+
 @click.command()
 @click.argument("account_id", callback=_account_id)
-@click.option("--out", type=click.File("w"), default="-", help="Write here (default stdout).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_output_file,
+              help="Write here, replacing the file only once complete (default stdout).")
 @click.pass_context
-def export(ctx: click.Context, account_id: str, out: Any) -> None:
+def export(ctx: click.Context, account_id: str, out: Path | None) -> None:
     """Print everything held on ACCOUNT_ID as JSON."""
+    from fraudscreen.files import replace_text
     from fraudscreen.privacy.export import export_account
 
     store, _settings = _open_store(ctx)
@@ -67,7 +81,14 @@ def export(ctx: click.Context, account_id: str, out: Any) -> None:
         raise click.ClickException(exc.message) from None
     finally:
         store.close()
-    out.write(json.dumps(data, indent=2, default=str) + "\n")
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        replace_text(out, text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out} ({exc.strerror or type(exc).__name__})") from None
 
 
 @click.command()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +13,7 @@ import click
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.files import replace_file, replace_text
+from fraudscreen.outputs import check_writable, file_identity, refuse_service_file
 from fraudscreen.training.segments import SEGMENT_FIELDS, SegmentBy
 
 if TYPE_CHECKING:
@@ -60,65 +59,11 @@ def _share() -> FiniteFloatRange:
 _DELAY = FiniteFloatRange(0.0, MAX_LABEL_DELAY_DAYS)
 
 
-def _probe_dir(directory: Path) -> None:
-    """OSError unless a file can be created in ``directory`` (also true for root on /proc)."""
-    fd, name = tempfile.mkstemp(dir=directory, prefix=".fraudscreen-write-test-")
-    os.close(fd)
-    os.unlink(name)
-
-
-def check_writable(path: Path, *, directory: bool = False) -> None:
-    """:class:`click.BadParameter` unless ``path`` (a file, or a folder) can be written.
-
-    The path may not exist yet: its nearest existing ancestor must then be a writable folder
-    (the missing folders are made when writing). Checked before any replay, not after.
-    """
-    if path.exists():
-        if path.is_dir() != directory:
-            raise click.BadParameter(f"{path} is {'a file' if directory else 'a directory'}.")
-        if not os.access(path, os.W_OK):
-            raise click.BadParameter(f"{path} is not writable.")
-        where = path if directory else path.parent
-    else:
-        where = path.parent
-        while not where.exists() and where != where.parent:
-            where = where.parent
-        if not where.is_dir():
-            raise click.BadParameter(f"{where} is not a directory.")
-    try:
-        _probe_dir(where)
-    except OSError as exc:
-        raise click.BadParameter(f"cannot write in {where} ({exc.strerror or type(exc).__name__}).") from None
-
-
 def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None:
         check_writable(value)
-        _refuse_service_file(_settings(ctx), value, param.opts[0] if param.opts else "the output")
+        refuse_service_file(_settings(ctx), value, param.opts[0] if param.opts else "the output")
     return value
-
-
-def _service_files(settings: Settings) -> dict[Any, str]:
-    """The files of the service's data directory an output must never replace, by
-    :func:`_file_identity`: its database (and SQLite's side files) and its secrets."""
-    from fraudscreen.installation import SECRETS_FILE
-    from fraudscreen.store import sqlite_file
-
-    files = {settings.data_dir / SECRETS_FILE: "the service's secrets file"}
-    database = sqlite_file(settings.resolved_database_url)
-    if database is not None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            files[Path(f"{database}{suffix}")] = "the service's database"
-    return {_file_identity(path): what for path, what in files.items()}
-
-
-def _refuse_service_file(settings: Settings, path: Path, option: str) -> None:
-    """BadParameter when ``path`` is one of :func:`_service_files` or in the log directory."""
-    what = _service_files(settings).get(_file_identity(path))
-    if what is None and _file_identity(path.parent) == _file_identity(settings.resolved_log_dir):
-        what = "in the service's log directory"
-    if what is not None:
-        raise click.BadParameter(f"{path} is {what}; write the output elsewhere.", param_hint=option)
 
 
 def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
@@ -222,25 +167,15 @@ def _check_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy, l
 def _distinct_outputs(data_path: Path, outputs: dict[str, Path | None]) -> None:
     """UsageError when an output file (option -> path) is ``--data`` or another output: the
     output would replace the file being read, or the two would overwrite each other."""
-    seen = {_file_identity(data_path): "--data"}
+    seen = {file_identity(data_path): "--data"}
     for option, path in outputs.items():
         if path is None:
             continue
-        key = _file_identity(path)
+        key = file_identity(path)
         if key in seen:
             raise click.UsageError(f"{option} and {seen[key]} name the same file ({path}); "
                                    "each output needs a file of its own")
         seen[key] = option
-
-
-def _file_identity(path: Path) -> Any:
-    """The same for two names of one file: device and inode when it exists, else its absolute
-    path with links resolved."""
-    try:
-        info = path.stat()
-    except OSError:
-        return path.resolve()
-    return info.st_dev, info.st_ino
 
 
 def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -249,6 +184,8 @@ def _rules_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
     from fraudscreen.rules import RuleSet
 
     if value is not None:
+        if not value.is_file():  # a pipe would be read empty the second time, or never end
+            raise click.BadParameter(f"{value} is not a regular file; it is read more than once.")
         try:
             RuleSet.load(value)
         except FraudscreenError as exc:
@@ -349,7 +286,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 
     model_files = {f"--out's {name}": out / name for name in (BUNDLE_FILE, *CARD_FILES)}
     for path in model_files.values():
-        _refuse_service_file(_settings(ctx), path, "--out")
+        refuse_service_file(_settings(ctx), path, "--out")
     _check_options(ctx, data_path, segment_by, label_delay_days, rules_path,
                    {**model_files, "--save-replay": save_replay_path})
     try:

@@ -1,0 +1,92 @@
+"""Where a command may write: a writable place, and never over the service's own files.
+
+Every output of the command line (reports, exports, simulated orders, model bundles) is
+checked before anything is read or computed: a typo must not replace the database, the
+secrets file that keys the e-mail hashes, or a log file, nor fail after a long replay.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fraudscreen.config import Settings
+from fraudscreen.errors import StoreError
+
+__all__ = ["check_writable", "file_identity", "refuse_service_file", "service_file"]
+
+_SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def file_identity(path: Path) -> Any:
+    """The same for every name of one file (links, ``..`` through folders that do not exist):
+    device and inode when it exists, else its absolute path with links resolved."""
+    resolved = Path(path).resolve()
+    try:
+        info = resolved.stat()
+    except OSError:
+        return resolved
+    return info.st_dev, info.st_ino
+
+
+def service_file(settings: Settings, path: Path) -> str | None:
+    """What ``path`` is to the service, when it is one of its own files: its SQLite database
+    or a side file of it, its secrets file, or a file in its log directory; else None."""
+    from fraudscreen.installation import SECRETS_FILE
+    from fraudscreen.store import sqlite_file
+
+    target = file_identity(path)
+    if target == file_identity(settings.data_dir / SECRETS_FILE):
+        return "the service's secrets file"
+    try:
+        database = sqlite_file(settings.resolved_database_url)
+    except StoreError:  # not a database URL: the commands that open it say so
+        database = None
+    if database is not None and target in {file_identity(Path(f"{database}{suffix}"))
+                                            for suffix in _SQLITE_SIDE_FILES}:
+        return "the service's database"
+    if file_identity(Path(path).resolve().parent) == file_identity(settings.resolved_log_dir):
+        return "in the service's log directory"
+    return None
+
+
+def refuse_service_file(settings: Settings, path: Path, option: str) -> None:
+    """:class:`click.BadParameter` (naming ``option``) when ``path`` is :func:`service_file`."""
+    what = service_file(settings, path)
+    if what is not None:
+        raise click.BadParameter(f"{path} is {what}; write the output elsewhere.", param_hint=option)
+
+
+def _probe_dir(directory: Path) -> None:
+    """OSError unless a file can be created in ``directory`` (also true for root on /proc)."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".fraudscreen-write-test-")
+    os.close(fd)
+    os.unlink(name)
+
+
+def check_writable(path: Path, *, directory: bool = False) -> None:
+    """:class:`click.BadParameter` unless ``path`` (a file, or a folder) can be written.
+
+    The path may not exist yet: its nearest existing ancestor must then be a writable folder
+    (the missing folders are made when writing). Checked before any replay, not after.
+    """
+    if path.exists():
+        if path.is_dir() != directory:
+            raise click.BadParameter(f"{path} is {'a file' if directory else 'a directory'}.")
+        if not os.access(path, os.W_OK):
+            raise click.BadParameter(f"{path} is not writable.")
+        where = path if directory else path.parent
+    else:
+        where = path.parent
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        if not where.is_dir():
+            raise click.BadParameter(f"{where} is not a directory.")
+    try:
+        _probe_dir(where)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write in {where} ({exc.strerror or type(exc).__name__}).") from None
