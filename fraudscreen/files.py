@@ -7,8 +7,10 @@ any, as it was, and no partial file behind.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -23,7 +25,7 @@ def replace_file(path: Path, write: Callable[[Path], T]) -> T:
     compression), then rename it to ``path``; what ``write`` returned. The folder is created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial{path.suffix}")
+    partial = _partial_name(path)
     try:
         result = write(partial)
         os.replace(partial, path)
@@ -35,22 +37,47 @@ def replace_file(path: Path, write: Callable[[Path], T]) -> T:
 
 def replace_files(writes: Mapping[Path, Callable[[Path], object]]) -> None:
     """Replace several files together: every ``write`` to its hidden file first, then the
-    renames. A failed or interrupted write leaves every file as it was (a model and its card
-    never disagree), and no partial file behind."""
+    renames; a rename that fails puts back the files already renamed. A failed or interrupted
+    run leaves every file as it was (a model and its card never disagree), and no partial
+    file behind."""
     partials: dict[Path, Path] = {}
+    previous: dict[Path, Path] = {}  # a target's earlier file, kept under a second name
+    renamed: list[Path] = []
     try:
         for path, write in writes.items():
             path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            partials[path] = partial = path.with_name(
-                f".{path.name}.{secrets.token_hex(6)}.partial{path.suffix}")
+            partials[path] = partial = _partial_name(path)
             write(partial)
+        for path in partials:
+            if path.is_dir():  # os.replace would fail part-way through the renames
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+            if path.is_file():
+                previous[path] = kept = path.with_name(f".{path.name}.{secrets.token_hex(6)}.previous")
+                try:
+                    os.link(path, kept)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(path, kept)
         for path, partial in partials.items():
             os.replace(partial, path)
+            renamed.append(path)
     except BaseException:
+        for path in renamed:
+            if path in previous:
+                os.replace(previous.pop(path), path)
+            else:
+                path.unlink(missing_ok=True)
         for partial in partials.values():
             partial.unlink(missing_ok=True)
         raise
+    finally:
+        for kept in previous.values():
+            kept.unlink(missing_ok=True)
+
+
+def _partial_name(path: Path) -> Path:
+    """A hidden name beside ``path``, with its last suffix (which may choose the compression)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial{path.suffix}")
 
 
 def text_writer(text: str) -> Callable[[Path], object]:

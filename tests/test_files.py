@@ -62,3 +62,30 @@ def test_files_replaced_together_are_all_new_or_all_as_they_were(tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib", "model_card.json"]
     replace_files({bundle: text_writer("v2 model"), card: text_writer("v2 card")})
     assert (bundle.read_text(), card.read_text()) == ("v2 model", "v2 card")
+
+
+def test_a_rename_that_fails_puts_back_the_files_renamed_before_it(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle, card, notes = tmp_path / "model.joblib", tmp_path / "model_card.json", tmp_path / "MODEL_CARD.md"
+    replace_files({bundle: text_writer("v1 model"), card: text_writer("v1 card")})
+    notes.mkdir()  # a folder where the last file goes: refused before any rename
+    with pytest.raises(IsADirectoryError):
+        replace_files({bundle: text_writer("v2"), card: text_writer("v2"), notes: text_writer("v2")})
+    assert (bundle.read_text(), card.read_text()) == ("v1 model", "v1 card")
+    notes.rmdir()
+    import os
+
+    real_replace, calls = os.replace, []
+
+    def second_rename_fails(src: Path, dst: Path) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_rename_fails)
+    with pytest.raises(OSError, match="Input/output error"):
+        replace_files({bundle: text_writer("v2"), card: text_writer("v2"), notes: text_writer("v2")})
+    monkeypatch.undo()
+    assert (bundle.read_text(), card.read_text()) == ("v1 model", "v1 card")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib", "model_card.json"]

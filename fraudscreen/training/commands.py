@@ -286,6 +286,11 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 
     model_files = {f"--out's {name}": out / name for name in (BUNDLE_FILE, *CARD_FILES)}
     for path in model_files.values():
+        try:
+            check_writable(path)
+        except click.BadParameter as exc:
+            exc.param_hint = "--out"
+            raise
         refuse_service_file(_settings(ctx), path, "--out")
     _check_options(ctx, data_path, segment_by, label_delay_days, rules_path,
                    {**model_files, "--save-replay": save_replay_path})
