@@ -545,7 +545,7 @@ def test_a_rule_that_fails_at_run_time_reviews_its_orders_as_the_service_does(
     assert {r["rules_decision"] for r in over} == {"review"}
     assert report["test"]["rows_with_rule_errors"] == 0
     assert all(r["errors"] == 0 for r in report["rules"])
-    assert f"overflowing_amount_check on {len(over)}" in " ".join(result.output.split())
+    assert f"overflowing_amount_check (review) on {len(over)}" in " ".join(result.output.split())
     # a saved replay keeps which rules failed on which rows
     again = CliRunner().invoke(backtest, ["--data", str(saved), "--json", str(out), "--no-progress"],
                                obj=settings, catch_exceptions=False)
@@ -553,6 +553,14 @@ def test_a_rule_that_fails_at_run_time_reviews_its_orders_as_the_service_does(
     reread = json.loads(out.read_text())
     assert reread["systems"]["combined"] == written["systems"]["combined"]
     assert reread["test"]["rows_with_rule_errors"] == len(over)
+    # the configured rules lack the candidate rule: the rows name it, so the table keeps it
+    again_entry = next(r for r in reread["rules"] if r["id"] == "overflowing_amount_check")
+    assert again_entry["errors"] == len(over) and again_entry["action"] == "review"
+    assert f"overflowing_amount_check (review) on {len(over)}" in " ".join(again.output.split())
+    # an allow rule that fails simply does not allow: the line says so
+    allow = {**written, "rules": [{**entry, "action": "allow"}]}
+    printed = " ".join(_printed(allow).split())
+    assert "A failed allow rule does not allow the order." in printed and "A failed review" not in printed
 
 
 def test_a_candidate_rules_file_is_checked_before_any_replay(data, settings, tmp_path) -> None:

@@ -125,7 +125,8 @@ def rule_table(
     amounts: np.ndarray | None = None,
     failed: Sequence[Sequence[RuleHit]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per enabled rule (file order): hits on the rows, their share, frauds among them, precision, recall.
+    """Per enabled rule (file order), then per rule the rows name that ``rules`` lacks (in the
+    order first named): hits on the rows, their share, frauds among them, precision, recall.
 
     With ``failed`` (the rules that failed at run time on each row), also on how many rows
     each failed (``errors``; None without).
@@ -136,18 +137,23 @@ def rule_table(
     amounts among its hits: what the rule would stop, in money.
     """
     n, n_fraud = int(y.size), int(y.sum())
+    listed = [(rule.id, rule.code, rule.action) for rule in rules.rules if rule.enabled]
+    known = {rule_id for rule_id, _, _ in listed}
+    for row in (*hits, *(failed or ())):  # rules the rows name that ``rules`` lacks: those of
+        for h in row:                     # a saved replay's own rules file, or of the past
+            if h.rule_id not in known:
+                known.add(h.rule_id)
+                listed.append((h.rule_id, h.code, h.action))
     table = []
-    for rule in rules.rules:
-        if not rule.enabled:
-            continue
-        mask = np.fromiter((any(h.rule_id == rule.id for h in hs) for hs in hits), bool, count=n)
+    for rule_id, code, action in listed:
+        mask = np.fromiter((any(h.rule_id == rule_id for h in hs) for hs in hits), bool, count=n)
         caught = int(y[mask].sum())
         entry: dict[str, Any] = {
-            "id": rule.id, "code": rule.code, "action": rule.action,
+            "id": rule_id, "code": code, "action": action,
             "hits": int(mask.sum()), "hit_share": _ratio(int(mask.sum()), n),
             "frauds": caught, "precision": _ratio(caught, int(mask.sum())),
             "recall": _ratio(caught, n_fraud),
-            "errors": (sum(any(f.rule_id == rule.id for f in fs) for fs in failed)
+            "errors": (sum(any(f.rule_id == rule_id for f in fs) for fs in failed)
                        if failed is not None else None),
         }
         if amounts is not None:  # the amounts of the money section, on the rule's hits

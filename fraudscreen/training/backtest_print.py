@@ -134,12 +134,16 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
                       str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
                       _fmt(r.get("beyond_model_precision"), True))
     console.print(rules)
-    failing = [f"{r['id']} on {r['errors']}" for r in report["rules"] if r.get("errors")]
+    failing = [r for r in report["rules"] if r.get("errors")]
     if failing:
+        actions = {r["action"] for r in failing}
         console.print(
-            f"Rules that failed at run time on the {report['test'].get('rows_with_rule_errors')} test rows "
-            f"they could not be evaluated on: {', '.join(failing)}. A failed review or reject rule "
-            "makes the service review the order, as it does here; fix the rule before it goes live.",
+            f"Rules failed at run time on {report['test'].get('rows_with_rule_errors')} test rows: "
+            + ", ".join(f"{r['id']} ({r['action']}) on {r['errors']}" for r in failing) + "."
+            + (" A failed review or reject rule makes the service review the order, as it does here."
+               if actions & {"review", "reject"} else "")
+            + (" A failed allow rule does not allow the order." if "allow" in actions else "")
+            + " Fix the rule before it goes live.",
             soft_wrap=not console.is_terminal,
         )
     _print_rules_in_money(report["rules"], console)
