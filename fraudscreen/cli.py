@@ -194,7 +194,20 @@ def _key_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise click.BadParameter(f"must be at most {MAX_KEY_NAME} characters.")
     if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in name):
         raise click.BadParameter("must hold no tabs, line breaks or other control characters.")
+    _refuse_personal_text(name)
     return name
+
+
+def _refuse_personal_text(text: str) -> None:
+    """:class:`click.BadParameter` when ``text`` (a name or an id kept and shown as it is) holds
+    a full card number or an e-mail address: neither is ever stored raw."""
+    from fraudscreen.enrich.card import find_card_numbers
+    from fraudscreen.enrich.email import EMAIL_IN_TEXT
+
+    if find_card_numbers(text):
+        raise click.BadParameter("looks like a full card number, which is never stored.")
+    if EMAIL_IN_TEXT.search(text):
+        raise click.BadParameter("must not hold an e-mail address, which is never stored raw.")
 
 
 @apikeys.command("create")

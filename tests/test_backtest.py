@@ -375,14 +375,15 @@ def test_a_mixed_scenario_gives_frauds_caught_and_good_orders_stopped_apart(repl
 
 def test_text_from_the_data_prints_as_it_is_never_as_markup(replayed, settings) -> None:
     """Segments, rule and model versions come from files: rich must not read them as tags."""
-    odd = ["[/]", "[bold red]promo[/bold red]"]
-    tagged = dataclasses.replace(replayed, segments=[odd[i % 2] for i in range(replayed.y.size)],
-                                 rules_version="[/]v1")
+    odd = ["[/]", "[bold red]promo[/bold red]", "ends in a backslash\\"]
+    tagged = dataclasses.replace(replayed, segments=[odd[i % 3] for i in range(replayed.y.size)],
+                                 rules_version="[/]v1\\")
     report = _report(tagged, settings)
     report["model"]["version"] = "[red]m[/red]"
     printed = _printed(report)
-    for text in (*odd, "rules [/]v1", "Model [red]m[/red]"):
+    for text in (*odd, "rules [/]v1\\", "Model [red]m[/red]"):
         assert text in printed
+    assert "backslash\\\\" not in printed and "v1\\\\" not in printed  # one backslash, as written
 
 
 def test_rows_without_a_scenario_give_no_scenario_table(replayed, settings) -> None:
@@ -393,7 +394,7 @@ def test_rows_without_a_scenario_give_no_scenario_table(replayed, settings) -> N
     assert segment_of("scenario", {"scenario": "order 2026-01-05"}, order, prepared) == "order 2026-01-05"  # type: ignore[arg-type]
     # counts as none, never skips the row; nor is personal data printed as a segment
     for odd in (7, "", "x" * 101, None, ["card_testing"], "4111111111111111", "promo 4111 1111 1111 1111",
-                "john.doe@example.com"):
+                "john.doe@example.com", "jane＠example.org"):
         assert segment_of("scenario", {"scenario": odd}, order, prepared) is None  # type: ignore[arg-type]
 
 

@@ -375,7 +375,8 @@ def test_an_interrupted_simulate_keeps_the_previous_file(tmp_path: Path) -> None
 
 # --- store commands --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["", "   ", "a\tb", "line\nbreak", "x" * 201])
+@pytest.mark.parametrize("name", ["", "   ", "a\tb", "line\nbreak", "x" * 201, "4111 1111 1111 1111",
+                                  "bob@example.com", "bob＠example.com"])
 def test_apikeys_create_refuses_bad_names(name: str, tmp_path: Path) -> None:
     clean_failure(cli(tmp_path, "apikeys", "create", "--name", name), code=2)
     assert not (tmp_path / "var").exists()  # refused before the database is opened
@@ -644,6 +645,14 @@ def test_a_sqlite_uri_flag_that_is_off_or_unreadable(tmp_path: Path) -> None:
         assert sqlite_file(f"sqlite:///file:db.sqlite?uri={spelling}") == Path("file:db.sqlite")
     with pytest.raises(StoreError, match="uri flag"):
         sqlite_file("sqlite:///file:db.sqlite?uri=maybe")
+
+
+@pytest.mark.parametrize("command", ["erase", "export"])
+def test_an_account_id_that_is_a_card_number_is_refused(command: str, tmp_path: Path) -> None:
+    """The audit log keeps the id it was asked for: never a card number."""
+    output = clean_failure(cli(tmp_path, command, "4111-1111-1111-1111", "--yes")
+                           if command == "erase" else cli(tmp_path, command, "4111-1111-1111-1111"), code=2)
+    assert "card number" in output and "4111" not in output
 
 
 def test_lists_add_refuses_an_email_address_in_the_note(tmp_path: Path) -> None:

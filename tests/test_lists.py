@@ -83,7 +83,8 @@ def test_a_note_over_the_limit_is_refused_not_cut() -> None:
     assert f"at most {NOTE_MAX} characters" in info.value.details[0].message
 
 
-@pytest.mark.parametrize("note", ["a\x00b", "\ud800", 7])
+@pytest.mark.parametrize("note", ["a\x00b", "\ud800", 7, "line1\nfake\tblock\tip\t6.6.6.6", "x\rOVERWRITE",
+                                  "ask jane＠example．org"])
 def test_a_note_no_database_can_hold_is_refused(note: object) -> None:
     with pytest.raises(InvalidRequestError) as info:
         make_list_entry("block", "device_id", "d", note)  # type: ignore[arg-type]

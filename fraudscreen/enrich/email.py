@@ -25,8 +25,9 @@ __all__ = [
     "normalise_email",
 ]
 
-EMAIL_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")  # \w: any script
-"""An email address anywhere in free text: what the logs mask and list notes refuse."""
+EMAIL_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+[@＠﹫][\w-]+(?:[.．。｡][\w-]+)+")  # \w: any script
+"""An email address anywhere in free text: what the logs mask and list notes refuse. The
+full-width and small at signs and dots (``jane＠example．org``) count as theirs."""
 
 # fmt: off
 FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(

@@ -23,9 +23,15 @@ def _open_store(ctx: click.Context) -> tuple[Any, Settings]:
 
 
 def _account_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Refuse an empty (or blank) account id: it names no account."""
+    """Refuse an empty (or blank) account id: it names no account; and one that holds a card
+    number, which no stored order has (the score endpoint refuses it) and the audit log would
+    keep as the target."""
+    from fraudscreen.enrich.card import find_card_numbers
+
     if not value.strip():
         raise click.BadParameter("must not be empty.")
+    if find_card_numbers(value):
+        raise click.BadParameter("looks like a full card number; no account has one as its id.")
     return value
 
 

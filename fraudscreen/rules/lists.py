@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -148,8 +149,8 @@ def _note(note: object) -> str:
     note = note.strip()
     if len(note) > NOTE_MAX:
         raise _bad("/note", f"note must be at most {NOTE_MAX} characters (it has {len(note)})")
-    if "\x00" in note:
-        raise _bad("/note", "note must not contain NUL characters")
+    if any(unicodedata.category(c) == "Cc" for c in note):  # a forged line in `lists show`
+        raise _bad("/note", "note must be one line: no tabs, line breaks or other control characters")
     if EMAIL_IN_TEXT.search(note):  # raw emails are never kept (P2): a list holds their hash
         raise _bad("/note", "note must not hold an email address (emails are kept only as a "
                             "keyed hash: list the account's email_hash instead)")

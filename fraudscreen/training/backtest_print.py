@@ -45,7 +45,10 @@ def _escaped(value: Any) -> Any:
     from rich.markup import escape
 
     if isinstance(value, str):
-        return escape(value)
+        escaped = escape(value)
+        # rich doubles a final backslash (it would escape a tag after it); no tag follows a
+        # value here: each is a table cell or is followed by text, so keep it single
+        return escaped[:-1] if value.endswith("\\") and escaped.endswith("\\\\") else escaped
     if isinstance(value, dict):
         return {_escaped(k): _escaped(v) for k, v in value.items()}
     if isinstance(value, list):

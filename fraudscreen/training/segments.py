@@ -66,7 +66,9 @@ def segment_name(raw: Any) -> str | None:
     to every output of a back-test); None otherwise."""
     from fraudscreen.enrich.card import find_card_numbers
 
-    if not isinstance(raw, str) or not 0 < len(raw) <= MAX_SCENARIO_LENGTH or "@" in raw:
+    if not isinstance(raw, str) or not 0 < len(raw) <= MAX_SCENARIO_LENGTH:
+        return None
+    if any(at in raw for at in "@＠﹫"):  # an address, or part of one
         return None
     return None if find_card_numbers(raw) else raw
 
