@@ -75,6 +75,20 @@ def test_every_read_of_personal_data_is_audited_without_personal_details(client,
     assert {r[2] for r in rows[baseline:-1]} == {"[erased]"}
 
 
+@pytest.mark.parametrize("method, path", [("get", "/v1/accounts/4111111111111111/export"),
+                                          ("get", "/v1/accounts/4111 1111 1111 1111/profile"),
+                                          ("delete", "/v1/accounts/4111-1111-1111-1111")])
+def test_an_account_id_that_is_a_card_number_is_refused_and_not_audited(client, keys, method, path) -> None:
+    """The score endpoint refuses such an id, so no account has one; the audit log would keep it."""
+    store = client.application.extensions["fraudscreen"].store
+    before = audit_rows(store)
+    answer = getattr(client, method)(path, headers=auth(keys["admin"]))
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["code"] == "card_number_refused"
+    assert "4111" not in answer.get_data(as_text=True)
+    assert audit_rows(store) == before
+
+
 def test_export_holds_everything_and_no_raw_email(client, keys) -> None:
     answer = scored(client, keys["score"])
     client.post(f"/v1/orders/{answer['id']}/outcome", json={"outcome": "not_fraud"},

@@ -12,7 +12,7 @@ from werkzeug.routing import PathConverter
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError, RequestTooLargeError
-from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time
+from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time, refuse_card_numbers
 from fraudscreen.screening import Screener
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
@@ -143,6 +143,7 @@ def report_outcome(order_id: str) -> Response:
 @require_scope("score")
 def account_profile(account_id: str) -> Response:
     """The account fraud profile as of now (or ``?at=`` an RFC 3339 time)."""
+    refuse_card_numbers({"account_id": account_id})  # no account has one; the audit keeps ids
     at = parse_time(request.args["at"], "/at") if "at" in request.args else datetime.now(UTC)
     profile = _screener().sql_store.get_profile(account_id, at=at)
     _screener().sql_store.audit(g.api_key.name, "profile.read", account_id)  # policy P4

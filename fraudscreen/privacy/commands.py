@@ -26,12 +26,15 @@ def _account_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """Refuse an empty (or blank) account id: it names no account; and one that holds a card
     number, which no stored order has (the score endpoint refuses it) and the audit log would
     keep as the target."""
-    from fraudscreen.enrich.card import find_card_numbers
+    from fraudscreen.errors import CardNumberRefusedError
+    from fraudscreen.schema import refuse_card_numbers
 
     if not value.strip():
         raise click.BadParameter("must not be empty.")
-    if find_card_numbers(value):
-        raise click.BadParameter("looks like a full card number; no account has one as its id.")
+    try:
+        refuse_card_numbers({"account_id": value})
+    except CardNumberRefusedError:
+        raise click.BadParameter("looks like a full card number; no account has one as its id.") from None
     return value
 
 

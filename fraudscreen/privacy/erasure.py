@@ -12,6 +12,7 @@ from typing import Any
 
 from fraudscreen.config import ENV_PREFIX, Settings
 from fraudscreen.log_rewrite import rewrite_logs
+from fraudscreen.schema import refuse_card_numbers
 from fraudscreen.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
     can be after the first pass. With ``erasure_keep_fraud_hashes`` the email hashes of
     confirmed-fraud orders stay on the block list, and the report says so.
     """
+    refuse_card_numbers({"account_id": account_id})  # no account has one; the audit keeps ids
     log_dir = settings.resolved_log_dir
     before = store.account_identifiers(account_id)
     files, lines = rewrite_logs(log_dir, before.all())

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fraudscreen.errors import NotFoundError
+from fraudscreen.schema import refuse_card_numbers
 from fraudscreen.store import Store
 
 EXPORT_FORMAT = "fraudscreen-account-export-1"
@@ -23,6 +24,7 @@ def export_account(store: Store, account_id: str, *, actor: str) -> dict[str, An
 
     NotFoundError when nothing is held on the account.
     """
+    refuse_card_numbers({"account_id": account_id})  # no account has one; the audit keeps ids
     data = store.export_account(account_id)
     if data is None:
         raise NotFoundError("No data is held on this account.")
