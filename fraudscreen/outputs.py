@@ -17,7 +17,7 @@ import click
 from fraudscreen.config import Settings
 from fraudscreen.errors import StoreError
 
-__all__ = ["check_writable", "file_identity", "refuse_service_file", "service_file"]
+__all__ = ["check_output", "check_writable", "file_identity", "refuse_service_file", "service_file"]
 
 _SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
@@ -52,6 +52,17 @@ def service_file(settings: Settings, path: Path) -> str | None:
     if file_identity(Path(path).resolve().parent) == file_identity(settings.resolved_log_dir):
         return "in the service's log directory"
     return None
+
+
+def check_output(settings: Settings, path: Path, option: str) -> None:
+    """:class:`click.BadParameter` (naming ``option``) unless ``path`` is a file that can be
+    written (:func:`check_writable`) and none of the service's own (:func:`service_file`)."""
+    try:
+        check_writable(path)
+    except click.BadParameter as exc:
+        exc.param_hint = option
+        raise
+    refuse_service_file(settings, path, option)
 
 
 def refuse_service_file(settings: Settings, path: Path, option: str) -> None:

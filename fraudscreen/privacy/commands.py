@@ -64,12 +64,11 @@ def erase(ctx: click.Context, account_id: str, yes: bool) -> None:
 
 def _output_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """``--out``: a writable file that is none of the service's own (stdout for ``-``)."""
-    from fraudscreen.outputs import check_writable, refuse_service_file
+    from fraudscreen.outputs import check_output
 
     if value is None or str(value) == "-":
         return None
-    check_writable(value)
-    refuse_service_file(ctx.obj, value, "--out")
+    check_output(ctx.obj, value, "--out")
     return value
 
 

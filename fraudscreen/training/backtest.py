@@ -264,10 +264,11 @@ def overlap_warning(version: str, overlap: dict[str, Any], test_rows: int) -> st
 
 def compare_section(
     bundle: ModelBundle, trained: TrainedReplay, *, path: Path | None, capacity: float,
-    data_sha256: str | None = None,
+    hits: Sequence[Sequence[RuleHit]], data_sha256: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Decided]]:
     """Another bundle (say, the one in production) on the same test rows, with its own
-    thresholds; and its systems, for the intervals.
+    thresholds; and its systems, for the intervals. ``hits``: the test rows' rule hits as the
+    service decides on them (:meth:`~fraudscreen.training.pipeline.ReplayResult.deciding_hits`).
 
     With the keys of :func:`training_overlap`: ``trained_on_this_data`` is true when some test
     rows fall in the period the bundle was trained on, or it was trained on this very file.
@@ -275,8 +276,7 @@ def compare_section(
     replayed, idx = trained.replayed, trained.test_idx
     X = replayed.X[idx][:, feature_columns(bundle)]
     y = replayed.y[idx].astype(np.int64)
-    deciding = replayed.deciding_hits()
-    decided = bundle_systems(bundle, X, [deciding[i] for i in idx])
+    decided = bundle_systems(bundle, X, hits)
     return {
         "version": bundle.version,
         "path": str(path) if path is not None else None,
@@ -364,8 +364,8 @@ def backtest_report(
     replayed, bundle, idx = trained.replayed, trained.result.bundle, trained.test_idx
     y = replayed.y[idx].astype(np.int64)
     hits = [replayed.rule_hits[i] for i in idx]
-    deciding = replayed.deciding_hits()
-    deciding = [deciding[i] for i in idx]
+    every_row = replayed.deciding_hits()
+    deciding = [every_row[i] for i in idx]
     failed = [replayed.rule_errors[i] for i in idx] if replayed.rule_errors else None
     t = bundle.thresholds
     by_rules = np.array([_RANK[rules_decision(h)] for h in deciding], dtype=np.int64)
@@ -439,8 +439,8 @@ def backtest_report(
         report["segments"] = segment_table(y, segments, ours)
     theirs = None
     if compare is not None:
-        compared, theirs = compare_section(compare[0], trained, path=compare[1],
-                                           capacity=review_capacity, data_sha256=data_sha256)
+        compared, theirs = compare_section(compare[0], trained, path=compare[1], capacity=review_capacity,
+                                           hits=deciding, data_sha256=data_sha256)
         their_decisions = {name: d.decisions for name, d in theirs.items()}
         compared["money"] = money_table(amounts, y, their_decisions)
         compared["calibration"] = reliability(y, theirs["model"].score)

@@ -13,7 +13,7 @@ import click
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.files import replace_file, replace_text
-from fraudscreen.outputs import check_writable, file_identity, refuse_service_file
+from fraudscreen.outputs import check_output, check_writable, file_identity
 from fraudscreen.training.segments import SEGMENT_FIELDS, SegmentBy
 
 if TYPE_CHECKING:
@@ -61,8 +61,7 @@ _DELAY = FiniteFloatRange(0.0, MAX_LABEL_DELAY_DAYS)
 
 def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None:
-        check_writable(value)
-        refuse_service_file(_settings(ctx), value, param.opts[0] if param.opts else "the output")
+        check_output(_settings(ctx), value, param.opts[0] if param.opts else "the output")
     return value
 
 
@@ -286,12 +285,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 
     model_files = {f"--out's {name}": out / name for name in (BUNDLE_FILE, *CARD_FILES)}
     for path in model_files.values():
-        try:
-            check_writable(path)
-        except click.BadParameter as exc:
-            exc.param_hint = "--out"
-            raise
-        refuse_service_file(_settings(ctx), path, "--out")
+        check_output(_settings(ctx), path, "--out")
     _check_options(ctx, data_path, segment_by, label_delay_days, rules_path,
                    {**model_files, "--save-replay": save_replay_path})
     try:
