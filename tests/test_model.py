@@ -114,9 +114,9 @@ def test_a_feature_never_known_in_training_does_not_stop_it(data: tuple, tmp_pat
     X[:, 3] = np.nan  # say, no GeoIP database: that feature is never known
     r = train_model(X, y, NAMES, event_times=np.arange(len(y)), version="nan", data_sha256="0" * 64)
     assert r.report["features_always_missing"] == [NAMES[3]]
-    from fraudscreen.training.card import write_model_card
+    from fraudscreen.training.card import write_bundle_with_card
 
-    write_model_card(r, tmp_path, data_path=tmp_path / "orders.jsonl")
+    write_bundle_with_card(r, tmp_path, data_path=tmp_path / "orders.jsonl")
     assert f"Never known in the training rows (no split uses them): `{NAMES[3]}`" in (
         tmp_path / "MODEL_CARD.md").read_text()
     assert r.bundle.predict_proba(X[:5]).shape == (5,)

@@ -17,6 +17,7 @@ from typing import Any
 from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_files, text_writer
+from fraudscreen.model import BUNDLE_FILE
 from fraudscreen.training.drift import LARGE, MODERATE
 from fraudscreen.training.reliability import percent
 
@@ -271,13 +272,16 @@ def _drift_lines(report: dict[str, Any]) -> list[str]:
                   ("feature", "PSI", "train mean", "test mean"), rows)
 
 
-def write_model_card(
+def write_bundle_with_card(
     result: Any, out_dir: Path, *, data_path: Path, skipped: int = 0,
     backtest: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``model_card.json`` and ``MODEL_CARD.md`` beside the bundle, both or neither."""
+    """Write the bundle (``model.joblib``) and its card (``model_card.json``, ``MODEL_CARD.md``)
+    into ``out_dir``: the three files or none (:func:`~fraudscreen.files.replace_files`), so a
+    service reloading the folder never finds a model beside another model's card."""
     texts = model_card_texts(result, data_path=data_path, skipped=skipped, backtest=backtest)
-    replace_files({out_dir / name: text_writer(text) for name, text in texts.items()})
+    replace_files({out_dir / BUNDLE_FILE: result.bundle.write,
+                   **{out_dir / name: text_writer(text) for name, text in texts.items()}})
 
 
 def model_card_texts(

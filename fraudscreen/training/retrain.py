@@ -19,8 +19,6 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import rule_decision
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES
-from fraudscreen.files import replace_files, text_writer
-from fraudscreen.model import BUNDLE_FILE
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.pipeline import (
     Labels,
@@ -222,7 +220,7 @@ def train_from_file(
     (:func:`~fraudscreen.training.pipeline.load_labelled`).
     """
     from fraudscreen.training.backtest import backtest_report
-    from fraudscreen.training.card import model_card_texts
+    from fraudscreen.training.card import write_bundle_with_card
 
     data_hash = file_sha256(data_path)
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
@@ -241,7 +239,5 @@ def train_from_file(
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
     ).report
     result = trained.result
-    card = model_card_texts(result, data_path=data_path, skipped=replayed.skipped, backtest=report)
-    replace_files({out_dir / BUNDLE_FILE: result.bundle.write,
-                   **{out_dir / name: text_writer(text) for name, text in card.items()}})
+    write_bundle_with_card(result, out_dir, data_path=data_path, skipped=replayed.skipped, backtest=report)
     return result
