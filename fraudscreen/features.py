@@ -228,18 +228,24 @@ _ORDER_PARTS = ("ip", "email", "billing", "shipping", "card", "phone", "device",
 """The parts :func:`order_context` gives after ``order``, in the context's order."""
 
 
-def feature_log(vector: np.ndarray, rule_hits: Iterable[tuple[str, str]]) -> dict[str, Any]:
+def feature_log(vector: np.ndarray, rule_hits: Iterable[tuple[str, str]],
+                rule_errors: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
     """What the store keeps of a screened order's features: JSON-ready, no personal data.
 
-    ``{"schema": FEATURE_SCHEMA, "x": [...], "rules": [[rule id, action], ...]}``; a missing
-    value (NaN) is ``null``. Exported with the order's label, these are training rows that are
-    point-in-time correct by construction: the live service computed them at the time.
+    ``{"schema": FEATURE_SCHEMA, "x": [...], "rules": [[rule id, action], ...]}``, plus
+    ``"rule_errors"`` (the same pairs) when a rule failed at run time; a missing value (NaN) is
+    ``null``. Exported with the order's label, these are training rows that are point-in-time
+    correct by construction: the live service computed them at the time.
     """
-    return {
+    logged: dict[str, Any] = {
         "schema": FEATURE_SCHEMA,
         "x": [None if math.isnan(v) else v for v in vector.tolist()],
         "rules": [list(hit) for hit in rule_hits],
     }
+    failed = [list(rule) for rule in rule_errors]
+    if failed:
+        logged["rule_errors"] = failed
+    return logged
 
 
 def feature_vector(context: Mapping[str, Any]) -> np.ndarray:

@@ -365,7 +365,8 @@ class Screener:
             decision=outcome.decision,
             risk_score=result.risk_score if result.risk_score is not None else -1.0,
             response=result.to_dict() if build_response else {},
-            features=feature_log(vector, ((h.rule_id, h.action) for h in hits)),
+            features=feature_log(vector, ((h.rule_id, h.action) for h in hits),
+                                 ((f.rule_id, f.action) for f in rule_errors)),
             history_orders=profile.prior_orders,
             history_generation=history.generation if history is not None else None,
         )

@@ -109,6 +109,34 @@ def test_export_leaves_out_unlabelled_recent_and_foreign_schema_orders(
     assert set(exported[late["id"]]["features"]) == set(FEATURE_NAMES)
 
 
+def test_rules_that_failed_live_are_logged_exported_and_read_back(
+    rows: list[dict[str, Any]], store_url: str, tmp_path: Path
+) -> None:
+    """An order whose review rule failed was reviewed live: the export says which rule failed,
+    so a back-test of the export decides as the service did, as the replay does."""
+    from fraudscreen.config import PACKAGE_DIR
+
+    rules = tmp_path / "failing.toml"
+    rules.write_text((PACKAGE_DIR / "rules" / "default.toml").read_text() + (
+        '\n[[rule]]\nid = "overflowing_amount_check"\ncode = "OVERFLOWING_AMOUNT_CHECK"\naction = "review"\n'
+        'expression = "int(order.amount_usd * 1e17) < 0"\nmessage = "Fails on orders over about $92."\n'))
+    settings = make_settings(tmp_path, store_url, rules_path=rules)
+    screener, ids = screen_live(settings, rows)
+    out = tmp_path / "export.jsonl"
+    last = max(datetime.fromisoformat(r["event"]["time"]) for r in rows)
+    export_labelled(screener.store, out, now=last + DELAY, label_delay=DELAY)
+    screener.store.close()
+    logged = read_logged(iter_jsonl(out))
+    replayed = replay(rows, settings=settings)
+    by_tx = {tx: i for i, tx in enumerate(replayed.transaction_ids)}
+    order = [by_tx[ids[order_id]] for order_id in logged.order_ids]
+    failed_live = [[f.rule_id for f in row] for row in logged.rule_errors]
+    assert failed_live == [[f.rule_id for f in replayed.rule_errors[i]] for i in order]
+    assert sum(map(bool, failed_live)) > 10  # the orders over about $92
+    assert [[h.rule_id for h in row] for row in logged.deciding_hits()] == \
+        [[h.rule_id for h in replayed.deciding_hits()[i]] for i in order]
+
+
 def test_rows_logged_before_a_feature_existed_are_skipped_with_a_reason() -> None:
     row = {"format": FORMAT, "order_id": "o", "event_time": "2026-01-01T00:00:00Z",
            "label": "legit", "features": {"amount_usd": 1.0}, "rules": []}

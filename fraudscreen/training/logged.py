@@ -102,16 +102,20 @@ def export_labelled(
 
 def training_fields(event_time: datetime | float, label: str, label_time: datetime | float | None,
                     logged: Mapping[str, Any]) -> dict[str, Any]:
-    """A training row's ``event_time``, ``label``, ``label_time``, ``features`` and ``rules``,
-    from an order's feature log (:func:`~fraudscreen.features.feature_log`); times are aware
-    datetimes or seconds since the epoch."""
-    return {
+    """A training row's ``event_time``, ``label``, ``label_time``, ``features``, ``rules`` and,
+    when a rule failed at run time, ``rule_errors``, from an order's feature log
+    (:func:`~fraudscreen.features.feature_log`); times are aware datetimes or seconds since
+    the epoch."""
+    row = {
         "event_time": rfc3339_text(event_time),
         "label": label,
         "label_time": rfc3339_text(label_time) if label_time is not None else None,
         "features": dict(zip(FEATURE_NAMES, logged["x"], strict=True)),
         "rules": [{"id": rule_id, "action": action} for rule_id, action in logged.get("rules", ())],
     }
+    if logged.get("rule_errors"):  # rules that failed at run time on the order
+        row["rule_errors"] = [{"id": rule_id, "action": action} for rule_id, action in logged["rule_errors"]]
+    return row
 
 
 def is_logged_row(row: Any) -> bool:
@@ -205,7 +209,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
             known_at.append(max(label_at, at) if label else math.nan)
             ids.append(str(row.get("order_id", "")))
             hits.append(tuple(_hit(h, known) for h in rule_hits if isinstance(h, Mapping)))
-            errors = row.get("rule_errors")  # a saved replay's rules that failed at run time
+            errors = row.get("rule_errors")  # rules that failed at run time on the order
             failed.append(tuple(_hit(h, known) for h in errors if isinstance(h, Mapping))
                           if isinstance(errors, list) else ())
             sources.append(index)
@@ -237,7 +241,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
         order_ids=[ids[i] for i in order],
         skipped=sum(why.values()),
         rule_hits=[hits[i] for i in order],
-        rule_errors=[failed[i] for i in order] if saved else [],  # an export does not say
+        rule_errors=[failed[i] for i in order],
         transaction_ids=[transaction_ids[i] for i in order] if saved else [None] * int(order.size),
         source_rows=np.asarray(sources, dtype=np.int64)[order],
         rules_version=saved.get("rules_version") if saved else None,

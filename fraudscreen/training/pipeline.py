@@ -92,7 +92,7 @@ class ReplayResult:
     """Rules that fired on each row (without a model score: rules reading ``model`` see -1)."""
     rule_errors: list[tuple[RuleHit, ...]] = field(default_factory=list)
     """Rules that failed at run time on each row (the service reviews an order whose review or
-    reject rule fails); empty when the rows do not say (an ``export-training`` file)."""
+    reject rule fails); for logged rows those the live service logged."""
     transaction_ids: list[str | None] = field(default_factory=list)
     """Each row's ``event.transaction_id``."""
     source_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))

@@ -43,13 +43,13 @@ def saved_replay_rows(replayed: ReplayResult) -> Iterator[dict[str, Any]]:
     }
     segments = replayed.segments or [None] * int(replayed.y.size)
     for i, label in enumerate(replayed.y.tolist()):
-        logged = feature_log(replayed.X[i], ((hit.rule_id, hit.action) for hit in replayed.rule_hits[i]))
-        label_time = float(replayed.label_times[i]) if label else None
         failed = replayed.rule_errors[i] if replayed.rule_errors else ()
+        logged = feature_log(replayed.X[i], ((hit.rule_id, hit.action) for hit in replayed.rule_hits[i]),
+                             ((f.rule_id, f.action) for f in failed))
+        label_time = float(replayed.label_times[i]) if label else None
         yield {"format": FORMAT, "transaction_id": replayed.transaction_ids[i],
                **training_fields(float(replayed.event_times[i]), "fraud" if label else "legit",
                                  label_time, logged),
-               **({"rule_errors": [{"id": h.rule_id, "action": h.action} for h in failed]} if failed else {}),
                "segment": segments[i], "replayed": how}
 
 
