@@ -17,9 +17,22 @@ import click
 from fraudscreen.config import Settings
 from fraudscreen.errors import StoreError
 
-__all__ = ["check_output", "check_writable", "file_identity", "refuse_service_file", "service_file"]
+__all__ = ["OutputFile", "check_output", "check_writable", "file_identity", "refuse_service_file", "service_file"]
 
 _SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+class OutputFile(click.Path):
+    """A file option to write: a path (:class:`pathlib.Path`) that names a file, not a folder
+    (``out/``, which would otherwise be written as a file called ``out``)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.endswith(("/", os.sep)):
+            self.fail(f"{value} names a folder; name a file in it.", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def file_identity(path: Path) -> Any:

@@ -234,9 +234,12 @@ def test_unwritable_outputs_fail_before_reading(tmp_path: Path) -> None:
                  ["train", "--data", str(data), "--out", str(blocker / "m")],
                  ["simulate", "--orders", "5", "--out", str(tmp_path)],
                  ["simulate", "--orders", "5", "--out", str(blocker / "s.jsonl")],
-                 ["export-training", "--out", str(blocker / "t.jsonl")]):
+                 ["export-training", "--out", str(blocker / "t.jsonl")],
+                 ["backtest", "--data", str(data), "--save-replay", f"{tmp_path / 'newdir'}/"],
+                 ["export", "cust-1", "--out", f"{tmp_path / 'newdir'}/"]):
         clean_failure(cli(tmp_path, *args), code=2)
     assert blocker.read_text() == "x"
+    assert not (tmp_path / "newdir").exists()  # a name ending in / is a folder, never a file
 
 
 def test_no_output_replaces_the_service_s_database_secrets_or_logs(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import click
 
 from fraudscreen.config import Settings
 from fraudscreen.errors import FraudscreenError
+from fraudscreen.outputs import OutputFile
 
 CLI_ACTOR = "cli"
 """The audit log's actor for changes and reads made from the command line."""
@@ -74,7 +75,7 @@ def _output_file(ctx: click.Context, param: click.Parameter, value: Path | None)
 
 @click.command()
 @click.argument("account_id", callback=_account_id)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_output_file,
+@click.option("--out", type=OutputFile(), default=None, callback=_output_file,
               help="Write here, replacing the file only once complete (default stdout).")
 @click.pass_context
 def export(ctx: click.Context, account_id: str, out: Path | None) -> None:

@@ -13,7 +13,7 @@ import click
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.files import replace_file, replace_text
-from fraudscreen.outputs import check_output, check_writable, file_identity
+from fraudscreen.outputs import OutputFile, check_output, check_writable, file_identity
 from fraudscreen.training.segments import SEGMENT_FIELDS, SegmentBy
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ def _common_training_options(command: Any) -> Any:
                      show_default=True,
                      help="Break the test rows down by this: the simulator's scenario, or a field "
                           "of the order (your own history has no scenarios)."),
-        click.option("--save-replay", "save_replay_path", type=click.Path(dir_okay=False, path_type=Path),
+        click.option("--save-replay", "save_replay_path", type=OutputFile(),
                      default=None, callback=_writable_file,
                      help="Save the replayed rows here once replayed (.gz compresses): later "
                           "back-tests and training read them with --data instead of replaying "
@@ -244,7 +244,7 @@ def _common_training_options(command: Any) -> Any:
               help="Time of the first order (RFC 3339; without an offset: UTC).")
 @click.option("--per-day", "orders_per_day", type=FiniteFloatRange(min=1, max=1e6), default=150,
               show_default=True, help="Orders a day: the orders spread over --orders / --per-day days.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", type=OutputFile(),
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, callback=_writable_file)
 def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, out: Path) -> None:
     """Generate labelled orders of a hosting shop as JSON Lines."""
@@ -313,7 +313,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, help=_DATA_HELP)
 @_common_training_options
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--json", "json_path", type=OutputFile(), default=None,
               callback=_writable_file, help="Also write the report as JSON here (keys: docs/backtest.md).")
 @click.option("--compare", "compare_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="A model bundle (model.joblib or its folder), e.g. the one in production, "
@@ -322,7 +322,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               show_default=True,
               help="Train with every label of the train rows, or only with the fraud labels known "
                    "at the first test order, as a retrain on that day would (time split only).")
-@click.option("--test-orders", "test_orders_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--test-orders", "test_orders_path", type=OutputFile(),
               default=None, callback=_writable_file,
               help="Also write one CSV line per test row here (.gz compresses): its line in "
                    "--data, transaction id, label, probability, each system's decision and the "
@@ -398,7 +398,7 @@ def _write_report(report: dict[str, Any], path: Path) -> str | None:
 
 
 @click.command("export-training")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutputFile(), required=True,
               callback=_writable_file, help="JSON Lines file to write (.gz compresses).")
 @click.option("--label-delay-days", type=_DELAY, default=30.0, show_default=True,
               help="An order without an outcome counts as legit once this many days have passed.")
