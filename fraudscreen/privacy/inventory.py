@@ -153,7 +153,7 @@ STORED_COLUMNS: tuple[StoredColumn, ...] = (
                  "warnings dropped when anonymised", _ANON),
     StoredColumn("orders", "features", "derived",
                  "JSON: the model's feature values (numbers: amounts, counts, ages, distance, "
-                 "flags) and the ids of the rules that fired; no identifiers", _ANON),
+                 "flags) and the ids of the rules that fired or failed; no identifiers", _ANON),
     StoredColumn("orders", "outcome", "POST /v1/orders/{id}/outcome", "label", _ANON),
     StoredColumn("orders", "outcome_at", "POST /v1/orders/{id}/outcome", "UTC; the day only when anonymised", _ANON),
     *(StoredColumn("order_entities", c, "the order's IP, device, card key, email domain and hash",
