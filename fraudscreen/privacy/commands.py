@@ -10,7 +10,7 @@ import click
 
 from fraudscreen.config import Settings
 from fraudscreen.errors import FraudscreenError
-from fraudscreen.outputs import OutputFile
+from fraudscreen.outputs import OutputFile, check_output
 
 CLI_ACTOR = "cli"
 """The audit log's actor for changes and reads made from the command line."""
@@ -65,8 +65,6 @@ def erase(ctx: click.Context, account_id: str, yes: bool) -> None:
 
 def _output_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """``--out``: a writable file that is none of the service's own (stdout for ``-``)."""
-    from fraudscreen.outputs import check_output
-
     if value is None or str(value) == "-":
         return None
     check_output(ctx.obj, value, "--out")
