@@ -113,3 +113,16 @@ def test_every_setting_is_in_the_readme_s_table() -> None:
 
     missing = [f.name for f in fields(Settings) if f"`{ENV_PREFIX}{f.name.upper()}`" not in README]
     assert not missing, f"settings without a line in the README's configuration table: {missing}"
+
+
+def test_readme_lists_the_backtest_report_s_top_level_keys() -> None:
+    """The README's table of the `--json` report names exactly the top-level keys of the full
+    table in docs/backtest.md (which test_backtest checks against a real report)."""
+    docs = (REPO_DIR / "docs" / "backtest.md").read_text()
+    documented = {key for key in re.findall(r"^\| `([^`]+)` \|", docs, flags=re.MULTILINE)
+                  if "." not in key and "[" not in key}
+    table = README.split("The `--json` report's keys are a stable interface", 1)[1].split("\n\n")[1]
+    listed = set()
+    for row in table.splitlines()[2:]:
+        listed |= set(re.findall(r"`([^`]+)`", row.split(" | ")[0]))
+    assert listed == documented
