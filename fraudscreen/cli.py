@@ -157,16 +157,23 @@ def _prepare_files(settings: Settings) -> InstallationSecrets:
 
 
 @main.command()
-@click.argument("file", type=click.File("r"), default="-")
+@click.argument("file", type=click.File("rb"), default="-")
 @click.pass_context
 def score(ctx: click.Context, file: Any) -> None:
-    """Screen one order (a JSON file, or standard input) in-process and print the answer."""
+    """Screen one order (a JSON file, or standard input) in-process and print the answer.
+
+    The body limit is the API's (``FRAUDSCREEN_MAX_BODY_BYTES``)."""
     from fraudscreen.screening import Screener
 
     settings = _settings(ctx)
     cli_store(settings).close()
+    limit = settings.max_body_bytes
+    raw = file.read(limit + 1)
+    if len(raw) > limit:
+        raise click.ClickException(f"the input is larger than {limit} bytes "
+                                   "(FRAUDSCREEN_MAX_BODY_BYTES), as the API refuses it")
     try:
-        body = json.load(file)
+        body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise click.ClickException("the input is not UTF-8 text") from None
     except RecursionError:

@@ -467,8 +467,19 @@ def test_score_refuses_non_utf8_and_deep_json(tmp_path: Path) -> None:
     bad.write_bytes(b'{"x": "\xe9"}')
     assert "not UTF-8" in clean_failure(cli(tmp_path, "score", str(bad)), code=1)
     deep = tmp_path / "deep.json"
-    deep.write_text("[" * 100_000 + "]" * 100_000)
+    deep.write_text("[" * 30_000 + "]" * 30_000)  # within the 64 KiB body limit
     assert "nested too deeply" in clean_failure(cli(tmp_path, "score", str(deep)), code=1)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"device": {"ip_address": "81.2.69.142"}, "pad": "x" * 70_000}))
+    failure = clean_failure(cli(tmp_path, "score", str(big)), code=1)
+    assert "larger than 65536 bytes" in failure and "xxxx" not in failure
+    fits = tmp_path / "fits.json"  # the same order, padded to just under the limit, is screened
+    padding = 65_536 - len(json.dumps({"device": {"ip_address": "81.2.69.142"}, "pad": ""}))
+    fits.write_text(json.dumps({"device": {"ip_address": "81.2.69.142"}, "pad": "x" * padding}))
+    assert fits.stat().st_size == 65_536
+    screened = cli(tmp_path, "score", str(fits))
+    assert screened.exit_code == 0, screened.output
+    assert json.loads(screened.output)["decision"] in ("accept", "review", "reject")
     assert "not valid JSON" in clean_failure(cli(tmp_path, "score", "-"), code=1)  # empty input
 
 
