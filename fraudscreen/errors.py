@@ -125,3 +125,13 @@ class DataFileError(FraudscreenError):
     written; names the file (and the line)."""
 
     code = "data_file_error"
+
+
+class MixedRowsError(DataFileError):
+    """Training rows that come from two replays, or from a replay and an export: ``row`` is
+    the position (0-based) of the first row that differs, ``reason`` the message without it."""
+
+    def __init__(self, row: int, reason: str) -> None:
+        super().__init__(f"row {row + 1} {reason}")
+        self.row = row
+        self.reason = reason

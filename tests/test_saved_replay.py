@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,13 @@ def test_rows_of_two_replays_or_of_an_export_in_one_file_are_refused(data: Path,
     export_first = [{k: v for k, v in rows[0].items() if k != "replayed"}, *rows[1:]]
     with pytest.raises(DataFileError, match="row 2 comes from a saved replay but the first from an `export"):
         read_logged(export_first)
+    # read from a file, the error names the line (blank lines count), not the row
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in other[:10]) + "\n\n\n"
+                    + json.dumps(other[10]) + "\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match=rf"^{re.escape(str(path))}: line 13 comes from another "
+                                            r"replay than the first \(its label_delay_days differ\)"):
+        load_labelled(path, settings=Settings(data_dir=tmp_path / "var"))
 
 
 def test_rows_replayed_with_other_features_are_refused(data: Path, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudscreen.errors import DataFileError, ModelError
+from fraudscreen.errors import DataFileError, MixedRowsError, ModelError
 from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.schema import rfc3339, rfc3339_text
@@ -278,8 +278,8 @@ def _same_replay(saved: Any, how: Any, index: int) -> Any:
             source = f"another replay than the first (its {', '.join(differ)} differ)"
         else:
             source = f"{_kind(how)} but the first from {_kind(saved)}"
-        raise DataFileError(f"row {index + 1} comes from {source}; keep each replay or export "
-                            "in its own file")
+        raise MixedRowsError(index, f"comes from {source}; keep each replay or export in its "
+                                    "own file")
     if how is not None:
         if not isinstance(how, Mapping):
             raise DataFileError("the first row's 'replayed' is not what `backtest --save-replay` writes")

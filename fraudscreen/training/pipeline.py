@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from fraudscreen.config import Settings
 from fraudscreen.enrich import GeoIP
-from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
+from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError, MixedRowsError
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.parts import rule_failed_reason
 from fraudscreen.rules import RuleHit, RuleSet
@@ -368,9 +368,12 @@ def load_labelled(
                                 "can be saved")
         numbered = tqdm(islice(iter_jsonl_lines(path), limit), disable=None if progress else True,
                         unit="row", desc="read", mininterval=0.5)
+        line = [0]  # the line of the row read last
         try:
-            logged = read_logged(_only_logged(numbered, path),
+            logged = read_logged(_only_logged(numbered, path, line),
                                  rules=RuleSet.load(settings.resolved_rules_path), label_delay=label_delay)
+        except MixedRowsError as exc:  # found on the row read last: name its line, not its position
+            raise DataFileError(f"{path}: line {line[0]} {exc.reason}") from None
         except DataFileError as exc:  # the reader's own, about the rows: name the file too
             if exc.message.startswith(f"{path}:"):
                 raise
@@ -398,11 +401,13 @@ def _save(replayed: ReplayResult, path: Path, progress: bool) -> None:
                             "the replay was not saved") from None
 
 
-def _only_logged(numbered: Iterable[tuple[int, Any]], path: Path) -> Iterator[Any]:
-    """The rows of an export; DataFileError at an object that is not one (a mixed file)."""
+def _only_logged(numbered: Iterable[tuple[int, Any]], path: Path, line: list[int]) -> Iterator[Any]:
+    """The rows of an export, each row's line number put in ``line[0]`` as it is given;
+    DataFileError at an object that is not one (a mixed file)."""
     from fraudscreen.training.logged import is_logged_row
 
     for number, row in numbered:
+        line[0] = number
         if isinstance(row, dict) and not is_logged_row(row):
             what = "a score request" if "event" in row else "not an `export-training` row"
             raise DataFileError(f"{path}: line {number} is {what} but the file started with "
