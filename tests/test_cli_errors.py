@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
+import subprocess
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -240,6 +244,46 @@ def test_unwritable_outputs_fail_before_reading(tmp_path: Path) -> None:
         clean_failure(cli(tmp_path, *args), code=2)
     assert blocker.read_text() == "x"
     assert not (tmp_path / "newdir").exists()  # a name ending in / is a folder, never a file
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder holding one file, neither of which this process may write: mode 0555/0444, or,
+    as root (whom modes do not stop), the immutable attribute."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    (folder / "report.json").write_text("kept")
+    if os.geteuid() != 0:
+        (folder / "report.json").chmod(0o444)
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    done = subprocess.run(["chattr", "+i", str(folder / "report.json"), str(folder)],
+                          capture_output=True, check=False) if shutil.which("chattr") else None
+    if done is None or done.returncode != 0:
+        pytest.skip("running as root without chattr +i: no folder here is read-only to this test")
+    yield folder
+    subprocess.run(["chattr", "-i", str(folder / "report.json"), str(folder)], check=True)
+
+
+def test_outputs_in_a_read_only_folder_fail_before_reading(tmp_path: Path, read_only_folder: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("not read: the output check fails first\n")
+    for args, why in (
+        (["backtest", "--data", str(data), "--json", str(read_only_folder / "report.json")],
+         "report.json is not writable"),
+        (["backtest", "--data", str(data), "--json", str(read_only_folder / "new.json")], "cannot write in"),
+        (["backtest", "--data", str(data), "--save-replay", str(read_only_folder / "r.jsonl.gz")],
+         "cannot write in"),
+        (["train", "--data", str(data), "--out", str(read_only_folder / "model")], "cannot write in"),
+        (["train", "--data", str(data), "--out", str(read_only_folder / "a" / "b")], "cannot write in"),
+        (["simulate", "--orders", "5", "--out", str(read_only_folder / "s.jsonl")], "cannot write in"),
+        (["export-training", "--out", str(read_only_folder / "t.jsonl.gz")], "cannot write in"),
+    ):
+        assert why in clean_failure(cli(tmp_path, *args), code=2), args
+    assert sorted(p.name for p in read_only_folder.iterdir()) == ["report.json"]
+    assert (read_only_folder / "report.json").read_text() == "kept"
 
 
 def test_no_output_replaces_the_service_s_database_secrets_or_logs(tmp_path: Path) -> None:
