@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from fraudscreen.config import Settings
 from fraudscreen.errors import DataFileError
-from fraudscreen.training.commands import backtest, train
+from fraudscreen.training import commands
+from fraudscreen.training.commands import backtest, save_replay_hint, train
 from fraudscreen.training.logged import FORMAT, read_logged
 from fraudscreen.training.pipeline import load_labelled
 from fraudscreen.training.saved_replay import saved_replay_rows
@@ -249,3 +250,23 @@ def test_a_replay_that_cannot_be_saved_stops_with_the_reason(data: Path, tmp_pat
     with pytest.raises(DataFileError, match="holds features already"):
         load_labelled(first, settings=settings, save_replay=tmp_path / "again.jsonl")
     assert not (tmp_path / "again.jsonl").exists()
+
+
+def test_a_long_replay_ends_with_the_hint_to_save_it(data: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    assert save_replay_hint({"method": "replay", "seconds": 59.4}, data) is None
+    assert save_replay_hint({"method": "saved", "seconds": 600.0}, data) is None
+    assert save_replay_hint({"method": "logged", "seconds": 600.0}, data) is None
+    hint = save_replay_hint({"method": "replay", "seconds": 291.2}, data)
+    assert hint is not None and hint.startswith("The replay took 4 min 51 s.")
+    assert "--save-replay FILE" in hint and "instead of orders.jsonl" in hint
+    monkeypatch.setattr(commands, "SAVE_REPLAY_HINT_SECONDS", 0.0)  # every replay counts as long
+    done = CliRunner().invoke(backtest, ["--no-progress", "--data", str(data)],
+                              obj=Settings(data_dir=tmp_path / "var"), catch_exceptions=False)
+    assert done.exit_code == 0 and "The replay took 0 min" in done.stderr
+    assert "--save-replay" not in done.stdout  # the hint goes to standard error, not the report
+    saved = tmp_path / "r.jsonl.gz"
+    for args in (["--data", str(data), "--save-replay", str(saved)], ["--data", str(saved)]):
+        done = CliRunner().invoke(backtest, ["--no-progress", *args],
+                                  obj=Settings(data_dir=tmp_path / "var"), catch_exceptions=False)
+        assert done.exit_code == 0 and "The replay took" not in done.output, args

@@ -367,6 +367,27 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
     for path in (json_path, test_orders_path, save_replay_path):
         if path is not None:
             click.echo(f"Wrote {path}.")
+    hint = save_replay_hint(report["replay"], data_path) if save_replay_path is None else None
+    if hint is not None:
+        click.echo(hint, err=True)
+
+
+SAVE_REPLAY_HINT_SECONDS = 60.0
+"""A replay of score requests at least this long ends with the hint of :func:`save_replay_hint`."""
+
+
+def save_replay_hint(replayed: dict[str, Any], data_path: Path) -> str | None:
+    """After a long replay (the report's ``replay``), how to skip it next time: None when short,
+    or when the rows were not replayed (a saved replay, an export)."""
+    seconds = replayed.get("seconds")
+    if replayed.get("method") != "replay" or not isinstance(seconds, (int, float)) \
+            or seconds < SAVE_REPLAY_HINT_SECONDS:
+        return None
+    minutes, rest = divmod(round(seconds), 60)
+    return (f"The replay took {minutes} min {rest} s. To back-test or train on these rows again "
+            f"(another split, seed, capacity or --compare), replay them once with --save-replay "
+            f"FILE and pass --data FILE instead of {data_path.name}: the same rows and features, "
+            "read many times faster (docs/backtest.md).")
 
 
 def _write_decided_orders(done: Backtest, data_path: Path, path: Path) -> str | None:
