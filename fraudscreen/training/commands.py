@@ -23,6 +23,8 @@ MAX_LABEL_DELAY_DAYS = 36_500.0
 """Largest ``--label-delay-days`` (a century; far below ``timedelta``'s limit)."""
 SEED = click.IntRange(0, 2**32 - 1)
 """Seeds numpy and scikit-learn accept."""
+SAVE_REPLAY_HINT_SECONDS = 60.0
+"""A replay of score requests at least this long ends with the hint of :func:`save_replay_hint`."""
 
 _SAMPLE_SHOWN = "data/orders.jsonl.gz in the repository"
 
@@ -372,16 +374,11 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
         click.echo(hint, err=True)
 
 
-SAVE_REPLAY_HINT_SECONDS = 60.0
-"""A replay of score requests at least this long ends with the hint of :func:`save_replay_hint`."""
-
-
 def save_replay_hint(replayed: dict[str, Any], data_path: Path) -> str | None:
     """After a long replay (the report's ``replay``), how to skip it next time: None when short,
     or when the rows were not replayed (a saved replay, an export)."""
-    seconds = replayed.get("seconds")
-    if replayed.get("method") != "replay" or not isinstance(seconds, (int, float)) \
-            or seconds < SAVE_REPLAY_HINT_SECONDS:
+    seconds = float(replayed["seconds"])
+    if replayed["method"] != "replay" or seconds < SAVE_REPLAY_HINT_SECONDS:
         return None
     minutes, rest = divmod(round(seconds), 60)
     return (f"The replay took {minutes} min {rest} s. To back-test or train on these rows again "
