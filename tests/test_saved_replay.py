@@ -265,8 +265,15 @@ def test_a_long_replay_ends_with_the_hint_to_save_it(data: Path, tmp_path: Path,
                               obj=Settings(data_dir=tmp_path / "var"), catch_exceptions=False)
     assert done.exit_code == 0 and "The replay took 0 min" in done.stderr
     assert "--save-replay" not in done.stdout  # the hint goes to standard error, not the report
+    model = ["--out", str(tmp_path / "model")]
+    done = CliRunner().invoke(train, ["--no-progress", "--data", str(data), *model],
+                              obj=Settings(data_dir=tmp_path / "var"), catch_exceptions=False)
+    assert done.exit_code == 0 and "The replay took 0 min" in done.stderr  # train replays too
+    assert "--save-replay" not in done.stdout
     saved = tmp_path / "r.jsonl.gz"
-    for args in (["--data", str(data), "--save-replay", str(saved)], ["--data", str(saved)]):
-        done = CliRunner().invoke(backtest, ["--no-progress", *args],
+    for command, args in ((backtest, ["--data", str(data), "--save-replay", str(saved)]),
+                          (backtest, ["--data", str(saved)]),
+                          (train, ["--data", str(saved), *model])):
+        done = CliRunner().invoke(command, ["--no-progress", *args],
                                   obj=Settings(data_dir=tmp_path / "var"), catch_exceptions=False)
         assert done.exit_code == 0 and "The replay took" not in done.output, args

@@ -291,7 +291,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
     _check_options(ctx, data_path, segment_by, label_delay_days, rules_path,
                    {**model_files, "--save-replay": save_replay_path})
     try:
-        result = train_from_file(
+        result, report = train_from_file(
             data_path, out, version=version, seed=seed, review_capacity=review_capacity,
             min_reject_precision=min_reject_precision, settings=_replay_settings(ctx, workers, rules_path),
             split=split,  # type: ignore[arg-type]
@@ -309,6 +309,8 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
     click.echo(_dump_json({k: metrics[k] for k in sorted(metrics) if not isinstance(metrics[k], dict)}))
     if save_replay_path is not None:
         click.echo(f"Wrote {save_replay_path}.")
+    else:
+        _echo_save_replay_hint(report, data_path)
 
 
 @click.command()
@@ -369,7 +371,13 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
     for path in (json_path, test_orders_path, save_replay_path):
         if path is not None:
             click.echo(f"Wrote {path}.")
-    hint = save_replay_hint(report["replay"], data_path) if save_replay_path is None else None
+    if save_replay_path is None:
+        _echo_save_replay_hint(report, data_path)
+
+
+def _echo_save_replay_hint(report: dict[str, Any], data_path: Path) -> None:
+    """After a long replay that saved nothing, :func:`save_replay_hint` on standard error."""
+    hint = save_replay_hint(report["replay"], data_path)
     if hint is not None:
         click.echo(hint, err=True)
 

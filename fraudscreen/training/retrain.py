@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -211,8 +212,9 @@ def train_from_file(
     segment_by: SegmentBy = "scenario",
     warm_up_days: float = 0.0,
     save_replay: Path | None = None,
-) -> TrainResult:
-    """Replay ``data_path``, train on the train rows, back-test on the held-out rows, save.
+) -> tuple[TrainResult, dict[str, Any]]:
+    """Replay ``data_path``, train on the train rows, back-test on the held-out rows, save;
+    the result and its back-test report (the one in the model card).
 
     Writes ``model.joblib``, ``model_card.json`` and ``MODEL_CARD.md`` (with the back-test of
     rules alone, model alone and both on the held-out rows, its test rows broken down by
@@ -240,4 +242,4 @@ def train_from_file(
     ).report
     result = trained.result
     write_bundle_with_card(result, out_dir, data_path=data_path, skipped=replayed.skipped, backtest=report)
-    return result
+    return result, report
