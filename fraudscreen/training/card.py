@@ -91,50 +91,34 @@ def _interval_lines(report: dict[str, Any]) -> list[str]:
 
 def _backtest_lines(report: dict[str, Any]) -> list[str]:
     split, test = report["split"], report["test"]
-    lines = [
-        "## Back-test on the held-out rows",
-        "",
-        (
-            f"{test['rows']} test rows ({split['method']} split, {split['test_from']} … "
-            f"{split['test_to']}), fraud rate {_pct(test['fraud_rate'])}; review capacity "
-            f"{_pct(report['thresholds']['review_capacity'])}. Rules alone decide by precedence "
-            "(allow → accept, reject, review, else accept); the model alone uses only its "
-            "thresholds; combined is what the service does."
-        ),
-        "",
-        (
-            "| system | ROC AUC | avg precision | recall @ capacity | precision @ capacity "
-            "| flagged | flagged recall | reject precision | accept | review | reject |"
-        ),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    systems = []
     for name, m in report["systems"].items():
         mix = m["decision_mix"]
-        lines.append(
-            f"| {name} | {_fmt(m['roc_auc'])} | {_fmt(m['average_precision'])} | "
-            f"{_pct(m['recall_at_capacity'])} | {_pct(m['precision_at_capacity'])} | "
-            f"{_pct(m['flagged_share'])} | {_pct(m['flagged_recall'])} | "
-            f"{_pct(m['reject_precision'])} | {_pct(mix['accept'])} | {_pct(mix['review'])} | "
-            f"{_pct(mix['reject'])} |"
-        )
-    lines += _interval_lines(report) + _money_lines(report)
-    lines += [
-        "",
-        (
-            "Fraud amount and good orders' amount: in USD among the rule's hits. Beyond model: the "
-            "rule's hits on orders the model alone would have accepted, and the fraud share among "
-            "them."
-        ),
-        "",
-        ("| rule | action | hits | precision | recall | fraud amount | good orders' amount "
-         "| beyond model | its precision |"),
-        "|---|---|---|---|---|---|---|---|---|",
+        systems.append([name, _fmt(m["roc_auc"]), _fmt(m["average_precision"]),
+                        *map(_pct, (m["recall_at_capacity"], m["precision_at_capacity"],
+                                    m["flagged_share"], m["flagged_recall"], m["reject_precision"],
+                                    mix["accept"], mix["review"], mix["reject"]))])
+    rules = [[f"`{r['id']}`", r["action"], r["hits"], _pct(r["precision"]), _pct(r["recall"]),
+              _usd(r.get("fraud_usd")), _usd(r.get("legit_usd")), r.get("beyond_model_hits", "–"),
+              _pct(r.get("beyond_model_precision"))] for r in report["rules"]]
+    return [
+        "## Back-test on the held-out rows",
+        *_table(f"{test['rows']} test rows ({split['method']} split, {split['test_from']} … "
+                f"{split['test_to']}), fraud rate {_pct(test['fraud_rate'])}; review capacity "
+                f"{_pct(report['thresholds']['review_capacity'])}. Rules alone decide by precedence "
+                "(allow → accept, reject, review, else accept); the model alone uses only its "
+                "thresholds; combined is what the service does.",
+                ("system", "ROC AUC", "avg precision", "recall @ capacity", "precision @ capacity",
+                 "flagged", "flagged recall", "reject precision", "accept", "review", "reject"),
+                systems),
+        *_interval_lines(report), *_money_lines(report),
+        *_table("Fraud amount and good orders' amount: in USD among the rule's hits. Beyond model: "
+                "the rule's hits on orders the model alone would have accepted, and the fraud "
+                "share among them.",
+                ("rule", "action", "hits", "precision", "recall", "fraud amount",
+                 "good orders' amount", "beyond model", "its precision"), rules),
+        *_segment_lines(report), *_calibration_lines(report), *_drift_lines(report), "",
     ]
-    for r in report["rules"]:
-        lines.append(f"| `{r['id']}` | {r['action']} | {r['hits']} | {_pct(r['precision'])} | "
-                     f"{_pct(r['recall'])} | {_usd(r.get('fraud_usd'))} | {_usd(r.get('legit_usd'))} | "
-                     f"{r.get('beyond_model_hits', '–')} | {_pct(r.get('beyond_model_precision'))} |")
-    return lines + _segment_lines(report) + _calibration_lines(report) + _drift_lines(report) + [""]
 
 
 def _segment_lines(report: dict[str, Any]) -> list[str]:
