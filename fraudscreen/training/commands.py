@@ -309,8 +309,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
     click.echo(_dump_json({k: metrics[k] for k in sorted(metrics) if not isinstance(metrics[k], dict)}))
     if save_replay_path is not None:
         click.echo(f"Wrote {save_replay_path}.")
-    else:
-        _echo_save_replay_hint(report, data_path)
+    _echo_save_replay_hint(report, data_path, save_replay_path)
 
 
 @click.command()
@@ -371,13 +370,13 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
     for path in (json_path, test_orders_path, save_replay_path):
         if path is not None:
             click.echo(f"Wrote {path}.")
-    if save_replay_path is None:
-        _echo_save_replay_hint(report, data_path)
+    _echo_save_replay_hint(report, data_path, save_replay_path)
 
 
-def _echo_save_replay_hint(report: dict[str, Any], data_path: Path) -> None:
-    """After a long replay that saved nothing, :func:`save_replay_hint` on standard error."""
-    hint = save_replay_hint(report["replay"], data_path)
+def _echo_save_replay_hint(report: dict[str, Any], data_path: Path, saved_to: Path | None) -> None:
+    """After a long replay that saved nothing (``saved_to`` None), :func:`save_replay_hint`
+    on standard error."""
+    hint = save_replay_hint(report["replay"], data_path) if saved_to is None else None
     if hint is not None:
         click.echo(hint, err=True)
 
