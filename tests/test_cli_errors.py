@@ -114,6 +114,24 @@ def test_not_gzip_and_not_utf8_are_clear_errors(tmp_path: Path) -> None:
         list(iter_jsonl(write_path))
 
 
+def test_lines_read_as_the_standard_library_reads_them_and_strict(rows: list[dict[str, Any]],
+                                                                  tmp_path: Path) -> None:
+    """The rows decode to the values ``json.loads`` gives (non-ASCII text, floats, nesting); the
+    constants ``NaN`` and ``Infinity``, which it lets through and RFC 8259 does not, are errors."""
+    odd = {"name": "Zoë Ødegård 東京", "amount": 0.1 + 0.2, "tiny": 5e-324, "big": 1.7976931348623157e308,
+           "neg": -0.0, "nested": [[{"a": None, "b": True}]], "escaped": "tab\tquote\"\\u00e9"}
+    path = tmp_path / "rows.jsonl"
+    write_jsonl([*rows[:50], odd], path)
+    expected = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert list(iter_jsonl(path)) == expected
+    assert repr(list(iter_jsonl(path))[-1]) == repr(expected[-1])  # -0.0 and float text too
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        bad = tmp_path / "constant.jsonl"
+        bad.write_text(path.read_text(encoding="utf-8") + '{"amount": ' + constant + "}\n", encoding="utf-8")
+        with pytest.raises(DataFileError, match="line 52: not valid JSON"):
+            list(iter_jsonl(bad))
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
 def test_a_byte_order_mark_before_the_first_line_is_ignored(rows: list[dict[str, Any]], suffix: str,
                                                             tmp_path: Path) -> None:
