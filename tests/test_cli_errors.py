@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
@@ -130,6 +132,9 @@ def test_lines_read_as_the_standard_library_reads_them_and_strict(rows: list[dic
         bad.write_text(path.read_text(encoding="utf-8") + '{"amount": ' + constant + "}\n", encoding="utf-8")
         with pytest.raises(DataFileError, match="line 52: not valid JSON"):
             list(iter_jsonl(bad))
+    written = tmp_path / "written.jsonl"  # what we write, we read: no NaN, NumPy numbers as numbers
+    write_jsonl([{"nan": math.nan, "inf": -math.inf, "np": np.float64(0.25), "n": np.int64(3)}], written)
+    assert list(iter_jsonl(written)) == [{"nan": None, "inf": None, "np": 0.25, "n": 3}]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
