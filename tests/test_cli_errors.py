@@ -125,6 +125,7 @@ def test_lines_read_as_the_standard_library_reads_them_and_strict(rows: list[dic
     path = tmp_path / "rows.jsonl"
     write_jsonl([*rows[:50], odd], path)
     expected = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert expected == [*rows[:50], odd]  # written without loss
     assert list(iter_jsonl(path)) == expected
     assert repr(list(iter_jsonl(path))[-1]) == repr(expected[-1])  # -0.0 and float text too
     for constant in ("NaN", "Infinity", "-Infinity"):

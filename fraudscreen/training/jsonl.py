@@ -106,7 +106,8 @@ def decode_line(raw: bytes) -> Any:
     orjson decodes the sample's rows in about 3.0 µs against 6.7 µs for :func:`json.loads`, and
     a saved replay's rows in 4.0 µs against 17.3 µs. It reads strict JSON (RFC 8259): ``NaN``
     and ``Infinity``, which :func:`json.loads` lets through and no row of ours holds, are
-    errors. The bytes are decoded first so that text that is not UTF-8 is told apart."""
+    errors; an integer beyond 64 bits comes back as a float. The bytes are decoded first so
+    that text that is not UTF-8 is told apart."""
     return orjson.loads(raw.decode("utf-8"))
 
 
@@ -123,8 +124,9 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
     """Write rows as compact JSON Lines (key order kept, same bytes for the same rows).
 
     orjson encodes a saved replay's row in about 1.6 µs against 16 µs for :func:`json.dumps`,
-    with the same text but for the spelling of some floats (``1e-05`` is ``1e-5``). NaN and
-    infinities are written as ``null``, never as the ``NaN`` :func:`decode_line` refuses."""
+    with the same text but for the spelling of some small floats (``5.787037037037037e-05`` is
+    ``0.00005787037037037037``). NaN and infinities are written as ``null``, never as the
+    ``NaN`` :func:`decode_line` refuses."""
     return write_json_lines((orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY).decode("utf-8")
                              for row in rows), path)
 
