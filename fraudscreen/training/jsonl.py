@@ -40,6 +40,10 @@ def _read_problem(exc: BaseException) -> str:
     return f"cannot be read ({type(exc).__name__})"  # pragma: no cover - listed in iter_jsonl_lines
 
 
+_TOO_DEEP = "depth limit exceeded"
+"""orjson's message for a value nested more than 1,024 levels deep."""
+
+
 def _parse_line(raw: bytes, path: Path, number: int) -> Any:
     try:
         return decode_line(raw)
@@ -49,10 +53,6 @@ def _parse_line(raw: bytes, path: Path, number: int) -> Any:
         if exc.msg == _TOO_DEEP:
             raise DataFileError(f"{path}: line {number}: nested too deeply") from None
         raise DataFileError(f"{path}: line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from None
-
-
-_TOO_DEEP = "depth limit exceeded"
-"""orjson's message for a value nested more than 1,024 levels deep."""
 
 
 _BOM = b"\xef\xbb\xbf"
