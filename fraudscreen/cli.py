@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from fraudscreen import jsontext
 from fraudscreen.config import Settings, load_settings
 from fraudscreen.errors import ConfigError, FraudscreenError
 
@@ -173,13 +174,15 @@ def score(ctx: click.Context, file: Any) -> None:
         raise click.ClickException(f"the input is larger than {limit} bytes "
                                    "(FRAUDSCREEN_MAX_BODY_BYTES), as the API refuses it")
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = jsontext.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise click.ClickException("the input is not UTF-8 text") from None
     except RecursionError:
         raise click.ClickException("the input is nested too deeply") from None
-    except ValueError:  # JSONDecodeError, or an integer with too many digits
-        raise click.ClickException("the input is not valid JSON") from None
+    except ValueError as exc:  # JSONDecodeError, an integer with too many digits, NaN (as the API)
+        pointers = jsontext.non_json_number_pointers(raw) if isinstance(exc, jsontext.NotAJsonNumber) else []
+        where = f" at {', '.join(pointers)}: {jsontext.NOT_A_JSON_NUMBER}" if pointers else ""
+        raise click.ClickException(f"the input is not valid JSON{where}") from None
     try:
         screened = Screener.from_settings(settings).screen(body)
     except FraudscreenError as exc:

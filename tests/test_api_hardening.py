@@ -277,3 +277,61 @@ def test_an_order_dated_ahead_of_the_clock_is_refused(client: FlaskClient, keys:
     skewed = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     body = order_body(event__time=skewed, event__transaction_id="skewed")
     assert client.post("/v1/score", json=body, headers=auth(keys["score"])).status_code == 200
+
+
+_REFUSED_NUMBER = "NaN, Infinity and numbers beyond the range of a double (about 1.8e308) are not JSON numbers"
+
+
+@pytest.mark.parametrize(
+    ("inserted", "pointers"),
+    [
+        ('"custom_inputs": {"x": NaN}', ["/custom_inputs/x"]),
+        ('"custom_inputs": {"x": -Infinity, "y": [1, Infinity]}', ["/custom_inputs/x", "/custom_inputs/y/1"]),
+        ('"custom_inputs": {"x": 1e400}', ["/custom_inputs/x"]),  # infinity to Python's decoder
+        ('"order": {"amount": NaN}', ["/order/amount"]),
+        ('"custom_inputs": {"a/b~c": NaN}', ["/custom_inputs/a~1b~0c"]),
+        ('"custom_inputs": {"4111 1111 1111 1111": NaN}', ["/custom_inputs/[card]"]),  # never echoed
+    ],
+)
+def test_numbers_that_json_does_not_have_are_a_400_naming_them(
+    client: FlaskClient, keys: dict[str, str], settings, inserted: str, pointers: list[str],  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The standard library reads NaN, Infinity and 1e400; RFC 8259 and the back-test's JSON
+    Lines reader do not. The service refuses them, naming where they are, and keeps nothing."""
+    from test_api import count_orders
+
+    caplog.set_level("DEBUG")
+    raw = json.dumps(order_body())[:-1] + ", " + inserted + "}"
+    response = client.post("/v1/score", data=raw, headers={**auth(keys["score"]), "Content-Type": "application/json"})
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"] == [{"pointer": p, "message": _REFUSED_NUMBER} for p in pointers]
+    assert "4111" not in response.get_data(as_text=True) and "4111" not in caplog.text
+    assert count_orders(settings) == 0
+
+
+@pytest.mark.parametrize("raw", [b'{"a": NaN, "b": }', b"NaN x", b"[Infinity"])
+def test_a_refused_number_in_text_that_is_not_json_anyway_is_the_plain_400(
+    client: FlaskClient, keys: dict[str, str], raw: bytes
+) -> None:
+    response = client.post("/v1/score", data=raw, headers={**auth(keys["score"]), "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"] == [{"pointer": "", "message": "is not valid JSON"}]
+
+
+def test_the_service_reads_what_the_back_test_reads() -> None:
+    """Every text the API's decoder accepts, the JSON Lines reader of replays accepts with the
+    same values, and the refused numbers are refused by both."""
+    from fraudscreen import jsontext
+    from fraudscreen.training.jsonl import decode_line
+
+    accepted = ['{"a": 1.5, "b": [1e308, -0.0, 1e-400, 12345678901234567890], "c": "é\\n"}', "[]", '"x"']
+    for text in accepted:
+        assert jsontext.loads(text) == decode_line(text.encode())
+    for text in ["NaN", "[Infinity]", '{"x": -Infinity}', "[1e400]", "-1E+309"]:
+        with pytest.raises(jsontext.NotAJsonNumber):
+            jsontext.loads(text)
+        with pytest.raises(ValueError):
+            decode_line(text.encode())

@@ -549,6 +549,10 @@ def test_score_refuses_non_utf8_and_deep_json(tmp_path: Path) -> None:
     assert screened.exit_code == 0, screened.output
     assert json.loads(screened.output)["decision"] in ("accept", "review", "reject")
     assert "not valid JSON" in clean_failure(cli(tmp_path, "score", "-"), code=1)  # empty input
+    nan = tmp_path / "nan.json"  # read as the API reads it: RFC 8259, the place named
+    nan.write_text('{"device": {"ip_address": "81.2.69.142"}, "order": {"amount": NaN}}')
+    failure = clean_failure(cli(tmp_path, "score", str(nan)), code=1)
+    assert "not valid JSON at /order/amount: NaN, Infinity" in failure
 
 
 # --- commands that only read or delete need an existing database ----------------------------

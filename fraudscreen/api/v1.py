@@ -9,9 +9,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 
+from fraudscreen import jsontext
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError, RequestTooLargeError
+from fraudscreen.jsontext import NOT_A_JSON_NUMBER, NotAJsonNumber
 from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time, refuse_card_numbers
 from fraudscreen.screening import Screener
 
@@ -37,14 +39,22 @@ def _screener() -> Screener:
 
 
 def json_body() -> Any:
-    """The decoded JSON body, or a 400 ``invalid_json`` error (also for nesting too deep to decode)."""
+    """The decoded JSON body (RFC 8259: :mod:`fraudscreen.jsontext`), or a 400 error (also for
+    nesting too deep to decode, and for ``null``)."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and request.content_length is None and len(request.get_data(cache=True)) >= limit:
         # a chunked body has no Content-Length: the server cuts it at the limit instead
         raise RequestTooLargeError(f"The body is larger than {limit} bytes.")
     try:
-        body = request.get_json(silent=True, force=True)
-    except RecursionError:  # "[" * 1000: the decoder gives up before the size limit does
+        body = jsontext.loads(request.get_data(cache=True))
+    except NotAJsonNumber:
+        pointers = jsontext.non_json_number_pointers(request.get_data(cache=True))
+        if pointers:
+            raise InvalidRequestError(
+                "The body must be JSON.", details=[ErrorDetail(p, NOT_A_JSON_NUMBER) for p in pointers]
+            ) from None
+        body = None  # not JSON for another reason as well
+    except (ValueError, RecursionError):  # RecursionError: "[" * 1000, before the size limit
         body = None
     if body is None:
         raise InvalidRequestError(
