@@ -219,6 +219,18 @@ def _compare(trained: TrainedReplay, settings: Settings, bundle: ModelBundle, sh
                            data_sha256=sha, rows_read=trained.replayed.y.size, compare=(bundle, None)).report
 
 
+@pytest.mark.parametrize(("psi", "words"), [(0.03, "stable"), (0.18, "a moderate shift"),
+                                            (1.056, "a large shift"), (None, "unknown")])
+def test_the_printed_drift_names_the_probability_s_index_and_how_it_reads(
+    report: dict[str, Any], psi: float | None, words: str
+) -> None:
+    """An index, not a difference of probabilities (which could never be 1.056)."""
+    shown = "–" if psi is None else f"{psi:.3f}"
+    printed = _printed({**report, "drift": {**report["drift"], "probability_psi": psi}})
+    assert f"The model's probability: PSI {shown}, {words} (test rows against the calibration rows)." in printed
+    assert "moved by" not in printed
+
+
 def test_compare_flags_a_bundle_trained_on_the_same_file(trained, settings) -> None:
     report = _compare(trained, settings, trained.result.bundle, "0" * 64)  # its sha256 is "0" * 64
     assert report["compare"]["trained_on_this_data"] is True

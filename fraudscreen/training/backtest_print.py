@@ -238,9 +238,18 @@ def _print_drift(drift: dict[str, Any], console: Any) -> None:
                       _mean(f["test_mean"]))
     console.print(table)
     console.print(f"PSI: population stability index; below {MODERATE:g} stable, {MODERATE:g}–{LARGE:g} a "
-                  f"moderate shift, above {LARGE:g} a large one. The model's probability moved by "
-                  f"{_fmt(drift['probability_psi'])} (calibration rows against test rows).",
+                  f"moderate shift, above {LARGE:g} a large one. The model's probability: PSI "
+                  f"{_fmt(drift['probability_psi'])}, {_shift_words(drift['probability_psi'])} "
+                  "(test rows against the calibration rows).",
                   soft_wrap=not console.is_terminal)
+
+
+def _shift_words(psi: float | None) -> str:
+    """``"stable"``, ``"a moderate shift"`` or ``"a large shift"``; ``"unknown"`` without one."""
+    from fraudscreen.training.drift import shift_of
+
+    shift = shift_of(psi)
+    return {"–": "unknown", "stable": "stable"}.get(shift, f"a {shift} shift")
 
 
 def _mean(value: float | None) -> str:
