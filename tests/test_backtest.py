@@ -219,15 +219,20 @@ def _compare(trained: TrainedReplay, settings: Settings, bundle: ModelBundle, sh
                            data_sha256=sha, rows_read=trained.replayed.y.size, compare=(bundle, None)).report
 
 
-@pytest.mark.parametrize(("psi", "words"), [(0.03, "stable"), (0.18, "a moderate shift"),
-                                            (1.056, "a large shift"), (None, "unknown")])
+@pytest.mark.parametrize(("psi", "p", "words"), [
+    (0.03, 0.5, "stable"), (0.18, 1e-9, "a moderate shift"), (1.056, 0.0, "a large shift"),
+    (1.056, 0.2, "a large shift, within noise"), (None, None, "unknown")])
 def test_the_printed_drift_names_the_probability_s_index_and_how_it_reads(
-    report: dict[str, Any], psi: float | None, words: str
+    report: dict[str, Any], psi: float | None, p: float | None, words: str
 ) -> None:
-    """An index, not a difference of probabilities (which could never be 1.056)."""
+    """An index, not a difference of probabilities (which could never be 1.056), and whether
+    sampling alone could have given it."""
     shown = "–" if psi is None else f"{psi:.3f}"
-    printed = _printed({**report, "drift": {**report["drift"], "probability_psi": psi}})
-    assert f"The model's probability: PSI {shown}, {words} (test rows against the calibration rows)." in printed
+    printed = _printed({**report, "drift": {**report["drift"], "probability_psi": psi,
+                                            "probability_p_value": p}})
+    p_shown = "–" if p is None else "<0.001" if p < 0.001 else f"{p:.3f}"
+    assert (f"The model's probability: PSI {shown}, {words}, p {p_shown} (test rows against the "
+            "calibration rows).") in printed
     assert "moved by" not in printed
 
 

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss
 
-from fraudscreen.training.drift import drift_table, population_stability, shift_of
+from fraudscreen.training.drift import (
+    NOISE_P,
+    drift_table,
+    homogeneity_p_value,
+    population_stability,
+    shift_of,
+)
 from fraudscreen.training.reliability import PROBABILITY_BANDS, percent, reliability
 
 N = 200_000
@@ -100,3 +106,26 @@ def test_small_shares_keep_two_significant_digits(share: float, text: str) -> No
                                               (0.1, "moderate"), (0.2499, "moderate"), (0.25, "large")])
 def test_an_index_is_read_as_stable_moderate_or_large(psi: float | None, reading: str) -> None:
     assert shift_of(psi) == reading
+
+
+def test_small_samples_of_one_distribution_read_as_shifts_but_test_as_noise() -> None:
+    """240 train and 60 test rows of one distribution: the index alone calls most draws a
+    shift (it averages about 9 * (1/240 + 1/60) = 0.19), the test of homogeneity calls about
+    one in a hundred of them one, as a 1 % test should."""
+    rng = np.random.default_rng(7)
+    draws = [(rng.normal(size=240), rng.normal(size=60)) for _ in range(400)]
+    psis = np.array([population_stability(a, b) for a, b in draws])
+    p_values = np.array([homogeneity_p_value(a, b) for a, b in draws])
+    assert 0.15 < psis.mean() < 0.25 and (psis >= 0.1).mean() > 0.8
+    assert (p_values < NOISE_P).mean() < 0.03
+
+
+def test_a_real_shift_is_beyond_noise_and_a_constant_cannot_shift(rng: np.random.Generator) -> None:
+    assert homogeneity_p_value(rng.normal(size=2000), rng.normal(0.5, 1.0, size=500)) < 1e-9
+    assert homogeneity_p_value(np.zeros(100), np.zeros(50)) == 1.0
+    assert homogeneity_p_value(np.zeros(100), np.empty(0)) is None
+    X = np.column_stack([rng.normal(size=1000), np.zeros(1000)])
+    X[500:, 0] += 1.0
+    table = {row["feature"]: row for row in drift_table(X, np.arange(500), np.arange(500, 1000), ["a", "b"])}
+    assert table["a"]["p_value"] < 1e-9 and table["b"]["p_value"] == 1.0
+    assert table["a"]["psi"] == population_stability(X[:500, 0], X[500:, 0])

@@ -31,7 +31,7 @@ from fraudscreen.features import FEATURE_INDEX, FEATURE_NAMES
 from fraudscreen.model import ModelBundle, Thresholds, period_of
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.drift import BINS as DRIFT_BINS
-from fraudscreen.training.drift import drift_table, population_stability
+from fraudscreen.training.drift import drift_table, homogeneity_p_value, population_stability
 from fraudscreen.training.intervals import (
     CONFIDENCE,
     FIGURES,
@@ -322,12 +322,13 @@ def drift_section(trained: TrainedReplay, test_probability: np.ndarray) -> dict[
     the probability's train side is the calibration rows, on which the model was not fitted."""
     replayed, idx, result = trained.replayed, trained.test_idx, trained.result
     train = np.concatenate([result.fit_rows, result.calibration_rows])
-    score = population_stability(result.bundle.predict_proba(replayed.X[result.calibration_rows]),
-                                 test_probability)
+    calibration_probability = result.bundle.predict_proba(replayed.X[result.calibration_rows])
     return {
         "method": f"population stability index, test rows against train rows, {DRIFT_BINS} bins "
-                  "at the train rows' quantiles",
-        "probability_psi": score,
+                  "at the train rows' quantiles; p-value of the chi-squared test of homogeneity "
+                  "on the same bins",
+        "probability_psi": population_stability(calibration_probability, test_probability),
+        "probability_p_value": homogeneity_p_value(calibration_probability, test_probability),
         "features": drift_table(replayed.X, train, idx, FEATURE_NAMES),
     }
 

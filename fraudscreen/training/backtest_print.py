@@ -225,31 +225,34 @@ def _print_drift(drift: dict[str, Any], console: Any) -> None:
     """The features that moved most between the train and the test rows."""
     from rich.table import Table
 
-    from fraudscreen.training.drift import LARGE, MODERATE, shift_of
+    from fraudscreen.training.drift import (
+        LARGE,
+        MODERATE,
+        NOISE_P,
+        p_text,
+        shift_reading,
+        within_noise,
+    )
 
     features = drift["features"]
-    moved = sum(1 for f in features if (f["psi"] or 0.0) >= MODERATE)
+    moved = [f for f in features if (f["psi"] or 0.0) >= MODERATE]
+    beyond = sum(1 for f in moved if not within_noise(f.get("p_value")))
     table = Table(title=f"Drift from the train rows to the test rows: the {DRIFT_SHOWN} features that "
-                        f"moved most of {len(features)} ({moved} by {MODERATE:g} or more)")
-    for name in ("feature", "PSI", "shift", "train mean", "test mean"):
+                        f"moved most of {len(features)} ({len(moved)} by {MODERATE:g} or more, "
+                        f"{beyond} of them beyond sampling noise)")
+    for name in ("feature", "PSI", "shift", "p", "train mean", "test mean"):
         table.add_column(name, justify="left" if name in ("feature", "shift") else "right", no_wrap=True)
     for f in features[:DRIFT_SHOWN]:
-        table.add_row(f["feature"], _fmt(f["psi"]), shift_of(f["psi"]), _mean(f["train_mean"]),
-                      _mean(f["test_mean"]))
+        table.add_row(f["feature"], _fmt(f["psi"]), shift_reading(f["psi"], f.get("p_value")),
+                      p_text(f.get("p_value")), _mean(f["train_mean"]), _mean(f["test_mean"]))
     console.print(table)
+    psi, p = drift["probability_psi"], drift.get("probability_p_value")
     console.print(f"PSI: population stability index; below {MODERATE:g} stable, {MODERATE:g}–{LARGE:g} a "
-                  f"moderate shift, above {LARGE:g} a large one. The model's probability: PSI "
-                  f"{_fmt(drift['probability_psi'])}, {_shift_words(drift['probability_psi'])} "
-                  "(test rows against the calibration rows).",
+                  f"moderate shift, above {LARGE:g} a large one. p: the chi-squared test of homogeneity "
+                  f"on the same bins; from {NOISE_P:g} up the shift is within what sampling alone gives "
+                  f"with these row counts. The model's probability: PSI {_fmt(psi)}, "
+                  f"{shift_reading(psi, p, words=True)}, p {p_text(p)} (test rows against the calibration rows).",
                   soft_wrap=not console.is_terminal)
-
-
-def _shift_words(psi: float | None) -> str:
-    """``"stable"``, ``"a moderate shift"`` or ``"a large shift"``; ``"unknown"`` without one."""
-    from fraudscreen.training.drift import shift_of
-
-    shift = shift_of(psi)
-    return {"–": "unknown", "stable": "stable"}.get(shift, f"a {shift} shift")
 
 
 def _mean(value: float | None) -> str:

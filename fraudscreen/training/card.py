@@ -18,7 +18,7 @@ from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_files, text_writer
 from fraudscreen.model import BUNDLE_FILE
-from fraudscreen.training.drift import LARGE, MODERATE
+from fraudscreen.training.drift import LARGE, MODERATE, NOISE_P, p_text, shift_reading
 from fraudscreen.training.reliability import percent
 
 CARD_FILES = ("model_card.json", "MODEL_CARD.md")
@@ -247,13 +247,16 @@ def _drift_lines(report: dict[str, Any]) -> list[str]:
     drift = report.get("drift")
     if not drift:
         return []
-    rows = [[f"`{f['feature']}`", _fmt(f["psi"]), _fmt(f["train_mean"]), _fmt(f["test_mean"])]
+    rows = [[f"`{f['feature']}`", _fmt(f["psi"]), shift_reading(f["psi"], f.get("p_value")),
+             p_text(f.get("p_value")), _fmt(f["train_mean"]), _fmt(f["test_mean"])]
             for f in drift["features"][:DRIFT_LISTED]]
+    psi, p = drift["probability_psi"], drift.get("probability_p_value")
     return _table(f"Drift from the train rows to the test rows (population stability index; "
                   f"{MODERATE:g} to {LARGE:g} is read as a moderate shift, above {LARGE:g} a large "
-                  f"one): the model's probability {_fmt(drift['probability_psi'])}; the "
-                  f"{DRIFT_LISTED} features that moved most:",
-                  ("feature", "PSI", "train mean", "test mean"), rows)
+                  f"one; p: the chi-squared test of homogeneity on the same bins, from {NOISE_P:g} up "
+                  f"within sampling noise): the model's probability {_fmt(psi)} "
+                  f"({shift_reading(psi, p)}, p {p_text(p)}); the {DRIFT_LISTED} features that moved most:",
+                  ("feature", "PSI", "shift", "p", "train mean", "test mean"), rows)
 
 
 def write_bundle_with_card(
