@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from scipy.stats import binomtest
 
 from fraudscreen.config import PACKAGE_DIR, REPO_DIR, Settings
 from fraudscreen.errors import ModelError
@@ -165,6 +166,19 @@ def test_figures_are_computed_on_the_latest_rows_only(report, replayed, settings
     for rule_id, row in by_id.items():
         mask = np.array([any(h.rule_id == rule_id for h in hs) for hs in hits])
         assert row["hits"] == mask.sum() and row["frauds"] == int(test_y[mask].sum())
+        if not row["hits"]:
+            assert row["precision"] is None and row["precision_interval"] is None
+            continue
+        # the precision's 95% Wilson interval, as scipy gives it
+        ci = binomtest(row["frauds"], row["hits"]).proportion_ci(method="wilson")
+        assert row["precision_interval"] == pytest.approx([ci.low, ci.high])
+        low, high = row["precision_interval"]
+        assert low <= row["precision"] <= high
+    shown = _printed(report)
+    for row in report["rules"]:
+        if row["hits"]:
+            low, high = row["precision_interval"]
+            assert f"{100 * row['precision']:.1f}% ({100 * low:.1f}–{100 * high:.1f})" in shown
 
 
 def test_rules_share_the_review_capacity_with_the_model(report, trained) -> None:

@@ -50,7 +50,7 @@ from fraudscreen.training.pipeline import (
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.reliability import reliability
 from fraudscreen.training.retrain import TrainedReplay, train_on_replay
-from fraudscreen.training.segments import SegmentBy, segment_table
+from fraudscreen.training.segments import SegmentBy, segment_table, wilson_interval
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
@@ -126,7 +126,8 @@ def rule_table(
     failed: Sequence[Sequence[RuleHit]] | None = None,
 ) -> list[dict[str, Any]]:
     """Per enabled rule (file order), then per rule the rows name that ``rules`` lacks (in the
-    order first named): hits on the rows, their share, frauds among them, precision, recall.
+    order first named): hits on the rows, their share, frauds among them, precision (with its
+    95% Wilson interval: a rule of a dozen hits has a wide one), recall.
 
     With ``failed`` (the rules that failed at run time on each row), also on how many rows
     each failed (``errors``; None without).
@@ -152,6 +153,7 @@ def rule_table(
             "id": rule_id, "code": code, "action": action,
             "hits": int(mask.sum()), "hit_share": _ratio(int(mask.sum()), n),
             "frauds": caught, "precision": _ratio(caught, int(mask.sum())),
+            "precision_interval": wilson_interval(caught, int(mask.sum())),
             "recall": _ratio(caught, n_fraud),
             "errors": (sum(any(f.rule_id == rule_id for f in fs) for fs in failed)
                        if failed is not None else None),
@@ -163,7 +165,8 @@ def rule_table(
             beyond = mask & ~model_flagged
             added = int(y[beyond].sum())
             entry.update(beyond_model_hits=int(beyond.sum()), beyond_model_frauds=added,
-                         beyond_model_precision=_ratio(added, int(beyond.sum())))
+                         beyond_model_precision=_ratio(added, int(beyond.sum())),
+                         beyond_model_precision_interval=wilson_interval(added, int(beyond.sum())))
         table.append(entry)
     return table
 

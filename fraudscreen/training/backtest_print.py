@@ -126,16 +126,16 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     console.print(table)
     if "compare" in report:
         _print_compare(report, console)
-    rules = Table(title="Rules on the test rows")
+    rules = Table(title="Rules on the test rows (in brackets: 95% Wilson interval)")
     for name in ("rule", "action", "hits", "frauds", "precision", "recall",
                  "beyond model", "its frauds", "its precision"):
         rules.add_column(name, justify="left" if name in ("rule", "action") else "right",
                          no_wrap=name != "rule", overflow="fold")  # a long rule id folds
     for r in report["rules"]:
         rules.add_row(r["id"], r["action"], str(r["hits"]), str(r["frauds"]),
-                      _fmt(r["precision"], True), _fmt(r["recall"], True),
+                      _bounded(r["precision"], r.get("precision_interval"), True), _fmt(r["recall"], True),
                       str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
-                      _fmt(r.get("beyond_model_precision"), True))
+                      _bounded(r.get("beyond_model_precision"), r.get("beyond_model_precision_interval"), True))
     console.print(rules)
     failing = [r for r in report["rules"] if r.get("errors")]
     if failing:

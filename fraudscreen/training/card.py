@@ -63,6 +63,13 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+def _pct_within(value: float | None, bounds: list[float] | None) -> str:
+    """``66.7% (41.7% – 84.8%)``: a share and its interval, when it has one."""
+    if value is None or not bounds:
+        return _pct(value)
+    return f"{_pct(value)} ({_pct(bounds[0])} – {_pct(bounds[1])})"
+
+
 _INTERVAL_FIGURES = (("ROC AUC", "roc_auc", False), ("avg precision", "average_precision", False),
                      ("recall @ capacity", "recall_at_capacity", True),
                      ("flagged recall", "flagged_recall", True),
@@ -98,9 +105,11 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
                         *map(_pct, (m["recall_at_capacity"], m["precision_at_capacity"],
                                     m["flagged_share"], m["flagged_recall"], m["reject_precision"],
                                     mix["accept"], mix["review"], mix["reject"]))])
-    rules = [[f"`{r['id']}`", r["action"], r["hits"], _pct(r["precision"]), _pct(r["recall"]),
-              _usd(r.get("fraud_usd")), _usd(r.get("legit_usd")), r.get("beyond_model_hits", "–"),
-              _pct(r.get("beyond_model_precision"))] for r in report["rules"]]
+    rules = [[f"`{r['id']}`", r["action"], r["hits"], _pct_within(r["precision"], r.get("precision_interval")),
+              _pct(r["recall"]), _usd(r.get("fraud_usd")), _usd(r.get("legit_usd")),
+              r.get("beyond_model_hits", "–"),
+              _pct_within(r.get("beyond_model_precision"), r.get("beyond_model_precision_interval"))]
+             for r in report["rules"]]
     return [
         "## Back-test on the held-out rows",
         *_table(f"{test['rows']} test rows ({split['method']} split, {split['test_from']} … "
@@ -114,7 +123,7 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
         *_interval_lines(report), *_money_lines(report),
         *_table("Fraud amount and good orders' amount: in USD among the rule's hits. Beyond model: "
                 "the rule's hits on orders the model alone would have accepted, and the fraud "
-                "share among them.",
+                "share among them. Precisions with their 95% Wilson interval.",
                 ("rule", "action", "hits", "precision", "recall", "fraud amount",
                  "good orders' amount", "beyond model", "its precision"), rules),
         *_segment_lines(report), *_calibration_lines(report), *_drift_lines(report), "",
@@ -136,8 +145,7 @@ def _segment_lines(report: dict[str, Any]) -> list[str]:
         cells = []
         for system in ("rules", "model", "combined"):
             figures = entry["systems"][system]
-            low, high = figures["flagged_interval"]
-            cells.append(f"{_pct(figures['flagged_share'])} ({_pct(low)} – {_pct(high)})")
+            cells.append(_pct_within(figures["flagged_share"], figures["flagged_interval"]))
         rows.append([f"`{name}`", entry["label"], entry["rows"], *cells])
     return _table("By scenario (the simulator's fraud patterns and honest scenarios): the share of "
                   "each scenario's test rows flagged for review or rejected, with its 95% Wilson "
@@ -151,9 +159,8 @@ def _field_segment_lines(by: str, segments: dict[str, Any]) -> list[str]:
     rows = []
     for value, entry in segments.items():
         service = entry["systems"]["combined"]
-        low, high = service["flagged_interval"]
         rows.append([f"`{value}`", entry["rows"], entry["frauds"],
-                     f"{_pct(service['flagged_share'])} ({_pct(low)} – {_pct(high)})",
+                     _pct_within(service["flagged_share"], service["flagged_interval"]),
                      _pct(service["flagged_recall"]), _pct(service["legit_flagged_share"])])
     return _table(f"By {name}: the service's (rules and model) share of each segment's test rows "
                   "flagged for review or rejected, with its 95% Wilson interval, and apart its "
