@@ -181,6 +181,19 @@ def test_figures_are_computed_on_the_latest_rows_only(report, replayed, settings
             assert f"{100 * row['precision']:.1f}% ({100 * low:.1f}–{100 * high:.1f})" in shown
 
 
+def test_intervals_resample_the_test_rows_accounts(report, trained, data) -> None:
+    """The replay numbers each row's account; the intervals draw those accounts, each with all
+    its test rows."""
+    replayed = trained.replayed
+    users = [row["account"]["user_id"] for row in read_jsonl(data)]
+    pairs = {(users[source], number) for source, number in zip(replayed.source_rows, replayed.accounts, strict=True)}
+    assert len(pairs) == len({u for u, _ in pairs}) == len({n for _, n in pairs}) < replayed.y.size
+    test_accounts = np.unique(replayed.accounts[trained.test_idx])
+    assert report["intervals"]["resampled"] == "accounts"
+    assert report["intervals"]["accounts"] == test_accounts.size < trained.test_idx.size
+    assert "resampling the test rows' " in _printed(report)
+
+
 def test_rules_share_the_review_capacity_with_the_model(report, trained) -> None:
     replayed, bundle = trained.replayed, trained.result.bundle
     th = report["thresholds"]

@@ -104,3 +104,30 @@ def test_a_figure_some_resamples_leave_undefined_gets_no_interval() -> None:
     with pytest.raises(ValueError, match="same rows"):
         bootstrap({"a": SystemRows.of(y, decisions, score), "b": SystemRows.of(y[:10], decisions[:10], score[:10])},
                   capacity=0.05, seed=0)
+
+
+def test_resampling_every_row_as_its_own_cluster_is_resampling_the_rows() -> None:
+    y, decisions, score = _rows(2000, 5, ties=False)
+    systems = {"s": SystemRows.of(y, decisions, score)}
+    by_row = bootstrap(systems, capacity=0.05, seed=3, resamples=50)
+    by_cluster = bootstrap(systems, capacity=0.05, seed=3, resamples=50, clusters=np.arange(y.size))
+    for figure in FIGURES:
+        np.testing.assert_array_equal(by_row["s"][figure], by_cluster["s"][figure])
+
+
+def test_orders_of_one_account_widen_the_interval_as_they_should() -> None:
+    """400 accounts of ten identical orders each: 400 independent draws, not 4,000. Resampled as
+    rows, the interval is about sqrt(10) times too narrow; resampled by account it is as wide
+    as that of the 400 accounts' single orders."""
+    y1, d1, s1 = _rows(400, 8, ties=False)
+    y, decisions, score = (np.repeat(a, 10) for a in (y1, d1, s1))
+    accounts = np.repeat(np.arange(400), 10)
+    systems = {"s": SystemRows.of(y, decisions, score)}
+    rows = bootstrap(systems, capacity=0.05, seed=1, resamples=400)["s"]["roc_auc"]
+    drawn = bootstrap(systems, capacity=0.05, seed=1, resamples=400, clusters=accounts)["s"]["roc_auc"]
+    single = bootstrap({"s": SystemRows.of(y1, d1, s1)}, capacity=0.05, seed=1, resamples=400)["s"]["roc_auc"]
+    width = {name: np.diff(interval(v))[0] for name, v in [("rows", rows), ("drawn", drawn), ("single", single)]}
+    assert 2.2 < width["drawn"] / width["rows"] < 4.5
+    assert 0.75 < width["drawn"] / width["single"] < 1.33
+    with pytest.raises(ValueError, match="one number per row"):
+        bootstrap(systems, capacity=0.05, seed=1, resamples=2, clusters=accounts[:-1])

@@ -299,6 +299,9 @@ def test_backtest_reads_an_export_without_replaying(exported: tuple[Settings, Pa
     report = json.loads(report_path.read_text())
     assert report["replay"]["method"] == "logged"
     assert report["test"]["rows"] == round(0.2 * replayed.y.size)
+    # an export names no account: its intervals resample rows
+    assert replayed.accounts.size == 0
+    assert report["intervals"]["resampled"] == "rows" and report["intervals"]["accounts"] is None
     assert report["systems"]["model"]["roc_auc"] > 0.8
     # one line per test row, naming the stored order (an export holds no transaction id)
     with rows_path.open(newline="") as fh:

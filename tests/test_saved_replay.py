@@ -90,11 +90,16 @@ def test_the_saved_rows_hold_no_personal_fields(both: dict[str, Any], data: Path
     with gzip.open(both["saved"]["path"], "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
     assert {tuple(sorted(row)) for row in rows} == {(
-        "event_time", "features", "format", "label", "label_time", "replayed", "rules", "segment",
-        "transaction_id")}
+        "account", "event_time", "features", "format", "label", "label_time", "replayed", "rules",
+        "segment", "transaction_id")}
     assert rows[0]["format"] == FORMAT
     assert rows[0]["replayed"]["segment_by"] == "billing-country"
     requests = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    # an account is a number shared by its rows in this file, never its id
+    by_tx = {r["event"]["transaction_id"]: r["account"]["user_id"] for r in requests}
+    pairs = {(by_tx[row["transaction_id"]], row["account"]) for row in rows}
+    assert all(type(number) is int for _, number in pairs)
+    assert len(pairs) == len({user for user, _ in pairs}) == len({number for _, number in pairs}) < len(rows)
     text = json.dumps(rows)
     for request in requests[:50]:
         assert request["email"]["address"] not in text

@@ -291,17 +291,23 @@ def compare_section(
 
 def _add_intervals(
     report: dict[str, Any], y: np.ndarray, ours: Mapping[str, Decided],
-    theirs: Mapping[str, Decided] | None, *, capacity: float, seed: int,
+    theirs: Mapping[str, Decided] | None, *, capacity: float, seed: int, accounts: np.ndarray,
 ) -> None:
     """Bootstrap intervals for every system's figures and, with a compared bundle, for the
-    paired differences of its ``model`` and ``combined`` figures from ours."""
+    paired differences of its ``model`` and ``combined`` figures from ours. ``accounts``: the
+    test rows' accounts (:attr:`ReplayResult.accounts`), resampled instead of the rows when
+    known (empty: rows read as features)."""
     resamples = resamples_for(int(y.size))
     systems = {name: d.rows(y) for name, d in ours.items()}
     if theirs is not None:
         systems |= {f"compare.{name}": d.rows(y) for name, d in theirs.items()}
-    samples = bootstrap(systems, capacity=capacity, seed=seed, resamples=resamples)
-    report["intervals"] = {"method": "percentile bootstrap of the test rows", "resamples": resamples,
-                           "confidence": CONFIDENCE, "seed": seed}
+    clusters = np.unique(accounts, return_inverse=True)[1] if accounts.size == y.size and y.size else None
+    samples = bootstrap(systems, capacity=capacity, seed=seed, resamples=resamples, clusters=clusters)
+    report["intervals"] = {
+        "method": "percentile bootstrap of the test rows" + (", drawn by account" if clusters is not None else ""),
+        "resampled": "accounts" if clusters is not None else "rows",
+        "accounts": int(clusters.max()) + 1 if clusters is not None else None,
+        "resamples": resamples, "confidence": CONFIDENCE, "seed": seed}
     for name in ours:
         report["systems"][name]["intervals"] = {f: interval(samples[name][f]) for f in FIGURES}
     if theirs is None:
@@ -451,7 +457,9 @@ def backtest_report(
         if segmented:
             compared["segments"] = segment_table(y, segments, their_decisions)
         report["compare"] = compared
-    _add_intervals(report, y, decided, theirs, capacity=review_capacity, seed=trained.seed)
+    accounts = replayed.accounts[idx] if replayed.accounts.size else replayed.accounts
+    _add_intervals(report, y, decided, theirs, capacity=review_capacity, seed=trained.seed,
+                   accounts=accounts)
     return Backtest(report, trained, decided, theirs)
 
 

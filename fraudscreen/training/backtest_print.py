@@ -31,6 +31,12 @@ def _with_interval(system: dict[str, Any], key: str, pct: bool) -> str:
     return _bounded(system[key], system.get("intervals", {}).get(key), pct)
 
 
+def _drawn_by(intervals: dict[str, Any]) -> str:
+    """``", resampling the test rows' 3,007 accounts"`` when the intervals were drawn by account."""
+    accounts = intervals.get("accounts")
+    return f", resampling the test rows' {accounts:,} accounts" if accounts else ""
+
+
 def _signed(value: float, pct: bool) -> str:
     return f"{100 * value:+.1f} pts" if pct else f"{value:+.3f}"
 
@@ -104,7 +110,7 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     intervals = report.get("intervals")
     title = "Test rows only"
     if intervals:
-        title += f" (in brackets: {intervals['confidence']:.0%} bootstrap interval)"
+        title += f" (in brackets: {intervals['confidence']:.0%} bootstrap interval{_drawn_by(intervals)})"
     table = Table(title=title)
     table.add_column("metric", no_wrap=True)
     for name in SYSTEMS:

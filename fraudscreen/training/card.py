@@ -82,8 +82,9 @@ def _interval_lines(report: dict[str, Any]) -> list[str]:
     about = report.get("intervals")
     if not about:
         return []
-    lines = ["", (f"{about['confidence']:.0%} bootstrap intervals ({about['resamples']} resamples "
-                  "of the test rows):"), ""]
+    drawn = (f"the test rows' {about['accounts']:,} accounts, each with all its orders"
+             if about.get("accounts") else "the test rows")
+    lines = ["", f"{about['confidence']:.0%} bootstrap intervals ({about['resamples']} resamples of {drawn}):", ""]
     for name in ("model", "combined"):
         system = report["systems"][name]
         parts = []

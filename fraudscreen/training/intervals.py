@@ -3,7 +3,8 @@
 A figure measured on 4,000 test rows with 130 frauds moves by several points from one sample
 of orders to the next; the interval says how far. Each resample draws the test rows with
 replacement (a row drawn twice counts twice) and measures every system on it again; the
-interval holds the middle :data:`CONFIDENCE` of those figures (percentile bootstrap). The same
+interval holds the middle :data:`CONFIDENCE` of those figures (percentile bootstrap). A
+replay's rows are drawn by account (a cluster bootstrap): all the orders of an account at once. The same
 resamples serve every system, so the difference between two systems (a new model and the one
 in production, on the same rows) gets its own, paired, interval: it is what decides whether
 the new one is better, and it is narrower than the two intervals side by side suggest.
@@ -128,18 +129,29 @@ def _share(part: float, whole: float) -> float:
 
 
 def bootstrap(
-    systems: Mapping[str, SystemRows], *, capacity: float, seed: int, resamples: int = RESAMPLES
+    systems: Mapping[str, SystemRows], *, capacity: float, seed: int, resamples: int = RESAMPLES,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per system, per figure: its value on each of ``resamples`` resamples of the rows, the
-    same resamples for every system (their differences are paired). Seeded: reproducible."""
+    same resamples for every system (their differences are paired). Seeded: reproducible.
+
+    ``clusters`` (one number per row, ``0 .. k - 1``; say, its account) resamples the clusters
+    instead, each drawn with all its rows: the orders of one account are not independent draws
+    (a card-testing run is one attack in many orders), and resampling them apart would make
+    the intervals too narrow. With every row its own cluster the resamples are the rows'."""
     sizes = {rows.order.size for rows in systems.values()}
     if len(sizes) != 1:
         raise ValueError("every system must be measured on the same rows")
     n = sizes.pop()
+    if clusters is not None and clusters.shape != (n,):
+        raise ValueError("clusters must give one number per row")
+    k = n if clusters is None else int(clusters.max()) + 1 if n else 0
     rng = np.random.default_rng(seed)
     samples = {name: {f: np.empty(resamples) for f in FIGURES} for name in systems}
     for r in range(resamples):
-        weights = np.bincount(rng.integers(0, n, n), minlength=n)
+        weights = np.bincount(rng.integers(0, k, k), minlength=k)
+        if clusters is not None:
+            weights = weights[clusters]
         for name, rows in systems.items():
             for figure, value in weighted_figures(rows, weights, capacity).items():
                 samples[name][figure][r] = value

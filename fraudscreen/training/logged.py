@@ -163,6 +163,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
     sources: list[int] = []
     transaction_ids: list[str | None] = []
     segments: list[str | None] = []
+    accounts: list[int] = []  # a saved replay's account numbers; -1: none given
     saved: Any = _UNSEEN  # how the rows were replayed: the first row's ``replayed``
     seen: set[str] = set()  # the order ids (export) or transaction ids (saved replay) so far
     missing: Counter[str] = Counter()
@@ -216,6 +217,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
             if saved is not None:
                 transaction_ids.append(_text_or_none(row.get("transaction_id")))
                 segments.append(segment_name(row.get("segment")))
+                accounts.append(_account_number(row.get("account")))
             if len(pending) >= _BLOCK_ROWS:
                 blocks.append(_block(pending, len(times) - len(pending), bad))
                 pending = []
@@ -252,8 +254,25 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
         segments=[segments[i] for i in order] if saved and saved.get("segment_by") else [],
         segment_by=saved["segment_by"] if saved and saved.get("segment_by") else "scenario",
         saved=saved,
+        accounts=_accounts(accounts, order) if saved else np.empty(0, dtype=np.int64),
         label_delay_days=float(saved["label_delay_days"]) if saved else delay / 86_400.0,
     )
+
+
+def _account_number(value: Any) -> int:
+    """A saved row's ``account`` number; -1 when it gives none (a file saved before they were)."""
+    return value if type(value) is int and value >= 0 else -1
+
+
+def _accounts(numbers: list[int], order: np.ndarray) -> np.ndarray:
+    """The kept rows' account numbers in ``order``, a row without one an account of its own;
+    empty when no row gives one (the intervals then resample rows)."""
+    from fraudscreen.training.pipeline import number_rows_without_account
+
+    accounts = np.asarray(numbers, dtype=np.int64)[order]
+    if not accounts.size or (accounts < 0).all():
+        return np.empty(0, dtype=np.int64)
+    return number_rows_without_account(accounts, int(accounts.max()) + 1)
 
 
 _BLOCK_ROWS = 8192

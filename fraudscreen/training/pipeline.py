@@ -22,6 +22,7 @@ import math
 import sys
 import tempfile
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from contextlib import contextmanager
@@ -121,6 +122,11 @@ class ReplayResult:
     saved: Mapping[str, Any] | None = None
     """How the rows were replayed, when they were read from a saved replay
     (:mod:`~fraudscreen.training.saved_replay`): its ``replayed`` field."""
+    accounts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Each row's account as a number local to this replay (rows of one account share it, a row
+    naming no account has one of its own), so that intervals resample accounts rather than
+    rows (:func:`~fraudscreen.training.intervals.bootstrap`); empty for rows read as features,
+    whose files name no account."""
     label_delay_days: float = DEFAULT_LABEL_DELAY / timedelta(days=1)
     """The label delay of the rows: a fraud label without ``label_time`` became known this many
     days after its order (and entered the later orders' profiles then), and an order is known
@@ -275,6 +281,8 @@ def replay(
             sources: list[int] = []
             known_at: list[float] = []
             segments: list[str | None] = []
+            accounts = array("q")  # -1: no account (numbered after the loop); 8 bytes a row
+            account_numbers: dict[str, int] = {}
             for seq, (index, prepared) in enumerate(
                 tqdm(prepared_rows, total=len(order), disable=None if progress else True,
                      unit="order", desc="replay", mininterval=0.5)
@@ -310,6 +318,8 @@ def replay(
                 sources.append(index)
                 known_at.append(label_time.timestamp() if label else math.nan)
                 segments.append(segment)
+                account = record.account_id
+                accounts.append(account_numbers.setdefault(account, len(account_numbers)) if account else -1)
                 if label:  # only a fraud label enters the profile (as a chargeback)
                     heapq.heappush(pending, (label_time, seq, record.order_id))
         db.close()
@@ -333,8 +343,17 @@ def replay(
         workers=preparers.workers,
         segments=segments,
         segment_by=segment_by,
+        accounts=number_rows_without_account(np.array(accounts, dtype=np.int64), len(account_numbers)),
         label_delay_days=label_delay / timedelta(days=1),
     )
+
+
+def number_rows_without_account(accounts: np.ndarray, known: int) -> np.ndarray:
+    """``accounts`` with each -1 (a row naming no account) given a number of its own after the
+    ``known`` accounts' numbers."""
+    missing = accounts < 0
+    accounts[missing] = known + np.arange(int(missing.sum()))
+    return accounts
 
 
 def load_labelled(

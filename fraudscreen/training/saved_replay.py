@@ -9,10 +9,12 @@ hence the same figures as a replay of the requests, for another split, seed, rev
 warm-up or model to compare.
 
 Each row also says how it was replayed (``replayed``: the feature schema, the rules version,
-the label delay, what gave the segments). The rows are those of that replay: after changing
+the label delay, what gave the segments), and its ``account``: a number the replay gave the
+row's account, shared by the rows of one account in this file and meaning nothing outside it,
+so that the back-test's intervals resample accounts as they do on a replay. The rows are those of that replay: after changing
 the rules, the label delay or the features, replay the requests again (a file saved with
-other features is refused when read). Like an export, the file holds no account, email, IP,
-device or card: a transaction id, a time, a label, numbers and rule ids.
+other features is refused when read). Like an export, the file holds no account id, email,
+IP, device or card: a transaction id, a time, a label, numbers, rule ids and that number.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def saved_replay_rows(replayed: ReplayResult) -> Iterator[dict[str, Any]]:
         "segment_by": replayed.segment_by if replayed.segments else None,
     }
     segments = replayed.segments or [None] * int(replayed.y.size)
+    accounts = replayed.accounts.tolist() if replayed.accounts.size else [None] * int(replayed.y.size)
     for i, label in enumerate(replayed.y.tolist()):
         failed = replayed.rule_errors[i] if replayed.rule_errors else ()
         logged = feature_log(replayed.X[i], ((hit.rule_id, hit.action) for hit in replayed.rule_hits[i]),
@@ -50,7 +53,7 @@ def saved_replay_rows(replayed: ReplayResult) -> Iterator[dict[str, Any]]:
         yield {"format": FORMAT, "transaction_id": replayed.transaction_ids[i],
                **training_fields(float(replayed.event_times[i]), "fraud" if label else "legit",
                                  label_time, logged),
-               "segment": segments[i], "replayed": how}
+               "segment": segments[i], "account": accounts[i], "replayed": how}
 
 
 def write_saved_replay(replayed: ReplayResult, path: Path) -> int:
