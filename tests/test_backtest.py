@@ -381,6 +381,14 @@ def test_the_test_rows_are_broken_down_by_the_scenario_each_row_names(report, tr
     # (an honest-looking customer's own order) hardly ever
     model = {name: e["systems"]["model"]["flagged_share"] for name, e in scenarios.items()}
     assert model["stolen_card"] > 0.6 and model.get("friendly_fraud", 0.0) < 0.3
+    # each scenario's accounts: a card-testing run is many orders from one account
+    test_idx = trained.test_idx
+    for name, entry in scenarios.items():
+        mine = [trained.replayed.accounts[i] for i in test_idx if trained.replayed.segments[i] == name]
+        assert entry["accounts"] == len(set(mine)) <= entry["rows"]
+    if "card_testing" in scenarios:
+        assert scenarios["card_testing"]["accounts"] < scenarios["card_testing"]["rows"]
+    assert "accounts: the accounts among the rows" in _printed(report)
     # the compared bundle, on the same rows, by the same scenarios
     theirs = report["compare"]["segments"]
     assert list(theirs) == list(scenarios) and set(theirs["stolen_card"]["systems"]) == {"model", "combined"}

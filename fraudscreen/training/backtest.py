@@ -291,17 +291,17 @@ def compare_section(
 
 def _add_intervals(
     report: dict[str, Any], y: np.ndarray, ours: Mapping[str, Decided],
-    theirs: Mapping[str, Decided] | None, *, capacity: float, seed: int, accounts: np.ndarray,
+    theirs: Mapping[str, Decided] | None, *, capacity: float, seed: int, accounts: np.ndarray | None,
 ) -> None:
     """Bootstrap intervals for every system's figures and, with a compared bundle, for the
     paired differences of its ``model`` and ``combined`` figures from ours. ``accounts``: the
     test rows' accounts (:attr:`ReplayResult.accounts`), resampled instead of the rows when
-    known (empty: rows read as features)."""
+    known (None: rows read as features)."""
     resamples = resamples_for(int(y.size))
     systems = {name: d.rows(y) for name, d in ours.items()}
     if theirs is not None:
         systems |= {f"compare.{name}": d.rows(y) for name, d in theirs.items()}
-    clusters = np.unique(accounts, return_inverse=True)[1] if accounts.size == y.size and y.size else None
+    clusters = np.unique(accounts, return_inverse=True)[1] if accounts is not None and y.size else None
     samples = bootstrap(systems, capacity=capacity, seed=seed, resamples=resamples, clusters=clusters)
     report["intervals"] = {
         "method": "percentile bootstrap of the test rows" + (", drawn by account" if clusters is not None else ""),
@@ -443,10 +443,11 @@ def backtest_report(
     report["calibration"] = reliability(y, decided["model"].score)
     report["drift"] = drift_section(trained, decided["model"].score)
     segments = [replayed.segments[i] for i in idx] if replayed.segments else []
+    test_accounts = replayed.accounts[idx] if replayed.accounts.size else None  # None: an export
     segmented = any(name is not None for name in segments)
     if segmented:
         report["segment_by"] = replayed.segment_by
-        report["segments"] = segment_table(y, segments, ours)
+        report["segments"] = segment_table(y, segments, ours, test_accounts)
     theirs = None
     if compare is not None:
         compared, theirs = compare_section(compare[0], trained, path=compare[1], capacity=review_capacity,
@@ -455,11 +456,10 @@ def backtest_report(
         compared["money"] = money_table(amounts, y, their_decisions)
         compared["calibration"] = reliability(y, theirs["model"].score)
         if segmented:
-            compared["segments"] = segment_table(y, segments, their_decisions)
+            compared["segments"] = segment_table(y, segments, their_decisions, test_accounts)
         report["compare"] = compared
-    accounts = replayed.accounts[idx] if replayed.accounts.size else replayed.accounts
     _add_intervals(report, y, decided, theirs, capacity=review_capacity, seed=trained.seed,
-                   accounts=accounts)
+                   accounts=test_accounts)
     return Backtest(report, trained, decided, theirs)
 
 

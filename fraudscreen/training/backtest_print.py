@@ -278,13 +278,15 @@ def _print_segments(report: dict[str, Any], console: Any) -> None:
                         "(in brackets: 95% Wilson interval)")
     compared = ["compared"] if theirs else []
     table.add_column(by, no_wrap=True, min_width=min(30, max(map(len, segments))))
-    for name in ("rows", "frauds", *SYSTEMS, *compared, "caught", "stopped", "rejected"):
+    counted = ["accounts"] if any(e.get("accounts") is not None for e in segments.values()) else []
+    for name in ("rows", *counted, "frauds", *SYSTEMS, *compared, "caught", "stopped", "rejected"):
         table.add_column(name, justify="right", no_wrap=True)
     for name, entry in segments.items():
         systems = entry["systems"]
         service = systems["combined"]
         other = [_fmt(theirs[name]["systems"]["combined"]["flagged_share"], True)] if theirs else []
-        table.add_row(name, str(entry["rows"]), str(entry["frauds"]),
+        accounts = [str(entry.get("accounts", "–"))] if counted else []
+        table.add_row(name, str(entry["rows"]), *accounts, str(entry["frauds"]),
                       _fmt(systems["rules"]["flagged_share"], True),
                       _fmt(systems["model"]["flagged_share"], True),
                       _bounded(service["flagged_share"], service["flagged_interval"], True), *other,
@@ -294,8 +296,10 @@ def _print_segments(report: dict[str, Any], console: Any) -> None:
     console.print(table)
     versus = (f" compared: what {report['compare']['version']} (rules and model) flags."
               if theirs else "")
+    few = (" accounts: the accounts among the rows; the interval takes rows as independent, so a "
+           "segment of many rows from few accounts is less certain than it says." if counted else "")
     console.print("caught: the service's share of the segment's frauds; stopped: its share of the "
-                  "segment's legit orders; rejected: its share of all the segment's orders." + versus,
+                  "segment's legit orders; rejected: its share of all the segment's orders." + few + versus,
                   soft_wrap=not console.is_terminal)
 
 

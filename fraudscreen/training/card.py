@@ -147,12 +147,14 @@ def _segment_lines(report: dict[str, Any]) -> list[str]:
         for system in ("rules", "model", "combined"):
             figures = entry["systems"][system]
             cells.append(_pct_within(figures["flagged_share"], figures["flagged_interval"]))
-        rows.append([f"`{name}`", entry["label"], entry["rows"], *cells])
+        accounts = entry.get("accounts")
+        rows.append([f"`{name}`", entry["label"], entry["rows"], "–" if accounts is None else accounts, *cells])
     return _table("By scenario (the simulator's fraud patterns and honest scenarios): the share of "
                   "each scenario's test rows flagged for review or rejected, with its 95% Wilson "
                   "interval. For a fraud pattern that is the share caught; for an honest "
-                  "scenario, the share of good customers stopped.",
-                  ("scenario", "label", "rows", "rules", "model", "combined"), rows)
+                  "scenario, the share of good customers stopped. The interval takes rows as "
+                  "independent: a scenario of many rows from few accounts is less certain.",
+                  ("scenario", "label", "rows", "accounts", "rules", "model", "combined"), rows)
 
 
 def _field_segment_lines(by: str, segments: dict[str, Any]) -> list[str]:

@@ -86,12 +86,16 @@ def _kind(frauds: int, rows: int) -> str:
 
 
 def segment_table(
-    y: np.ndarray, segments: Sequence[str | None], decisions: Mapping[str, np.ndarray]
+    y: np.ndarray, segments: Sequence[str | None], decisions: Mapping[str, np.ndarray],
+    accounts: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per segment of the rows (rows without one are left out): its label (``fraud``,
-    ``legit`` or ``mixed``), rows and frauds, and for each system in ``decisions`` (0 accept,
-    1 review, 2 reject per row) the flagged share with its interval, the rejected share, and
-    the flagged shares of its frauds and of its legit rows apart (None where it has none).
+    ``legit`` or ``mixed``), rows, frauds and, given each row's account (``accounts``), the
+    accounts among them (else None); and for each system in ``decisions`` (0 accept, 1 review,
+    2 reject per row) the flagged share with its interval, the rejected share, and the flagged
+    shares of its frauds and of its legit rows apart (None where it has none). The Wilson
+    interval takes the rows as independent: a segment of many rows from few accounts (a
+    card-testing run) is less certain than it says, which the accounts show.
 
     Fraud-only segments come first, then mixed ones, then legit-only ones; the most rows first
     within each."""
@@ -118,6 +122,8 @@ def segment_table(
                 "legit_flagged_share": (flagged - caught) / (n - frauds) if n > frauds else None,
             }
         kind = _kind(frauds, n)
+        distinct = int(np.unique(accounts[idx]).size) if accounts is not None else None
         entries.append(((rank[kind], -n, name), name,
-                        {"label": kind, "rows": n, "frauds": frauds, "systems": systems}))
+                        {"label": kind, "rows": n, "frauds": frauds, "accounts": distinct,
+                         "systems": systems}))
     return {name: entry for _, name, entry in sorted(entries)}
