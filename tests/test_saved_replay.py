@@ -193,6 +193,12 @@ def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
     assert np.array_equal(back.label_times, replayed.label_times, equal_nan=True)
     assert back.transaction_ids == replayed.transaction_ids
     assert back.segments == replayed.segments and back.segment_by == "scenario"
+    assert np.array_equal(back.accounts, replayed.accounts) and replayed.accounts.size == len(rows)
+    # an account number a replay never writes counts as an account of its own; none at all: rows
+    odd = [{**row, "account": bad} for row, bad in zip(rows[:4], [-1, 10**30, "7", True], strict=True)]
+    mixed = read_logged([*odd, *rows[4:]])
+    assert len(set(mixed.accounts.tolist())) == len(set(replayed.accounts[4:].tolist())) + 4
+    assert read_logged([{**row, "account": None} for row in rows]).accounts.size == 0
     leaky = read_logged([{**row, "segment": "jane@example.com"} for row in rows])
     assert leaky.segments == [None] * len(rows)  # never printed nor written as a segment
     assert [[h.rule_id for h in hits] for hits in back.rule_hits] == \

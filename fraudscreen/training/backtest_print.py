@@ -37,6 +37,10 @@ def _drawn_by(intervals: dict[str, Any]) -> str:
     return f", resampling the test rows' {accounts:,} accounts" if accounts else ""
 
 
+def _count(value: int | None) -> str:
+    return "–" if value is None else str(value)
+
+
 def _signed(value: float, pct: bool) -> str:
     return f"{100 * value:+.1f} pts" if pct else f"{value:+.3f}"
 
@@ -285,7 +289,7 @@ def _print_segments(report: dict[str, Any], console: Any) -> None:
         systems = entry["systems"]
         service = systems["combined"]
         other = [_fmt(theirs[name]["systems"]["combined"]["flagged_share"], True)] if theirs else []
-        accounts = [str(entry.get("accounts", "–"))] if counted else []
+        accounts = [_count(entry.get("accounts"))] if counted else []
         table.add_row(name, str(entry["rows"]), *accounts, str(entry["frauds"]),
                       _fmt(systems["rules"]["flagged_share"], True),
                       _fmt(systems["model"]["flagged_share"], True),
