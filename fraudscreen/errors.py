@@ -22,6 +22,11 @@ class ErrorDetail:
         return {"pointer": self.pointer, "message": self.message}
 
 
+def pointer_token(key: str) -> str:
+    """``key`` as one reference token of an RFC 6901 JSON pointer (``~`` -> ``~0``, ``/`` -> ``~1``)."""
+    return key.replace("~", "~0").replace("/", "~1") if ("~" in key or "/" in key) else key
+
+
 class FraudscreenError(Exception):
     """Root of every error fraudscreen raises on purpose."""
 

@@ -13,6 +13,8 @@ import json
 import math
 from typing import Any
 
+from fraudscreen.errors import pointer_token
+
 __all__ = ["NOT_A_JSON_NUMBER", "NotAJsonNumber", "loads", "non_json_number_pointers"]
 
 NOT_A_JSON_NUMBER = ("NaN, Infinity and numbers beyond the range of a double (about 1.8e308) "
@@ -61,14 +63,10 @@ def non_json_number_pointers(data: str | bytes) -> list[str]:
         value, pointer = stack.pop()
         if isinstance(value, dict):
             stack.extend(reversed([
-                (child, f"{pointer}/{CARD_SEGMENT if find_card_numbers(key) else _escape(key)}")
+                (child, f"{pointer}/{CARD_SEGMENT if find_card_numbers(key) else pointer_token(key)}")
                 for key, child in value.items()]))
         elif isinstance(value, list):
             stack.extend((value[i], f"{pointer}/{i}") for i in range(len(value) - 1, -1, -1))
         elif isinstance(value, float) and not math.isfinite(value):
             found.append(pointer)
     return found
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")

@@ -8,7 +8,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from fraudscreen.errors import ErrorDetail
+from fraudscreen.errors import ErrorDetail, pointer_token
 from fraudscreen.result import ScreeningWarning
 
 __all__ = ["NON_BLANK", "PRINTABLE", "unknown_field_warnings", "validation_details"]
@@ -21,7 +21,7 @@ makes the documented schema refuse what stripping would leave empty."""
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
+    parts = [pointer_token(str(p)) for p in loc]
     return "/" + "/".join(parts) if parts else ""
 
 

@@ -25,7 +25,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.v1 import json_body, text_problem
 from fraudscreen.config import REPO_DIR
-from fraudscreen.errors import ErrorDetail, InvalidRequestError, ModelError
+from fraudscreen.errors import ErrorDetail, InvalidRequestError, ModelError, pointer_token
 from fraudscreen.model import bundle_file
 from fraudscreen.screening import Screener
 
@@ -59,15 +59,10 @@ def _reload_body() -> dict[str, Any]:
     if unknown:
         raise InvalidRequestError(
             "Unknown member in the reload request; nothing was reloaded.",
-            details=[ErrorDetail(f"/{_pointer_token(key)}", "unknown member (the only one is path)")
+            details=[ErrorDetail(f"/{pointer_token(key)}", "unknown member (the only one is path)")
                      for key in unknown],
         )
     return body
-
-
-def _pointer_token(key: str) -> str:
-    """``key`` as one RFC 6901 pointer segment."""
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def allowed_roots(screener: Screener) -> tuple[Path, ...]:

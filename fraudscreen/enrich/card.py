@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fraudscreen.enrich.phone import is_valid_phone
+from fraudscreen.errors import pointer_token
 
 __all__ = ["CARD_SEGMENT", "MAX_PAN_LENGTH", "MIN_PAN_LENGTH", "card_key", "find_card_numbers", "luhn_valid"]
 
@@ -230,10 +231,6 @@ def _may_hold_card(body: object) -> bool:
     return bool(texts) and _text_has_card("\n".join(texts))
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1") if ("~" in token or "/" in token) else token
-
-
 def find_card_numbers(body: object) -> list[str]:
     """RFC 6901 JSON pointers of every string, number or object key that holds a full card number.
 
@@ -268,7 +265,7 @@ def _walk(body: object) -> list[str]:
                     if child_pointer not in found:
                         found.append(child_pointer)
                 else:
-                    child_pointer = f"{pointer}/{_escape(key_text)}"
+                    child_pointer = f"{pointer}/{pointer_token(key_text)}"
                 children.append((child, child_pointer))
             stack.extend(reversed(children))
         elif isinstance(value, (list, tuple)):
