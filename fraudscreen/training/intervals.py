@@ -1,13 +1,13 @@
 """Bootstrap confidence intervals for the back-test's figures on the test rows.
 
-A figure measured on 4,000 test rows with 130 frauds moves by several points from one sample
-of orders to the next; the interval says how far. Each resample draws the test rows with
+A figure measured on 4,000 test rows with 130 frauds moves by several points from one sample of
+orders to the next; the interval says how far. Each resample draws the test rows with
 replacement (a row drawn twice counts twice) and measures every system on it again; the
 interval holds the middle :data:`CONFIDENCE` of those figures (percentile bootstrap). A
-replay's rows are drawn by account (a cluster bootstrap): all the orders of an account at once. The same
-resamples serve every system, so the difference between two systems (a new model and the one
-in production, on the same rows) gets its own, paired, interval: it is what decides whether
-the new one is better, and it is narrower than the two intervals side by side suggest.
+replay's rows are drawn by account (a cluster bootstrap): all the orders of an account at once.
+The same resamples serve every system, so the difference between two systems (a new model and
+the one in production, on the same rows) gets its own, paired, interval: it is what decides
+whether the new one is better, and it is narrower than the two intervals side by side suggest.
 
 Each system's rows are sorted by score once; a resample then costs a few array passes, so
 1,000 resamples of 200,000 test rows take seconds. The figures match

@@ -259,14 +259,14 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
     )
 
 
+_MAX_ACCOUNT_NUMBER = 2**53
+"""Above any number of accounts a replay could number, and within a 64-bit integer."""
+
+
 def _account_number(value: Any) -> int:
     """A saved row's ``account`` number; -1 when it gives none (a file saved before they were)
     or not one a replay writes (a negative or huge number, text)."""
     return value if type(value) is int and 0 <= value < _MAX_ACCOUNT_NUMBER else -1
-
-
-_MAX_ACCOUNT_NUMBER = 2**53
-"""Above any number of accounts a replay could number, and within a 64-bit integer."""
 
 
 def _accounts(numbers: list[int], order: np.ndarray) -> np.ndarray:

@@ -11,10 +11,11 @@ warm-up or model to compare.
 Each row also says how it was replayed (``replayed``: the feature schema, the rules version,
 the label delay, what gave the segments), and its ``account``: a number the replay gave the
 row's account, shared by the rows of one account in this file and meaning nothing outside it,
-so that the back-test's intervals resample accounts as they do on a replay. The rows are those of that replay: after changing
-the rules, the label delay or the features, replay the requests again (a file saved with
-other features is refused when read). Like an export, the file holds no account id, email,
-IP, device or card: a transaction id, a time, a label, numbers, rule ids and that number.
+so that the back-test's intervals resample accounts as they do on a replay. The rows are those
+of that replay: after changing the rules, the label delay or the features, replay the requests
+again (a file saved with other features is refused when read). Like an export, the file holds
+no account id, email, IP, device or card: a transaction id, a time, a label, numbers, rule ids
+and that number.
 """
 
 from __future__ import annotations
