@@ -133,3 +133,23 @@ def screen_live(settings: Settings, rows: list[dict[str, Any]]) -> tuple[Screene
     for reported_at, _, order_id in pending:  # labels that arrive after the last order
         screener.store.record_outcome(order_id, "chargeback", reported_at)
     return screener, ids
+
+
+def late_labelled_rows(seed: int, late_share: float, n: int = 3000) -> Any:
+    """A ReplayResult of ``n`` rows, one a second, 6% fraud with a feature that tells them apart:
+    ``late_share`` of the frauds are reported 2,000 s after their order, the others after 10 s,
+    and a row without a known fraud label counts as legit after 300 s (the label delay)."""
+    import numpy as np
+
+    from fraudscreen.features import FEATURE_NAMES
+    from fraudscreen.training.pipeline import ReplayResult
+
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.06).astype(np.int8)
+    X = rng.normal(size=(n, len(FEATURE_NAMES)))
+    X[:, 0] += 3 * y
+    times = np.arange(n, dtype=np.float64)
+    delay = np.where(rng.random(n) < late_share, 2000.0, 10.0)
+    return ReplayResult(X=X, y=y, event_times=times, order_ids=[str(i) for i in range(n)],
+                        skipped=0, label_times=np.where(y == 1, times + delay, np.nan),
+                        label_delay_days=300 / 86_400)

@@ -28,10 +28,10 @@ from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.backtest import (
     at_capacity,
     backtest_report,
-    combined_decisions,
     rules_decision,
 )
 from fraudscreen.training.backtest_print import print_report
+from fraudscreen.training.capacity import combined_decisions
 from fraudscreen.training.commands import backtest, train
 from fraudscreen.training.jsonl import write_jsonl
 from fraudscreen.training.pipeline import ReplayResult, read_jsonl, replay
@@ -45,7 +45,7 @@ from fraudscreen.training.segments import segment_of, wilson_interval
 from fraudscreen.training.simulate import simulate_orders
 from fraudscreen.training.train import split_rows, train_model
 
-from helpers import fraudscreen_command
+from helpers import fraudscreen_command, late_labelled_rows
 
 DOC = REPO_DIR / "docs" / "backtest.md"
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -779,16 +779,8 @@ def test_labels_known_at_test_start_are_the_replay_s_label_times(replayed: Repla
 
 
 def test_training_with_labels_known_at_test_start() -> None:
-    rng = np.random.default_rng(3)
-    n = 3000
-    y = (rng.random(n) < 0.06).astype(np.int8)
-    X = rng.normal(size=(n, len(FEATURE_NAMES)))
-    X[:, 0] += 3 * y
-    times = np.arange(n, dtype=np.float64)
-    delay = np.where(rng.random(n) < 0.3, 2000.0, 10.0)  # 30 % of frauds reported much later
-    rows = ReplayResult(X=X, y=y, event_times=times, order_ids=[str(i) for i in range(n)],
-                        skipped=0, label_times=np.where(y == 1, times + delay, np.nan),
-                        label_delay_days=300 / 86_400)  # no label for 300 s, unless a fraud's
+    rows = late_labelled_rows(3, late_share=0.3)  # 30 % of frauds reported much later
+    n, X, y, times = rows.y.size, rows.X, rows.y, rows.event_times
     everything = train_on_replay(rows, version="a", data_sha256="0" * 64)
     realistic = train_on_replay(rows, version="k", data_sha256="0" * 64, labels="known_at_test_start")
     test_start = float(n - 600)

@@ -59,9 +59,11 @@ def test_retrain_notebook_trains_compares_and_saves(tmp_path: Path) -> None:
     assert [d["feature"] for d in summary["drift"]] != [] and len(summary["drift"]) == len(FEATURE_NAMES)
     assert summary["test_rows"] == round(N_ROWS * 0.2)
     assert 0.8 < summary["metrics"]["roc_auc"] <= 1.0
-    assert [s["capacity"] for s in summary["capacity_sweep"]] == [c / 100 for c in range(1, 11)]
-    flagged = [s["review"] + s["reject"] for s in summary["capacity_sweep"]]
-    assert flagged[-1] > flagged[0]
+    sweep = summary["capacity_sweep"]  # the package's capacity_sweep, as the back-test's table
+    assert [s["review_capacity"] for s in sweep] == [c / 100 for c in range(1, 11)]
+    assert sweep[-1]["flagged_share"] > sweep[0]["flagged_share"]
+    at_five = next(s for s in sweep if s["review_capacity"] == 0.05)  # the notebook's capacity
+    assert at_five["review_threshold"] == summary["thresholds"]["review"]
     assert len(summary["permutation_importance"]) == 15
     assert "new" in summary["comparison"]
     # the simulated rows' fraud patterns, each with the share the service flags

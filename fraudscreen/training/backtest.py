@@ -25,11 +25,17 @@ import numpy as np
 from tqdm import tqdm
 
 from fraudscreen.config import Settings
-from fraudscreen.decision import decide, rule_decision
+from fraudscreen.decision import rule_decision
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_INDEX, FEATURE_NAMES
-from fraudscreen.model import ModelBundle, Thresholds, period_of
+from fraudscreen.model import ModelBundle, period_of
 from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.training.capacity import (
+    DECISIONS,
+    DEFAULT_CAPACITIES,
+    capacity_sweep,
+    combined_decisions,
+)
 from fraudscreen.training.drift import BINS as DRIFT_BINS
 from fraudscreen.training.drift import drift_table, homogeneity_p_value, population_stability
 from fraudscreen.training.intervals import (
@@ -49,12 +55,11 @@ from fraudscreen.training.pipeline import (
 )
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.reliability import reliability
-from fraudscreen.training.retrain import TrainedReplay, train_on_replay
+from fraudscreen.training.retrain import TrainedReplay, flagged_by_rules, train_on_replay
 from fraudscreen.training.segments import SegmentBy, segment_table, wilson_interval
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
-DECISIONS = ("accept", "review", "reject")
 _RANK = {d: i for i, d in enumerate(DECISIONS)}
 SYSTEMS = ("rules", "model", "combined")
 
@@ -169,18 +174,6 @@ def rule_table(
                          beyond_model_precision_interval=wilson_interval(added, int(beyond.sum())))
         table.append(entry)
     return table
-
-
-def combined_decisions(
-    p: np.ndarray, thresholds: Thresholds, hits: Sequence[Sequence[RuleHit]]
-) -> np.ndarray:
-    """What the service decides on each row (0 accept, 1 review, 2 reject): :func:`decide` on
-    the model's probability and the row's rule hits (an allow rule accepts whatever the score)."""
-    return np.array(
-        [_RANK[decide(probability=float(pi), thresholds=thresholds, hits=h).decision]
-         for pi, h in zip(p, hits, strict=True)],
-        dtype=np.int64,
-    )
 
 
 @dataclass(frozen=True)
@@ -342,6 +335,27 @@ def drift_section(trained: TrainedReplay, test_probability: np.ndarray) -> dict[
     }
 
 
+def capacity_section(
+    trained: TrainedReplay, test_probability: np.ndarray, test_hits: Sequence[Sequence[RuleHit]],
+    amounts: np.ndarray, capacities: Sequence[float], min_reject_precision: float,
+) -> list[dict[str, Any]]:
+    """The service on the test rows at each of ``capacities``, its thresholds chosen on the
+    calibration rows as training chose the model's (the same labels and rule reviews):
+    :func:`~fraudscreen.training.capacity.capacity_sweep`. ``test_hits``: the test rows' rule
+    hits as the service decides on them."""
+    replayed, cal = trained.replayed, trained.result.calibration_rows
+    labels = replayed.y if trained.train_labels is None else trained.train_labels
+    every_row = replayed.deciding_hits() if replayed.rule_hits else None
+    return capacity_sweep(
+        capacities,
+        y_calibration=labels[cal],
+        p_calibration=trained.result.bundle.predict_proba(replayed.X[cal]),
+        rule_flagged_calibration=flagged_by_rules([every_row[i] for i in cal]) if every_row else None,
+        y_test=replayed.y[trained.test_idx], p_test=test_probability, test_hits=test_hits,
+        min_reject_precision=min_reject_precision, amounts_test=amounts,
+    )
+
+
 @dataclass(frozen=True)
 class Backtest:
     """A back-test: its report, and each system's decisions on the test rows behind it."""
@@ -365,11 +379,14 @@ def backtest_report(
     review_capacity: float = 0.05,
     min_reject_precision: float = 0.95,
     compare: tuple[ModelBundle, Path | None] | None = None,
+    capacities: Sequence[float] = DEFAULT_CAPACITIES,
 ) -> Backtest:
     """The back-test report (JSON-ready; keys in ``docs/backtest.md``) on the test rows only,
     with the decisions it was computed from.
 
     ``compare`` = (bundle, its path): also measure that bundle on the same test rows.
+    ``capacities``: the other review capacities to report the service at (``capacities``, with
+    ``review_capacity`` among them; :mod:`~fraudscreen.training.capacity`).
     """
     replayed, bundle, idx = trained.replayed, trained.result.bundle, trained.test_idx
     y = replayed.y[idx].astype(np.int64)
@@ -442,6 +459,8 @@ def backtest_report(
     report["money"] = money_table(amounts, y, ours)
     report["calibration"] = reliability(y, decided["model"].score)
     report["drift"] = drift_section(trained, decided["model"].score)
+    report["capacities"] = capacity_section(trained, decided["model"].score, deciding, amounts,
+                                            [*capacities, review_capacity], min_reject_precision)
     segments = [replayed.segments[i] for i in idx] if replayed.segments else []
     test_accounts = replayed.accounts[idx] if replayed.accounts.size else None  # None: an export
     segmented = any(name is not None for name in segments)
@@ -479,6 +498,7 @@ def run_backtest(
     segment_by: SegmentBy = "scenario",
     warm_up_days: float = 0.0,
     save_replay: Path | None = None,
+    capacities: Sequence[float] = DEFAULT_CAPACITIES,
 ) -> Backtest:
     """Replay ``data_path`` on a fresh in-memory store, train on the train rows, report on the test rows.
 
@@ -486,7 +506,8 @@ def run_backtest(
     ``labels``, ``warm_up_days``: see :func:`~fraudscreen.training.retrain.train_on_replay`.
     ``segment_by``: what the test rows are broken down by
     (:data:`~fraudscreen.training.segments.SEGMENT_FIELDS`). ``save_replay``: where to save the
-    replayed rows (:func:`~fraudscreen.training.pipeline.load_labelled`).
+    replayed rows (:func:`~fraudscreen.training.pipeline.load_labelled`). ``capacities``: the
+    other review capacities the report also gives the service's figures at.
     """
     compare = None
     if compare_path is not None:
@@ -508,5 +529,5 @@ def run_backtest(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
         data_sha256=sha, rows_read=rows_read,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
-        compare=compare,
+        compare=compare, capacities=capacities,
     )

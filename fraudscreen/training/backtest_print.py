@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudscreen.training.backtest import DECISIONS, SYSTEMS, overlap_warning
+from fraudscreen.training.backtest import SYSTEMS, overlap_warning
+from fraudscreen.training.capacity import DECISIONS
 from fraudscreen.training.pipeline import ROWS_DESCRIBED
 from fraudscreen.training.reliability import percent
 
@@ -164,6 +165,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         _print_segments(report, console)
     if report.get("money"):
         _print_money(report["money"], console)
+    if report.get("capacities"):
+        _print_capacities(report["capacities"], th["review_capacity"], console)
     if report.get("calibration"):
         _print_calibration(report["calibration"], console)
     if report.get("drift"):
@@ -206,6 +209,35 @@ def _print_money(money: dict[str, Any], console: Any) -> None:
     if money["rows_without_amount"]:
         console.print(f"{money['rows_without_amount']} test rows have no amount in USD and count as $0.",
                       soft_wrap=not console.is_terminal)
+
+
+def _print_capacities(capacities: list[dict[str, Any]], chosen: float, console: Any) -> None:
+    """The service at other review capacities: what it would flag, catch and hold up."""
+    from rich.table import Table
+
+    table = Table(title="The service at other review capacities on the test rows (thresholds chosen on "
+                        "the calibration rows, as training chose this back-test's)")
+    for name in ("capacity", "threshold", "flagged", "review", "reject", "caught", "recall",
+                 "precision", "fraud $", "good $"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for c in capacities:
+        mix = c["decision_mix"]
+        mark = " *" if c["review_capacity"] == chosen else ""
+        table.add_row(f"{_fmt(c['review_capacity'], True)}{mark}",
+                      f"{c['review_threshold']:.4f}" if c["model_reviews"] else "–",
+                      _fmt(c["flagged_share"], True), _fmt(mix["review"], True), _fmt(mix["reject"], True),
+                      str(c["frauds_flagged"]), _fmt(c["flagged_recall"], True),
+                      _fmt(c["flagged_precision"], True), _fmt(c.get("fraud_flagged_usd_share"), True),
+                      _fmt(c.get("legit_flagged_usd_share"), True))
+    console.print(table)
+    full = [_fmt(c["review_capacity"], True) for c in capacities if not c["model_reviews"]]
+    at = ", ".join(full[:-1]) + f" and {full[-1]}" if len(full) > 1 else "".join(full)
+    console.print("*: this back-test's capacity (the figures above). threshold: the model's review "
+                  "threshold; caught: the frauds flagged (sent to review or rejected); fraud $, good $: "
+                  "the share of the fraud amount flagged and of the good orders' amount held up."
+                  + (f" At {at} the rules' reviews and the model's rejects fill the "
+                     "capacity by themselves: the model reviews nothing more (–)." if full else ""),
+                  soft_wrap=not console.is_terminal)
 
 
 def _print_calibration(calibration: dict[str, Any], console: Any) -> None:

@@ -127,7 +127,8 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
                 "share among them. Precisions with their 95% Wilson interval.",
                 ("rule", "action", "hits", "precision", "recall", "fraud amount",
                  "good orders' amount", "beyond model", "its precision"), rules),
-        *_segment_lines(report), *_calibration_lines(report), *_drift_lines(report), "",
+        *_segment_lines(report), *_capacity_lines(report), *_calibration_lines(report),
+        *_drift_lines(report), "",
     ]
 
 
@@ -228,6 +229,28 @@ def _money_lines(report: dict[str, Any]) -> list[str]:
                  f"{_pct(service['legit_flagged_share'])} of the good orders' amount "
                  f"(${service['legit_flagged_usd']:,.0f} of ${money['legit_usd']:,.0f}) and rejects "
                  f"{_pct(service['legit_rejected_share'])}.")]
+
+
+def _capacity_lines(report: dict[str, Any]) -> list[str]:
+    """The service at other review capacities, each with the thresholds training would choose."""
+    capacities = report.get("capacities")
+    if not capacities:
+        return []
+    chosen = report["thresholds"]["review_capacity"]
+    rows = [[_pct(c["review_capacity"]) + (" (this model)" if c["review_capacity"] == chosen else ""),
+             f"{c['review_threshold']:.4f}" if c["model_reviews"] else "–",
+             _pct(c["flagged_share"]), _pct(c["decision_mix"]["reject"]), c["frauds_flagged"],
+             _pct(c["flagged_recall"]), _pct(c["flagged_precision"]),
+             _pct(c.get("fraud_flagged_usd_share")), _pct(c.get("legit_flagged_usd_share"))]
+            for c in capacities]
+    return _table("At other review capacities: the model's review threshold training would choose "
+                  "on the same calibration rows (– where the rules' reviews and the model's rejects "
+                  "fill the capacity by themselves), and the service's decisions on the test rows: "
+                  "the share flagged (review or reject) and rejected, the frauds caught, their "
+                  "recall and the precision of the flagged orders, and the shares of the fraud "
+                  "amount caught and of the good orders' amount held up.",
+                  ("capacity", "review threshold", "flagged", "rejected", "frauds caught", "recall",
+                   "precision", "fraud amount", "good amount"), rows)
 
 
 def _calibration_lines(report: dict[str, Any]) -> list[str]:

@@ -61,6 +61,25 @@ def _share() -> FiniteFloatRange:
 _DELAY = FiniteFloatRange(0.0, MAX_LABEL_DELAY_DAYS)
 
 
+CAPACITIES_SHOWN = "0.01,0.02,0.05,0.1,0.2"
+"""``--capacities``' default as ``--help`` shows it: ``capacity.DEFAULT_CAPACITIES`` (a test
+keeps the two equal; this module imports no NumPy before a command runs)."""
+
+
+def _capacities(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
+    """``--capacities 0.01,0.05,0.1``: each a share between 0 and 1, exclusive; None: the default."""
+    if value is None:
+        return None
+    share = _share()
+    parts = [part.strip() for part in value.split(",")]
+    try:
+        [float(part) for part in parts]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of shares, such as "
+                                 f"{CAPACITIES_SHOWN}") from None
+    return tuple(share.convert(part, param, ctx) for part in parts)
+
+
 def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None:
         check_output(_settings(ctx), value, param.opts[0] if param.opts else "the output")
@@ -330,12 +349,16 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               help="Also write one CSV line per test row here (.gz compresses): its line in "
                    "--data, transaction id, label, probability, each system's decision and the "
                    "rules that fired (columns: docs/backtest.md).")
+@click.option("--capacities", default=None, show_default=CAPACITIES_SHOWN, callback=_capacities,
+              help="Other review capacities (shares, comma-separated) to report the service at, "
+                   "each with its own thresholds: what it would flag, catch and hold up.")
 @click.pass_context
 def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: float, seed: int,
              review_capacity: float, min_reject_precision: float, label_delay_days: float,
              workers: int | None, rules_path: Path | None, json_path: Path | None, progress: bool,
              compare_path: Path | None, labels: str, warm_up_days: float, segment_by: SegmentBy,
-             test_orders_path: Path | None, save_replay_path: Path | None) -> None:
+             test_orders_path: Path | None, save_replay_path: Path | None,
+             capacities: tuple[float, ...] | None) -> None:
     """Replay labelled orders, train on the train rows, report rules / model / both on the test rows."""
     from fraudscreen.training.backtest import run_backtest
     from fraudscreen.training.backtest_print import print_report
@@ -355,6 +378,7 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
             compare_path=compare_path / "model.joblib" if compare_path and compare_path.is_dir() else compare_path,
             labels=labels.replace("-", "_"),  # type: ignore[arg-type]
             segment_by=segment_by, warm_up_days=warm_up_days, save_replay=save_replay_path,
+            **({"capacities": capacities} if capacities is not None else {}),
         )
     except FraudscreenError as exc:
         raise click.ClickException(exc.message) from None

@@ -21,7 +21,8 @@ import numpy as np
 from fraudscreen.features import FEATURE_INDEX
 from fraudscreen.files import replace_file
 from fraudscreen.schema import rfc3339_text
-from fraudscreen.training.backtest import DECISIONS, Backtest
+from fraudscreen.training.backtest import Backtest
+from fraudscreen.training.capacity import DECISIONS
 from fraudscreen.training.jsonl import open_text
 
 __all__ = ["OUTCOMES", "decided_columns", "decided_rows", "write_decided_orders"]

@@ -54,6 +54,9 @@ class TrainedReplay:
     train_rows_not_yet_labelled: int | None = None
     """Train rows without a label at the first test order (time split): younger than the label
     delay and no fraud label known. Left out with ``known_at_test_start``."""
+    train_labels: np.ndarray | None = None
+    """The labels the model was fitted and calibrated with, one per replayed row: those known at
+    the first test order with ``known_at_test_start``; None when they are ``replayed.y``."""
 
     @property
     def train_rows_left_out(self) -> int:
@@ -148,7 +151,7 @@ def train_on_replay(
     if not np.array_equal(test_idx, result.test_rows):  # pragma: no cover - same function
         raise ModelError("the back-test split differs from the training split")
     return TrainedReplay(replayed, result, test_idx, split, test_fraction, seed, labels, not_yet_known,
-                         warm_up_days, not_yet_labelled)
+                         warm_up_days, not_yet_labelled, None if y_train is replayed.y else y_train)
 
 
 def _check_both_labels(replayed: ReplayResult, y_train: np.ndarray, train_idx: np.ndarray,
