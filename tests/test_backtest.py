@@ -126,6 +126,16 @@ def test_every_report_key_is_documented(report) -> None:
     assert documented - actual == set(), "documented keys the report lacks"
 
 
+def test_importance_is_measured_on_the_test_rows(report) -> None:
+    importance = report["importance"]
+    assert importance["rows"] == report["test"]["rows"]  # all of them: fewer than 10,000
+    # the same model on the same rows as the model system's figure
+    assert importance["average_precision"] == pytest.approx(report["systems"]["model"]["average_precision"])
+    assert sorted(f["feature"] for f in importance["features"]) == sorted(FEATURE_NAMES)
+    drops = [f["drop"] for f in importance["features"]]
+    assert drops == sorted(drops, reverse=True) and drops[0] > 0.01
+
+
 def test_figures_come_with_intervals_that_hold_them(report) -> None:
     assert report["intervals"]["resamples"] == 1000 and report["intervals"]["confidence"] == 0.95
     for name in ("model", "combined"):
@@ -501,6 +511,8 @@ def test_backtest_command_prints_and_writes_json(data, settings, tmp_path) -> No
     assert "combined" in result.output and "prior_fraud" in result.output
     assert "Test rows by scenario" in result.output and "stolen_card" in result.output
     written = json.loads(out.read_text())
+    assert "What the model relies on" in result.output
+    assert written["importance"]["features"][0]["feature"] in result.output
     assert "compare" not in written
     assert written["thresholds"]["review_capacity"] == 0.04
     assert written["replay"]["label_delay_days"] == 10
@@ -706,6 +718,9 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     assert markdown.count("% – ") >= len(calibration["bands"])
     top = card["backtest"]["drift"]["features"][0]
     assert f"| `{top['feature']}` | {top['psi']:.4f} |" in markdown
+    relied_on = card["backtest"]["importance"]["features"][0]
+    assert f"| `{relied_on['feature']}` | {relied_on['drop']:.4f} |" in markdown
+    assert "| 5.0% (this model) |" in markdown  # the capacities table
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "model.joblib", "model_card.json"]
 
 

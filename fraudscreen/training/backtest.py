@@ -38,6 +38,7 @@ from fraudscreen.training.capacity import (
 )
 from fraudscreen.training.drift import BINS as DRIFT_BINS
 from fraudscreen.training.drift import drift_table, homogeneity_p_value, population_stability
+from fraudscreen.training.importance import permutation_importance_table
 from fraudscreen.training.intervals import (
     CONFIDENCE,
     FIGURES,
@@ -459,6 +460,7 @@ def backtest_report(
     report["money"] = money_table(amounts, y, ours)
     report["calibration"] = reliability(y, decided["model"].score)
     report["drift"] = drift_section(trained, decided["model"].score)
+    report["importance"] = permutation_importance_table(bundle, replayed.X[idx], y, seed=trained.seed)
     report["capacities"] = capacity_section(trained, decided["model"].score, deciding, amounts,
                                             [*capacities, review_capacity], min_reject_precision)
     segments = [replayed.segments[i] for i in idx] if replayed.segments else []

@@ -171,6 +171,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         _print_calibration(report["calibration"], console)
     if report.get("drift"):
         _print_drift(report["drift"], console)
+    if report.get("importance"):
+        _print_importance(report["importance"], report.get("drift"), console)
 
 
 def _print_rules_in_money(rules: list[dict[str, Any]], console: Any) -> None:
@@ -294,6 +296,34 @@ def _print_drift(drift: dict[str, Any], console: Any) -> None:
                   f"on the same bins; from {NOISE_P:g} up the shift is within what sampling alone gives "
                   f"with these row counts. The model's probability: PSI {_fmt(psi)}, "
                   f"{shift_reading(psi, p, words=True)}, p {p_text(p)} (test rows against the calibration rows).",
+                  soft_wrap=not console.is_terminal)
+
+
+IMPORTANCE_SHOWN = 10
+"""Features the printed report lists by importance (all of them are in the JSON)."""
+
+
+def _print_importance(importance: dict[str, Any], drift: dict[str, Any] | None, console: Any) -> None:
+    """The features the model loses most without, with how far each drifted."""
+    from rich.table import Table
+
+    from fraudscreen.training.drift import shift_reading
+
+    moved = {f["feature"]: f for f in (drift or {}).get("features", [])}
+    table = Table(title="What the model relies on (permutation importance)")
+    for name in ("feature", "drop", "±", "drift"):
+        table.add_column(name, justify="left" if name in ("feature", "drift") else "right", no_wrap=True)
+    for f in importance["features"][:IMPORTANCE_SHOWN]:
+        shift = moved.get(f["feature"])
+        table.add_row(f["feature"], f"{f['drop']:.3f}", f"{f['drop_std']:.3f}",
+                      shift_reading(shift["psi"], shift.get("p_value")) if shift else "–")
+    console.print(table)
+    console.print(f"The {min(IMPORTANCE_SHOWN, len(importance['features']))} of {len(importance['features'])} "
+                  "features the model loses most without. drop: how much its average precision "
+                  f"({importance['average_precision']:.3f} on {importance['rows']:,} test rows) falls "
+                  "when the feature's column is shuffled; ±: the standard deviation over "
+                  f"{importance['repeats']} shuffles. Features that carry the same information share "
+                  "it. drift: the feature's shift from the train rows (above).",
                   soft_wrap=not console.is_terminal)
 
 

@@ -128,7 +128,7 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
                 ("rule", "action", "hits", "precision", "recall", "fraud amount",
                  "good orders' amount", "beyond model", "its precision"), rules),
         *_segment_lines(report), *_capacity_lines(report), *_calibration_lines(report),
-        *_drift_lines(report), "",
+        *_drift_lines(report), *_importance_lines(report), "",
     ]
 
 
@@ -290,6 +290,29 @@ def _drift_lines(report: dict[str, Any]) -> list[str]:
                   f"within sampling noise): the model's probability {_fmt(psi)} "
                   f"({shift_reading(psi, p)}, p {p_text(p)}); the {DRIFT_LISTED} features that moved most:",
                   ("feature", "PSI", "shift", "p", "train mean", "test mean"), rows)
+
+
+IMPORTANCE_LISTED = 15
+"""Features the card lists by permutation importance (all of them are in model_card.json)."""
+
+
+def _importance_lines(report: dict[str, Any]) -> list[str]:
+    """The features the model loses most without, on the test rows, with how far each drifted."""
+    importance = report.get("importance")
+    if not importance:
+        return []
+    moved = {f["feature"]: f for f in (report.get("drift") or {}).get("features", [])}
+    rows = [[f"`{f['feature']}`", f"{f['drop']:.4f}", f"{f['drop_std']:.4f}",
+             shift_reading(moved[f["feature"]]["psi"], moved[f["feature"]].get("p_value"))
+             if f["feature"] in moved else "–"]
+            for f in importance["features"][:IMPORTANCE_LISTED]]
+    return _table(f"What the model relies on: permutation importance on {importance['rows']} test rows, "
+                  "the drop in its average precision (of "
+                  f"{importance['average_precision']:.4f}) when a feature's column is shuffled, and "
+                  f"its standard deviation over {importance['repeats']} shuffles. Features that carry "
+                  "the same information share it, so a small drop does not prove a feature useless. "
+                  f"The {IMPORTANCE_LISTED} largest, with each feature's drift from above:",
+                  ("feature", "drop", "±", "drift"), rows)
 
 
 def write_bundle_with_card(
