@@ -484,6 +484,12 @@ def backtest_report(
     return Backtest(report, trained, decided, theirs)
 
 
+def say_measuring(trained: TrainedReplay) -> None:
+    """Say on standard error what follows the training (about a minute for a million orders)."""
+    tqdm.write(f"Measuring the rules and the model on the {trained.test_idx.size:,} test rows "
+               "(intervals, drift, importance, capacities) …", file=sys.stderr)
+
+
 def run_backtest(
     data_path: Path,
     *,
@@ -527,6 +533,8 @@ def run_backtest(
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
         version=f"backtest-{sha[:12]}", data_sha256=sha, labels=labels, warm_up_days=warm_up_days,
     )
+    if progress:
+        say_measuring(trained)
     return backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
         data_sha256=sha, rows_read=rows_read,

@@ -224,7 +224,7 @@ def train_from_file(
     ``segment_by``) into ``out_dir``. ``save_replay``: where to save the replayed rows
     (:func:`~fraudscreen.training.pipeline.load_labelled`).
     """
-    from fraudscreen.training.backtest import backtest_report
+    from fraudscreen.training.backtest import backtest_report, say_measuring
     from fraudscreen.training.card import write_bundle_with_card
 
     data_hash = file_sha256(data_path)
@@ -238,6 +238,8 @@ def train_from_file(
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
         version=version or f"hgb-{data_hash[:12]}", data_sha256=data_hash, warm_up_days=warm_up_days,
     )
+    if progress:
+        say_measuring(trained)
     report = backtest_report(
         trained, rules=RuleSet.load(settings.resolved_rules_path), data_path=data_path,
         data_sha256=data_hash, rows_read=rows_read,
