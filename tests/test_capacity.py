@@ -115,7 +115,7 @@ def test_a_retrain_on_the_labels_known_then_is_swept_with_those_labels() -> None
     final = choose_thresholds(y[cal], p_cal, review_capacity=0.05, min_reject_precision=0.6)
     assert final != bundle.thresholds  # the final labels would choose other thresholds
     hits: list[tuple[RuleHit, ...]] = [() for _ in trained.test_idx]
-    sweep = capacity_section(trained, p_test, hits, np.full(trained.test_idx.size, np.nan), [0.05], 0.6)
+    sweep = capacity_section(trained, p_cal, p_test, hits, np.full(trained.test_idx.size, np.nan), [0.05], 0.6)
     assert (sweep[0]["review_threshold"], sweep[0]["reject_threshold"]) == (
         bundle.thresholds.review, bundle.thresholds.reject)
     everything = train_on_replay(rows, version="a", data_sha256="0" * 64)

@@ -319,13 +319,14 @@ def _add_intervals(
     compared["difference"] = difference
 
 
-def drift_section(trained: TrainedReplay, test_probability: np.ndarray) -> dict[str, Any]:
+def drift_section(trained: TrainedReplay, test_probability: np.ndarray,
+                  calibration_probability: np.ndarray) -> dict[str, Any]:
     """How far each feature, and the model's probability (``test_probability`` on the test
     rows), moved from the train rows to the test rows (:mod:`~fraudscreen.training.drift`);
-    the probability's train side is the calibration rows, on which the model was not fitted."""
+    the probability's train side is the calibration rows (``calibration_probability``), on which
+    the model was not fitted."""
     replayed, idx, result = trained.replayed, trained.test_idx, trained.result
     train = np.concatenate([result.fit_rows, result.calibration_rows])
-    calibration_probability = result.bundle.predict_proba(replayed.X[result.calibration_rows])
     return {
         "method": f"population stability index, test rows against train rows, {DRIFT_BINS} bins "
                   "at the train rows' quantiles; p-value of the chi-squared test of homogeneity "
@@ -336,21 +337,38 @@ def drift_section(trained: TrainedReplay, test_probability: np.ndarray) -> dict[
     }
 
 
+def _calibration_labels(trained: TrainedReplay) -> np.ndarray:
+    """The labels of the calibration rows as training read them (those known at the first test
+    order with ``--labels known-at-test-start``)."""
+    labels = trained.replayed.y if trained.train_labels is None else trained.train_labels
+    return np.asarray(labels[trained.result.calibration_rows], dtype=np.int64)
+
+
+def reject_support(trained: TrainedReplay, calibration_probability: np.ndarray) -> dict[str, Any]:
+    """What the reject threshold rests on: the calibration rows at or above it, the frauds among
+    them and their share with its 95% Wilson interval (a threshold met by 12 rows out of 12 is
+    a guess; by 300 out of 310, a measurement)."""
+    at_or_above = calibration_probability >= trained.result.bundle.thresholds.reject
+    rows, frauds = int(at_or_above.sum()), int(_calibration_labels(trained)[at_or_above].sum())
+    return {"rows": rows, "frauds": frauds, "precision": _ratio(frauds, rows),
+            "precision_interval": wilson_interval(frauds, rows)}
+
+
 def capacity_section(
-    trained: TrainedReplay, test_probability: np.ndarray, test_hits: Sequence[Sequence[RuleHit]],
-    amounts: np.ndarray, capacities: Sequence[float], min_reject_precision: float,
+    trained: TrainedReplay, calibration_probability: np.ndarray, test_probability: np.ndarray,
+    test_hits: Sequence[Sequence[RuleHit]], amounts: np.ndarray, capacities: Sequence[float],
+    min_reject_precision: float,
 ) -> list[dict[str, Any]]:
     """The service on the test rows at each of ``capacities``, its thresholds chosen on the
     calibration rows as training chose the model's (the same labels and rule reviews):
     :func:`~fraudscreen.training.capacity.capacity_sweep`. ``test_hits``: the test rows' rule
     hits as the service decides on them."""
     replayed, cal = trained.replayed, trained.result.calibration_rows
-    labels = replayed.y if trained.train_labels is None else trained.train_labels
     every_row = replayed.deciding_hits() if replayed.rule_hits else None
     return capacity_sweep(
         capacities,
-        y_calibration=labels[cal],
-        p_calibration=trained.result.bundle.predict_proba(replayed.X[cal]),
+        y_calibration=_calibration_labels(trained),
+        p_calibration=calibration_probability,
         rule_flagged_calibration=flagged_by_rules([every_row[i] for i in cal]) if every_row else None,
         y_test=replayed.y[trained.test_idx], p_test=test_probability, test_hits=test_hits,
         min_reject_precision=min_reject_precision, amounts_test=amounts,
@@ -391,6 +409,7 @@ def backtest_report(
     """
     replayed, bundle, idx = trained.replayed, trained.result.bundle, trained.test_idx
     y = replayed.y[idx].astype(np.int64)
+    calibration_probability = bundle.predict_proba(replayed.X[trained.result.calibration_rows])
     hits = [replayed.rule_hits[i] for i in idx]
     every_row = replayed.deciding_hits()
     deciding = [every_row[i] for i in idx]
@@ -449,6 +468,7 @@ def backtest_report(
             "review_capacity": review_capacity,
             "min_reject_precision": min_reject_precision,
             "rules_flagged_share": trained.result.report.get("rules_flagged_share"),
+            "reject_support": reject_support(trained, calibration_probability),
         },
         "rules_version": replayed.rules_version,
         "test": {"rows": int(y.size), "frauds": int(y.sum()), "fraud_rate": _ratio(int(y.sum()), int(y.size)),
@@ -459,10 +479,11 @@ def backtest_report(
     ours = {name: d.decisions for name, d in decided.items()}
     report["money"] = money_table(amounts, y, ours)
     report["calibration"] = reliability(y, decided["model"].score)
-    report["drift"] = drift_section(trained, decided["model"].score)
+    report["drift"] = drift_section(trained, decided["model"].score, calibration_probability)
     report["importance"] = permutation_importance_table(bundle, replayed.X[idx], y, seed=trained.seed)
-    report["capacities"] = capacity_section(trained, decided["model"].score, deciding, amounts,
-                                            [*capacities, review_capacity], min_reject_precision)
+    report["capacities"] = capacity_section(trained, calibration_probability, decided["model"].score,
+                                            deciding, amounts, [*capacities, review_capacity],
+                                            min_reject_precision)
     segments = [replayed.segments[i] for i in idx] if replayed.segments else []
     test_accounts = replayed.accounts[idx] if replayed.accounts.size else None  # None: an export
     segmented = any(name is not None for name in segments)

@@ -106,6 +106,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         f"{th['min_reject_precision']:.2f}); {rules_used}",
         soft_wrap=soft,
     )
+    if th.get("reject_support") is not None:
+        console.print(reject_support_text(th["reject_support"]), soft_wrap=soft)
     if th.get("rules_flagged_share") is not None:
         console.print(
             f"The rules flag {th['rules_flagged_share']:.1%} of the threshold rows by themselves; "
@@ -211,6 +213,18 @@ def _print_money(money: dict[str, Any], console: Any) -> None:
     if money["rows_without_amount"]:
         console.print(f"{money['rows_without_amount']} test rows have no amount in USD and count as $0.",
                       soft_wrap=not console.is_terminal)
+
+
+def reject_support_text(support: dict[str, Any]) -> str:
+    """What the reject threshold rests on, in a sentence (the printed report and the model card)."""
+    if not support["rows"]:
+        return ("No probability met the minimum reject precision on enough calibration orders: the "
+                "model rejects nothing (the rules still can).")
+    low, high = support["precision_interval"]
+    return (f"The reject threshold rests on {support['rows']:,} calibration orders at or above it, "
+            f"{support['frauds']:,} of them fraud ({percent(support['precision'])}; 95% Wilson "
+            f"interval {percent(low, False)}–{percent(high, False)}); a threshold chosen on few "
+            "orders may reject less precisely on new ones.")
 
 
 def _print_capacities(capacities: list[dict[str, Any]], chosen: float, console: Any) -> None:

@@ -196,6 +196,14 @@ def _period(card: dict[str, Any]) -> str:
             "(`backtest --compare` warns about test rows in that period)")
 
 
+def _reject_support(card: dict[str, Any]) -> list[str]:
+    """What the reject threshold rests on, from the back-test (absent from older cards)."""
+    from fraudscreen.training.backtest_print import reject_support_text
+
+    support = ((card.get("backtest") or {}).get("thresholds") or {}).get("reject_support")
+    return [f"- {reject_support_text(support)}"] if support else []
+
+
 def _warm_up(card: dict[str, Any]) -> list[str]:
     """A line on the warm-up, when the first days only built profiles."""
     days = card["params"].get("warm_up_days")
@@ -351,6 +359,7 @@ def model_card_texts(
             f"reject at p ≥ {card['thresholds']['reject']:.4f}"
             + _rules_share(card)
         ),
+        *_reject_support(card),
         *_warm_up(card),
         *_never_known(card),
         "",
