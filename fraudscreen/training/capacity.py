@@ -64,9 +64,10 @@ def capacity_sweep(
     """One entry per capacity (ascending, each once): the thresholds chosen on the calibration
     rows (``y_calibration``, the model's calibrated ``p_calibration`` and the rows the rules
     alone flag) and whether the model reviews anything below its reject threshold (False when
-    the rules' reviews and the model's rejects fill the capacity by themselves), and on the test rows the service's flagged share, decision mix, the frauds it
-    flags (count, recall, precision) and rejects; with ``amounts_test`` (USD, NaN when unknown)
-    also the shares of the fraud amount it flags and of the good orders' amount it holds up.
+    the rules' reviews and the model's rejects fill the capacity by themselves); and on the
+    test rows the service's flagged share, decision mix, the frauds it flags (count, recall,
+    precision) and rejects; with ``amounts_test`` (USD, NaN when unknown) also the shares of
+    the fraud amount it flags and of the good orders' amount it holds up.
 
     ModelError, as from training, for a minimum reject precision met by rejecting every order.
     """
