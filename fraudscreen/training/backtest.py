@@ -35,6 +35,8 @@ from fraudscreen.training.capacity import (
     DEFAULT_CAPACITIES,
     capacity_sweep,
     combined_decisions,
+    decision_figures,
+    ratio,
 )
 from fraudscreen.training.drift import BINS as DRIFT_BINS
 from fraudscreen.training.drift import drift_table, homogeneity_p_value, population_stability
@@ -65,10 +67,6 @@ _RANK = {d: i for i, d in enumerate(DECISIONS)}
 SYSTEMS = ("rules", "model", "combined")
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return float(num / den) if den else None
-
-
 def at_capacity(y: np.ndarray, score: np.ndarray, capacity: float) -> tuple[float | None, float | None]:
     """(recall, precision) of the top ``capacity`` share of rows by score.
 
@@ -85,7 +83,7 @@ def at_capacity(y: np.ndarray, score: np.ndarray, capacity: float) -> tuple[floa
     tied = score == cut
     slots = k - int(above.sum())
     caught = float(y[above].sum()) + float(y[tied].sum()) * slots / int(tied.sum())
-    return _ratio(caught, frauds), caught / k
+    return ratio(caught, frauds), caught / k
 
 
 def system_metrics(
@@ -99,8 +97,6 @@ def system_metrics(
 
     n, n_fraud = int(y.size), int(y.sum())
     both = 0 < n_fraud < n
-    fraud = y == 1
-    flagged, rejected = decisions >= 1, decisions == 2
     recall, precision = at_capacity(y, score, capacity)
     return {
         "ranked_by": ranked_by,
@@ -108,13 +104,7 @@ def system_metrics(
         "average_precision": float(average_precision_score(y, score)) if both else None,
         "recall_at_capacity": recall,
         "precision_at_capacity": precision,
-        "flagged_share": _ratio(int(flagged.sum()), n),
-        "flagged_recall": _ratio(int((flagged & fraud).sum()), n_fraud),
-        "flagged_precision": _ratio(int((flagged & fraud).sum()), int(flagged.sum())),
-        "reject_share": _ratio(int(rejected.sum()), n),
-        "reject_recall": _ratio(int((rejected & fraud).sum()), n_fraud),
-        "reject_precision": _ratio(int((rejected & fraud).sum()), int(rejected.sum())),
-        "decision_mix": {d: _ratio(int((decisions == i).sum()), n) for i, d in enumerate(DECISIONS)},
+        **decision_figures(y, decisions),
     }
 
 
@@ -157,10 +147,10 @@ def rule_table(
         caught = int(y[mask].sum())
         entry: dict[str, Any] = {
             "id": rule_id, "code": code, "action": action,
-            "hits": int(mask.sum()), "hit_share": _ratio(int(mask.sum()), n),
-            "frauds": caught, "precision": _ratio(caught, int(mask.sum())),
+            "hits": int(mask.sum()), "hit_share": ratio(int(mask.sum()), n),
+            "frauds": caught, "precision": ratio(caught, int(mask.sum())),
             "precision_interval": wilson_interval(caught, int(mask.sum())),
-            "recall": _ratio(caught, n_fraud),
+            "recall": ratio(caught, n_fraud),
             "errors": (sum(any(f.rule_id == rule_id for f in fs) for fs in failed)
                        if failed is not None else None),
         }
@@ -171,7 +161,7 @@ def rule_table(
             beyond = mask & ~model_flagged
             added = int(y[beyond].sum())
             entry.update(beyond_model_hits=int(beyond.sum()), beyond_model_frauds=added,
-                         beyond_model_precision=_ratio(added, int(beyond.sum())),
+                         beyond_model_precision=ratio(added, int(beyond.sum())),
                          beyond_model_precision_interval=wilson_interval(added, int(beyond.sum())))
         table.append(entry)
     return table
@@ -350,7 +340,7 @@ def reject_support(trained: TrainedReplay, calibration_probability: np.ndarray) 
     a guess; by 300 out of 310, a measurement)."""
     at_or_above = calibration_probability >= trained.result.bundle.thresholds.reject
     rows, frauds = int(at_or_above.sum()), int(_calibration_labels(trained)[at_or_above].sum())
-    return {"rows": rows, "frauds": frauds, "precision": _ratio(frauds, rows),
+    return {"rows": rows, "frauds": frauds, "precision": ratio(frauds, rows),
             "precision_interval": wilson_interval(frauds, rows)}
 
 
@@ -471,7 +461,7 @@ def backtest_report(
             "reject_support": reject_support(trained, calibration_probability),
         },
         "rules_version": replayed.rules_version,
-        "test": {"rows": int(y.size), "frauds": int(y.sum()), "fraud_rate": _ratio(int(y.sum()), int(y.size)),
+        "test": {"rows": int(y.size), "frauds": int(y.sum()), "fraud_rate": ratio(int(y.sum()), int(y.size)),
                  "rows_with_rule_errors": sum(map(bool, failed)) if failed is not None else None},
         "systems": systems,
         "rules": rule_table(y, hits, rules, model_flagged=model >= 1, amounts=amounts, failed=failed),

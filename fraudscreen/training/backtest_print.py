@@ -321,16 +321,14 @@ def _print_importance(importance: dict[str, Any], drift: dict[str, Any] | None, 
     """The features the model loses most without, with how far each drifted."""
     from rich.table import Table
 
-    from fraudscreen.training.drift import shift_reading
+    from fraudscreen.training.drift import readings
 
-    moved = {f["feature"]: f for f in (drift or {}).get("features", [])}
+    reading = readings(drift)
     table = Table(title="What the model relies on (permutation importance)")
     for name in ("feature", "drop", "±", "drift"):
         table.add_column(name, justify="left" if name in ("feature", "drift") else "right", no_wrap=True)
     for f in importance["features"][:IMPORTANCE_SHOWN]:
-        shift = moved.get(f["feature"])
-        table.add_row(f["feature"], f"{f['drop']:.3f}", f"{f['drop_std']:.3f}",
-                      shift_reading(shift["psi"], shift.get("p_value")) if shift else "–")
+        table.add_row(f["feature"], f"{f['drop']:.3f}", f"{f['drop_std']:.3f}", reading.get(f["feature"], "–"))
     console.print(table)
     console.print(f"The {min(IMPORTANCE_SHOWN, len(importance['features']))} of {len(importance['features'])} "
                   "features the model loses most without. drop: how much its average precision "

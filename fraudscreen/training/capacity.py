@@ -24,7 +24,8 @@ from fraudscreen.rules import RuleHit
 from fraudscreen.training.money import money_table
 from fraudscreen.training.train import choose_thresholds
 
-__all__ = ["DECISIONS", "DEFAULT_CAPACITIES", "capacity_sweep", "combined_decisions"]
+__all__ = ["DECISIONS", "DEFAULT_CAPACITIES", "capacity_sweep", "combined_decisions", "decision_figures",
+           "ratio"]
 
 DECISIONS = ("accept", "review", "reject")
 """The decisions, as the numbers 0, 1 and 2 of a decisions array."""
@@ -45,8 +46,27 @@ def combined_decisions(
     )
 
 
-def _ratio(num: float, den: float) -> float | None:
+def ratio(num: float, den: float) -> float | None:
+    """``num / den``, None when ``den`` is 0 (a share of no rows)."""
     return float(num / den) if den else None
+
+
+def decision_figures(y: np.ndarray, decisions: np.ndarray) -> dict[str, Any]:
+    """What decisions (0 accept, 1 review, 2 reject per row) do on labelled rows (``y`` 1 for
+    fraud): the shares flagged (review or reject) and rejected, the recall and precision of
+    each, and the decision mix; None for a share of no rows."""
+    n, n_fraud = int(y.size), int(y.sum())
+    fraud = y == 1
+    flagged, rejected = decisions >= 1, decisions == 2
+    return {
+        "flagged_share": ratio(int(flagged.sum()), n),
+        "flagged_recall": ratio(int((flagged & fraud).sum()), n_fraud),
+        "flagged_precision": ratio(int((flagged & fraud).sum()), int(flagged.sum())),
+        "reject_share": ratio(int(rejected.sum()), n),
+        "reject_recall": ratio(int((rejected & fraud).sum()), n_fraud),
+        "reject_precision": ratio(int((rejected & fraud).sum()), int(rejected.sum())),
+        "decision_mix": {d: ratio(int((decisions == i).sum()), n) for i, d in enumerate(DECISIONS)},
+    }
 
 
 def capacity_sweep(
@@ -65,34 +85,25 @@ def capacity_sweep(
     rows (``y_calibration``, the model's calibrated ``p_calibration`` and the rows the rules
     alone flag) and whether the model reviews anything below its reject threshold (False when
     the rules' reviews and the model's rejects fill the capacity by themselves); and on the
-    test rows the service's flagged share, decision mix, the frauds it flags (count, recall,
-    precision) and rejects; with ``amounts_test`` (USD, NaN when unknown) also the shares of
+    test rows the frauds the service flags and its :func:`decision_figures`; with ``amounts_test`` (USD, NaN when unknown) also the shares of
     the fraud amount it flags and of the good orders' amount it holds up.
 
     ModelError, as from training, for a minimum reject precision met by rejecting every order.
     """
     y = np.asarray(y_test).astype(np.int64).ravel()
-    fraud = y == 1
-    frauds = int(fraud.sum())
     sweep = []
     for capacity in sorted(set(capacities)):
         thresholds = choose_thresholds(y_calibration, p_calibration, review_capacity=capacity,
                                        min_reject_precision=min_reject_precision,
                                        rule_flagged=rule_flagged_calibration)
         decided = combined_decisions(p_test, thresholds, test_hits)
-        flagged, rejected = decided >= 1, decided == 2
-        caught = int((flagged & fraud).sum())
         entry: dict[str, Any] = {
             "review_capacity": capacity,
             "review_threshold": thresholds.review,
             "reject_threshold": thresholds.reject,
             "model_reviews": thresholds.review < math.nextafter(thresholds.reject, 0.0),
-            "flagged_share": _ratio(int(flagged.sum()), y.size),
-            "decision_mix": {d: _ratio(int((decided == i).sum()), y.size) for i, d in enumerate(DECISIONS)},
-            "frauds_flagged": caught,
-            "flagged_recall": _ratio(caught, frauds),
-            "flagged_precision": _ratio(caught, int(flagged.sum())),
-            "reject_precision": _ratio(int((rejected & fraud).sum()), int(rejected.sum())),
+            "frauds_flagged": int(((decided >= 1) & (y == 1)).sum()),
+            **decision_figures(y, decided),
         }
         if amounts_test is not None:
             money = money_table(amounts_test, y, {"service": decided})["systems"]["service"]

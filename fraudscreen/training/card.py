@@ -18,7 +18,7 @@ from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_files, text_writer
 from fraudscreen.model import BUNDLE_FILE
-from fraudscreen.training.drift import LARGE, MODERATE, NOISE_P, p_text, shift_reading
+from fraudscreen.training.drift import LARGE, MODERATE, NOISE_P, p_text, readings, shift_reading
 from fraudscreen.training.reliability import percent
 
 CARD_FILES = ("model_card.json", "MODEL_CARD.md")
@@ -309,10 +309,8 @@ def _importance_lines(report: dict[str, Any]) -> list[str]:
     importance = report.get("importance")
     if not importance:
         return []
-    moved = {f["feature"]: f for f in (report.get("drift") or {}).get("features", [])}
-    rows = [[f"`{f['feature']}`", f"{f['drop']:.4f}", f"{f['drop_std']:.4f}",
-             shift_reading(moved[f["feature"]]["psi"], moved[f["feature"]].get("p_value"))
-             if f["feature"] in moved else "–"]
+    reading = readings(report.get("drift"))
+    rows = [[f"`{f['feature']}`", f"{f['drop']:.4f}", f"{f['drop_std']:.4f}", reading.get(f["feature"], "–")]
             for f in importance["features"][:IMPORTANCE_LISTED]]
     return _table(f"What the model relies on: permutation importance on {importance['rows']} test rows, "
                   "the drop in its average precision (of "

@@ -20,13 +20,13 @@ of one account are not quite, so read a p-value near 0.01 as borderline.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = ["BINS", "LARGE", "MODERATE", "NOISE_P", "drift_table", "homogeneity_p_value", "p_text",
-           "population_stability", "shift_of", "shift_reading", "within_noise"]
+           "population_stability", "readings", "shift_of", "shift_reading", "within_noise"]
 
 BINS = 10
 """Bins cut at the train rows' quantiles."""
@@ -103,6 +103,11 @@ def shift_reading(psi: float | None, p_value: float | None, *, words: bool = Fal
         return "unknown" if words else shift
     text = f"a {shift} shift" if words and shift != "stable" else shift
     return f"{text}, within noise" if shift != "stable" and within_noise(p_value) else text
+
+
+def readings(drift: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each feature's :func:`shift_reading` in a report's ``drift`` section (empty for none)."""
+    return {f["feature"]: shift_reading(f["psi"], f.get("p_value")) for f in (drift or {}).get("features", [])}
 
 
 def p_text(p_value: float | None) -> str:
