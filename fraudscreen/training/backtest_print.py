@@ -140,10 +140,11 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     if "compare" in report:
         _print_compare(report, console)
     rules = Table(title="Rules on the test rows (in brackets: 95% Wilson interval)")
+    # Two-line headers leave the rule ids their whole line at PLAIN_WIDTH; a longer id folds.
     for name in ("rule", "action", "hits", "frauds", "precision", "recall",
-                 "beyond model", "its frauds", "its precision"):
+                 "beyond\nmodel", "its\nfrauds", "its\nprecision"):
         rules.add_column(name, justify="left" if name in ("rule", "action") else "right",
-                         no_wrap=name != "rule", overflow="fold")  # a long rule id folds
+                         no_wrap=name != "rule", overflow="fold")
     for r in report["rules"]:
         rules.add_row(r["id"], r["action"], str(r["hits"]), str(r["frauds"]),
                       _bounded(r["precision"], r.get("precision_interval"), True), _fmt(r["recall"], True),
