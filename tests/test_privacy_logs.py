@@ -105,6 +105,42 @@ def test_ids_with_a_slash_can_be_read_exported_and_erased(
     assert client.get("/v1/orders/tx%2F1", headers=score).status_code == 404
 
 
+def test_a_leading_slash_addresses_its_own_account_never_another(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    """``/v1/accounts//lead`` is account "/lead": never a redirect to account "lead" (which a
+    client following redirects would then have erased)."""
+    admin, score = auth(keys["admin"]), auth(keys["score"])
+    ids = {}
+    for user in ("/lead", "lead"):
+        body = order_body(account__user_id=user, event__transaction_id=f"{user}-tx")
+        answer = client.post("/v1/score", json=body, headers=score)
+        assert answer.status_code == 200
+        ids[user] = answer.get_json()["id"]
+    order = client.get("/v1/orders/%2Flead-tx", headers=score)
+    assert order.status_code == 200 and order.get_json()["id"] == ids["/lead"]
+    for path in ("/v1/accounts//lead/profile", "/v1/accounts/%2Flead/profile"):
+        profile = client.get(path, headers=score)
+        assert profile.status_code == 200 and profile.get_json()["account_id"] == "/lead"
+    export = client.get("/v1/accounts/%2Flead/export", headers=admin)
+    assert export.status_code == 200 and export.get_json()["account_id"] == "/lead"
+    erased = client.delete("/v1/accounts/%2Flead", headers=admin)
+    assert erased.status_code == 200, erased.get_data(as_text=True)
+    assert erased.get_json()["account_id"] == "/lead" and erased.get_json()["removed"]["orders"] == 1
+    assert client.get("/v1/orders/%2Flead-tx", headers=score).status_code == 404
+    assert client.get("/v1/orders/lead-tx", headers=score).status_code == 200  # the other is intact
+    assert client.get("/v1/accounts/lead/export", headers=admin).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/orders/a%0Ab", "/v1/accounts/a%0Ab/profile"])
+def test_a_line_break_in_a_path_id_is_a_400_naming_it(
+    client: FlaskClient, keys: dict[str, str], path: str
+) -> None:
+    response = client.get(path, headers=auth(keys["admin"]))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["details"][0]["pointer"] in ("/order_id", "/account_id")
+
+
 def test_an_order_scored_during_an_erasure_commits_after_it(
     tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,7 @@ from fraudscreen.api import admin, health, model_admin, privacy, v1
 from fraudscreen.api.auth import KeyCache
 from fraudscreen.api.errors import register_error_handlers
 from fraudscreen.api.metrics import LATENCY, REQUESTS
+from fraudscreen.api.paths import configure_url_map
 from fraudscreen.config import Settings, load_settings
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.logs import setup_logging
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
     settings = settings or load_settings()
     setup_logging(settings)
     app = Flask(__name__)
+    configure_url_map(app.url_map)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["fraudscreen"] = screener or Screener.from_settings(settings)

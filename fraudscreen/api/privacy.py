@@ -11,29 +11,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, jsonify
 from flask.blueprints import BlueprintSetupState
-from werkzeug.routing import PathConverter
 
 from fraudscreen.api.auth import require_scope
 from fraudscreen.privacy import erase_account, export_account, start_purge_scheduler
 from fraudscreen.screening import Screener
 
 bp = Blueprint("privacy", __name__, url_prefix="/v1/accounts")
-
-
-class ErasableAccountIdConverter(PathConverter):
-    """An account id to erase: slashes allowed, but not ending in ``/profile`` or ``/export``.
-
-    ``DELETE /v1/accounts/X/profile`` is a method the profile route does not serve (405 naming
-    GET), never the erasure of an account called ``X/profile`` (erase that one with
-    ``fraudscreen erase``)."""
-
-    regex = r"[^/].*?(?<!/profile)(?<!/export)"
-
-
-@bp.record_once
-def _register_converters(state: BlueprintSetupState) -> None:
-    """Before the routes below are added (deferred functions run in order)."""
-    state.app.url_map.converters.setdefault("erasable_account_id", ErasableAccountIdConverter)
 
 
 def _screener() -> Screener:
@@ -50,7 +33,7 @@ def erase(account_id: str) -> Response:
     return jsonify(report.to_dict())
 
 
-@bp.get("/<path:account_id>/export")
+@bp.get("/<id:account_id>/export")
 @require_scope("admin")
 def export(account_id: str) -> Response:
     """Everything held on the account; 404 when nothing is."""

@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from flask.blueprints import BlueprintSetupState
-from werkzeug.routing import PathConverter
 
 from fraudscreen import jsontext
 from fraudscreen.api.auth import require_scope
@@ -18,20 +16,6 @@ from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time, refuse_card
 from fraudscreen.screening import Screener
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
-
-
-class OrderIdConverter(PathConverter):
-    """An order id in a path: slashes allowed, but not ending in ``/outcome``. ``GET
-    /v1/orders/X/outcome`` is a method the outcome route does not serve (405 naming POST),
-    not a look-up of an order called ``X/outcome`` (such an order is found by its ``id``)."""
-
-    regex = r"[^/].*?(?<!/outcome)"
-
-
-@bp.record_once
-def _register_converters(state: BlueprintSetupState) -> None:
-    """Before the routes below are added (deferred functions run in order)."""
-    state.app.url_map.converters.setdefault("order_id", OrderIdConverter)
 
 
 def _screener() -> Screener:
@@ -119,7 +103,7 @@ def get_order(order_id: str) -> Response:
     return order_response(_order_json(stored))
 
 
-@bp.post("/orders/<path:order_id>/outcome")
+@bp.post("/orders/<id:order_id>/outcome")
 @require_scope("outcomes")
 def report_outcome(order_id: str) -> Response:
     """Label an order later: chargeback, fraud, not_fraud or refund."""
@@ -149,7 +133,7 @@ def report_outcome(order_id: str) -> Response:
     return order_response(_order_json(updated))
 
 
-@bp.get("/accounts/<path:account_id>/profile")
+@bp.get("/accounts/<id:account_id>/profile")
 @require_scope("score")
 def account_profile(account_id: str) -> Response:
     """The account fraud profile as of now (or ``?at=`` an RFC 3339 time)."""
