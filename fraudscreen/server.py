@@ -79,7 +79,7 @@ def warm_up(app: Any) -> float:
 
 
 def write_json_error(sock: Any, status_int: int, reason: str, _message: str) -> None:
-    """gunicorn's answer to a request it cannot read (a request line over 8190 bytes, headers
+    """gunicorn's answer to a request it cannot read (a request line over 4094 bytes, headers
     too large, not HTTP), in the API's JSON error format instead of gunicorn's HTML page.
     The request is not echoed: it may hold anything."""
     body = json.dumps({"error": {

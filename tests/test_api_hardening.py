@@ -115,7 +115,8 @@ def test_an_unknown_key_holding_an_email_is_not_kept(client: FlaskClient, keys: 
 
 @pytest.mark.parametrize(
     "card", ["4111  1111  1111  1111", "4111\t1111\t1111\t1111", "4111.1111.1111.1111",
-             "4111\u20131111\u20131111\u20131111"],
+             "4111\u20131111\u20131111\u20131111", "tok_4111_1111_1111_1111", "5555/5555/5555/4444",
+             "3782:822463:10005", "4111    1111    1111    1111"],
 )
 def test_a_card_number_with_other_separators_is_refused(
     client: FlaskClient, keys: dict[str, str], card: str

@@ -260,6 +260,21 @@ def test_card_hidden_in_longer_digit_runs() -> None:
         "4111.1111.1111.1111",
         "card: 5555.5555.5555.4444.",
         "+4111111111111111",  # 16 digits: longer than any phone number
+        # in the card's own grouping, one separator repeated
+        "ord-4111_1111_1111_1111",
+        "4111    1111    1111    1111",  # four spaces
+        "4111/1111/1111/1111",
+        "5555:5555:5555:4444",
+        "5555,5555,5555,4444",
+        "5555+5555+5555+4444",
+        "5555%205555%205555%204444",  # a URL's spaces
+        "5105~1051~0510~5100",
+        "x4111|1111|1111|1111.com",
+        "3782.822463.10005",  # American Express, 4-6-5
+        "3056*930902*5904",  # Diners, 4-6-4
+        "6011\\0009\\9013\\9424",
+        "2223/0031/2200/3222",  # Mastercard's 2-series
+        "4111/1111/1111/1111/2026",  # and an expiry year after it
     ],
 )
 def test_cards_written_with_other_separators_and_digits(written: str) -> None:
@@ -279,6 +294,11 @@ def test_no_false_positives() -> None:
         "dotted_short_groups": "4111.111.1111.1111",
         "newline_list": "4111\n1111\n1111\n1111",  # lines are separate values
         "timestamp": "2024-01-15 12:30:45",
+        "date_slashes": "2024/01/15 12:30:45",
+        "ports": "2082,2083,2086,2087",  # Luhn-invalid, and not a card network's first digits
+        "luhn_valid_list": "9999,9999,9999,9995",  # no card network starts with 9
+        "luhn_valid_ones": "1111/1111/1111/1117",  # nor with 1
+        "mixed_separators": "4111/1111:1111,1111",  # one separator repeated, or none counts
         "ip": "81.2.69.142",
         "amount": 1234567.891,
         "fraction": 0.30000000000000004,
@@ -311,7 +331,7 @@ def test_fast_check_agrees_with_the_pointer_walk() -> None:
     pieces = ["4111111111111111", "4111 1111 1111 1111", "5555-5555-5555-4444", "1234567890123456"]
     pieces += ["0000000000000", "12345678901", " ", "-", "x", "é", "４", "\u0001", "9"]
     pieces += ["378282246310", "  ", "\t", "\u2013", "\u200b", "+", ".", "4111.", "\u0664"]
-    pieces += ["+44 7944 117715", "1111.1111.1111"]
+    pieces += ["+44 7944 117715", "1111.1111.1111", "5555/", "_", ",", "%20", "3782:822463:"]
     for _ in range(3000):
 
         def text() -> str:

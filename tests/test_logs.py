@@ -64,6 +64,11 @@ SECRETS = (EMAIL, CARD, SPACED_CARD, API_KEY, PASSWORD, "5555555555554444")
         ("411111111117", "[card]"),  # a 12-digit card (the shortest) as the whole text
         ("card 4111 - 1111 - 1111 - 1111", "card [card]"),  # three separators
         ("dots 4111.1111.1117!", "dots [card]!"),  # three dotted groups of four (12 digits)
+        ("GET /v1/orders/4111_1111_1111_1111 HTTP/1.1", "GET /v1/orders/[card] HTTP/1.1"),
+        ("spaced 4111    1111    1111    1111.", "spaced [card]."),
+        ("amex 3782:822463:10005 end", "amex [card] end"),
+        ("path /v1/orders/5555%2F5555%2F5555%2F4444", "path /v1/orders/[card]"),
+        ("ports 2082,2083,2086,2087 open", "ports 2082,2083,2086,2087 open"),
         (f"pass={PASSWORD}", "pass=[redacted]"),  # the short `pass` key
         (f"PASS: {PASSWORD}", "PASS: [redacted]"),
     ],

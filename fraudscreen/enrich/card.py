@@ -31,13 +31,30 @@ MAX_PAN_LENGTH = 19
 # ("4111  1111\t1111 - 1111"). A "+" is kept: a run right after it may be a phone number.
 # Dots are kept in tokens but end a run: an IP address or a version is not a card; dots
 # count only between groups of exactly four digits ("4111.1111.1111.1111"), see _DOTTED.
+# The other punctuation of _GROUP_SEPARATORS is kept too (a literal "_" as "="), and ends a
+# run as well: it counts only in a card's own grouping, see _GROUPED.
+_GROUP_SEPARATORS = "/\\:,;~|*=#"
 _TOKENISE = "".join(
-    c if c.isdigit() or c in "-+." else "_" if c in " \t" else " " for c in map(chr, range(128))
+    c if c.isdigit() or c in "-+." + _GROUP_SEPARATORS
+    else "_" if c in " \t" else "=" if c == "_" else " "
+    for c in map(chr, range(128))
 )
 _RUN = re.compile(rf"\d(?:[_-]{{0,3}}\d){{{MIN_PAN_LENGTH - 1},}}", re.ASCII)
 _SEPARATORS = str.maketrans("", "", "_-")
 _GROUP_SPLIT = re.compile(r"[_-]+")
 _DOTTED = re.compile(r"(?<!\d)(?<!\d\.)\d{4}(?:\.\d{4}){2,4}(?!\.?\d)", re.ASCII)
+# A card in its printed grouping (4-4-4-4, 4-4-4-4-1..3, 4-4-4-1..3, Amex/Diners 4-6-5, 4-6-4)
+# with one separator repeated: any punctuation above, "+" or "." or "-", or any number of
+# spaces and tabs ("_" here) or "%20" (a URL's space, decoded first). Only this grouping counts,
+# and only from a card network's first digits (_issuer_plausible): "2082,2083,2086,2087" (a
+# list of ports) is not a card, though one such list in ten passes the Luhn check.
+_GROUPED = re.compile(
+    r"(?<!\d)\d{4}(?P<s>_+|[-+.=/\\:,;~|*#])"
+    r"(?:\d{4}(?P=s)\d{4}(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?|\d{6}(?P=s)\d{4,5})(?!\d)",
+    re.ASCII,
+)
+_NOT_DIGIT = re.compile(r"\D+", re.ASCII)
+_GROUPED_MIN_LENGTH = 15  # 13 digits and two separators
 _E164_MAX_DIGITS = 15
 CARD_SEGMENT = "[card]"
 """Stands for an object key holding a card number in the pointers :func:`find_card_numbers` gives."""
@@ -138,11 +155,30 @@ def _run_has_card(run: str) -> bool:
     return False
 
 
+def _issuer_plausible(digits: str) -> bool:
+    """True when ``digits`` starts as the card networks' numbers do: 3 (American Express,
+    Diners, JCB), 4 (Visa), 5 and 2221-2720 (Mastercard), 6 (Discover, UnionPay, Maestro)."""
+    return digits[0] in "3456" or "2221" <= digits[:4] <= "2720"
+
+
+def _grouped_card(token: str) -> bool:
+    """True when ``token`` holds a card written in its grouping with an unusual separator."""
+    for match in _GROUPED.finditer(token):
+        digits = _NOT_DIGIT.sub("", match.group())
+        if _issuer_plausible(digits) and luhn_valid(digits):
+            return True
+    return False
+
+
 def _text_has_card(text: str) -> bool:
     if not text.isascii():
         # full-width and other compatibility digits, other scripts' digits, dashes, spaces
         text = unicodedata.normalize("NFKC", text).translate(_UNICODE_FOLD)
+    if "%20" in text:  # a URL's spaces: "4111%201111%201111%201111"
+        text = text.replace("%20", " ")
     for token in text.translate(_TOKENISE).split():
+        if len(token) >= _GROUPED_MIN_LENGTH and _grouped_card(token):
+            return True
         if len(token) >= MIN_PAN_LENGTH:
             for match in _RUN.finditer(token):
                 run, start = match.group(), match.start()
@@ -236,7 +272,9 @@ def find_card_numbers(body: object) -> list[str]:
 
     ``body`` is a parsed JSON value. Digits may be separated by up to three spaces, tabs or
     dashes (``"4111 1111 1111 1111"``, Unicode spaces and dashes too, invisible format
-    characters ignored), by dots between groups of four, and be any script's decimal digits;
+    characters ignored), by dots between groups of four, by any one punctuation mark or run of
+    spaces repeated in a card's own grouping from a card network's first digits
+    (``"4111/1111/1111/1111"``, ``"3782_822463_10005"``), and be any script's decimal digits;
     a card hidden inside a longer digit run is found too. A run written right after ``+``
     that is a valid phone number is not a card. A key holding a card is shown as
     :data:`CARD_SEGMENT` in the pointers: they go into the error answer, the number must not.
