@@ -179,9 +179,10 @@ def score(ctx: click.Context, file: Any) -> None:
         raise click.ClickException("the input is not UTF-8 text") from None
     except RecursionError:
         raise click.ClickException("the input is nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, an integer with too many digits, NaN (as the API)
-        pointers = jsontext.non_json_number_pointers(raw) if isinstance(exc, jsontext.NotAJsonNumber) else []
-        where = f" at {', '.join(pointers)}: {jsontext.NOT_A_JSON_NUMBER}" if pointers else ""
+    except ValueError as exc:  # JSONDecodeError, NaN, a repeated key (as the API)
+        refused = jsontext.refused_pointers(raw) if isinstance(
+            exc, (jsontext.NotAJsonNumber, jsontext.RepeatedKey)) else []
+        where = " " + "; ".join(f"at {pointer}: {why}" for pointer, why in refused) if refused else ""
         raise click.ClickException(f"the input is not valid JSON{where}") from None
     try:
         screened = Screener.from_settings(settings).screen(body)

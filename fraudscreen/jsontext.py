@@ -4,7 +4,12 @@ The standard library's decoder also reads ``NaN``, ``Infinity`` and ``-Infinity`
 a number too large for a double (``1e400``) into infinity. None of them is a JSON number, most
 JSON readers refuse them, and so does the JSON Lines reader of back-tests and training
 (:func:`fraudscreen.training.jsonl.decode_line`). :func:`loads` refuses them too, so that the
-service accepts only what a replay of its history can read back.
+service accepts only what a replay of its history can read back. An integer too large for a
+double (``1`` and 400 zeros) is refused as ``1e400`` is, as the JSON Lines reader refuses it.
+
+A key repeated in one object is refused too (:class:`RepeatedKey`): RFC 8259 leaves its meaning
+open, and a reader that keeps the first value would see another order than one that keeps the
+last (``{"token": "4111111111111111", "token": "tok-1"}`` hid a card number from the check).
 """
 
 from __future__ import annotations
@@ -13,17 +18,23 @@ import json
 import math
 from typing import Any
 
-from fraudscreen.errors import pointer_token
-
-__all__ = ["NOT_A_JSON_NUMBER", "NotAJsonNumber", "loads", "non_json_number_pointers"]
+__all__ = ["NOT_A_JSON_NUMBER", "REPEATED_KEY", "NotAJsonNumber", "RepeatedKey", "loads",
+           "refused_pointers"]
 
 NOT_A_JSON_NUMBER = ("NaN, Infinity and numbers beyond the range of a double (about 1.8e308) "
                      "are not JSON numbers")
 """Why a body with one of them is refused (it names no value of the body)."""
+REPEATED_KEY = "is repeated in its object: each key must appear once"
+"""Why a body with a repeated key is refused, said of the key's pointer."""
+_DOUBLE_DIGITS = 309  # an integer of more digits than this may be beyond the range of a double
 
 
 class NotAJsonNumber(ValueError):
     """The text holds ``NaN``, ``Infinity``, ``-Infinity`` or a number too large for a double."""
+
+
+class RepeatedKey(ValueError):
+    """An object of the text holds one key twice."""
 
 
 def _constant(_name: str) -> float:
@@ -37,36 +48,76 @@ def _finite(text: str) -> float:
     return value
 
 
+def _too_large(text: str) -> bool:
+    """True for an integer beyond the range of a double (tested before ``int()``, which refuses
+    4,301 digits and more)."""
+    return len(text) > _DOUBLE_DIGITS and math.isinf(float(text))
+
+
+def _integer(text: str) -> int:
+    if _too_large(text):
+        raise NotAJsonNumber(NOT_A_JSON_NUMBER)
+    return int(text)
+
+
+def _integer_or_infinity(text: str) -> float:
+    return math.inf if _too_large(text) else int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise RepeatedKey(REPEATED_KEY)
+    return value
+
+
 def loads(data: str | bytes) -> Any:
     """Decode one JSON text (bytes in UTF-8, -16 or -32, as :func:`json.loads` detects them).
 
-    Raises :class:`NotAJsonNumber` for the values above, another ValueError when the text is
-    not JSON (``UnicodeDecodeError`` included), RecursionError when it is nested too deeply.
+    Raises :class:`NotAJsonNumber` for the values above, :class:`RepeatedKey`, another ValueError
+    when the text is not JSON (``UnicodeDecodeError`` included), RecursionError when it is nested
+    too deeply.
     """
-    return json.loads(data, parse_constant=_constant, parse_float=_finite)
+    return json.loads(data, parse_constant=_constant, parse_float=_finite, parse_int=_integer,
+                      object_pairs_hook=_unique_keys)
 
 
-def non_json_number_pointers(data: str | bytes) -> list[str]:
-    """RFC 6901 pointers of the values :func:`loads` refused as :class:`NotAJsonNumber`, in
-    document order, to name them in the error; none when the text is not JSON for another
-    reason as well. An object key holding a card number shows as
-    :data:`~fraudscreen.enrich.card.CARD_SEGMENT`: the error must not echo it."""
-    from fraudscreen.enrich.card import CARD_SEGMENT, find_card_numbers
+class _Object(dict[str, Any]):
+    """A decoded object that remembers its repeated keys."""
 
-    try:
-        body = json.loads(data)  # the standard library's reading: those values as floats
+    repeated: tuple[str, ...] = ()
+
+
+def _recording_object(pairs: list[tuple[str, Any]]) -> _Object:
+    value = _Object(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        value.repeated = tuple(dict.fromkeys(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return value
+
+
+def refused_pointers(data: str | bytes) -> list[tuple[str, str]]:
+    """(RFC 6901 pointer, why) of each value :func:`loads` refused, in document order: the
+    numbers that are no JSON numbers (:data:`NOT_A_JSON_NUMBER`) and the repeated keys
+    (:data:`REPEATED_KEY`); none when the text is not JSON for another reason as well. A key
+    holding a card number or an e-mail address is not echoed
+    (:func:`fraudscreen.pointers.safe_pointer_token`)."""
+    from fraudscreen.pointers import safe_pointer_token
+
+    try:  # the standard library's reading: those numbers as floats, repeated keys recorded
+        body = json.loads(data, object_pairs_hook=_recording_object, parse_int=_integer_or_infinity)
     except (ValueError, RecursionError):
         return []
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
     stack: list[tuple[Any, str]] = [(body, "")]
     while stack:
         value, pointer = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(reversed([
-                (child, f"{pointer}/{CARD_SEGMENT if find_card_numbers(key) else pointer_token(key)}")
-                for key, child in value.items()]))
+        if isinstance(value, _Object):
+            found.extend((f"{pointer}/{safe_pointer_token(key)}", REPEATED_KEY) for key in value.repeated)
+            stack.extend(reversed([(child, f"{pointer}/{safe_pointer_token(key)}")
+                                   for key, child in value.items()]))
         elif isinstance(value, list):
             stack.extend((value[i], f"{pointer}/{i}") for i in range(len(value) - 1, -1, -1))
         elif isinstance(value, float) and not math.isfinite(value):
-            found.append(pointer)
+            found.append((pointer, NOT_A_JSON_NUMBER))
     return found

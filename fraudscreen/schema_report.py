@@ -8,7 +8,8 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from fraudscreen.errors import ErrorDetail, pointer_token
+from fraudscreen.errors import ErrorDetail
+from fraudscreen.pointers import safe_pointer_token
 from fraudscreen.result import ScreeningWarning
 
 __all__ = ["NON_BLANK", "PRINTABLE", "unknown_field_warnings", "validation_details"]
@@ -21,7 +22,7 @@ makes the documented schema refuse what stripping would leave empty."""
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
-    parts = [pointer_token(str(p)) for p in loc]
+    parts = [safe_pointer_token(p) if isinstance(p, str) else str(p) for p in loc]
     return "/" + "/".join(parts) if parts else ""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -33,7 +34,7 @@ def test_json_nested_too_deep_is_a_400(
     headers = {**auth(keys[scope]), "Content-Type": "application/json"}
     response = client.post(path, data=DEEP, headers=headers)
     assert response.status_code == 400, response.get_json()
-    assert _pointers(response) == [""]
+    assert response.get_json()["error"]["details"] == [{"pointer": "", "message": "is nested too deeply"}]
 
 
 @pytest.mark.parametrize(
@@ -292,6 +293,9 @@ _REFUSED_NUMBER = "NaN, Infinity and numbers beyond the range of a double (about
         ('"order": {"amount": NaN}', ["/order/amount"]),
         ('"custom_inputs": {"a/b~c": NaN}', ["/custom_inputs/a~1b~0c"]),
         ('"custom_inputs": {"4111 1111 1111 1111": NaN}', ["/custom_inputs/[card]"]),  # never echoed
+        ('"custom_inputs": {"jane@example.org": NaN}', ["/custom_inputs/[email]"]),  # nor this
+        ('"custom_inputs": {"x": 1' + "0" * 400 + "}", ["/custom_inputs/x"]),  # an integer, as 1e400
+        ('"custom_inputs": {"x": -1' + "0" * 5000 + "}", ["/custom_inputs/x"]),  # beyond int()'s limit
     ],
 )
 def test_numbers_that_json_does_not_have_are_a_400_naming_them(
@@ -303,13 +307,46 @@ def test_numbers_that_json_does_not_have_are_a_400_naming_them(
     from test_api import count_orders
 
     caplog.set_level("DEBUG")
-    raw = json.dumps(order_body())[:-1] + ", " + inserted + "}"
+    body = order_body()
+    body.pop(inserted.split('"')[1], None)  # the member is inserted once, not repeated
+    raw = json.dumps(body)[:-1] + ", " + inserted + "}"
     response = client.post("/v1/score", data=raw, headers={**auth(keys["score"]), "Content-Type": "application/json"})
     assert response.status_code == 400, response.get_json()
     error = response.get_json()["error"]
     assert error["code"] == "invalid_request"
     assert error["details"] == [{"pointer": p, "message": _REFUSED_NUMBER} for p in pointers]
-    assert "4111" not in response.get_data(as_text=True) and "4111" not in caplog.text
+    for secret in ("4111", "jane@"):
+        assert secret not in response.get_data(as_text=True) and secret not in caplog.text
+    assert count_orders(settings) == 0
+
+
+@pytest.mark.parametrize(
+    ("member", "pointers"),
+    [
+        ('"credit_card": {"token": "4111111111111111", "token": "tok-ok"}', ["/credit_card/token"]),
+        ('"custom_inputs": {"a": 1, "b": {"c": 1, "c": 2}, "a": 3}', ["/custom_inputs/a", "/custom_inputs/b/c"]),
+        ('"custom_inputs": {"jane@example.org": 1, "jane@example.org": 2}', ["/custom_inputs/[email]"]),
+    ],
+)
+def test_a_repeated_key_is_a_400_naming_it(
+    client: FlaskClient, keys: dict[str, str], settings, member: str, pointers: list[str],  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """RFC 8259 leaves a repeated key's meaning open: the first value could hide a card number
+    from a check that reads the last. Refused, named, and nothing kept."""
+    from test_api import count_orders
+
+    from fraudscreen.jsontext import REPEATED_KEY
+
+    caplog.set_level("DEBUG")
+    body = order_body()
+    body.pop(member.split('"')[1], None)
+    raw = json.dumps(body)[:-1] + ", " + member + "}"
+    response = client.post("/v1/score", data=raw, headers={**auth(keys["score"]), "Content-Type": "application/json"})
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["details"] == [{"pointer": p, "message": REPEATED_KEY} for p in pointers]
+    for secret in ("4111", "jane@"):
+        assert secret not in response.get_data(as_text=True) and secret not in caplog.text
     assert count_orders(settings) == 0
 
 
@@ -336,3 +373,20 @@ def test_the_service_reads_what_the_back_test_reads() -> None:
             jsontext.loads(text)
         with pytest.raises(ValueError):
             decode_line(text.encode())
+
+
+@pytest.mark.parametrize(
+    ("custom_inputs", "code", "pointer"),
+    [
+        ({"jane@example.org": [1]}, "invalid_request", "/custom_inputs/[email]"),  # pydantic's error
+        ({"jane@example.org": "4111 1111 1111 1111"}, "card_number_refused", "/custom_inputs/[email]"),
+    ],
+)
+def test_an_email_as_a_key_is_not_echoed_in_an_error(
+    client: FlaskClient, keys: dict[str, str], custom_inputs: dict[str, Any], code: str, pointer: str
+) -> None:
+    response = client.post("/v1/score", json=order_body(custom_inputs=custom_inputs), headers=auth(keys["score"]))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == code
+    assert _pointers(response) == [pointer]
+    assert "jane@" not in response.get_data(as_text=True)

@@ -11,7 +11,7 @@ from fraudscreen import jsontext
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError, RequestTooLargeError
-from fraudscreen.jsontext import NOT_A_JSON_NUMBER, NotAJsonNumber
+from fraudscreen.jsontext import NotAJsonNumber, RepeatedKey
 from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time, refuse_card_numbers
 from fraudscreen.screening import Screener
 
@@ -29,16 +29,21 @@ def json_body() -> Any:
     if limit and request.content_length is None and len(request.get_data(cache=True)) >= limit:
         # a chunked body has no Content-Length: the server cuts it at the limit instead
         raise RequestTooLargeError(f"The body is larger than {limit} bytes.")
+    data = request.get_data(cache=True)
     try:
-        body = jsontext.loads(request.get_data(cache=True))
-    except NotAJsonNumber:
-        pointers = jsontext.non_json_number_pointers(request.get_data(cache=True))
-        if pointers:
+        body = jsontext.loads(data)
+    except (NotAJsonNumber, RepeatedKey):
+        refused = jsontext.refused_pointers(data)
+        if refused:
             raise InvalidRequestError(
-                "The body must be JSON.", details=[ErrorDetail(p, NOT_A_JSON_NUMBER) for p in pointers]
+                "The body must be JSON.", details=[ErrorDetail(p, why) for p, why in refused]
             ) from None
         body = None  # not JSON for another reason as well
-    except (ValueError, RecursionError):  # RecursionError: "[" * 1000, before the size limit
+    except RecursionError:  # "[" * 1000, before the size limit
+        raise InvalidRequestError(
+            "The body must be JSON.", details=[ErrorDetail("", "is nested too deeply")]
+        ) from None
+    except ValueError:
         body = None
     if body is None:
         raise InvalidRequestError(

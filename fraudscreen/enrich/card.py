@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fraudscreen.enrich.phone import is_valid_phone
-from fraudscreen.errors import pointer_token
+from fraudscreen.pointers import safe_pointer_token
 
 __all__ = ["CARD_SEGMENT", "MAX_PAN_LENGTH", "MIN_PAN_LENGTH", "card_key", "find_card_numbers", "luhn_valid"]
 
@@ -303,7 +303,7 @@ def _walk(body: object) -> list[str]:
                     if child_pointer not in found:
                         found.append(child_pointer)
                 else:
-                    child_pointer = f"{pointer}/{pointer_token(key_text)}"
+                    child_pointer = f"{pointer}/{safe_pointer_token(key_text)}"  # nor an e-mail
                 children.append((child, child_pointer))
             stack.extend(reversed(children))
         elif isinstance(value, (list, tuple)):
