@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from fraudscreen.enrich.card import find_card_numbers
+from fraudscreen.enrich.currency import iso_4217_codes
 from fraudscreen.enrich.geo import unmapped
 from fraudscreen.enrich.phone import is_valid_phone
 from fraudscreen.errors import CardNumberRefusedError, ErrorDetail, InvalidRequestError
@@ -151,8 +152,9 @@ UtcDatetime = Annotated[datetime, BeforeValidator(rfc3339), _shown(
     format="date-time", pattern="^(?:19[7-9][0-9]|20[0-9][0-9])-")]
 """An RFC 3339 time, converted to UTC (a time without offset is taken as UTC)."""
 CurrencyCode = Annotated[str, _shown(
-    "ISO 4217 currency code such as 'EUR', in any case (upper-cased).", pattern="^[A-Za-z]{3}$")]
-"""An ISO 4217 code; checked and upper-cased by ``OrderInfo._currency``."""
+    "ISO 4217 currency code such as 'EUR', in any case (upper-cased); one ISO 4217 does not list "
+    "is refused.", pattern="^[A-Za-z]{3}$")]
+"""An ISO 4217 code; checked against the list and upper-cased by ``OrderInfo._currency``."""
 IPAddressText = Annotated[str, _shown(anyOf=[{"format": "ipv4"}, {"format": "ipv6"}])]
 """An IP address; checked and made canonical by ``Device._valid_ip``."""
 EmailText = Annotated[str, Field(max_length=255, pattern=_PRINTABLE), _shown(
@@ -291,7 +293,7 @@ class OrderInfo(_Part):
         if value is None:
             return None
         value = value.upper()
-        if not _CURRENCY.match(value):
+        if not _CURRENCY.match(value) or value not in iso_4217_codes():
             raise ValueError("must be an ISO 4217 currency code such as 'EUR'")
         return value
 

@@ -96,6 +96,15 @@ class Enricher:
 
         amount = order.order.amount
         amount_usd = to_usd(amount, order.order.currency or "USD") if amount is not None else None
+        if amount is not None and amount_usd is None:  # an ISO 4217 currency without a rate
+            warnings.append(
+                ScreeningWarning(
+                    "currency_not_converted",
+                    "There is no US-dollar rate for this currency: the amount counts as unknown "
+                    "in the profile, the rules and the model.",
+                    "/order/currency",
+                )
+            )
         card = order.credit_card
         entities = EntityKeys(
             ip=ip.ip_address,

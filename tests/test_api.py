@@ -245,6 +245,16 @@ def test_private_ip_is_a_warning(client, keys) -> None:
     assert "ip_private" in {w["code"] for w in data["warnings"]}
 
 
+@pytest.mark.parametrize(("currency", "warned"), [("CLP", True), ("BGN", False), ("eur", False)])
+def test_a_currency_without_a_rate_is_a_warning_naming_it(client, keys, currency: str, warned: bool) -> None:
+    """An ISO 4217 currency the rate table lacks (Chilean pesos) is accepted, and the answer says
+    its amount counted as unknown; BGN, withdrawn in 2026, is still read with its rate."""
+    body = order_body(order__amount=9000.0, order__currency=currency)
+    data = score(client, keys["score"], body).get_json()
+    found = [w for w in data["warnings"] if w["code"] == "currency_not_converted"]
+    assert [w["input_pointer"] for w in found] == (["/order/currency"] if warned else [])
+
+
 def test_missing_model_answers_review_and_readyz_says_why(tmp_path: Path, store_url: str) -> None:
     settings = make_settings(tmp_path, store_url, model_path=tmp_path / "nope.joblib")
     client = create_app(settings).test_client()

@@ -57,6 +57,7 @@ def test_ipv6_is_accepted_and_canonical() -> None:
         ({"billing__country": "GBR"}, "/billing/country"),
         ({"order__amount": -1}, "/order/amount"),
         ({"order__currency": "pounds"}, "/order/currency"),
+        ({"order__currency": "XYZ"}, "/order/currency"),  # three letters, but no ISO 4217 code
         ({"event__time": "yesterday"}, "/event/time"),
         # Unix times: seconds and milliseconds cannot be told apart, and the replay reads only
         # RFC 3339 (tests/test_replay.py)
