@@ -136,6 +136,36 @@ def test_outcome_is_recorded_and_shown(client, keys) -> None:
     assert missing.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "scope", "body", "code", "pointers"),
+    [
+        ("/v1/orders/{id}/outcome", "outcomes", {"outcome": "fraud", "note": "4111 1111 1111 1111"},
+         "card_number_refused", ["/note"]),
+        ("/v1/orders/{id}/outcome", "outcomes", {"outcome": "fraud", "4111111111111111": 1},
+         "card_number_refused", ["/[card]"]),
+        ("/v1/orders/{id}/outcome", "outcomes", {"outcome": "fraud", "comment": "x", "jane@example.org": 1},
+         "invalid_request", ["/comment", "/[email]"]),
+        ("/v1/lists/block", "admin", {"kind": "device_id", "value": "d-1", "extra": "x"},
+         "invalid_request", ["/extra"]),
+        ("/v1/admin/model/reload", "admin", {"path": "models/default", "force": True},
+         "invalid_request", ["/force"]),
+    ],
+)
+def test_small_bodies_refuse_card_numbers_and_unknown_members(
+    client, keys, settings, path: str, scope: str, body: dict, code: str, pointers: list[str]
+) -> None:
+    """An outcome, a list entry or a reload does nothing with a body it does not fully know."""
+    created = score(client, keys["score"], order_body()).get_json()
+    response = client.post(path.format(id=created["id"]), json=body, headers=auth(keys[scope]))
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == code and [d["pointer"] for d in error["details"]] == pointers
+    assert "4111" not in response.get_data(as_text=True) and "jane@" not in response.get_data(as_text=True)
+    stored = client.get(f"/v1/orders/{created['id']}", headers=auth(keys["score"])).get_json()
+    assert stored["outcome"] is None
+    assert client.get("/v1/lists", headers=auth(keys["admin"])).get_json()["entries"] == []
+
+
 def test_profile_builds_up_and_counts_a_shared_device(client, keys) -> None:
     times = ["2026-11-20T10:00:00Z", "2026-11-20T10:20:00Z", "2026-11-20T10:40:00Z"]
     for i, t in enumerate(times):

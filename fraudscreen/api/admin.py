@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from fraudscreen.api.auth import require_scope
-from fraudscreen.api.v1 import json_body, text_problem
+from fraudscreen.api.v1 import json_object, text_problem
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError
 from fraudscreen.rules import LIST_KINDS, LIST_NAMES
 from fraudscreen.rules.lists import entry_to_remove, make_list_entry
-from fraudscreen.schema import refuse_card_numbers
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/lists")
 
@@ -59,10 +58,7 @@ def add_entry(list_name: str) -> tuple[Response, int]:
     """Add ``{"kind", "value", "note"}`` to a list; a note longer than
     :data:`fraudscreen.rules.lists.NOTE_MAX` is refused (400 naming ``/note``), not cut."""
     _check("/list", list_name, LIST_NAMES)
-    body = json_body()
-    if not isinstance(body, dict):
-        raise InvalidRequestError("The body must be an object.", details=[ErrorDetail("", "must be an object")])
-    refuse_card_numbers(body)
+    body = json_object(("kind", "value", "note"))
     kind = _check("/kind", body.get("kind"), LIST_KINDS)
     entry = make_list_entry(list_name, kind, _text(body, "value"), _text(body, "note"))
     screener = current_app.extensions["fraudscreen"]

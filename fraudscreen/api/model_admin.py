@@ -23,9 +23,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from fraudscreen.api.auth import require_scope
-from fraudscreen.api.v1 import json_body, text_problem
+from fraudscreen.api.v1 import json_object, text_problem
 from fraudscreen.config import REPO_DIR
-from fraudscreen.errors import ErrorDetail, InvalidRequestError, ModelError, pointer_token
+from fraudscreen.errors import ErrorDetail, InvalidRequestError, ModelError
 from fraudscreen.model import bundle_file
 from fraudscreen.screening import Screener
 
@@ -51,18 +51,7 @@ def _reload_body() -> dict[str, Any]:
     """The JSON object of a reload call ({} for an empty body); a 400 naming any unknown member."""
     if not request.get_data(cache=True).strip():
         return {}
-    body = json_body()
-    if not isinstance(body, dict):
-        raise InvalidRequestError("The body must be a JSON object.",
-                                  details=[ErrorDetail("", "must be an object")])
-    unknown = [key for key in body if key not in RELOAD_KEYS]
-    if unknown:
-        raise InvalidRequestError(
-            "Unknown member in the reload request; nothing was reloaded.",
-            details=[ErrorDetail(f"/{pointer_token(key)}", "unknown member (the only one is path)")
-                     for key in unknown],
-        )
-    return body
+    return json_object(RELOAD_KEYS)
 
 
 def allowed_roots(screener: Screener) -> tuple[Path, ...]:

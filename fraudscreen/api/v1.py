@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError, RequestTooLargeError
 from fraudscreen.jsontext import NotAJsonNumber, RepeatedKey
+from fraudscreen.pointers import safe_pointer_token
 from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time, refuse_card_numbers
 from fraudscreen.screening import Screener
 
@@ -48,6 +50,25 @@ def json_body() -> Any:
     if body is None:
         raise InvalidRequestError(
             "The body must be JSON.", details=[ErrorDetail("", "is not valid JSON")]
+        )
+    return body
+
+
+def json_object(members: Collection[str]) -> dict[str, Any]:
+    """The body as a JSON object of only these ``members``: a 400 for anything else, for a
+    full card number anywhere (``card_number_refused``) and for an unknown member (named, but
+    not when its name holds an e-mail address or a card number)."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The body must be an object.", details=[ErrorDetail("", "must be an object")])
+    refuse_card_numbers(body)
+    unknown = [key for key in body if key not in members]
+    if unknown:
+        known = ", ".join(sorted(members))
+        raise InvalidRequestError(
+            "Unknown member in the body; nothing was done.",
+            details=[ErrorDetail(f"/{safe_pointer_token(key)}", f"unknown member (the known ones: {known})")
+                     for key in unknown],
         )
     return body
 
@@ -112,9 +133,7 @@ def get_order(order_id: str) -> Response:
 @require_scope("outcomes")
 def report_outcome(order_id: str) -> Response:
     """Label an order later: chargeback, fraud, not_fraud or refund."""
-    body = json_body()
-    if not isinstance(body, dict):
-        raise InvalidRequestError("The body must be an object.", details=[ErrorDetail("", "must be an object")])
+    body = json_object(("outcome", "reported_at"))
     outcome = body.get("outcome")
     if outcome not in OUTCOMES:
         raise InvalidRequestError(
