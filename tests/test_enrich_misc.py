@@ -38,6 +38,9 @@ from fraudscreen.errors import ConfigError
         ("jane.doe@gmail.com.", "janedoe@gmail.com"),
         ("+only@example.com", "+only@example.com"),  # nothing before the tag: kept
         ("user@bücher.de", "user@xn--bcher-kva.de"),
+        ("jo\u0308se\u0301@example.org", "jösé@example.org"),  # decomposed accents: composed
+        ("ｊａｎｅ@example.org", "jane@example.org"),  # full-width letters
+        ("Jane\uff20example.org", "jane@example.org"),  # a full-width at sign
         ("no-at-sign", "no-at-sign"),
     ],
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -102,8 +103,12 @@ def email_domain(address: str) -> str | None:
 
 
 def normalise_email(address: str) -> str:
-    """One form per mailbox: lower case, no ``+tag``; for Gmail no dots and googlemail -> gmail."""
-    addr = address.strip().lower()
+    """One form per mailbox: Unicode NFKC (composed accents, full-width letters as ASCII), lower
+    case, no ``+tag``; for Gmail no dots and googlemail -> gmail."""
+    addr = address.strip()
+    if not addr.isascii():  # "jösé" composed or decomposed, "ｊａｎｅ": one hash each
+        addr = unicodedata.normalize("NFKC", addr)
+    addr = addr.lower()
     local, at, domain = addr.rpartition("@")
     if not at:
         return addr
