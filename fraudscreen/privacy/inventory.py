@@ -123,7 +123,8 @@ _ANON = f"{ORDERS}; kept in anonymised labelled orders; {ERASE}"
 _LINK = f"{PERSONAL}; {ERASE}"
 _STAFF = ("until removed by an admin (the audit entries of its changes then keep the value for the "
           "personal period only); entries naming an erased account are removed, unless other "
-          "accounts' orders carry the same IP, device id or email hash; notes naming it are cleared")
+          "accounts' orders carry the same IP, device id or email hash; notes naming it are cleared; "
+          "entries on an email domain, a BIN or a country name no one and stay")
 STORED_COLUMNS: tuple[StoredColumn, ...] = (
     StoredColumn("accounts", "account_id", "account.user_id", "as sent", _ACCT),
     StoredColumn("accounts", "created_at", "account.created_at", "UTC time", _ACCT),
