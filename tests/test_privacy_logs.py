@@ -132,13 +132,31 @@ def test_a_leading_slash_addresses_its_own_account_never_another(
     assert client.get("/v1/accounts/lead/export", headers=admin).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/v1/orders/a%0Ab", "/v1/accounts/a%0Ab/profile"])
-def test_a_line_break_in_a_path_id_is_a_400_naming_it(
-    client: FlaskClient, keys: dict[str, str], path: str
+@pytest.mark.parametrize(
+    ("method", "path", "message"),
+    [
+        ("GET", "/v1/orders/a%0Ab", "must not contain control characters"),
+        ("GET", "/v1/accounts/a%0Ab/profile", "must not contain control characters"),
+        ("DELETE", "/v1/accounts/%ff", "must be UTF-8 text"),  # not account "\ufffd"
+        ("GET", "/v1/accounts/a%C3%28/export", "must be UTF-8 text"),
+    ],
+)
+def test_an_unreadable_path_id_is_a_400_naming_it(
+    client: FlaskClient, keys: dict[str, str], method: str, path: str, message: str
 ) -> None:
-    response = client.get(path, headers=auth(keys["admin"]))
+    response = client.open(path, method=method, headers=auth(keys["admin"]))
     assert response.status_code == 400, response.get_data(as_text=True)
-    assert response.get_json()["error"]["details"][0]["pointer"] in ("/order_id", "/account_id")
+    detail = response.get_json()["error"]["details"][0]
+    assert detail["pointer"] in ("/order_id", "/account_id") and detail["message"] == message
+
+
+def test_a_replacement_character_sent_as_utf8_is_an_id_like_any_other(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    body = order_body(account__user_id="\ufffd", event__transaction_id="tx-fffd")
+    assert client.post("/v1/score", json=body, headers=auth(keys["score"])).status_code == 200
+    response = client.get("/v1/accounts/%EF%BF%BD/profile", headers=auth(keys["score"]))
+    assert response.status_code == 200 and response.get_json()["account_id"] == "\ufffd"
 
 
 def test_an_order_scored_during_an_erasure_commits_after_it(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, g, request
 
@@ -42,6 +43,21 @@ def log_request(route: str, status: int, seconds: float) -> None:
     _request_log.info("request", extra=fields)
 
 
+def _path_is_utf8(environ: dict[str, Any]) -> bool:
+    """True when the request path, percent-decoded, is UTF-8: from the raw request line where
+    the server gives it (gunicorn's ``RAW_URI``, werkzeug's ``REQUEST_URI``), else from
+    ``PATH_INFO`` (its bytes as Latin-1 text, as WSGI gives them)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    try:
+        if raw:
+            unquote_to_bytes(raw.partition("?")[0]).decode("utf-8")
+        else:
+            environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
 def create_app(settings: Settings | None = None, screener: Screener | None = None) -> Flask:
     """Build the app. ``settings`` default to the environment; the store must be migrated."""
     settings = settings or load_settings()
@@ -60,13 +76,20 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
     register_error_handlers(app)
 
     @app.url_value_preprocessor
-    def _refuse_control_characters(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-        """A path id with a control character (``%00``) matches nothing and no database holds it."""
+    def _refuse_unreadable_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        """A path id with a control character (``%00``) matches nothing and no database holds it;
+        one that is not UTF-8 (``%ff``, which werkzeug reads as U+FFFD) names no id at all."""
         for name, value in (values or {}).items():
-            if isinstance(value, str) and CONTROL_CHARACTER.search(value):
+            if not isinstance(value, str):
+                continue
+            if CONTROL_CHARACTER.search(value):
                 raise InvalidRequestError(
                     "Invalid path.",
                     details=[ErrorDetail(f"/{name}", "must not contain control characters")],
+                )
+            if "\ufffd" in value and not _path_is_utf8(request.environ):
+                raise InvalidRequestError(
+                    "Invalid path.", details=[ErrorDetail(f"/{name}", "must be UTF-8 text")]
                 )
 
     @app.before_request
