@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ from fraudscreen.features import (
     feature_log,
     feature_vector,
 )
+from fraudscreen.idempotency import TransactionReusedError, request_digest
 from fraudscreen.ids import new_id
 from fraudscreen.installation import key_check, load_or_create_secrets
 from fraudscreen.model import ModelBundle, Thresholds, risk_score
@@ -110,6 +111,7 @@ class Screener:
         except StoreError:  # the database is down: the serve command checked at start
             log.warning("the email key could not be checked: the database is unavailable")
         self.enricher = Enricher(parts.geoip, secrets.email_hmac_key)
+        self._digest_key = secrets.email_hmac_key
         self._lists_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self.last_reload: dict[str, Any] | None = None
@@ -251,12 +253,14 @@ class Screener:
     def screen(self, body: Any, *, received_at: datetime | None = None) -> Screened:
         """Screen a decoded JSON body. Raises :class:`InvalidRequestError` for a bad body.
 
-        A transaction id that is already stored gets the stored answer. The store finds out
-        when it inserts (the id is unique), not with a lookup first: retries are rare, and a
-        lookup before every order cost about 0.1 ms. An order whose account was erased between
-        reading its history and storing it is screened again on what is left.
+        A transaction id that is already stored gets the stored answer when the body is the
+        same, and :class:`~fraudscreen.idempotency.TransactionReusedError` (409) when it is not.
+        The store finds out when it inserts (the id is unique), not with a lookup first: retries
+        are rare, and a lookup before every order cost about 0.1 ms. An order whose account was
+        erased between reading its history and storing it is screened again on what is left.
         """
         order, warnings = parse_order(body)
+        digest = request_digest(body, self._digest_key)
         received_at = received_at or datetime.now(UTC)
         if order.event.time is not None and order.event.time > received_at + MAX_CLOCK_SKEW:
             # an order dated ahead would be invisible to the profiles of the orders before it
@@ -266,7 +270,7 @@ class Screener:
             )
         for attempt in range(1, SCREEN_ATTEMPTS + 1):
             evaluation = self.evaluate(order, warnings, received_at=received_at)
-            record = evaluation.record
+            record = replace(evaluation.record, request_digest=digest)
             try:
                 stored_order, created = self.store.save_order(record)
                 break
@@ -279,6 +283,8 @@ class Screener:
                 log.error("order not stored: the database is unavailable")
                 return self._not_stored(record)
         if not created:
+            if stored_order.request_digest not in (None, digest):
+                raise TransactionReusedError()
             return Screened(stored_order.response, replayed=True)
         return Screened(record.response, replayed=False)
 

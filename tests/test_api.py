@@ -111,12 +111,41 @@ def test_card_number_is_refused_and_nothing_is_stored_or_logged(
 
 
 def test_same_transaction_id_returns_the_stored_answer(client, keys, settings) -> None:
-    first = score(client, keys["score"], order_body())
-    again = score(client, keys["score"], order_body(order__amount=999.0))
+    body = order_body()
+    first = score(client, keys["score"], body)
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)  # key order, spaces
+    again = client.post("/v1/score", data=reordered, content_type="application/json",
+                        headers=auth(keys["score"]))
     assert first.status_code == again.status_code == 200
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.get_json() == first.get_json()
     assert count_orders(settings) == 1
+
+
+def test_a_transaction_id_reused_with_another_body_is_a_409(client, keys, settings) -> None:
+    """The stored answer belongs to the first body: a $999 cart under the id of a $119 one
+    would be accepted unscreened."""
+    first = score(client, keys["score"], order_body())
+    other = score(client, keys["score"], order_body(order__amount=999.0))
+    assert other.status_code == 409, other.get_json()
+    error = other.get_json()["error"]
+    assert error["code"] == "transaction_id_reused"
+    assert error["details"] == [{"pointer": "/event/transaction_id", "message": "was used for another order"}]
+    assert "Idempotent-Replayed" not in other.headers
+    stored = client.get(f"/v1/orders/{first.get_json()['id']}", headers=auth(keys["score"])).get_json()
+    assert stored["decision"] == first.get_json()["decision"] and count_orders(settings) == 1
+
+
+def test_an_order_kept_without_its_digest_is_replayed_for_any_body(client, keys, settings) -> None:
+    """Orders stored before the digest was kept, or past the personal period, have none."""
+    first = score(client, keys["score"], order_body())
+    engine = sa.create_engine(settings.resolved_database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE orders SET request_digest = NULL"))
+    engine.dispose()
+    again = score(client, keys["score"], order_body(order__amount=999.0))
+    assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == first.get_json()
 
 
 def test_outcome_is_recorded_and_shown(client, keys) -> None:

@@ -85,9 +85,11 @@ def test_purge_removes_what_is_past_retention_and_keeps_the_rest(screener, setti
     assert set(by_id) - {fresh, aging} and ancient not in by_id and labelled not in by_id
     kept = by_id[fresh]
     assert kept["ip"] == "81.2.69.142" and kept["device_id"] == "dev-fresh" and kept["email_hash"]
+    assert len(kept["request_digest"]) == 64
     assert kept["response"]["ip_location"]["city"] == "London"
     stripped = by_id[aging]
-    assert [stripped[c] for c in ("ip", "device_id", "card_key", "email_hash", "email_domain")] == [None] * 5
+    personal = ("ip", "device_id", "card_key", "email_hash", "email_domain", "request_digest")
+    assert [stripped[c] for c in personal] == [None] * 6
     assert stripped["response"]["ip_location"] == {"country": "GB"}
     assert stripped["amount"] == 119.0 and stripped["decision"] and stripped["account_id"] == "acct-now"
     [anon] = [r for r in by_id.values() if r["order_id"].startswith("anon_")]

@@ -178,11 +178,11 @@ def test_requests_need_a_valid_key(server: Server) -> None:
 def test_created_key_survives_a_concurrent_burst_storing_each_order_once(server: Server) -> None:
     key = create_key(server, "x")
     ids = [f"burst-{i}" for i in range(200)]
+    bodies = [order_body(event__transaction_id=ids[i], account__user_id=f"acct-{i % 20}",
+                         device__ip_address=f"81.2.69.{142 + i % 3}") for i in range(len(ids))]
 
     def send(i: int) -> int:
-        body = order_body(event__transaction_id=ids[i], account__user_id=f"acct-{i % 20}",
-                          device__ip_address=f"81.2.69.{142 + i % 3}")
-        return post_score(server, key, body)[0]
+        return post_score(server, key, bodies[i])[0]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(send, range(len(ids))))
@@ -190,7 +190,7 @@ def test_created_key_survives_a_concurrent_burst_storing_each_order_once(server:
     counts = stored_counts(server)
     assert [counts.get(t, 0) for t in ids] == [1] * len(ids)
     # The same transaction id again is answered from the store, not stored twice.
-    assert post_score(server, key, order_body(event__transaction_id=ids[0]))[0] == 200
+    assert post_score(server, key, bodies[0])[0] == 200
     assert stored_counts(server)[ids[0]] == 1
 
 

@@ -95,7 +95,7 @@ def test_migrates_an_empty_database(empty_store_url: str) -> None:
         store.upgrade()  # idempotent
         assert TABLES <= set(inspect(store.engine).get_table_names())
         with store.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         assert store.lists_revision() == 0
     finally:
         store.close()
@@ -130,8 +130,8 @@ def test_upgrades_a_first_release_database_keeping_its_orders(empty_store_url: s
     try:
         store.upgrade()
         with store.engine.connect() as conn:
-            row = conn.execute(text("SELECT order_id, features FROM orders")).one()
-        assert row.order_id == "o-old" and row.features is None
+            row = conn.execute(text("SELECT order_id, features, request_digest FROM orders")).one()
+        assert row.order_id == "o-old" and row.features is None and row.request_digest is None
     finally:
         store.close()
 
@@ -559,7 +559,7 @@ def test_a_database_of_a_newer_release_is_named_as_such(store_url: str) -> None:
     try:
         for call in (store.upgrade, lambda: has_schema(store_url)):
             with pytest.raises(StoreError, match=r"at migration 0099, newer than this release knows "
-                                                 r"\(its latest is 0003\).*db downgrade 0003"):
+                                                 r"\(its latest is 0004\).*db downgrade 0004"):
                 call()
     finally:
         store.close()

@@ -41,7 +41,8 @@ _ERRORS = {
     401: "No API key, or an unknown or revoked one.",
     403: "The API key lacks the scope of this operation.",
     404: "No such resource.",
-    409: "The change conflicts with stored data (the order was erased meanwhile).",
+    409: "The request conflicts with stored data: an outcome for an order erased meanwhile, or "
+    "a transaction id screened before with another body (`transaction_id_reused`).",
     413: "The body is larger than `FRAUDSCREEN_MAX_BODY_BYTES` (64 KiB by default).",
     503: "The database does not answer.",
 }
@@ -242,12 +243,12 @@ _AUTH = (400, 401, 403, 503)  # a bad path id or query, no key, no scope, no dat
 
 def _paths() -> dict[str, Any]:
     replayed = {"Idempotent-Replayed": {
-        "description": "`true` when the transaction id was screened before and this is the "
-                       "stored answer (nothing new was stored); absent otherwise.",
+        "description": "`true` when the transaction id was screened before with the same body "
+                       "and this is the stored answer (nothing new was stored); absent otherwise.",
         "schema": {"const": "true"}}}
     return {
         "/v1/score": {"post": _op(
-            "Screen one order", _json("ScreeningResult", headers=replayed), 400, 401, 403, 413, 503,
+            "Screen one order", _json("ScreeningResult", headers=replayed), 400, 401, 403, 409, 413, 503,
             requestBody=_body("OrderRequest"))},
         "/v1/orders/{id}": {"parameters": [_ORDER_ID], "get": _op(
             "A stored order (scope score)", _json("StoredOrder"), *_AUTH, 404)},

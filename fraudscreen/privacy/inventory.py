@@ -157,6 +157,8 @@ STORED_COLUMNS: tuple[StoredColumn, ...] = (
                  "flags) and the ids of the rules that fired or failed; no identifiers", _ANON),
     StoredColumn("orders", "outcome", "POST /v1/orders/{id}/outcome", "label", _ANON),
     StoredColumn("orders", "outcome_at", "POST /v1/orders/{id}/outcome", "UTC; the day only when anonymised", _ANON),
+    StoredColumn("orders", "request_digest", "the whole request body",
+                 "HMAC-SHA256 (hex) under the e-mail key, to tell a retry from another order", _LINK),
     *(StoredColumn("order_entities", c, "the order's IP, device, card key, email domain and hash",
                    "copies of the order's values", _LINK)
       for c in ("order_id", "kind", "value", "account_id", "event_time")),

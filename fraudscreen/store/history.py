@@ -107,6 +107,7 @@ STORED_COLUMNS = (
     orders.c.response,
     orders.c.outcome,
     orders.c.outcome_at,
+    orders.c.request_digest,
 )
 _BY_TRANSACTION = select(*STORED_COLUMNS).where(
     orders.c.transaction_id == bindparam("transaction_id")
@@ -301,6 +302,7 @@ class HistoryMixin(StoreBase):
             "features": None if record.features is None else fast.json(record.features),
             "outcome": None,
             "outcome_at": None,
+            "request_digest": record.request_digest,
         }
         links = [
             {
@@ -330,6 +332,7 @@ class HistoryMixin(StoreBase):
             response=record.response,
             outcome=None,
             outcome_at=None,
+            request_digest=record.request_digest,
         )
         return stored, True
 
@@ -391,6 +394,7 @@ class HistoryMixin(StoreBase):
             response=response,
             outcome=row[7],
             outcome_at=fast.read_time(row[8]),
+            request_digest=row[9],
         )
 
 

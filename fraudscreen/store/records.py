@@ -42,6 +42,8 @@ class OrderRecord:
     """The generation of the account record those orders came from; when the screening saw
     earlier orders and the store's record has another generation as it saves the order (the
     account was erased and made again meanwhile), the store refuses the stale answer."""
+    request_digest: str | None = None
+    """The request body's HMAC (:func:`fraudscreen.idempotency.request_digest`)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class StoredOrder:
     """The latest reported outcome (the order's label), if any."""
     outcome_at: datetime | None
     """When that outcome was reported."""
+    request_digest: str | None = None
+    """The request body's HMAC, to tell a retry from another order under the same transaction
+    id; None for orders stored before it was kept and after the personal period."""
 
 
 def stored_from_row(row: Any) -> StoredOrder:
@@ -73,4 +78,5 @@ def stored_from_row(row: Any) -> StoredOrder:
         response=row.response,
         outcome=row.outcome,
         outcome_at=row.outcome_at,
+        request_digest=row.request_digest,
     )

@@ -52,7 +52,7 @@ PURGED_VALUE = "[purged]"
 """What ``details["value"]`` of a list change's audit entry becomes after the personal period."""
 LIST_AUDIT_ACTIONS = ("list.add", "list.remove")
 """The audit actions whose details name a listed value (target ``"{list_name}/{kind}"``)."""
-_PERSONAL_COLUMNS = ("ip", "device_id", "card_key", "email_hash", "email_domain")
+_PERSONAL_COLUMNS = ("ip", "device_id", "card_key", "email_hash", "email_domain", "request_digest")
 _BATCH = 500
 
 

@@ -138,6 +138,9 @@ orders = Table(
     Column("features", JSON, nullable=True),
     Column("outcome", String(16), nullable=True),
     Column("outcome_at", UTCDateTime, nullable=True),
+    # HMAC of the request body (fraudscreen.idempotency): a repeated transaction id with
+    # another body is refused; null for orders stored before it and after the personal period.
+    Column("request_digest", String(64), nullable=True),
     CheckConstraint(DECISION_CHECK, name="decision"),
     CheckConstraint(f"outcome IS NULL OR outcome IN {OUTCOME_VALUES}", name="outcome"),
     Index(None, "account_id", "event_time"),
