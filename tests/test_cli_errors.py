@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fraudscreen.cli import main
-from fraudscreen.config import load_settings
+from fraudscreen.config import PACKAGE_DIR, SHIPPED_MODEL_DIR, load_settings
 from fraudscreen.errors import DataFileError
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.store import open_store
@@ -339,6 +339,67 @@ def test_no_output_replaces_the_service_s_database_secrets_or_logs(tmp_path: Pat
     assert cli(tmp_path, "export-training", "--out", str(var / "training.jsonl")).exit_code == 0
     # past the output check: the account holds nothing (an export with data: test_privacy_*)
     assert "No data is held" in cli(tmp_path, "export", "cust-1", "--out", str(var / "cust-1.json")).output
+
+
+def test_outputs_are_regular_files_never_links_devices_or_fifos(tmp_path: Path) -> None:
+    """An output is written beside and renamed into place: it would replace a link, a FIFO or
+    a device (as root, /dev/full became a file) instead of writing to it."""
+    data = tmp_path / "d.jsonl"
+    data.write_text("not read: the output check fails first\n")
+    real = tmp_path / "real.json"
+    real.write_text("kept")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    for target, why in ((link, "is a symbolic link"), (fifo, "is not a regular file"),
+                        (Path("/dev/null"), "is not a regular file"),
+                        (tmp_path / ("a" * 300 + ".json"), "cannot use"),  # a name too long
+                        ("", "an empty name names no file")):
+        for args in (["backtest", "--data", str(data), "--json", str(target)],
+                     ["simulate", "--orders", "5", "--out", str(target)],
+                     ["export-training", "--out", str(target)]):
+            assert why in " ".join(clean_failure(cli(tmp_path, *args), code=2).split()), args
+    assert link.is_symlink() and real.read_text() == "kept" and fifo.is_fifo()
+
+
+def test_no_output_replaces_the_service_s_rules_or_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only ``train --out`` may write the bundle the service loads (``make model`` does)."""
+    service = tmp_path / "service"
+    shutil.copytree(SHIPPED_MODEL_DIR, service / "model")
+    shutil.copy(PACKAGE_DIR / "rules" / "default.toml", service / "rules.toml")
+    monkeypatch.setenv("FRAUDSCREEN_MODEL_PATH", str(service / "model"))
+    monkeypatch.setenv("FRAUDSCREEN_RULES_PATH", str(service / "rules.toml"))
+    kept = {p: p.read_bytes() for p in service.rglob("*") if p.is_file()}
+    data = tmp_path / "d.jsonl"
+    data.write_text("not read: the output check fails first\n")
+    for target, what in ((service / "rules.toml", "the service's rules file"),
+                         (service / "model" / "model.joblib", "the service's model bundle"),
+                         (service / "model" / "MODEL_CARD.md", "the service's model bundle")):
+        for args in (["backtest", "--data", str(data), "--json", str(target)],
+                     ["backtest", "--data", str(data), "--test-orders", str(target)],
+                     ["simulate", "--orders", "5", "--out", str(target)]):
+            assert what in " ".join(clean_failure(cli(tmp_path, *args), code=2).split()), args
+    other = tmp_path / "other"
+    shutil.copytree(SHIPPED_MODEL_DIR, other)
+    result = cli(tmp_path, "backtest", "--data", str(data), "--compare", str(other),
+                 "--json", str(other / "model.joblib"))
+    assert "--json and --compare name the same file" in " ".join(clean_failure(result, code=2).split())
+    assert {p: p.read_bytes() for p in service.rglob("*") if p.is_file()} == kept
+
+
+@pytest.mark.parametrize("city", ["missing.mmdb", "orders.jsonl"])  # absent; not a database
+def test_train_and_backtest_refuse_to_replay_without_the_geoip_database(
+    data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, city: str
+) -> None:
+    """The service answers "degraded" without it; a replay would train a model on orders that
+    all lack their IP data, and say nothing."""
+    monkeypatch.setenv("FRAUDSCREEN_GEOIP_CITY_PATH", str(tmp_path / city))
+    for args in (["backtest", "--no-progress", "--data", str(data_file)],
+                 ["train", "--no-progress", "--data", str(data_file), "--out", str(tmp_path / "m")]):
+        failure = " ".join(clean_failure(cli(tmp_path, *args)).split())
+        assert "city database" in failure and "would lack the IP data" in failure, failure
+    assert not (tmp_path / "m").exists()
 
 
 def test_export_writes_the_account_to_a_file_whole(rows: list[dict[str, Any]], tmp_path: Path) -> None:

@@ -201,6 +201,8 @@ def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
     assert read_logged([{**row, "account": None} for row in rows]).accounts.size == 0
     leaky = read_logged([{**row, "segment": "jane@example.com"} for row in rows])
     assert leaky.segments == [None] * len(rows)  # never printed nor written as a segment
+    for unprintable in ("\r=1+1", "\x1b[2J\x1b[31m", "a\nb", "\x9b31m"):  # a CSV record, a terminal
+        assert read_logged([{**row, "segment": unprintable} for row in rows[:3]]).segments == [None] * 3
     assert [[h.rule_id for h in hits] for hits in back.rule_hits] == \
         [[h.rule_id for h in hits] for hits in replayed.rule_hits]
     assert back.method == "saved" and replayed.method == "replay"
@@ -212,10 +214,13 @@ def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
         next(saved_replay_rows(back))
 
 
-@pytest.mark.parametrize("clash", [["--save-replay", "{data}"], ["--json", "{link}"],
-                                   ["--json", "{out}", "--test-orders", "{out}"]])
+@pytest.mark.parametrize(("clash", "why"), [
+    (["--save-replay", "{data}"], "name the same file"),
+    (["--json", "{link}"], "is a symbolic link"),  # to the data: it would replace the link
+    (["--json", "{out}", "--test-orders", "{out}"], "name the same file"),
+])
 def test_an_output_never_replaces_the_data_or_another_output(data: Path, tmp_path: Path,
-                                                             clash: list[str]) -> None:
+                                                             clash: list[str], why: str) -> None:
     copy = tmp_path / "orders.jsonl"
     copy.write_bytes(data.read_bytes())
     (tmp_path / "link.jsonl").symlink_to(copy)
@@ -223,7 +228,7 @@ def test_an_output_never_replaces_the_data_or_another_output(data: Path, tmp_pat
     args = [arg.format(**names) for arg in clash]
     done = CliRunner().invoke(backtest, ["--no-progress", "--data", str(copy), *args],
                               obj=Settings(data_dir=tmp_path / "var"))
-    assert done.exit_code == 2 and "name the same file" in done.output, done.output
+    assert done.exit_code == 2 and why in " ".join(done.output.split()), done.output
     assert copy.read_bytes() == data.read_bytes() and not (tmp_path / "out").exists()
 
 

@@ -166,7 +166,8 @@ def _check_read_rows_options(ctx: click.Context, first: dict[str, Any], segment_
 
 
 def _check_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy, label_delay_days: float,
-                   rules_path: Path | None, outputs: dict[str, Path | None]) -> None:
+                   rules_path: Path | None, outputs: dict[str, Path | None],
+                   compare_path: Path | None = None) -> None:
     """What ``train`` and ``backtest`` check of ``--data``, its options and their outputs before
     they read (its first row read once): :func:`_distinct_outputs`,
     :func:`_check_read_rows_options`, and ``--rules`` and ``--save-replay`` only for score
@@ -174,7 +175,7 @@ def _check_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy, l
     if not data_path.is_file():  # e.g. <(zcat …): read more than once (first row, hash, rows)
         raise click.BadParameter(f"{data_path} is not a regular file; it is read more than once, "
                                  "so write the rows to a file first.", param_hint="--data")
-    _distinct_outputs(data_path, outputs)
+    _distinct_outputs({"--data": data_path, "--rules": rules_path, "--compare": compare_path}, outputs)
     if (first := _first_feature_row(data_path)) is None:
         return
     _check_read_rows_options(ctx, first, segment_by, label_delay_days)
@@ -184,10 +185,14 @@ def _check_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy, l
         _refuse_features(first, "--save-replay", "holds features already")
 
 
-def _distinct_outputs(data_path: Path, outputs: dict[str, Path | None]) -> None:
-    """UsageError when an output file (option -> path) is ``--data`` or another output: the
-    output would replace the file being read, or the two would overwrite each other."""
-    seen = {file_identity(data_path): "--data"}
+def _distinct_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None]) -> None:
+    """UsageError when an output file (option -> path) is an input (``--data``, ``--rules``,
+    the ``--compare`` bundle) or another output: the output would replace a file to be read,
+    or the two would overwrite each other."""
+    from fraudscreen.model import bundle_file
+
+    seen = {file_identity(bundle_file(path) if option == "--compare" else path): option
+            for option, path in inputs.items() if path is not None}
     for option, path in outputs.items():
         if path is None:
             continue
@@ -306,7 +311,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
 
     model_files = {f"--out's {name}": out / name for name in (BUNDLE_FILE, *CARD_FILES)}
     for path in model_files.values():
-        check_output(_settings(ctx), path, "--out")
+        check_output(_settings(ctx), path, "--out", model_bundle_ok=True)
     _check_options(ctx, data_path, segment_by, label_delay_days, rules_path,
                    {**model_files, "--save-replay": save_replay_path})
     try:
@@ -366,7 +371,8 @@ def backtest(ctx: click.Context, data_path: Path, split: str, test_fraction: flo
     if labels != "all" and split != "time":
         raise click.UsageError("--labels known-at-test-start needs --split time")
     _check_options(ctx, data_path, segment_by, label_delay_days, rules_path,
-                   {"--json": json_path, "--test-orders": test_orders_path, "--save-replay": save_replay_path})
+                   {"--json": json_path, "--test-orders": test_orders_path, "--save-replay": save_replay_path},
+                   compare_path)
     if progress:
         click.echo(f"Reading {data_path} …", err=True)  # replayed, or exported features read
     try:

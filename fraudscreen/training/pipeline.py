@@ -37,7 +37,13 @@ from tqdm import tqdm
 
 from fraudscreen.config import Settings
 from fraudscreen.enrich import GeoIP
-from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError, MixedRowsError
+from fraudscreen.errors import (
+    ConfigError,
+    DataFileError,
+    FraudscreenError,
+    InvalidRequestError,
+    MixedRowsError,
+)
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.parts import rule_failed_reason
 from fraudscreen.rules import RuleHit, RuleSet
@@ -256,12 +262,15 @@ def replay(
     if workers is None:
         workers = default_workers(len(rows) if isinstance(rows, Sized) else None)
     why: Counter[str] = Counter()
+    geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path, settings.geoip_anonymous_ip_path)
+    if geoip.problems:  # the service would answer "degraded"; a model would learn it silently
+        geoip.close()
+        raise ConfigError(f"{'; '.join(geoip.problems)}: the replayed orders would lack the "
+                          "IP data the service gives them")
     with tempfile.TemporaryDirectory(prefix="fraudscreen-replay-") as tmp, _no_full_collections(), \
             rule_errors_not_logged():  # counted per row and reported once, not logged per order
         replay_settings = settings.with_overrides(data_dir=tmp, database_url=f"sqlite:///{tmp}/r.db")
         db = _open_store(store, tmp)
-        geoip = GeoIP(settings.geoip_city_path, settings.geoip_asn_path,
-                      settings.geoip_anonymous_ip_path)
         screener = Screener(replay_settings, Parts(store=db, geoip=geoip, model=None, rules=rules))
         assess, save, record_outcome = screener.assess, db.save_order, db.record_outcome
         preparers = RowPreparers(RowPreparer(screener.enricher, label_delay, segment_by), workers)
