@@ -150,11 +150,14 @@ def _cast(name: str, value: Any) -> Any:
         if kind.startswith("Path"):
             return Path(value)
         if kind.startswith("int"):
-            return int(value)
+            number = int(value)
+            if number < 0:  # counts, sizes, days, a port: none is negative
+                raise ValueError(number)
+            return number
         if kind.startswith("float"):
             return float(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r} must be {kind.split(' ')[0]}") from exc
+        raise ConfigError(f"setting {name!r} must be {'a whole number of 0 or more' if kind.startswith('int') else kind.split(' ')[0]}") from exc
     return str(value)
 
 

@@ -105,6 +105,26 @@ def test_prepared_rows_come_in_the_order_asked_and_are_let_go(rows, settings, wo
     assert held == [None] * len(objects)  # each row let go once prepared
 
 
+def test_workers_are_never_more_than_the_cores(settings) -> None:
+    """A --workers 300 forked 300 processes on two cores; more than one per core only take turns."""
+    import os
+
+    geoip = GeoIP(settings.geoip_city_path)
+    try:
+        preparers = RowPreparers(RowPreparer(Enricher(geoip, b"k" * 32)), 300)
+    finally:
+        geoip.close()
+    assert preparers.workers == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("value", ["-1", "many"])
+def test_a_negative_or_odd_worker_count_is_a_config_error(value: str) -> None:
+    from fraudscreen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'replay_workers' must be a whole number of 0 or more"):
+        load_settings({"FRAUDSCREEN_REPLAY_WORKERS": value})
+
+
 def test_a_prepared_order_crosses_processes_unchanged(rows, settings) -> None:
     geoip = GeoIP(settings.geoip_city_path)
     try:

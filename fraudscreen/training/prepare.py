@@ -172,7 +172,8 @@ class RowPreparers:
 
     def __init__(self, preparer: RowPreparer, workers: int) -> None:
         self.preparer = preparer
-        self.workers = workers if can_fork() else 0
+        # more processes than cores only take turns (a --workers 300 forked 300 of them)
+        self.workers = min(workers, len(os.sched_getaffinity(0))) if can_fork() else 0
         self._pool: Pool | None = None
 
     def __enter__(self) -> Self:
