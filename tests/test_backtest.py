@@ -767,7 +767,24 @@ def test_the_time_split_keeps_rows_of_one_time_on_one_side() -> None:
     y = np.zeros(100, dtype=int)
     rest, held = split_rows(100, y, 0.2, times, 0)
     assert times[held].min() > times[rest].max()
-    assert (rest.size, held.size) == (90, 10)
+    assert (rest.size, held.size) == (90, 10)  # as near 20 as 30 would be: the later cut
+
+
+@pytest.mark.parametrize(("times", "sizes"), [
+    ([0.0] * 100 + [1.0] * 100 + [2.0] * 100, (200, 100)),  # date-only days: the last is 33 %
+    (list(range(200)) + [500.0] * 100, (200, 100)),  # the latest time holds a third of the rows
+    ([0.0] * 50 + [1.0] * 100 + [2.0] * 150, (150, 150)),  # only the earlier change leaves test rows
+])
+def test_the_time_split_moves_its_cut_to_the_nearest_change_of_time(
+    times: list[float], sizes: tuple[int, int]
+) -> None:
+    """It moved only later, and failed ("too few distinct event times") when the latest time's
+    rows held more than the test share."""
+    rest, held = split_rows(300, np.zeros(300, dtype=int), 0.2, np.array(times), 0)
+    assert (rest.size, held.size) == sizes
+    assert np.array(times)[held].min() > np.array(times)[rest].max()
+    with pytest.raises(ModelError, match=r"split the train rows by time \(1 among 5 rows\)"):
+        split_rows(5, np.zeros(5, dtype=int), 0.2, np.zeros(5), 0, what="the train rows")
 
 
 def test_the_training_result_names_the_rows_each_step_used(replayed: ReplayResult) -> None:
@@ -1006,3 +1023,15 @@ def test_the_model_card_names_its_warm_up(data: Path, settings: Settings, tmp_pa
     rows = card["backtest"]["split"]["warm_up_rows"]
     assert rows > 0 and card["params"]["warm_up_days"] == 3.0
     assert f"- Warm-up: the first 3 days ({rows} orders) of the data" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_a_capacity_the_rules_fill_says_the_model_reviews_nothing(report) -> None:
+    """At a 0.4 % capacity the rules' reviews filled it: "review at p ≥ 1.0000 (capacity 0%)",
+    and "the model's review threshold fills the rest", said the opposite of what happened."""
+    full = json.loads(json.dumps(report))
+    full["thresholds"].update(review=full["thresholds"]["reject"], review_capacity=0.004)
+    assert full["thresholds"]["rules_flagged_share"] is not None
+    printed = " ".join(_printed(full).split())
+    assert "no review by the model" in printed and "capacity 0.4%" in printed, printed[:600]
+    assert "the model sends no order to review" in printed and "fills the rest" not in printed
+    assert "fills the rest" in " ".join(_printed(report).split())

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fraudscreen.training.backtest import SYSTEMS, overlap_warning
-from fraudscreen.training.capacity import DECISIONS
+from fraudscreen.training.capacity import DECISIONS, model_reviews
 from fraudscreen.training.pipeline import ROWS_DESCRIBED
 from fraudscreen.training.reliability import percent
 
@@ -100,9 +100,11 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
             f"({split['train_frauds_not_yet_known']} train frauds were reported after it).",
             soft_wrap=soft,
         )
+    reviews = model_reviews(th["review"], th["reject"])
+    review = f"review at p ≥ {th['review']:.4f}" if reviews else "no review by the model"
     console.print(
-        f"Model {report['model']['version']}: review at p ≥ {th['review']:.4f}, reject at p ≥ "
-        f"{th['reject']:.4f} (capacity {th['review_capacity']:.0%}, min reject precision "
+        f"Model {report['model']['version']}: {review}, reject at p ≥ "
+        f"{th['reject']:.4f} (capacity {percent(th['review_capacity'])}, min reject precision "
         f"{th['min_reject_precision']:.2f}); {rules_used}",
         soft_wrap=soft,
     )
@@ -111,7 +113,9 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     if th.get("rules_flagged_share") is not None:
         console.print(
             f"The rules flag {th['rules_flagged_share']:.1%} of the threshold rows by themselves; "
-            "the model's review threshold fills the rest of the capacity.",
+            + ("the model's review threshold fills the rest of the capacity." if reviews else
+               "with the model's rejects they fill the capacity, so the model sends no order to "
+               "review."),
             soft_wrap=soft,
         )
     intervals = report.get("intervals")

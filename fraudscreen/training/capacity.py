@@ -69,6 +69,13 @@ def decision_figures(y: np.ndarray, decisions: np.ndarray) -> dict[str, Any]:
     }
 
 
+def model_reviews(review: float, reject: float) -> bool:
+    """False when the review threshold is the reject threshold (or the float just below it):
+    the rules' reviews and the model's rejects fill the review capacity by themselves, and the
+    model sends no order to review."""
+    return review < math.nextafter(reject, 0.0)
+
+
 def capacity_sweep(
     capacities: Iterable[float],
     *,
@@ -101,7 +108,7 @@ def capacity_sweep(
             "review_capacity": capacity,
             "review_threshold": thresholds.review,
             "reject_threshold": thresholds.reject,
-            "model_reviews": thresholds.review < math.nextafter(thresholds.reject, 0.0),
+            "model_reviews": model_reviews(thresholds.review, thresholds.reject),
             "frauds_flagged": int(((decided >= 1) & (y == 1)).sum()),
             **decision_figures(y, decided),
         }

@@ -18,6 +18,7 @@ from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_files, text_writer
 from fraudscreen.model import BUNDLE_FILE
+from fraudscreen.training.capacity import model_reviews
 from fraudscreen.training.drift import LARGE, MODERATE, NOISE_P, p_text, readings, shift_reading
 from fraudscreen.training.reliability import percent
 
@@ -173,9 +174,10 @@ def _field_segment_lines(by: str, segments: dict[str, Any]) -> list[str]:
 
 
 def _table(intro: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    """A paragraph, then a Markdown table of ``rows`` under ``header``, each after a blank line."""
+    """A paragraph, then a Markdown table of ``rows`` under ``header``, each after a blank line
+    (a ``|`` in a cell, such as a segment's name, is escaped: it would start another column)."""
     return ["", intro, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(map(str, row)) + " |" for row in rows)]
+            *("| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows)]
 
 
 def _rules_share(card: dict[str, Any]) -> str:
@@ -184,8 +186,13 @@ def _rules_share(card: dict[str, Any]) -> str:
         return ""
     version = card["params"].get("rules_version")
     rules = f"the rules (version {version})" if version else "the rules"
+    capacity = _pct(card["params"].get("review_capacity"))
+    if not model_reviews(card["thresholds"]["review"], card["thresholds"]["reject"]):
+        return (f"; {rules} flag {_pct(share)} of the threshold rows themselves, and with the "
+                f"model's rejects they fill the {capacity} review capacity: the model sends no "
+                "order to review")
     return (f"; {rules} flag {_pct(share)} of the threshold rows themselves and the model "
-            f"fills the rest of the {_pct(card['params'].get('review_capacity'))} review capacity")
+            f"fills the rest of the {capacity} review capacity")
 
 
 def _period(card: dict[str, Any]) -> str:

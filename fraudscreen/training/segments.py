@@ -14,6 +14,7 @@ interval.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
@@ -60,13 +61,19 @@ def segment_of(by: SegmentBy, row: Mapping[str, Any], order: OrderRequest, prepa
     raise ValueError(f"segment_by must be one of {', '.join(SEGMENT_FIELDS)}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters, DEL
+
+
 def segment_name(raw: Any) -> str | None:
     """``raw`` when it can name a segment: a string of 1 to :data:`MAX_SCENARIO_LENGTH`
-    characters without an e-mail address or a card number (the segment is printed and written
-    to every output of a back-test); None otherwise."""
+    characters without an e-mail address, a card number or a control character (the segment is
+    printed to the terminal and written to every output of a back-test: a line break would
+    split a CSV record, an escape sequence clear the screen); None otherwise."""
     from fraudscreen.enrich.card import find_card_numbers
 
     if not isinstance(raw, str) or not 0 < len(raw) <= MAX_SCENARIO_LENGTH:
+        return None
+    if _CONTROL.search(raw):
         return None
     if any(at in raw for at in "@＠﹫"):  # an address, or part of one
         return None

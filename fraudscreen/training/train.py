@@ -171,20 +171,29 @@ def fit_calibration(raw: np.ndarray, y: np.ndarray) -> Calibration:
 
 
 def split_rows(n: int, y: np.ndarray, fraction: float, times: np.ndarray | None,
-               seed: int) -> tuple[np.ndarray, np.ndarray]:
+               seed: int, *, what: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices of ``n`` rows as (earlier or rest, later or held): the latest ``fraction`` by
-    ``times`` when given (rows of one time stay on one side), else a stratified random
-    ``fraction``; ModelError when too few rows or distinct times."""
+    ``times`` when given, else a stratified random ``fraction``; ModelError (naming ``what``,
+    such as "the train rows into fit and calibration rows") when too few rows or distinct times.
+
+    Rows of one time stay on one side, so the held rows are strictly later: the cut moves to the
+    nearest change of time, later or earlier, whichever holds back a share nearer ``fraction``
+    (with three days of date-only times and 20% asked, the last day: 33%)."""
     n_held = max(1, round(n * fraction))
+    split = f"split {what}" if what else "split"
     if n_held >= n:
-        raise ModelError("too few rows to split")
+        raise ModelError(f"too few rows to {split}" + (f" ({n})" if what else ""))
     if times is not None:
         order = np.argsort(times, kind="stable")
+        sorted_times = times[order]
         cut = n - n_held
-        while 0 < cut < n and times[order[cut]] == times[order[cut - 1]]:
-            cut += 1  # rows of one time stay on one side: held rows are strictly later
-        if cut >= n:
-            raise ModelError("too few distinct event times to split by time")
+        later = int(np.searchsorted(sorted_times, sorted_times[cut], side="right"))
+        earlier = int(np.searchsorted(sorted_times, sorted_times[cut], side="left"))
+        cuts = [c for c in (later, earlier) if 0 < c < n]  # later first: it wins a tie
+        if not cuts:
+            raise ModelError(f"too few distinct event times to {split} by time "
+                             f"({np.unique(sorted_times).size} among {n} rows)")
+        cut = min(cuts, key=lambda c: abs((n - c) - n_held))
         return np.sort(order[:cut]), np.sort(order[cut:])
     from sklearn.model_selection import train_test_split
 
@@ -300,7 +309,8 @@ def train_model(
             raise ModelError("unlabelled must have one value per row of X")
         train_idx = train_idx[~pending[train_idx]]
     sub_times = None if times is None else times[train_idx]
-    fit_rel, cal_rel = split_rows(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed)
+    fit_rel, cal_rel = split_rows(train_idx.size, y[train_idx], calibration_fraction, sub_times, seed,
+                                  what="the train rows into fit and calibration rows")
     fit_idx, cal_idx = train_idx[fit_rel], train_idx[cal_rel]
     for name, rows in (("fit", fit_idx), ("calibration", cal_idx)):
         if np.unique(y[rows]).size < 2:  # a constant model would be written with AUC 0.5
