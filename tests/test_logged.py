@@ -147,7 +147,7 @@ def test_rows_logged_before_a_feature_existed_are_skipped_with_a_reason() -> Non
     assert result.skipped == 2 and result.X.shape == (1, len(FEATURE_NAMES))
     assert FEATURE_SCHEMA and result.logged
     assert np.isnan(read_logged([{**full, "features": {**full["features"], "amount_usd": None}}]).X[0, 0])
-    with pytest.raises(ModelError, match="1 with a feature value that is not a number or null, or beyond"):
+    with pytest.raises(ModelError, match="1 with a feature value that is not a number or null, negative, or beyond"):
         read_logged([{**full, "features": {**full["features"], "amount_usd": "much"}}])
 
 
@@ -182,10 +182,13 @@ def test_a_row_with_a_value_that_is_not_a_number_is_skipped_and_counted(
     rows[7]["features"]["amount_usd"] = math.inf
     rows[8]["features"]["amount_usd"] = -1e300
     rows[10]["features"]["amount_usd"] = 10**400
-    odd = (3, 5, 6, 7, 8, 9, 10, 38)
+    rows[11]["features"]["amount_usd"] = -5.0  # made the report's money figures negative
+    rows[12]["features"]["profile_orders_1h"] = -1
+    odd = (3, 5, 6, 7, 8, 9, 10, 11, 12, 38)
     result = read_logged(rows)
     assert result.skipped == len(odd) and result.y.size == 40 - len(odd)
-    assert result.skipped_why == {"with a feature value that is not a number or null, or beyond ±1e15": len(odd)}
+    assert result.skipped_why == {
+        "with a feature value that is not a number or null, negative, or beyond 1e15": len(odd)}
     assert np.isfinite(result.X[:, 0]).all()
     assert sorted(result.order_ids) == sorted(f"o{i}" for i in range(40) if i not in odd)
     # every row kept its own values, labels and times
@@ -235,8 +238,8 @@ def test_the_label_delay_reaches_logged_rows_in_a_back_test(tmp_path: Path) -> N
         fraud = i % 12 == 0 or i in range(700, 790, 18)
         at = start + timedelta(hours=i)
         features = {**dict.fromkeys(FEATURE_NAMES, 0.0),
-                    "amount_usd": float(rng.normal(3.0 if fraud else 0.0)),
-                    "item_count": float(rng.normal())}
+                    "amount_usd": float(rng.normal(8.0 if fraud else 5.0)),  # no feature is negative
+                    "item_count": float(abs(rng.normal()))}
         rows.append({"format": FORMAT, "order_id": f"o{i}", "event_time": at.isoformat(),
                      "label": "fraud" if fraud else "legit", "features": features, "rules": [],
                      "label_time": (at + timedelta(hours=1)).isoformat()})

@@ -283,7 +283,7 @@ def _accounts(numbers: list[int], order: np.ndarray) -> np.ndarray:
 _BLOCK_ROWS = 8192
 _BAD_RULES = "with a rules value that is not a list"
 _NO_FEATURES = "lacking features"
-_NOT_NUMBERS = "with a feature value that is not a number or null, or beyond ±1e15"
+_NOT_NUMBERS = "with a feature value that is not a number or null, negative, or beyond 1e15"
 _REPEATED_ORDER = "repeating an order_id"
 _LARGEST = 1e15
 """The largest feature value read (amounts reach 1e13 in their currency): beyond it, or
@@ -342,8 +342,9 @@ def _timestamp(value: Any) -> float | None:
 
 def _block(rows: list[tuple[Any, ...]], first: int, bad: list[int]) -> np.ndarray:
     """The rows as a float array (null -> NaN). A row with a value that is not a JSON number
-    (a string, a boolean, a list), or is infinite or beyond ±:data:`_LARGEST`, becomes NaN and
-    its position joins ``bad``."""
+    (a string, a boolean, a list), or is negative (no feature is: amounts, counts, ages,
+    distances, flags; a negative amount made the money figures negative), infinite or beyond
+    :data:`_LARGEST`, becomes NaN and its position joins ``bad``."""
     width = len(FEATURE_NAMES)
     if not rows:
         return np.empty((0, width))
@@ -357,7 +358,7 @@ def _block(rows: list[tuple[Any, ...]], first: int, bad: list[int]) -> np.ndarra
     except OverflowError:  # an int beyond any float
         block = np.array([[_float_or_inf(v) for v in row] for row in rows], dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        out_of_range = np.flatnonzero((np.abs(block) > _LARGEST).any(axis=1))
+        out_of_range = np.flatnonzero(((block < 0) | (block > _LARGEST)).any(axis=1))
     wrong = sorted({*wrong, *out_of_range.tolist()})
     block[wrong] = np.nan
     bad.extend(first + i for i in wrong)
