@@ -27,17 +27,19 @@ from fraudscreen.training.simulate import simulate_orders
 
 SHIPPED = REPO_DIR / "models" / "default" / "model.joblib"
 FORMULA_ID = '=HYPERLINK("http://example.invalid","x")'
+EMAIL_ID = "jane.doe@example.org"  # a shop's id built from the buyer's address
 BLANK_EVERY = 97
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2,000 simulated orders after the shipped model's period, with a blank line every 97
-    lines (so a row's line is not its index) and the latest order's transaction id written as a
-    spreadsheet formula."""
+    lines (so a row's line is not its index), the latest order's transaction id written as a
+    spreadsheet formula and the one before's as an e-mail address."""
     rows = list(simulate_orders(2000, seed=5, start=datetime(2026, 7, 1, tzinfo=UTC)))
-    latest = max(range(len(rows)), key=lambda i: rows[i]["event"]["time"])
-    rows[latest]["event"]["transaction_id"] = FORMULA_ID
+    by_time = sorted(range(len(rows)), key=lambda i: rows[i]["event"]["time"])
+    rows[by_time[-1]]["event"]["transaction_id"] = FORMULA_ID
+    rows[by_time[-2]]["event"]["transaction_id"] = EMAIL_ID
     path = tmp_path_factory.mktemp("data") / "orders.jsonl"
     with path.open("w", encoding="utf-8") as fh:
         for i, row in enumerate(rows):
@@ -83,7 +85,9 @@ def test_each_line_points_at_its_order_in_the_input_file(data: Path, written: li
     assert any(int(r["line"]) > BLANK_EVERY for r in written)  # past a blank line
     for r in written:
         order = json.loads(lines[int(r["line"]) - 1])
-        assert r["transaction_id"].removeprefix("'") == order["event"]["transaction_id"]
+        shown = r["transaction_id"].removeprefix("'")
+        assert shown == order["event"]["transaction_id"] or (shown, order["event"]["transaction_id"]) == (
+            "[withheld]", EMAIL_ID)
         assert r["label"] == order["label"] and r["scenario"] == order["scenario"]
 
 
@@ -135,6 +139,11 @@ def test_the_probabilities_are_written_in_full(done: Backtest, written: list[dic
 def test_text_that_a_spreadsheet_would_run_is_written_as_text(written: list[dict[str, str]]) -> None:
     assert written[-1]["transaction_id"] == "'" + FORMULA_ID
     assert all(not r["transaction_id"].startswith("=") for r in written)
+
+
+def test_an_id_holding_an_e_mail_address_is_withheld(written: list[dict[str, str]]) -> None:
+    assert written[-2]["transaction_id"] == "[withheld]"
+    assert not any(EMAIL_ID in value for r in written for value in r.values())
 
 
 def test_the_command_writes_it_compressed_beside_the_report(data: Path, tmp_path: Path) -> None:

@@ -183,6 +183,24 @@ def test_rows_replayed_with_other_features_are_refused(data: Path, tmp_path: Pat
             read_logged(odd)
 
 
+def test_rule_ids_and_versions_from_a_file_are_read_only_as_a_rules_file_has_them(
+    data: Path, tmp_path: Path
+) -> None:
+    """They are printed and written to every output: an e-mail or a card number in one was."""
+    rows = _saved_rows(data, tmp_path)
+    for bad in ([{"id": "jane.doe@example.org", "action": "review"}], [{"id": "4111111111111111"}],
+                [{"id": None}], [{"id": "ok", "action": "explode"}], ["x"], {"id": "ok"}):
+        odd = [{**row, "rules": bad} if i % 2 else row for i, row in enumerate(rows)]
+        result = read_logged(odd)
+        assert result.skipped == len(rows) // 2, bad
+        assert set(result.skipped_why) == {
+            "with a rules or rule_errors value that is not a list of rule ids and actions"}
+    for version in ("jane.doe@example.org", "4111 1111 1111 1111", {"a": 1}, "v\x1b[2J", ""):
+        odd = [{**row, "replayed": {**row["replayed"], "rules_version": version}} for row in rows]
+        with pytest.raises(DataFileError, match="rules_version must be a rules file's version"):
+            read_logged(odd)
+
+
 def test_a_saved_replay_reads_back_exactly(data: Path, tmp_path: Path) -> None:
     replayed, _ = load_labelled(data, settings=Settings(data_dir=tmp_path), limit=500)
     rows = json.loads(json.dumps(list(saved_replay_rows(replayed))))

@@ -63,7 +63,8 @@ ACTIONS: tuple[str, ...] = ("allow", "reject", "review", "signal")
 ACTION_DECISIONS: dict[str, Decision] = {"allow": "accept", "reject": "reject", "review": "review"}
 """The decision each deciding action leads to."""
 _RULE_KEYS = frozenset({"id", "code", "action", "expression", "message", "enabled"})
-_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+"""What a rule id may be: lower case letters, digits, "_", "." and "-", 1 to 64 of them."""
 _CODE_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 _error_listeners: list[Callable[[str], None]] = []
 _listening: ContextVar[bool] = ContextVar("fraudscreen_rule_error_listening", default=True)
@@ -165,7 +166,7 @@ def _check_rule_table(index: int, table: Any) -> Rule:
     if not isinstance(table, dict):
         raise RuleError(f"{where}: must be a table")
     rule_id = table.get("id")
-    if not isinstance(rule_id, str) or not _ID_RE.fullmatch(rule_id):
+    if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
         raise RuleError(f"{where}: 'id' must be lower case letters, digits, '_', '.', '-' (1-64)")
     where = f"rule {rule_id!r}"
     if extra := sorted(set(table) - _RULE_KEYS):

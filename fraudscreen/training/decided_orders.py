@@ -6,7 +6,8 @@ so an analyst can read the missed frauds and the good orders a candidate rule wo
 
 It holds the shop's own ids (``transaction_id``, or the stored ``order_id`` for an
 ``export-training`` file) and the row's line in the input file, never an e-mail, address, IP or
-card: the input file is where an order's details are.
+card: the input file is where an order's details are. An id that holds an e-mail address or a
+card number (a shop may build ids from anything) is written as :data:`WITHHELD`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fraudscreen.enrich.card import find_card_numbers
+from fraudscreen.enrich.email import EMAIL_IN_TEXT
 from fraudscreen.features import FEATURE_INDEX
 from fraudscreen.files import replace_file
 from fraudscreen.schema import rfc3339_text
@@ -66,8 +69,8 @@ def decided_rows(backtest: Backtest, line_numbers: Sequence[int] | np.ndarray | 
         fraud = bool(replayed.y[i])
         row = [
             str(line_numbers[source] if line_numbers is not None else source + 1),
-            _text(replayed.transaction_ids[i] if replayed.transaction_ids else None),
-            _text(replayed.order_ids[i] if replayed.logged else None),
+            _id(replayed.transaction_ids[i] if replayed.transaction_ids else None),
+            _id(replayed.order_ids[i] if replayed.logged else None),
             rfc3339_text(float(replayed.event_times[i])),
             _usd(float(replayed.X[i, _AMOUNT])),
             "fraud" if fraud else "legit",
@@ -124,6 +127,16 @@ def _outcome(fraud: bool, decision: int) -> str:
 
 def _usd(amount: float) -> str:
     return "" if math.isnan(amount) else f"{amount:.2f}"
+
+
+WITHHELD = "[withheld]"
+"""What an id holding an e-mail address or a card number is written as."""
+
+
+def _id(value: str | None) -> str:
+    if value and (EMAIL_IN_TEXT.search(value) or find_card_numbers(value)):
+        return WITHHELD
+    return _text(value)
 
 
 def _text(value: str | None) -> str:

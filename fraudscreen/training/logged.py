@@ -28,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from fraudscreen.enrich.card import find_card_numbers
 from fraudscreen.errors import DataFileError, MixedRowsError, ModelError
 from fraudscreen.features import FEATURE_NAMES, FEATURE_SCHEMA
 from fraudscreen.rules import RuleHit, RuleSet
+from fraudscreen.rules.engine import ACTIONS, RULE_ID
 from fraudscreen.schema import rfc3339, rfc3339_text
 from fraudscreen.training.jsonl import replace_jsonl
 from fraudscreen.training.segments import SEGMENT_FIELDS, segment_name
@@ -188,7 +190,7 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
             why[NO_EVENT_TIME] += 1
         elif label_at is None:  # checked on every row, as the replay does
             why[BAD_LABEL_TIME] += 1
-        elif not isinstance(rule_hits, list):
+        elif not _rule_hits_valid(rule_hits, row.get("rule_errors")):
             why[_BAD_RULES] += 1
         elif not isinstance(features, Mapping):
             why[_NO_FEATURES] += 1
@@ -209,10 +211,9 @@ def read_logged(rows: Iterable[Any], *, rules: RuleSet | None = None,
             labels.append(label)
             known_at.append(max(label_at, at) if label else math.nan)
             ids.append(str(row.get("order_id", "")))
-            hits.append(tuple(_hit(h, known) for h in rule_hits if isinstance(h, Mapping)))
+            hits.append(tuple(_hit(h, known) for h in rule_hits))
             errors = row.get("rule_errors")  # rules that failed at run time on the order
-            failed.append(tuple(_hit(h, known) for h in errors if isinstance(h, Mapping))
-                          if isinstance(errors, list) else ())
+            failed.append(tuple(_hit(h, known) for h in errors) if errors else ())
             sources.append(index)
             if saved is not None:
                 transaction_ids.append(_text_or_none(row.get("transaction_id")))
@@ -281,7 +282,7 @@ def _accounts(numbers: list[int], order: np.ndarray) -> np.ndarray:
 
 
 _BLOCK_ROWS = 8192
-_BAD_RULES = "with a rules value that is not a list"
+_BAD_RULES = "with a rules or rule_errors value that is not a list of rule ids and actions"
 _NO_FEATURES = "lacking features"
 _NOT_NUMBERS = "with a feature value that is not a number or null, negative, or beyond 1e15"
 _REPEATED_ORDER = "repeating an order_id"
@@ -310,6 +311,12 @@ def _same_replay(saved: Any, how: Any, index: int) -> Any:
         if how.get("feature_schema") != FEATURE_SCHEMA:
             raise DataFileError("these rows were replayed by a fraudscreen with other model features; "
                                 "replay the score requests again")
+        version = how.get("rules_version")
+        if version is not None and not (isinstance(version, str) and 0 < len(version) <= _MAX_TEXT
+                                        and segment_name(version) == version):
+            raise DataFileError("the rows' rules_version must be a rules file's version, as "
+                                "`backtest --save-replay` writes it (text without an e-mail "
+                                "address, a card number or a control character)")
         if how.get("segment_by") not in (None, *SEGMENT_FIELDS):
             raise DataFileError(f"the rows' segment_by must be one of {', '.join(SEGMENT_FIELDS)}")
         days = how.get("label_delay_days")
@@ -371,6 +378,16 @@ def _float_or_inf(value: float | None) -> float:
         return math.nan if value is None else float(value)
     except OverflowError:
         return math.inf
+
+
+def _rule_hits_valid(hits: Any, errors: Any) -> bool:
+    """True when ``hits`` is a list, and ``errors`` one or absent, of ``{"id", "action"}`` as a
+    replay writes them: an id a rules file could hold (printed and written to every output of a
+    back-test: not an e-mail address, not a card number) and one of the rule actions."""
+    return isinstance(hits, list) and (errors is None or isinstance(errors, list)) and all(
+        isinstance(h, Mapping) and isinstance(h.get("id"), str) and RULE_ID.fullmatch(h["id"])
+        and not find_card_numbers(h["id"]) and h.get("action", "signal") in ACTIONS
+        for h in (*hits, *(errors or ())))
 
 
 def _hit(entry: Mapping[str, Any], known: Mapping[str, Any]) -> RuleHit:
