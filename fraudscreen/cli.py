@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import unicodedata
 from pathlib import Path
@@ -87,12 +88,19 @@ def _no_database(settings: Settings, problem: str) -> str:
             "FRAUDSCREEN_DATABASE_URL; `fraudscreen serve` or `fraudscreen db upgrade` creates a database")
 
 
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    """SIGTERM (``kill``, ``timeout``) ends a command as Ctrl-C does, through its clean-ups: a
+    half-written output and a replay's temporary folder are removed, not left behind."""
+    raise SystemExit(128 + signum)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Data directory (default ./var, or FRAUDSCREEN_DATA_DIR).")
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Order fraud screening: GeoIP, account profiles, a model and rules."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # gunicorn sets its own for serve
     try:
         ctx.obj = load_settings(data_dir=data_dir)
     except FraudscreenError as exc:

@@ -199,3 +199,24 @@ def test_ctrl_c_stops_the_replay_and_its_workers_without_a_traceback(tmp_path: P
     assert "Aborted!" in err and "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert not list(tmp_path.glob("fraudscreen-replay-*"))  # the temporary store went too
+
+
+@pytest.mark.skipif(not prepare.can_fork(), reason="workers are forked (Linux)")
+def test_sigterm_stops_the_replay_cleaning_up_as_ctrl_c_does(tmp_path: Path) -> None:
+    """``kill`` and ``timeout`` send SIGTERM to the command alone: it left the replay's
+    temporary folder (with its secrets file) behind."""
+    import signal
+
+    with start_in_a_terminal(["backtest", "--data", str(SAMPLE_DATA), "--no-progress", "--workers", "1"],
+                             tmp_path / "var", TMPDIR=str(tmp_path)) as process:
+        deadline = time.monotonic() + 60
+        while not (workers := _children(process.pid)) and process.poll() is None:
+            assert time.monotonic() < deadline, "no worker was started"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        assert list(tmp_path.glob("fraudscreen-replay-*")) and process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert not list(tmp_path.glob("fraudscreen-replay-*"))

@@ -149,6 +149,7 @@ def _start_worker(preparer: RowPreparer) -> None:
     workers, which would otherwise each print a traceback of where they were interrupted."""
     global _preparer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool stops its workers with it
     _preparer = preparer
 
 
