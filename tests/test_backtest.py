@@ -936,7 +936,7 @@ def test_rows_without_fraud_or_legit_labels_are_refused_in_the_analyst_s_terms(
     late = [dict(r, label="fraud" if r in latest else "legit") for r in rows]
     test_only = _invoke_backtest(late, tmp_path / "late.jsonl", settings)
     assert test_only.exit_code == 1
-    assert "the 240 train rows hold no fraud label (the file's 5 are all among the test rows)" in \
+    assert "the 240 train rows hold no fraud label (the file's 5 fraud rows are all among the test rows)" in \
         test_only.output
 
 

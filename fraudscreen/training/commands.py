@@ -288,7 +288,7 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
     except OSError as exc:
         raise click.ClickException(f"{_cannot_write(out, exc)}; the previous file, if any, "
                                    "is unchanged") from None
-    click.echo(f"Wrote {count} orders to {out}.")
+    click.echo(f"Wrote {count} order{'' if count == 1 else 's'} to {out}.")
 
 
 @click.command()

@@ -171,8 +171,9 @@ def _check_both_labels(replayed: ReplayResult, y_train: np.ndarray, train_idx: n
         where = (f"no fraud label of the {train_idx.size} labelled train rows was known at the "
                  "first test order")
     else:
-        where = (f"the {train_idx.size} train rows hold no {missing} label (the file's {in_file} "
-                 "are all among the test rows)")
+        rows = "the train row holds" if train_idx.size == 1 else f"the {train_idx.size} train rows hold"
+        labelled = f"{missing} row is" if in_file == 1 else f"{in_file} {missing} rows are all"
+        where = f"{rows} no {missing} label (the file's {labelled} among the test rows)"
     raise ModelError(f"{where}; training needs at least one fraud and one legit row among the "
                      "train rows")
 
