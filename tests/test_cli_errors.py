@@ -455,6 +455,16 @@ def test_train_s_outputs_and_data_must_be_files_of_their_own(data_file: Path, tm
     assert not out.exists()
 
 
+@pytest.mark.parametrize("version", ["", "  ", "v1\nINFO forged", "x" * 65, "4111 1111 1111 1111",
+                                     "jane@example.org"])
+def test_train_refuses_a_version_the_answers_could_not_carry(tmp_path: Path, version: str) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("not read: the option check fails first\n")
+    result = cli(tmp_path, "train", "--data", str(data), "--out", str(tmp_path / "m"), "--version", version)
+    assert "--version" in clean_failure(result, code=2)
+    assert not (tmp_path / "m").exists()
+
+
 def test_simulate_checks_start_and_orders(tmp_path: Path) -> None:
     clean_failure(cli(tmp_path, "simulate", "--orders", "5", "--start", "notadate",
                       "--out", str(tmp_path / "s.jsonl")), code=2)

@@ -86,6 +86,17 @@ def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | Non
     return value
 
 
+def _model_version(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--version``: it is returned in every answer of the service and named in its logs, so
+    1 to 64 characters, without a control character, an e-mail address or a card number."""
+    from fraudscreen.training.segments import segment_name
+
+    if value is not None and (len(value) > 64 or not value.strip() or segment_name(value) != value):
+        raise click.BadParameter("must be 1 to 64 characters without a control character, an "
+                                 "e-mail address or a card number, such as 2026-12.1")
+    return value
+
+
 def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     check_writable(value, directory=True)
     return value
@@ -297,7 +308,8 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=SHIPPED_MODEL_DIR,
               show_default="models/default in the repository", callback=_writable_dir,
               help="Folder for model.joblib and the model card.")
-@click.option("--version", "version", default=None, help="Model version (default: from the data hash).")
+@click.option("--version", "version", default=None, callback=_model_version,
+              help="Model version (default: from the data hash).")
 @_common_training_options
 @click.pass_context
 def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, split: str,
