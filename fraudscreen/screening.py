@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -269,8 +269,8 @@ class Screener:
                 details=[ErrorDetail("/event/time", "must not be more than a day ahead of the server's clock")],
             )
         for attempt in range(1, SCREEN_ATTEMPTS + 1):
-            evaluation = self.evaluate(order, warnings, received_at=received_at)
-            record = replace(evaluation.record, request_digest=digest)
+            evaluation = self.evaluate(order, warnings, received_at=received_at, request_digest=digest)
+            record = evaluation.record
             try:
                 stored_order, created = self.store.save_order(record)
                 break
@@ -302,20 +302,24 @@ class Screener:
         *,
         received_at: datetime | None = None,
         build_response: bool = True,
+        request_digest: str | None = None,
     ) -> Evaluation:
         """Score a validated order and build what would be stored; writes nothing.
 
         ``build_response=False`` (the replay) skips the JSON answer: the record's ``response``
         and the result's ``ip_location`` and ``profile`` are then empty; everything else,
-        the decision, features and rule hits included, is the same.
+        the decision, features and rule hits included, is the same. ``request_digest`` goes
+        into the record (:mod:`fraudscreen.idempotency`).
         """
         received = received_at or datetime.now(UTC)
         prepared = prepare_order(self.enricher, order, warnings or (), received_at=received,
                                  build_response=build_response)
-        return self.assess(prepared, received_at=received, build_response=build_response)
+        return self.assess(prepared, received_at=received, build_response=build_response,
+                           request_digest=request_digest)
 
     def assess(
-        self, prepared: PreparedOrder, *, received_at: datetime, build_response: bool = True
+        self, prepared: PreparedOrder, *, received_at: datetime, build_response: bool = True,
+        request_digest: str | None = None,
     ) -> Evaluation:
         """The half of :meth:`evaluate` that reads the store: the history before the order,
         the profile, lists, features, model, rules and decision (see :mod:`fraudscreen.prepared`)."""
@@ -375,6 +379,7 @@ class Screener:
                                  ((f.rule_id, f.action) for f in rule_errors)),
             history_orders=profile.prior_orders,
             history_generation=history.generation if history is not None else None,
+            request_digest=request_digest,
         )
         return Evaluation(result, record, vector, tuple(hits), probability, profile, rule_errors)
 

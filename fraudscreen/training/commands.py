@@ -183,10 +183,13 @@ def _check_options(ctx: click.Context, data_path: Path, segment_by: SegmentBy, l
     they read (its first row read once): :func:`_distinct_outputs`,
     :func:`_check_read_rows_options`, and ``--rules`` and ``--save-replay`` only for score
     requests."""
+    from fraudscreen.model import bundle_file
+
     if not data_path.is_file():  # e.g. <(zcat …): read more than once (first row, hash, rows)
         raise click.BadParameter(f"{data_path} is not a regular file; it is read more than once, "
                                  "so write the rows to a file first.", param_hint="--data")
-    _distinct_outputs({"--data": data_path, "--rules": rules_path, "--compare": compare_path}, outputs)
+    _distinct_outputs({"--data": data_path, "--rules": rules_path,
+                       "--compare": bundle_file(compare_path) if compare_path else None}, outputs)
     if (first := _first_feature_row(data_path)) is None:
         return
     _check_read_rows_options(ctx, first, segment_by, label_delay_days)
@@ -200,10 +203,7 @@ def _distinct_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | 
     """UsageError when an output file (option -> path) is an input (``--data``, ``--rules``,
     the ``--compare`` bundle) or another output: the output would replace a file to be read,
     or the two would overwrite each other."""
-    from fraudscreen.model import bundle_file
-
-    seen = {file_identity(bundle_file(path) if option == "--compare" else path): option
-            for option, path in inputs.items() if path is not None}
+    seen = {file_identity(path): option for option, path in inputs.items() if path is not None}
     for option, path in outputs.items():
         if path is None:
             continue
