@@ -5,7 +5,11 @@ from __future__ import annotations
 import copy
 import pickle
 import random
+import signal
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -183,10 +187,10 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in path.read_text().split()] if path.exists() else []
 
 
-@pytest.mark.skipif(not prepare.can_fork(), reason="workers are forked (Linux)")
-def test_ctrl_c_stops_the_replay_and_its_workers_without_a_traceback(tmp_path: Path) -> None:
-    """Ctrl-C in a terminal signals the whole process group: the command stops with click's
-    one-line "Aborted!", the workers end with it, and none prints where it was interrupted."""
+@contextmanager
+def _replaying_with_a_worker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
+    """``backtest`` of the sample with one worker, a second into its replay: the process and
+    its workers' pids (it is killed on leaving, whatever happened)."""
     with start_in_a_terminal(["backtest", "--data", str(SAMPLE_DATA), "--no-progress", "--workers", "1"],
                              tmp_path / "var", TMPDIR=str(tmp_path)) as process:
         deadline = time.monotonic() + 60
@@ -194,6 +198,15 @@ def test_ctrl_c_stops_the_replay_and_its_workers_without_a_traceback(tmp_path: P
             assert time.monotonic() < deadline, "no worker was started"
             time.sleep(0.05)
         time.sleep(1.0)  # the 20,000-row replay takes several seconds: well inside it
+        assert list(tmp_path.glob("fraudscreen-replay-*")) and process.poll() is None
+        yield process, workers
+
+
+@pytest.mark.skipif(not prepare.can_fork(), reason="workers are forked (Linux)")
+def test_ctrl_c_stops_the_replay_and_its_workers_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group: the command stops with click's
+    one-line "Aborted!", the workers end with it, and none prints where it was interrupted."""
+    with _replaying_with_a_worker(tmp_path) as (process, workers):
         err = press_ctrl_c(process)
     assert process.returncode == 1
     assert "Aborted!" in err and "Traceback" not in err and "KeyboardInterrupt" not in err, err
@@ -205,16 +218,7 @@ def test_ctrl_c_stops_the_replay_and_its_workers_without_a_traceback(tmp_path: P
 def test_sigterm_stops_the_replay_cleaning_up_as_ctrl_c_does(tmp_path: Path) -> None:
     """``kill`` and ``timeout`` send SIGTERM to the command alone: it left the replay's
     temporary folder (with its secrets file) behind."""
-    import signal
-
-    with start_in_a_terminal(["backtest", "--data", str(SAMPLE_DATA), "--no-progress", "--workers", "1"],
-                             tmp_path / "var", TMPDIR=str(tmp_path)) as process:
-        deadline = time.monotonic() + 60
-        while not (workers := _children(process.pid)) and process.poll() is None:
-            assert time.monotonic() < deadline, "no worker was started"
-            time.sleep(0.05)
-        time.sleep(1.0)
-        assert list(tmp_path.glob("fraudscreen-replay-*")) and process.poll() is None
+    with _replaying_with_a_worker(tmp_path) as (process, workers):
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
