@@ -96,6 +96,16 @@ class Enricher:
 
         amount = order.order.amount
         amount_usd = to_usd(amount, order.order.currency or "USD") if amount is not None else None
+        created, at = order.account.created_at, order.event.time or received_at
+        if created is not None and created > at:  # a clock or time zone wrong at the shop
+            warnings.append(
+                ScreeningWarning(
+                    "account_created_after_order",
+                    "account.created_at is later than the order's time: the account's age "
+                    "counts as 0, as a brand-new account's does.",
+                    "/account/created_at",
+                )
+            )
         if amount is not None and amount_usd is None:  # an ISO 4217 currency without a rate
             warnings.append(
                 ScreeningWarning(

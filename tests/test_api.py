@@ -314,6 +314,16 @@ def test_a_currency_without_a_rate_is_a_warning_naming_it(client, keys, currency
     assert [w["input_pointer"] for w in found] == (["/order/currency"] if warned else [])
 
 
+@pytest.mark.parametrize(("created_at", "warned"), [("2026-11-20T10:00:01Z", True), ("2026-11-20T10:00:00Z", False)])
+def test_an_account_created_after_its_order_is_a_warning(client, keys, created_at: str, warned: bool) -> None:
+    """Its age counts as 0, which makes the order look like a new account's: the answer says why."""
+    body = order_body(event__time="2026-11-20T10:00:00Z", account__created_at=created_at)
+    data = score(client, keys["score"], body).get_json()
+    found = [w["input_pointer"] for w in data["warnings"] if w["code"] == "account_created_after_order"]
+    assert found == (["/account/created_at"] if warned else [])
+    assert data["profile"]["account_age_days"] == 0
+
+
 def test_missing_model_answers_review_and_readyz_says_why(tmp_path: Path, store_url: str) -> None:
     settings = make_settings(tmp_path, store_url, model_path=tmp_path / "nope.joblib")
     client = create_app(settings).test_client()
