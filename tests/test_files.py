@@ -89,3 +89,16 @@ def test_a_rename_that_fails_puts_back_the_files_renamed_before_it(tmp_path: Pat
     monkeypatch.undo()
     assert (bundle.read_text(), card.read_text()) == ("v1 model", "v1 card")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib", "model_card.json"]
+
+
+def test_a_gz_name_in_capitals_is_compressed_too(tmp_path: Path) -> None:
+    """``orders.jsonl.GZ`` was written as plain text and read back as such."""
+    import gzip
+
+    from fraudscreen.training.jsonl import iter_jsonl, write_jsonl
+
+    path = tmp_path / "orders.jsonl.GZ"
+    write_jsonl([{"a": 1}, {"b": 2}], path)
+    assert path.read_bytes()[:2] == b"\x1f\x8b"  # the gzip magic number
+    assert gzip.decompress(path.read_bytes()).decode().splitlines() == ['{"a":1}', '{"b":2}']
+    assert list(iter_jsonl(path)) == [{"a": 1}, {"b": 2}]

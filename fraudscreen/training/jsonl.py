@@ -16,10 +16,15 @@ from fraudscreen.errors import DataFileError
 from fraudscreen.files import replace_file
 
 
+def gzipped(path: Path) -> bool:
+    """True for a name ending in ``.gz``, in any case (``orders.jsonl.GZ``)."""
+    return Path(path).suffix.lower() == ".gz"
+
+
 def open_text(path: Path, mode: str = "r") -> IO[str]:
     """Open ``path`` for text; ``.gz`` files are (de)compressed, written with a fixed mtime."""
     path = Path(path)
-    if path.suffix != ".gz":
+    if not gzipped(path):
         return path.open(mode, encoding="utf-8", newline="\n" if "w" in mode else None)
     if "w" in mode:
         raw = gzip.GzipFile(filename="", fileobj=path.open("wb"), mode="wb", mtime=0)
@@ -81,7 +86,7 @@ def _nonblank_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     path = Path(path)
     number = 0
     try:
-        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as fh:
+        with gzip.open(path, "rb") if gzipped(path) else path.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
                 if number == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM):]
