@@ -129,8 +129,11 @@ def test_purge_command_prints_the_counts(settings, screener) -> None:
     assert result.exit_code == 0, result.output
     assert '"orders_stripped": 0' in result.output and '"personal"' in result.output
     assert '"audit_list_values": 0' in result.output
-    bad = CliRunner().invoke(purge_command, [], obj=settings.with_overrides(retention_orders_days=0))
-    assert bad.exit_code != 0 and "retention_orders_days" in bad.output
+    for name, days in (("retention_orders_days", 0), ("retention_orders_days", 800_000),
+                       ("retention_personal_days", 99_999_999_999), ("retention_logs_days", 36_501)):
+        bad = CliRunner().invoke(purge_command, [], obj=settings.with_overrides(**{name: days}))
+        assert bad.exit_code == 1 and not isinstance(bad.exception, OverflowError), bad.output
+        assert f"{name}' must be a whole number of days from 1 to 36,500" in bad.output
 
 
 def _age_audit(url: str, days: int, *audit_ids: int) -> None:

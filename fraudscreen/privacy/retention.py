@@ -52,10 +52,15 @@ class PurgeReport:
         }
 
 
+MAX_RETENTION_DAYS = 36_500
+"""The longest retention period read (a hundred years): a longer one reached beyond the
+calendar (800,000 days stopped the purge with an OverflowError)."""
+
+
 def _days(settings: Settings, name: str) -> timedelta:
     value = getattr(settings, name)
-    if value <= 0:
-        raise ConfigError(f"setting {name!r} must be a positive number of days")
+    if not 0 < value <= MAX_RETENTION_DAYS:
+        raise ConfigError(f"setting {name!r} must be a whole number of days from 1 to {MAX_RETENTION_DAYS:,}")
     return timedelta(days=value)
 
 
