@@ -273,6 +273,10 @@ def _toml(
             _toml("lists.block").replace('message = "Text."', 'message = " "'),
             "'message' must be a non-empty",
         ),
+        (_toml("lists.block").replace("Text.", "Ask jane.doe@example.org"), "'message' must not hold an e-mail"),
+        (_toml("lists.block").replace("Text.", "Card 4111 1111 1111 1111"), "'message' must not hold an e-mail"),
+        (_toml("lists.block").replace("Text.", "A\\r\\nFORGED LOG"), "'message' must be one line"),
+        (_toml("lists.block").replace("Text.", "x" * 301), "'message' must be at most 300 characters"),
         (_toml("lists.block") + _toml("lists.allow").split("\n", 1)[1], "duplicate id"),
         (
             _toml("lists.block") + _toml("lists.allow", rule_id="other").split("\n", 1)[1],
@@ -291,6 +295,16 @@ def test_bad_rules_file() -> None:
         RuleSet.loads('version = "v1"\n[[rule]\nid = "x"\n')
     with pytest.raises(RuleError, match="'version' must be"):
         RuleSet.loads(_toml("lists.block").replace('version = "v1"', ""))
+    with pytest.raises(RuleError, match="'version' must not hold an e-mail address"):
+        RuleSet.loads(_toml("lists.block").replace('version = "v1"', 'version = "by jane@example.org"'))
+
+
+def test_an_expression_that_does_not_compile_is_not_quoted_in_the_error() -> None:
+    """The error reaches /readyz, which needs no key: the expression's literals stay out of it."""
+    text = _toml('ip.address == "81.2.69.142" && email.domain == "jane@example.org" ||')
+    with pytest.raises(RuleError, match=r"rule 'my_rule': expression does not compile: <input>:1:\d+") as info:
+        RuleSet.loads(text)
+    assert "81.2.69.142" not in str(info.value) and "jane@" not in str(info.value)
     with pytest.raises(RuleError, match="unknown top-level key 'rules'"):
         RuleSet.loads('version = "v1"\n[[rules]]\nid = "x"\n')
     with pytest.raises(RuleError, match="cannot be read"):
@@ -313,6 +327,14 @@ def test_an_expression_longer_than_the_limit_is_refused_before_parsing() -> None
     fits = RuleSet.from_rules("v", [Rule("ips", "IPS", "reject", f"ip.address in [{ips}]", "T.")])
     assert fits.evaluate(build_context({"ip": {"address": "10.0.11.183"}})).decision == "reject"
     assert MAX_EXPRESSION_LENGTH < 65_535  # the column beyond which the cel parser panics
+
+
+def test_a_rule_too_slow_for_the_scoring_path_is_refused_when_it_loads() -> None:
+    """cel holds the GIL while it runs: a 3 s rule stalled every request of its worker."""
+    values = "[" + ", ".join(map(str, range(100))) + "]"
+    slow = f"{values}.all(a, {values}.all(b, {values}.all(c, a + b + c >= 0)))"  # a million steps
+    with pytest.raises(RuleError, match=r"rule 'my_rule': takes [\d.]+ s on the default context, more than 50 ms"):
+        RuleSet.loads(_toml(slow))
 
 
 def test_a_panic_of_the_cel_parser_is_a_rule_error_naming_the_rule(

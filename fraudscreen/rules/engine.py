@@ -161,6 +161,25 @@ def strongest_action(hits: Iterable[RuleHit]) -> Action | None:
     return None
 
 
+def _answer_text_problem(text: str, longest: int) -> str | None:
+    """Why ``text`` (a rule's message, the rules' version) may not go into every answer
+    the rule is part of, stored for years with the order; None when it may. As list notes:
+    no control character, no e-mail address, no card number."""
+    from fraudscreen.enrich.card import find_card_numbers
+    from fraudscreen.enrich.email import EMAIL_IN_TEXT
+
+    if len(text) > longest:
+        return f"must be at most {longest} characters (it has {len(text)})"
+    if _CONTROL.search(text):
+        return "must be one line: no tabs, line breaks or other control characters"
+    if EMAIL_IN_TEXT.search(text) or find_card_numbers(text):
+        return "must not hold an e-mail address or a card number (it goes into every answer)"
+    return None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _check_rule_table(index: int, table: Any) -> Rule:
     where = f"rule #{index + 1}"
     if not isinstance(table, dict):
@@ -174,6 +193,8 @@ def _check_rule_table(index: int, table: Any) -> Rule:
     for key in ("code", "action", "expression", "message"):
         if not isinstance(table.get(key), str) or not table[key].strip():
             raise RuleError(f"{where}: {key!r} must be a non-empty string")
+    if problem := _answer_text_problem(table["message"], 300):  # the code is UPPER_SNAKE
+        raise RuleError(f"{where}: 'message' {problem}")
     if not isinstance(table.get("enabled", True), bool):
         raise RuleError(f"{where}: 'enabled' must be true or false")
     return Rule(
@@ -210,6 +231,8 @@ class RuleSet:
         """Prefer :meth:`load` or :meth:`from_rules`; raises RuleError on any invalid rule."""
         if not isinstance(version, str) or not version.strip():
             raise RuleError("rules file: 'version' must be a non-empty string")
+        if problem := _answer_text_problem(version, 64):
+            raise RuleError(f"rules file: 'version' {problem}")
         self.version: str = version
         """The rules file's ``version``; recorded with every decision."""
         self.rules: tuple[Rule, ...] = tuple(rules)
