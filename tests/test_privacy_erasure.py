@@ -195,6 +195,9 @@ def test_erasure_keeps_list_entries_other_accounts_share_and_clears_notes(client
 
     exported = client.get(f"/v1/accounts/{ACCOUNT}/export", headers=admin).get_json()
     assert len(exported["list_entries"]) == 3  # its IP, its device, and the note naming it
+    # the notes name other buyers too ("ring seen on … and acct-ring-mate"): never exported
+    assert {e["note"] for e in exported["list_entries"]} == {"[withheld: staff notes may name other people]"}
+    assert "acct-ring-mate" not in json.dumps(exported["list_entries"])
 
     report = client.delete(f"/v1/accounts/{ACCOUNT}", headers=admin).get_json()
     assert report["removed"]["list_entries"] == 1 and report["removed"]["list_notes_cleared"] == 2

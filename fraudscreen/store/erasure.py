@@ -128,6 +128,24 @@ def _distinct(rows: Iterable[Any], attr: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for r in rows if (v := getattr(r, attr))))
 
 
+NOTE_WITHHELD = "[withheld: staff notes may name other people]"
+"""What an export shows for a list entry's note (``GET /v1/lists`` shows it to staff)."""
+VALUE_WITHHELD = "[withheld: another's value]"
+"""What an export shows for the value of an entry it holds only because its note names the
+account (a block of another account "linked to acct-1")."""
+
+
+def _exported_entry(row: Any, own: bool) -> dict[str, Any]:
+    """A list entry as an export shows it: without its note, and without its value when the
+    value is not the account's own (see :data:`NOTE_WITHHELD`, :data:`VALUE_WITHHELD`)."""
+    entry = {k: v for k, v in _row_dict(row).items() if k != "id"}
+    if entry["note"]:
+        entry["note"] = NOTE_WITHHELD
+    if not own:
+        entry["value"] = VALUE_WITHHELD
+    return entry
+
+
 class ErasureMixin(StoreBase):
     """Export and erasure of one account's data."""
 
@@ -258,7 +276,10 @@ class ErasureMixin(StoreBase):
         return rows
 
     def export_account(self, account_id: str) -> dict[str, Any] | None:
-        """Every row held on the account as JSON-ready dicts; None when nothing is held."""
+        """Every row held on the account as JSON-ready dicts; None when nothing is held. A list
+        entry's note is withheld, and the value of one held only for its note
+        (:func:`_exported_entry`): staff write notes about more than one buyer ("ring seen on
+        acct-1 and acct-2"), and an export goes to the one it is about."""
         with self._read() as conn:
             ids, _rows = self._identifiers(conn, account_id)
             account = conn.execute(
@@ -285,9 +306,10 @@ class ErasureMixin(StoreBase):
                 .order_by(order_entities.c.event_time, order_entities.c.kind)
             ).all()
             e, a = list_entries.c, audit_log.c
+            own_entries = self._list_ids(conn, ids)
             list_rows = self._rows_by_id(
-                conn, (e.list_name, e.kind, e.value, e.note, e.created_at), e.id,
-                self._list_ids(conn, ids) | self._notes_naming(conn, ids),
+                conn, (e.id, e.list_name, e.kind, e.value, e.note, e.created_at), e.id,
+                own_entries | self._notes_naming(conn, ids),
             )
             audit_rows = sorted(
                 self._rows_by_id(conn, (a.id, a.at, a.actor, a.action, a.target), a.id,
@@ -301,7 +323,7 @@ class ErasureMixin(StoreBase):
             "orders": [_row_dict(r) for r in order_rows],
             "outcomes": [_row_dict(r) for r in outcome_rows],
             "entity_links": [_row_dict(r) for r in link_rows],
-            "list_entries": [_row_dict(r) for r in list_rows],
+            "list_entries": [_exported_entry(r, r.id in own_entries) for r in list_rows],
             "audit_entries": [{k: v for k, v in _row_dict(r).items() if k != "id"} for r in audit_rows],
         }
 
