@@ -297,6 +297,29 @@ def test_notes_naming_a_hash_or_ipv6_address_in_upper_case_are_cleared(client, k
     assert notes == {"GB": "[erased]", "FR": "[erased]", "DE": "ACCT-UC-2 is someone else"}
 
 
+def test_notes_naming_a_raw_card_token_or_another_ip_spelling_are_cleared(client, keys) -> None:
+    """The store keeps ``tok:<token>`` and one spelling of each IP; staff paste the token as the
+    payment provider shows it and addresses as their tools print them."""
+    admin = auth(keys["admin"])
+    for tx, account, ip, token in (("tx-sp-1", "acct-sp", "2001:db8::abcd", "tok_visa_e77"),
+                                   ("tx-sp-2", "acct-sp", "81.2.69.160", "tok_visa_e78")):
+        body = order_body(event__transaction_id=tx, account__user_id=account, device__ip_address=ip,
+                          credit_card__token=token)
+        assert client.post("/v1/score", json=body, headers=auth(keys["score"])).status_code == 200
+    for country, note in (("GB", "card tok_visa_e77 in a ring"),
+                          ("FR", "from 2001:0DB8:0000:0000:0000:0000:0000:ABCD"),
+                          ("DE", "seen as ::ffff:81.2.69.160"),
+                          ("NL", "tok_visa_e779 is someone else's")):
+        r = client.post("/v1/lists/review", json={"kind": "country", "value": country, "note": note},
+                        headers=admin)
+        assert r.status_code == 201
+    report = client.delete("/v1/accounts/acct-sp", headers=admin).get_json()
+    assert report["removed"]["list_notes_cleared"] == 3
+    notes = {e["value"]: e["note"] for e in client.get("/v1/lists", headers=admin).get_json()["entries"]}
+    assert notes == {"GB": "[erased]", "FR": "[erased]", "DE": "[erased]",
+                     "NL": "tok_visa_e779 is someone else's"}
+
+
 def test_an_order_without_account_does_not_keep_a_list_entry(client, keys) -> None:
     """A guest order (no account id) on the erased buyer's device is not another account's:
     it may be the buyer's own, so the block on the device goes with the account."""

@@ -14,6 +14,7 @@ of confirmed-fraud orders, on the block list, when the caller asks for it.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -96,6 +97,19 @@ class AccountIdentifiers:
             *self.email_hashes,
         )
         return tuple(dict.fromkeys(v for v in values if v))
+
+    def spellings(self) -> tuple[str, ...]:
+        """:meth:`all`, and the other ways staff write some of them in a note: a card token
+        without the store's ``tok:`` prefix, an IPv6 address in full, an IPv4 address mapped
+        into IPv6 (``::ffff:81.2.69.160``)."""
+        other = [key.removeprefix("tok:") for key in self.card_keys if key.startswith("tok:")]
+        for ip in self.ips:
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                continue
+            other.append(address.exploded if address.version == 6 else f"::ffff:{ip}")
+        return tuple(dict.fromkeys((*self.all(), *other)))
 
     def without(self, shared: frozenset[str]) -> AccountIdentifiers:
         """These identifiers minus the IPs, device ids and email hashes in ``shared``."""
@@ -231,10 +245,11 @@ class ErasureMixin(StoreBase):
     @staticmethod
     def _notes_naming(conn: Connection, ids: AccountIdentifiers) -> set[int]:
         """Ids of the list entries whose note names one of ``ids`` as a whole token, in any
-        case (staff paste hashes and IPv6 addresses in upper case too)."""
+        case (staff paste hashes and IPv6 addresses in upper case too) and in any of its
+        :meth:`~AccountIdentifiers.spellings`."""
         note = list_entries.c.note
         found: set[int] = set()
-        for chunk in _chunks(ids.all()):
+        for chunk in _chunks(ids.spellings()):
             candidates = conn.execute(
                 select(list_entries.c.id, note).where(
                     or_(*(note.icontains(v, autoescape=True) for v in chunk))
