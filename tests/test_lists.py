@@ -32,6 +32,9 @@ HASH = email_hash(normalise_email("jane@example.org"), b"installation-key")
         ("email_hash", "a" * 128),  # SHA-512
         ("email_hash", "a" * 63),
         ("email_hash", "jane@example.org"),  # a raw email
+        ("country", "UK"),  # the United Kingdom is GB
+        ("country", "ZZ"),
+        ("account_id", "a" * 129),  # a score request's account.user_id has at most 128
     ],
 )
 def test_list_values_that_can_never_match_are_refused(kind: str, value: str) -> None:
@@ -39,6 +42,13 @@ def test_list_values_that_can_never_match_are_refused(kind: str, value: str) -> 
         normalise_list_value(kind, value)
     assert [d.pointer for d in info.value.details] == ["/value"]
     assert value not in info.value.message
+
+
+def test_countries_are_iso_codes_and_kosovo_as_geoip_databases_give_it() -> None:
+    assert [normalise_list_value("country", c) for c in ("gb", "XK", "us")] == ["GB", "XK", "US"]
+    assert normalise_list_value("account_id", "a" * 128) == "a" * 128
+    with pytest.raises(InvalidRequestError, match=r"the United Kingdom is GB"):
+        normalise_list_value("country", "uk")
 
 
 def test_the_email_hash_error_says_where_the_hash_comes_from() -> None:

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from fraudscreen.enrich.email import EMAIL_IN_TEXT, normalise_domain
@@ -44,6 +45,7 @@ _LEGACY_RE = {
 }
 _LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MAX_ID = 255
+_MAX_ACCOUNT_ID = 128  # fraudscreen.schema.AccountId: a longer account_id entry never matches
 
 NOTE_MAX = 500
 """Longest note of a list entry, in characters (the store's column); longer ones are refused."""
@@ -130,12 +132,23 @@ def normalise_list_value(kind: str, value: str) -> str:
             raise _bad("/value", "BIN must be 6 or 8 ASCII digits (0-9)")
         return value
     if kind == "country":
-        if not _COUNTRY_RE.fullmatch(value.upper()):
-            raise _bad("/value", "country must be an ISO 3166-1 alpha-2 code")
+        if not _COUNTRY_RE.fullmatch(value.upper()) or value.upper() not in _country_codes():
+            hint = " (the United Kingdom is GB)" if value.upper() == "UK" else ""
+            raise _bad("/value", f"country must be an ISO 3166-1 alpha-2 code{hint}")
         return value.upper()
-    if len(value) > _MAX_ID or not value.isprintable():
-        raise _bad("/value", f"{kind} must be printable and at most {_MAX_ID} characters")
+    longest = _MAX_ACCOUNT_ID if kind == "account_id" else _MAX_ID  # as the score request's
+    if len(value) > longest or not value.isprintable():
+        raise _bad("/value", f"{kind} must be printable and at most {longest} characters")
     return value
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 (``pycountry``), and XK, which GeoIP databases give Kosovo: a list
+    entry on another code (``UK``, ``ZZ``) would never match an order."""
+    import pycountry  # type: ignore[import-untyped]
+
+    return frozenset(c.alpha_2 for c in pycountry.countries) | {"XK"}
 
 
 def _refuse_cards(value: object, note: object = "") -> None:
