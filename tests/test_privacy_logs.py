@@ -150,6 +150,18 @@ def test_an_unreadable_path_id_is_a_400_naming_it(
     assert detail["pointer"] in ("/order_id", "/account_id") and detail["message"] == message
 
 
+def test_path_ids_lose_surrounding_spaces_as_the_score_request_s_do(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    """An erasure of " acct-sp " erased nothing of account "acct-sp" and reported zeros."""
+    body = order_body(account__user_id=" acct-sp ", event__transaction_id="tx-sp")
+    assert client.post("/v1/score", json=body, headers=auth(keys["score"])).status_code == 200
+    erased = client.delete("/v1/accounts/%20acct-sp%20", headers=auth(keys["admin"])).get_json()
+    assert erased["account_id"] == "acct-sp" and erased["removed"]["orders"] == 1
+    blank = client.delete("/v1/accounts/%20", headers=auth(keys["admin"]))
+    assert blank.status_code == 400 and blank.get_json()["error"]["details"][0]["message"] == "must not be blank"
+
+
 def test_a_replacement_character_sent_as_utf8_is_an_id_like_any_other(
     client: FlaskClient, keys: dict[str, str]
 ) -> None:

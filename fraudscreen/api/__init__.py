@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
     @app.url_value_preprocessor
     def _refuse_unreadable_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
         """A path id with a control character (``%00``) matches nothing and no database holds it;
-        one that is not UTF-8 (``%ff``, which werkzeug reads as U+FFFD) names no id at all."""
+        one that is not UTF-8 (``%ff``, which werkzeug reads as U+FFFD) names no id at all. Ids
+        lose surrounding spaces, as the score request's do (``%20acct-1`` is ``acct-1``)."""
         for name, value in (values or {}).items():
             if not isinstance(value, str):
                 continue
@@ -91,6 +92,11 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
                 raise InvalidRequestError(
                     "Invalid path.", details=[ErrorDetail(f"/{name}", "must be UTF-8 text")]
                 )
+            if not value.strip():
+                raise InvalidRequestError(
+                    "Invalid path.", details=[ErrorDetail(f"/{name}", "must not be blank")]
+                )
+            values[name] = value.strip()
 
     @app.before_request
     def _start_timer() -> None:

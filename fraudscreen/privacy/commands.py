@@ -26,7 +26,7 @@ def _open_store(ctx: click.Context) -> tuple[Any, Settings]:
 def _account_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """Refuse an empty (or blank) account id: it names no account; and one that holds a card
     number, which no stored order has (the score endpoint refuses it) and the audit log would
-    keep as the target."""
+    keep as the target. Surrounding spaces go, as the score request's ids lose them."""
     from fraudscreen.errors import CardNumberRefusedError
     from fraudscreen.schema import refuse_card_numbers
 
@@ -36,7 +36,7 @@ def _account_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
         refuse_card_numbers({"account_id": value})
     except CardNumberRefusedError:
         raise click.BadParameter("looks like a full card number; no account has one as its id.") from None
-    return value
+    return value.strip()
 
 
 def _echo_json(data: Any) -> None:
