@@ -80,7 +80,9 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
         """A path id with a control character (``%00``) matches nothing and no database holds it;
         one that is not UTF-8 (``%ff``, which werkzeug reads as U+FFFD) names no id at all. Ids
         lose surrounding spaces, as the score request's do (``%20acct-1`` is ``acct-1``)."""
-        for name, value in (values or {}).items():
+        if values is None:
+            return
+        for name, value in values.items():
             if not isinstance(value, str):
                 continue
             if CONTROL_CHARACTER.search(value):
