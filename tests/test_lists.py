@@ -83,6 +83,11 @@ def test_make_list_entry_refuses_card_numbers(value: str, note: str, pointers: l
     assert not any("4111" in text or "5500" in text for text in shown)
 
 
+def test_a_note_with_dates_times_and_ips_is_no_phone_number() -> None:
+    note = "wave of 2026-01-15 12:30 from 81.2.69.160, ticket 4711"
+    assert make_list_entry("block", "device_id", "d", note).note == note
+
+
 def test_a_note_over_the_limit_is_refused_not_cut() -> None:
     assert NOTE_MAX == 500  # the store's column (String(500))
     kept = make_list_entry("block", "device_id", "d", " " + "n" * NOTE_MAX + " ")
@@ -94,7 +99,7 @@ def test_a_note_over_the_limit_is_refused_not_cut() -> None:
 
 
 @pytest.mark.parametrize("note", ["a\x00b", "\ud800", 7, "line1\nfake\tblock\tip\t6.6.6.6", "x\rOVERWRITE",
-                                  "ask jane＠example．org"])
+                                  "ask jane＠example．org", "called +44 7944 117715", "+1 (415) 555-2671"])
 def test_a_note_no_database_can_hold_is_refused(note: object) -> None:
     with pytest.raises(InvalidRequestError) as info:
         make_list_entry("block", "device_id", "d", note)  # type: ignore[arg-type]

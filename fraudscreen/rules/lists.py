@@ -142,6 +142,13 @@ def normalise_list_value(kind: str, value: str) -> str:
     return value
 
 
+def _holds_phone_number(text: str) -> bool:
+    """True when ``text`` holds a valid international phone number (``+44 7944 117715``)."""
+    import phonenumbers
+
+    return next(iter(phonenumbers.PhoneNumberMatcher(text, None)), None) is not None
+
+
 @lru_cache(maxsize=1)
 def _country_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-2 (``pycountry``), and XK, which GeoIP databases give Kosovo: a list
@@ -167,6 +174,8 @@ def _note(note: object) -> str:
     if EMAIL_IN_TEXT.search(note):  # raw emails are never kept (P2): a list holds their hash
         raise _bad("/note", "note must not hold an email address (emails are kept only as a "
                             "keyed hash: list the account's email_hash instead)")
+    if _holds_phone_number(note):  # phone numbers are never kept (P2)
+        raise _bad("/note", "note must not hold a phone number (phone numbers are never kept)")
     try:
         note.encode("utf-8")
     except UnicodeEncodeError:
