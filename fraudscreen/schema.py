@@ -53,6 +53,10 @@ _PRINTABLE = PRINTABLE
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 """What :data:`~fraudscreen.schema_report.PRINTABLE` refuses, for text outside a request body
 (path ids)."""
+ANY_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters and DEL: what text shown on a terminal and kept in reports and
+answers (a segment's name, a rule's message) may not hold (``\x9b`` starts a terminal command
+as ``\x1b[`` does)."""
 Text255 = Annotated[str, Field(max_length=255)]
 Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=NON_BLANK)]
 """An identifier: not empty once whitespace is stripped, no control characters."""

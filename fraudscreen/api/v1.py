@@ -28,10 +28,10 @@ def json_body() -> Any:
     """The decoded JSON body (RFC 8259: :mod:`fraudscreen.jsontext`), or a 400 error (also for
     nesting too deep to decode, and for ``null``)."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit and request.content_length is None and len(request.get_data(cache=True)) >= limit:
+    data = request.get_data(cache=True)
+    if limit and request.content_length is None and len(data) >= limit:
         # a chunked body has no Content-Length: the server cuts it at the limit instead
         raise RequestTooLargeError(f"The body is larger than {limit} bytes.")
-    data = request.get_data(cache=True)
     try:
         body = jsontext.loads(data)
     except (NotAJsonNumber, RepeatedKey):

@@ -52,6 +52,7 @@ from fraudscreen.rules.compile import (
     compile_rule,
     prune,
 )
+from fraudscreen.schema import ANY_CONTROL_CHARACTER
 
 logger = logging.getLogger(__name__)
 
@@ -170,14 +171,11 @@ def _answer_text_problem(text: str, longest: int) -> str | None:
 
     if len(text) > longest:
         return f"must be at most {longest} characters (it has {len(text)})"
-    if _CONTROL.search(text):
+    if ANY_CONTROL_CHARACTER.search(text):
         return "must be one line: no tabs, line breaks or other control characters"
     if EMAIL_IN_TEXT.search(text) or find_card_numbers(text):
         return "must not hold an e-mail address or a card number (it goes into every answer)"
     return None
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _check_rule_table(index: int, table: Any) -> Rule:

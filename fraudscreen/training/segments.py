@@ -14,7 +14,6 @@ interval.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
@@ -23,7 +22,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from fraudscreen.prepared import PreparedOrder
-from fraudscreen.schema import OrderRequest
+from fraudscreen.schema import ANY_CONTROL_CHARACTER, OrderRequest
 from fraudscreen.training.intervals import CONFIDENCE
 
 __all__ = ["MAX_SCENARIO_LENGTH", "SEGMENT_FIELDS", "SegmentBy", "segment_name", "segment_of", "segment_table",
@@ -61,9 +60,6 @@ def segment_of(by: SegmentBy, row: Mapping[str, Any], order: OrderRequest, prepa
     raise ValueError(f"segment_by must be one of {', '.join(SEGMENT_FIELDS)}")
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters, DEL
-
-
 def segment_name(raw: Any) -> str | None:
     """``raw`` when it can name a segment: a string of 1 to :data:`MAX_SCENARIO_LENGTH`
     characters without an e-mail address, a card number or a control character (the segment is
@@ -73,7 +69,7 @@ def segment_name(raw: Any) -> str | None:
 
     if not isinstance(raw, str) or not 0 < len(raw) <= MAX_SCENARIO_LENGTH:
         return None
-    if _CONTROL.search(raw):
+    if ANY_CONTROL_CHARACTER.search(raw):
         return None
     if any(at in raw for at in "@＠﹫"):  # an address, or part of one
         return None
