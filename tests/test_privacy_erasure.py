@@ -285,37 +285,38 @@ def test_notes_naming_a_hash_or_ipv6_address_in_upper_case_are_cleared(client, k
                        device__ip_address=ipv6, device__id="dev-uc-1")
     assert client.post("/v1/score", json=order, headers=auth(keys["score"])).status_code == 200
     hashed = email_hash(normalise_email(email), secret)
+    cleared, notes = _erase_under_country_notes(client, keys, "acct-uc", {
+        "GB": f"chargeback wave, hash {hashed.upper()}", "FR": f"from {ipv6.upper()}",
+        "DE": "ACCT-UC-2 is someone else"})
+    assert cleared == 2
+    assert notes == {"GB": "[erased]", "FR": "[erased]", "DE": "ACCT-UC-2 is someone else"}
+
+
+def _erase_under_country_notes(client, keys, account: str, notes: dict[str, str]) -> tuple[int, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """Review-list one country per note, erase ``account``: the notes it cleared, and every
+    country's note afterwards."""
     admin = auth(keys["admin"])
-    for country, note in (("GB", f"chargeback wave, hash {hashed.upper()}"), ("FR", f"from {ipv6.upper()}"),
-                          ("DE", "ACCT-UC-2 is someone else")):
+    for country, note in notes.items():
         r = client.post("/v1/lists/review", json={"kind": "country", "value": country, "note": note},
                         headers=admin)
-        assert r.status_code == 201
-    report = client.delete("/v1/accounts/acct-uc", headers=admin).get_json()
-    assert report["removed"]["list_notes_cleared"] == 2
-    notes = {e["value"]: e["note"] for e in client.get("/v1/lists", headers=admin).get_json()["entries"]}
-    assert notes == {"GB": "[erased]", "FR": "[erased]", "DE": "ACCT-UC-2 is someone else"}
+        assert r.status_code == 201, r.get_json()
+    report = client.delete(f"/v1/accounts/{account}", headers=admin).get_json()
+    after = {e["value"]: e["note"] for e in client.get("/v1/lists", headers=admin).get_json()["entries"]}
+    return report["removed"]["list_notes_cleared"], after
 
 
 def test_notes_naming_a_raw_card_token_or_another_ip_spelling_are_cleared(client, keys) -> None:
     """The store keeps ``tok:<token>`` and one spelling of each IP; staff paste the token as the
     payment provider shows it and addresses as their tools print them."""
-    admin = auth(keys["admin"])
     for tx, account, ip, token in (("tx-sp-1", "acct-sp", "2001:db8::abcd", "tok_visa_e77"),
                                    ("tx-sp-2", "acct-sp", "81.2.69.160", "tok_visa_e78")):
         body = order_body(event__transaction_id=tx, account__user_id=account, device__ip_address=ip,
                           credit_card__token=token)
         assert client.post("/v1/score", json=body, headers=auth(keys["score"])).status_code == 200
-    for country, note in (("GB", "card tok_visa_e77 in a ring"),
-                          ("FR", "from 2001:0DB8:0000:0000:0000:0000:0000:ABCD"),
-                          ("DE", "seen as ::ffff:81.2.69.160"),
-                          ("NL", "tok_visa_e779 is someone else's")):
-        r = client.post("/v1/lists/review", json={"kind": "country", "value": country, "note": note},
-                        headers=admin)
-        assert r.status_code == 201
-    report = client.delete("/v1/accounts/acct-sp", headers=admin).get_json()
-    assert report["removed"]["list_notes_cleared"] == 3
-    notes = {e["value"]: e["note"] for e in client.get("/v1/lists", headers=admin).get_json()["entries"]}
+    cleared, notes = _erase_under_country_notes(client, keys, "acct-sp", {
+        "GB": "card tok_visa_e77 in a ring", "FR": "from 2001:0DB8:0000:0000:0000:0000:0000:ABCD",
+        "DE": "seen as ::ffff:81.2.69.160", "NL": "tok_visa_e779 is someone else's"})
+    assert cleared == 3
     assert notes == {"GB": "[erased]", "FR": "[erased]", "DE": "[erased]",
                      "NL": "tok_visa_e779 is someone else's"}
 
