@@ -100,7 +100,8 @@ def _exit_on_sigterm(signum: int, _frame: Any) -> None:
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Order fraud screening: GeoIP, account profiles, a model and rules."""
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # gunicorn sets its own for serve
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # gunicorn sets its own for serve
+    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))  # for the command only
     try:
         ctx.obj = load_settings(data_dir=data_dir)
     except FraudscreenError as exc:

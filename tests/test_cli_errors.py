@@ -501,6 +501,16 @@ def test_failed_export_training_keeps_the_previous_file(rows: list[dict[str, Any
     assert [p.name for p in tmp_path.iterdir() if "training" in p.name] == ["training.jsonl.gz"]
 
 
+def test_a_command_s_sigterm_handler_ends_with_the_command(tmp_path: Path) -> None:
+    """It raises SystemExit to clean up: left in place, a process that runs commands in turn
+    (these tests, a notebook) kept it, and a worker forked later ran the parent's clean-ups."""
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli(tmp_path, "simulate", "--orders", "5", "--out", str(tmp_path / "s.jsonl")).exit_code == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_an_interrupted_simulate_keeps_the_previous_file(tmp_path: Path) -> None:
     out = tmp_path / "orders.jsonl.gz"
     write_jsonl([{"label": "legit"}], out)

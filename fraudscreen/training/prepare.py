@@ -17,8 +17,10 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing.pool import AsyncResult, Pool
@@ -161,6 +163,22 @@ def _prepare_chunk(chunk: list[tuple[int, Any]]) -> list[Prepared]:
     return done
 
 
+@contextmanager
+def _default_sigterm() -> Iterator[None]:
+    """SIGTERM's default action in this (main) thread meanwhile: workers forked now inherit it.
+
+    The command line's handler (``fraudscreen.cli``) raises SystemExit to clean up; in a forked
+    worker that exit would run the parent's clean-ups, and may wait on a lock held at the fork."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread sets handlers; it is the one the command line set
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class RowPreparers:
     """``workers`` forked processes that prepare rows, or none (0, or where fork is missing).
 
@@ -181,8 +199,9 @@ class RowPreparers:
         if self.workers > 0:
             places.warm_up()  # loaded once here, inherited by every worker
             device.warm_up()
-            self._pool = multiprocessing.get_context("fork").Pool(
-                self.workers, initializer=_start_worker, initargs=(self.preparer,))
+            with _default_sigterm():  # a worker the pool stops before its initializer ran dies too
+                self._pool = multiprocessing.get_context("fork").Pool(
+                    self.workers, initializer=_start_worker, initargs=(self.preparer,))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
