@@ -328,6 +328,22 @@ def test_start_must_keep_every_time_between_1970_and_2099() -> None:
     assert min(r["account"].get("created_at", "9999") for r in rows) >= "1970"
 
 
+@pytest.mark.parametrize(("orders", "per_day"), [("1000000000000", "150"), ("200000000", "150"),
+                                                  ("20000000", "150"), ("50000", "1")])
+def test_simulate_refuses_more_orders_than_fit_in_its_years(tmp_path: Path, orders: str,
+                                                            per_day: str) -> None:
+    from click.testing import CliRunner
+
+    from fraudscreen.cli import main
+
+    out = tmp_path / "o.jsonl"
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "var"), "simulate", "--orders",
+                                       orders, "--per-day", per_day, "--out", str(out)])
+    assert result.exit_code == 2 and not out.exists(), result.output
+    assert "--orders" in result.output and "more than fit from 1974-02-09 to 2099-12-31" in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("start", ["2099-12-01T00:00:00Z", "1970-01-02T00:00:00Z", "2100-01-01T00:00:00Z"])
 def test_simulate_command_names_the_valid_start_range(tmp_path: Path, start: str) -> None:
     from click.testing import CliRunner

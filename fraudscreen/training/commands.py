@@ -288,7 +288,10 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
     from fraudscreen.training.jsonl import write_json_lines
     from fraudscreen.training.simulate import simulate_lines, start_range
 
-    earliest, latest = start_range(n_orders, orders_per_day)
+    try:
+        earliest, latest = start_range(n_orders, orders_per_day)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--orders") from None
     if not earliest <= start <= latest:
         raise click.BadParameter(f"must lie from {earliest:%Y-%m-%d} to {latest:%Y-%m-%d} for "
                                  f"{n_orders} orders (every time in the rows must fall in 1970-2099)",

@@ -58,10 +58,18 @@ AGENCY_SHARE = 0.006
 
 def start_range(n: int, orders_per_day: float = ORDERS_PER_DAY) -> tuple[datetime, datetime]:
     """The earliest and latest start of ``n`` orders whose rows are all valid score requests
-    (times from 1970 to 2099: account sign-ups before the window, labels after it)."""
-    window = timedelta(days=max(1.0, n / orders_per_day) + LEGIT_LABEL_DAYS + 1)
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=MAX_ACCOUNT_AGE_DAYS),
-            datetime(2099, 12, 31, tzinfo=UTC) - window)
+    (times from 1970 to 2099: account sign-ups before the window, labels after it);
+    ValueError when ``n`` orders at ``orders_per_day`` cannot fit in those years at all."""
+    earliest = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=MAX_ACCOUNT_AGE_DAYS)
+    last = datetime(2099, 12, 31, tzinfo=UTC)
+    days = max(1.0, n / orders_per_day) + LEGIT_LABEL_DAYS + 1
+    room = (last - earliest).days
+    if days > room:
+        most = int((room - LEGIT_LABEL_DAYS - 1) * orders_per_day)
+        raise ValueError(f"{n} orders at {orders_per_day:g} a day span {days:,.0f} days, more than "
+                         f"fit from {earliest:%Y-%m-%d} to {last:%Y-%m-%d} (every time in the rows "
+                         f"must fall in 1970-2099): at most {most:,} orders at that rate")
+    return earliest, last - timedelta(days=days)
 
 
 class OrderSimulator(LegitScenarios, FraudPatterns):
