@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +311,23 @@ def test_a_long_replay_ends_with_the_hint_to_save_it(data: Path, tmp_path: Path,
         done = CliRunner().invoke(command, ["--no-progress", *args],
                                   obj=Settings(data_dir=tmp_path / "var"), catch_exceptions=False)
         assert done.exit_code == 0 and "The replay took" not in done.output, args
+
+
+def test_a_label_the_delay_puts_after_2099_is_saved_as_a_time_the_reader_takes(tmp_path: Path) -> None:
+    """A delay of 100 years: the replay's label times stop at 2099-12-31T23:59:59Z, so the saved
+    replay reads back with every fraud row (they were written as 2125 and refused on reading)."""
+    rows = list(simulate_orders(600, seed=5, start=datetime(2026, 3, 2, tzinfo=UTC)))
+    data = tmp_path / "orders.jsonl"
+    data.write_text("".join(json.dumps({k: v for k, v in row.items() if k != "label_time"}) + "\n"
+                            for row in rows), encoding="utf-8")
+    saved = tmp_path / "replayed.jsonl"
+    replayed, _ = load_labelled(data, settings=Settings(data_dir=tmp_path / "var"),
+                                label_delay=timedelta(days=36_500))
+    frauds = int(replayed.y.sum())
+    assert frauds > 0
+    assert np.nanmax(replayed.label_times) == datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+    saved.write_text("".join(json.dumps(row) + "\n" for row in saved_replay_rows(replayed)),
+                     encoding="utf-8")
+    again, _ = load_labelled(saved, settings=Settings(data_dir=tmp_path / "var"))
+    assert again.skipped == 0 and int(again.y.sum()) == frauds
+    assert np.array_equal(again.label_times, replayed.label_times, equal_nan=True)

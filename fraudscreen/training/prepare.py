@@ -29,7 +29,7 @@ from typing import Any, Self
 from fraudscreen.enrich import device, places
 from fraudscreen.errors import InvalidRequestError
 from fraudscreen.prepared import PreparedOrder, prepare_order
-from fraudscreen.schema import parse_order, parse_time
+from fraudscreen.schema import LATEST_TIME, parse_order, parse_time
 from fraudscreen.signals import Enricher
 from fraudscreen.training.jsonl import decode_line
 from fraudscreen.training.segments import SegmentBy, segment_of
@@ -46,6 +46,9 @@ LABELS = {"fraud": 1, "legit": 0}
 """The accepted values of a row's ``label``."""
 DEFAULT_LABEL_DELAY = timedelta(days=30)
 """When a fraud row has no ``label_time``: its event time plus this."""
+LAST_LABEL_TIME = LATEST_TIME - timedelta(seconds=1)
+"""The latest label time a row can hold (2099-12-31T23:59:59Z): a label the delay puts later is
+known from then, after every order a file can hold, so a saved replay can write it."""
 
 # Why a row was skipped: the phrases of ``ReplayResult.skipped_why`` (read after a count).
 NO_EVENT_TIME = "without a valid event time"
@@ -80,14 +83,15 @@ class JsonRow:
 
 
 def label_time(row: dict[str, Any], at: datetime, delay: timedelta) -> datetime:
-    """When the row's label becomes known; InvalidRequestError for a bad ``label_time``."""
+    """When the row's label becomes known; InvalidRequestError for a bad ``label_time``. Without
+    one, the event time plus ``delay``, at the latest :data:`LAST_LABEL_TIME`."""
     raw = row.get("label_time")
     if raw is not None and not isinstance(raw, str):  # parse_time wants a string
         raise InvalidRequestError("label_time must be an RFC 3339 string")
-    try:
-        known = at + delay if raw is None else parse_time(raw, "/label_time")
-    except OverflowError:  # an event time near the year 9999 plus the delay
-        raise InvalidRequestError("label_time out of range") from None
+    if raw is None:
+        known = at + delay if LAST_LABEL_TIME - at > delay else LAST_LABEL_TIME
+    else:
+        known = parse_time(raw, "/label_time")
     return max(known, at)  # a label cannot be known before its order happened
 
 
