@@ -1035,3 +1035,31 @@ def test_a_capacity_the_rules_fill_says_the_model_reviews_nothing(report) -> Non
     assert "no review by the model" in printed and "capacity 0.4%" in printed, printed[:600]
     assert "the model sends no order to review" in printed and "fills the rest" not in printed
     assert "fills the rest" in " ".join(_printed(report).split())
+
+
+def test_printed_tables_lose_no_figure_to_a_long_version_or_segment(report) -> None:
+    """Into a file 120 columns wide, as ``backtest > report.txt`` prints: a 64-character model
+    version and a 100-character segment name once made rich cut figures to "…" and shrink the
+    new model's columns to nothing."""
+    from rich.console import Console
+
+    version = "release-2026-12-07-candidate-with-new-velocity-features-and-rule"
+    long_name = "manual review: existing customer buying an add-on, " * 2
+    segments = dict(report["compare"]["segments"])
+    first = next(iter(segments))
+    odd = {**report, "compare": {**report["compare"], "version": version,
+                                 "segments": {**segments, long_name[:100]: segments[first]}},
+           "segments": {**report["segments"], long_name[:100]: report["segments"][first]}}
+    console = Console(file=io.StringIO(), width=120)
+    print_report(odd, console)
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    assert not [line for line in printed.splitlines() if line.startswith("│") and "…" in line]
+    ours, theirs = report["systems"], report["compare"]["systems"]
+    row = next(line for line in printed.splitlines() if line.startswith("│ ROC AUC ") and "(" not in line)
+    shown = [cell.strip() for cell in row.strip("│").split("│")[1:]]
+    assert shown == [f"{ours['model']['roc_auc']:.3f}", f"{theirs['model']['roc_auc']:.3f}",
+                     f"{ours['combined']['roc_auc']:.3f}", f"{theirs['combined']['roc_auc']:.3f}"]
+    assert f"New model against {version} (compared)" in " ".join(printed.split())
+    rows = str(report["segments"][first]["rows"])
+    folded = [line for line in printed.splitlines() if line.startswith("│ manual review: ")]
+    assert folded and re.search(rf"│\s+{rows} │", folded[0]), folded

@@ -67,6 +67,27 @@ def _escaped(value: Any) -> Any:
     return value
 
 
+def print_table(console: Any, table: Any) -> None:
+    """Print a ``rich`` table whole: into a file or a pipe, as wide as its columns need when that is
+    wider than the console (rich would cut figures to "…" or drop a column); in a terminal, as
+    wide as the terminal."""
+    from rich.measure import Measurement
+
+    if console.is_terminal:
+        console.print(table)
+        return
+    needed = Measurement.get(console, console.options.update_width(10_000), table).minimum
+    width = console.width
+    if needed <= width:
+        console.print(table)
+        return
+    console.width = needed
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
 def print_report(report: dict[str, Any], console: Any = None) -> None:
     """Print the report as tables (``rich``); :data:`PLAIN_WIDTH` wide into a file or a pipe."""
     from rich.console import Console
@@ -140,7 +161,7 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         table.add_row(label, *(_with_interval(m[s], key, pct) for s in SYSTEMS))
     for d in DECISIONS:
         table.add_row(f"{d} share", *(_fmt(m[s]["decision_mix"][d], True) for s in SYSTEMS))
-    console.print(table)
+    print_table(console, table)
     if "compare" in report:
         _print_compare(report, console)
     rules = Table(title="Rules on the test rows (in brackets: 95% Wilson interval)")
@@ -154,7 +175,7 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
                       _bounded(r["precision"], r.get("precision_interval"), True), _fmt(r["recall"], True),
                       str(r.get("beyond_model_hits", "–")), str(r.get("beyond_model_frauds", "–")),
                       _bounded(r.get("beyond_model_precision"), r.get("beyond_model_precision_interval"), True))
-    console.print(rules)
+    print_table(console, rules)
     failing = [r for r in report["rules"] if r.get("errors")]
     if failing:
         actions = {r["action"] for r in failing}
@@ -197,7 +218,7 @@ def _print_rules_in_money(rules: list[dict[str, Any]], console: Any) -> None:
     for r in hit:
         table.add_row(r["id"], r["action"], str(r["hits"]), f"${r['fraud_usd']:,.0f}",
                       f"${r['legit_usd']:,.0f}")
-    console.print(table)
+    print_table(console, table)
 
 
 def _print_money(money: dict[str, Any], console: Any) -> None:
@@ -214,7 +235,7 @@ def _print_money(money: dict[str, Any], console: Any) -> None:
                        ("good orders rejected", "legit_rejected")):
         table.add_row(label, *(f"${money['systems'][s][f'{key}_usd']:,.0f} "
                                f"({_fmt(money['systems'][s][f'{key}_share'], True)})" for s in SYSTEMS))
-    console.print(table)
+    print_table(console, table)
     if money["rows_without_amount"]:
         console.print(f"{money['rows_without_amount']} test rows have no amount in USD and count as $0.",
                       soft_wrap=not console.is_terminal)
@@ -250,7 +271,7 @@ def _print_capacities(capacities: list[dict[str, Any]], chosen: float, console: 
                       str(c["frauds_flagged"]), _fmt(c["flagged_recall"], True),
                       _fmt(c["flagged_precision"], True), _fmt(c.get("fraud_flagged_usd_share"), True),
                       _fmt(c.get("legit_flagged_usd_share"), True))
-    console.print(table)
+    print_table(console, table)
     full = [_fmt(c["review_capacity"], True) for c in capacities if not c["model_reviews"]]
     at = ", ".join(full[:-1]) + f" and {full[-1]}" if len(full) > 1 else "".join(full)
     console.print("*: this back-test's capacity (the figures above). threshold: the model's review "
@@ -274,7 +295,7 @@ def _print_calibration(calibration: dict[str, Any], console: Any) -> None:
         table.add_row(f"{band['from']:g} – {band['to']:g}", str(band["rows"]), str(band["frauds"]),
                       percent(band["mean_probability"]),
                       f"{percent(band['fraud_rate'])} ({percent(low, False)}–{percent(high, False)})")
-    console.print(table)
+    print_table(console, table)
     console.print(f"Brier score {_fmt(calibration['brier_score'])}; the model expected "
                   f"{calibration['expected_frauds']:.1f} frauds among the test rows, and "
                   f"{calibration['frauds']} were labelled.", soft_wrap=not console.is_terminal)
@@ -308,7 +329,7 @@ def _print_drift(drift: dict[str, Any], console: Any) -> None:
     for f in features[:DRIFT_SHOWN]:
         table.add_row(f["feature"], _fmt(f["psi"]), shift_reading(f["psi"], f.get("p_value")),
                       p_text(f.get("p_value")), _mean(f["train_mean"]), _mean(f["test_mean"]))
-    console.print(table)
+    print_table(console, table)
     psi, p = drift["probability_psi"], drift.get("probability_p_value")
     console.print(f"PSI: population stability index; below {MODERATE:g} stable, {MODERATE:g}–{LARGE:g} a "
                   f"moderate shift, above {LARGE:g} a large one. p: the chi-squared test of homogeneity "
@@ -334,7 +355,7 @@ def _print_importance(importance: dict[str, Any], drift: dict[str, Any] | None, 
         table.add_column(name, justify="left" if name in ("feature", "drift") else "right", no_wrap=True)
     for f in importance["features"][:IMPORTANCE_SHOWN]:
         table.add_row(f["feature"], f"{f['drop']:.3f}", f"{f['drop_std']:.3f}", reading.get(f["feature"], "–"))
-    console.print(table)
+    print_table(console, table)
     console.print(f"The {min(IMPORTANCE_SHOWN, len(importance['features']))} of {len(importance['features'])} "
                   "features the model loses most without. drop: how much its average precision "
                   f"({importance['average_precision']:.3f} on {importance['rows']:,} test rows) falls "
@@ -360,7 +381,7 @@ def _print_segments(report: dict[str, Any], console: Any) -> None:
     table = Table(title=f"Test rows by {by}: share flagged for review or reject "
                         "(in brackets: 95% Wilson interval)")
     compared = ["compared"] if theirs else []
-    table.add_column(by, no_wrap=True, min_width=min(30, max(map(len, segments))))
+    table.add_column(by, overflow="fold", min_width=min(30, max(map(len, segments))), max_width=30)
     counted = ["accounts"] if any(e.get("accounts") is not None for e in segments.values()) else []
     for name in ("rows", *counted, "frauds", *SYSTEMS, *compared, "caught", "stopped", "rejected"):
         table.add_column(name, justify="right", no_wrap=True)
@@ -376,7 +397,7 @@ def _print_segments(report: dict[str, Any], console: Any) -> None:
                       _fmt(service["flagged_recall"], True),
                       _fmt(service["legit_flagged_share"], True),
                       _fmt(service["reject_share"], True))
-    console.print(table)
+    print_table(console, table)
     versus = (f" compared: what {report['compare']['version']} (rules and model) flags."
               if theirs else "")
     few = (" accounts: the accounts among the rows; the interval takes rows as independent, so a "
@@ -390,9 +411,9 @@ def _print_compare(report: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
     other = report["compare"]
-    table = Table(title=f"New model against {other['version']} on the same test rows")
+    table = Table(title=f"New model against {other['version']} (compared) on the same test rows")
     table.add_column("metric", no_wrap=True)
-    for name in ("new model", other["version"], "new combined", f"{other['version']} combined"):
+    for name in ("new model", "compared model", "new combined", "compared combined"):
         table.add_column(name, justify="right", no_wrap=True)
     ours, theirs = report["systems"], other["systems"]
     for label, key, pct in (("ROC AUC", "roc_auc", False), ("average precision", "average_precision", False),
@@ -401,7 +422,7 @@ def _print_compare(report: dict[str, Any], console: Any) -> None:
                             ("reject precision", "reject_precision", True)):
         table.add_row(label, _fmt(ours["model"][key], pct), _fmt(theirs["model"][key], pct),
                       _fmt(ours["combined"][key], pct), _fmt(theirs["combined"][key], pct))
-    console.print(table)
+    print_table(console, table)
     difference = other.get("difference")
     if difference:
         parts = []
