@@ -1037,6 +1037,32 @@ def test_a_capacity_the_rules_fill_says_the_model_reviews_nothing(report) -> Non
     assert "fills the rest" in " ".join(_printed(report).split())
 
 
+def test_a_review_step_too_coarse_for_the_capacity_is_not_called_a_full_queue(report) -> None:
+    """Rules flag 1.0% of the rows, the capacity is 1.1%, and the model's highest probability is
+    shared by 3% of the rows: reviewing from it would overshoot further than reviewing nothing,
+    so the model reviews nothing, though the queue is not full. The report once said the rules
+    and the model's rejects "fill the capacity"."""
+    from fraudscreen.training.capacity import model_reviews
+    from fraudscreen.training.train import choose_thresholds
+
+    n = 1000
+    y = np.zeros(n, dtype=int)
+    p = np.full(n, 0.01)
+    p[:30], y[:10] = 0.3, 1  # one step of 30 rows, a third of them fraud: not rejectable
+    rule_flagged = np.zeros(n, dtype=bool)
+    rule_flagged[100:110] = True
+    th = choose_thresholds(y, p, review_capacity=0.011, rule_flagged=rule_flagged)
+    assert not model_reviews(th.review, th.reject)
+    assert th.reject == 1.0 and np.mean(rule_flagged | (p >= th.review)) < 0.011  # not full
+    shown = json.loads(json.dumps(report))
+    shown["thresholds"].update(review=th.review, reject=th.reject, review_capacity=0.011,
+                               rules_flagged_share=0.01)
+    printed = " ".join(_printed(shown).split())
+    assert ("with the model's rejects that leaves the share flagged nearer the capacity than any "
+            "review by the model would, so the model sends no order to review") in printed
+    assert "fill the capacity" not in printed
+
+
 def test_printed_tables_lose_no_figure_to_a_long_version_or_segment(report) -> None:
     """Into a file 120 columns wide, as ``backtest > report.txt`` prints: a 64-character model
     version and a 100-character segment name once made rich cut figures to "…" and shrink the

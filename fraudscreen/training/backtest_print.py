@@ -135,8 +135,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
         console.print(
             f"The rules flag {th['rules_flagged_share']:.1%} of the threshold rows by themselves; "
             + ("the model's review threshold fills the rest of the capacity." if reviews else
-               "with the model's rejects they fill the capacity, so the model sends no order to "
-               "review."),
+               "with the model's rejects that leaves the share flagged nearer the capacity than any "
+               "review by the model would, so the model sends no order to review."),
             soft_wrap=soft,
         )
     intervals = report.get("intervals")
@@ -277,8 +277,9 @@ def _print_capacities(capacities: list[dict[str, Any]], chosen: float, console: 
     console.print("*: this back-test's capacity (the figures above). threshold: the model's review "
                   "threshold; caught: the frauds flagged (sent to review or rejected); fraud $, good $: "
                   "the share of the fraud amount flagged and of the good orders' amount held up."
-                  + (f" At {at} the rules' reviews and the model's rejects fill the "
-                     "capacity by themselves: the model reviews nothing more (–)." if full else ""),
+                  + (f" At {at} the rules' reviews and the model's rejects come nearer the "
+                     "capacity than any review by the model would: the model reviews nothing more "
+                     "(–)." if full else ""),
                   soft_wrap=not console.is_terminal)
 
 

@@ -70,9 +70,10 @@ def decision_figures(y: np.ndarray, decisions: np.ndarray) -> dict[str, Any]:
 
 
 def model_reviews(review: float, reject: float) -> bool:
-    """False when the review threshold is the reject threshold (or the float just below it):
-    the rules' reviews and the model's rejects fill the review capacity by themselves, and the
-    model sends no order to review."""
+    """False when the review threshold is the reject threshold (or the float just below it): the
+    rules' reviews and the model's rejects leave the share flagged nearer the review capacity
+    than any review by the model would (they fill it, or the model's next step of probability
+    would overshoot it further), so the model sends no order to review."""
     return review < math.nextafter(reject, 0.0)
 
 
@@ -90,8 +91,8 @@ def capacity_sweep(
 ) -> list[dict[str, Any]]:
     """One entry per capacity (ascending, each once): the thresholds chosen on the calibration
     rows (``y_calibration``, the model's calibrated ``p_calibration`` and the rows the rules
-    alone flag) and whether the model reviews anything below its reject threshold (False when
-    the rules' reviews and the model's rejects fill the capacity by themselves); and on the
+    alone flag) and whether the model reviews anything below its reject threshold
+    (:func:`model_reviews`); and on the
     test rows the frauds the service flags and its :func:`decision_figures`; with ``amounts_test`` (USD, NaN when unknown) also the shares of
     the fraud amount it flags and of the good orders' amount it holds up.
 

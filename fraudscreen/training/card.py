@@ -189,8 +189,8 @@ def _rules_share(card: dict[str, Any]) -> str:
     capacity = _pct(card["params"].get("review_capacity"))
     if not model_reviews(card["thresholds"]["review"], card["thresholds"]["reject"]):
         return (f"; {rules} flag {_pct(share)} of the threshold rows themselves, and with the "
-                f"model's rejects they fill the {capacity} review capacity: the model sends no "
-                "order to review")
+                f"model's rejects that is nearer the {capacity} review capacity than any review by "
+                "the model would be: the model sends no order to review")
     return (f"; {rules} flag {_pct(share)} of the threshold rows themselves and the model "
             f"fills the rest of the {capacity} review capacity")
 
@@ -260,7 +260,7 @@ def _capacity_lines(report: dict[str, Any]) -> list[str]:
             for c in capacities]
     return _table("At other review capacities: the model's review threshold training would choose "
                   "on the same calibration rows (– where the rules' reviews and the model's rejects "
-                  "fill the capacity by themselves), and the service's decisions on the test rows: "
+                  "come nearer the capacity than any review by the model would), and the service's decisions on the test rows: "
                   "the share flagged (review or reject) and rejected, the frauds caught, their "
                   "recall and the precision of the flagged orders, and the shares of the fraud "
                   "amount caught and of the good orders' amount held up.",
