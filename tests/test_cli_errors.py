@@ -102,6 +102,21 @@ def test_truncated_gzip_is_a_clear_error_not_aborted(data_file: Path, tmp_path: 
     assert "truncated" in clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(corrupt)))
 
 
+def test_a_bad_checksum_or_data_after_the_gzip_stream_is_named_as_such(data_file: Path,
+                                                                       tmp_path: Path) -> None:
+    """Both were "not a gzip file" (after line 3000) although the file was one."""
+    packed = gzip.compress(data_file.read_bytes())
+    crc = tmp_path / "crc.jsonl.gz"
+    crc.write_bytes(packed[:-8] + bytes([packed[-8] ^ 0xFF]) + packed[-7:])  # the CRC-32 trailer
+    output = clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(crc)))
+    assert "corrupt compressed data (its checksum or length does not match)" in output
+    assert "not a gzip file" not in output
+    tail = tmp_path / "tail.jsonl.gz"
+    tail.write_bytes(packed + b"garbage!\n")
+    output = clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(tail)))
+    assert "unexpected data after the compressed data" in output and "not a gzip file" not in output
+
+
 def test_not_gzip_and_not_utf8_are_clear_errors(tmp_path: Path) -> None:
     bad = tmp_path / "x.jsonl.gz"
     bad.write_bytes(b"not gzip\n")

@@ -32,9 +32,13 @@ def open_text(path: Path, mode: str = "r") -> IO[str]:
     return io.TextIOWrapper(gzip.GzipFile(path, "rb"), encoding="utf-8")
 
 
-def _read_problem(exc: BaseException) -> str:
+def _read_problem(exc: BaseException, lines_read: int) -> str:
     """Why the file could not be read, without any of its content."""
     if isinstance(exc, gzip.BadGzipFile):
+        if str(exc).startswith(("CRC check failed", "Incorrect length")):
+            return "corrupt compressed data (its checksum or length does not match)"
+        if lines_read:  # what follows the compressed data is not another gzip member
+            return "unexpected data after the compressed data"
         return "not a gzip file, though its name ends in .gz"
     if isinstance(exc, EOFError):
         return "the compressed data ends early (a truncated file)"
@@ -94,7 +98,7 @@ def _nonblank_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                     yield number, raw
     except (OSError, EOFError, zlib.error) as exc:
         after = f" after line {number}" if number else ""
-        raise DataFileError(f"{path}: {_read_problem(exc)}{after}") from None
+        raise DataFileError(f"{path}: {_read_problem(exc, number)}{after}") from None
 
 
 def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, Any]]:
