@@ -181,6 +181,10 @@ def test_rows_replayed_with_other_features_are_refused(data: Path, tmp_path: Pat
         odd = [{**row, "replayed": {**row["replayed"], "label_delay_days": days}} for row in rows]
         with pytest.raises(DataFileError, match="label_delay_days must be a number of days"):
             read_logged(odd)
+    for skipped in ("3", -1, True, 2.5):
+        odd = [{**row, "replayed": {**row["replayed"], "rows_skipped": skipped}} for row in rows]
+        with pytest.raises(DataFileError, match="rows_skipped must be a count of rows"):
+            read_logged(odd)
 
 
 def test_rule_ids_and_versions_from_a_file_are_read_only_as_a_rules_file_has_them(
@@ -331,3 +335,28 @@ def test_a_label_the_delay_puts_after_2099_is_saved_as_a_time_the_reader_takes(t
     again, _ = load_labelled(saved, settings=Settings(data_dir=tmp_path / "var"))
     assert again.skipped == 0 and int(again.y.sum()) == frauds
     assert np.array_equal(again.label_times, replayed.label_times, equal_nan=True)
+
+
+def test_the_rows_a_replay_skipped_are_reported_with_its_saved_replay(data: Path, tmp_path: Path) -> None:
+    """A back-test or training run of a saved replay says how many rows of the original file its
+    replay left out: 3 bad labels once vanished from the counts ("0 skipped")."""
+    lines = data.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i in (5, 500, 1500):
+        lines[i] = json.dumps({**json.loads(lines[i]), "label": "maybe"}) + "\n"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(lines), encoding="utf-8")
+    saved = tmp_path / "saved.jsonl.gz"
+    printed = _backtest(["--data", str(bad), "--json", str(tmp_path / "r.json"), "--save-replay", str(saved)],
+                        tmp_path)
+    first = json.loads((tmp_path / "r.json").read_text())["data"]
+    assert first["rows_skipped"] == 3 and first["rows_skipped_before_saving"] is None
+    assert "(3 skipped)" in printed
+    printed = _backtest(["--data", str(saved), "--json", str(tmp_path / "s.json")], tmp_path)
+    again = json.loads((tmp_path / "s.json").read_text())["data"]
+    assert again["rows_skipped"] == 0 and again["rows_skipped_before_saving"] == 3
+    assert "(0 skipped; 3 more when the replay was saved)" in " ".join(printed.split())
+    out = tmp_path / "model"
+    done = CliRunner().invoke(train, ["--no-progress", "--data", str(saved), "--out", str(out)],
+                              obj=Settings(data_dir=tmp_path / "var"), catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    assert "0 rows skipped; 3 more when the replay was saved" in (out / "MODEL_CARD.md").read_text()

@@ -424,6 +424,7 @@ def backtest_report(
             "rows_read": rows_read,
             "rows_replayed": int(replayed.y.size),
             "rows_skipped": replayed.skipped,
+            "rows_skipped_before_saving": replayed.skipped_before_saving,
         },
         "replay": {
             "method": replayed.method,

@@ -67,6 +67,13 @@ def _escaped(value: Any) -> Any:
     return value
 
 
+def before_saving(data: dict[str, Any]) -> str:
+    """``"; 11 more when the replay was saved"``: for a saved replay, the rows of the file it was
+    replayed from that the replay skipped (a report's or a card's ``data``); else ``""``."""
+    skipped = data.get("rows_skipped_before_saving")
+    return f"; {skipped} more when the replay was saved" if skipped else ""
+
+
 def print_table(console: Any, table: Any) -> None:
     """Print a ``rich`` table whole: into a file or a pipe, as wide as its columns need when that is
     wider than the console (rich would cut figures to "…" or drop a column); in a terminal, as
@@ -105,7 +112,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     described = ROWS_DESCRIBED.get(method, "replayed")
     console.print(
         f"[bold]Back-test[/bold] of {report['data']['rows_replayed']} {described} orders "
-        f"({report['data']['rows_skipped']} skipped), {split['method']} split: "
+        f"({report['data']['rows_skipped']} skipped{before_saving(report['data'])}), "
+        f"{split['method']} split: "
         f"train {split['train_rows']}, test {split['test_rows']} "
         f"({split['test_from']} … {split['test_to']}); test fraud rate {_fmt(test['fraud_rate'], True)}"
         + (f"; the first {split['warm_up_days']:g} days' {split['warm_up_rows']} orders only built "

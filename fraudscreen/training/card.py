@@ -18,6 +18,7 @@ from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_files, text_writer
 from fraudscreen.model import BUNDLE_FILE
+from fraudscreen.training.backtest_print import before_saving
 from fraudscreen.training.capacity import model_reviews
 from fraudscreen.training.drift import LARGE, MODERATE, NOISE_P, p_text, readings, shift_reading
 from fraudscreen.training.reliability import percent
@@ -357,7 +358,8 @@ def model_card_texts(
         ),
         (
             f"- Data: `{card['data']['path']}` (sha256 `{card['data']['sha256'][:16]}…`), "
-            f"{card['data']['skipped_rows']} rows skipped" + _period(card)
+            f"{card['data']['skipped_rows']} rows skipped"
+            + before_saving((card.get("backtest") or {}).get("data", {})) + _period(card)
         ),
         (
             f"- Thresholds: review at p ≥ {card['thresholds']['review']:.4f}, "

@@ -320,6 +320,11 @@ def _same_replay(saved: Any, how: Any, index: int) -> Any:
                                 "address, a card number or a control character)")
         if how.get("segment_by") not in (None, *SEGMENT_FIELDS):
             raise DataFileError(f"the rows' segment_by must be one of {', '.join(SEGMENT_FIELDS)}")
+        skipped = how.get("rows_skipped")  # absent in replays saved before it was kept
+        if skipped is not None and (not isinstance(skipped, int) or isinstance(skipped, bool)
+                                    or skipped < 0):
+            raise DataFileError("the rows' rows_skipped must be a count of rows, as "
+                                "`backtest --save-replay` writes it")
         days = how.get("label_delay_days")
         if not isinstance(days, (int, float)) or isinstance(days, bool) or not 0.0 <= days < math.inf:
             raise DataFileError("the rows' label_delay_days must be a number of days, as "

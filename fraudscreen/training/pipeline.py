@@ -138,6 +138,12 @@ class ReplayResult:
     days after its order (and entered the later orders' profiles then), and an order is known
     to be legit once this many days have passed without a fraud label."""
 
+    @property
+    def skipped_before_saving(self) -> int | None:
+        """For a saved replay: the rows of the file it was replayed from that the replay skipped
+        (None for other rows, and for a saved replay written before it kept the count)."""
+        return self.saved.get("rows_skipped") if self.saved else None
+
     def deciding_hits(self) -> list[tuple[RuleHit, ...]]:
         """Each row's rule hits as the service decides on them: a review or reject rule that
         failed at run time made the service review the order (never accept it silently), as

@@ -35,7 +35,7 @@ __all__ = ["saved_replay_rows", "write_saved_replay"]
 def saved_replay_rows(replayed: ReplayResult) -> Iterator[dict[str, Any]]:
     """The replayed rows as ``export-training`` rows plus ``transaction_id``, ``segment`` and
     ``replayed`` (how they were made: with the replay's label delay, which shaped the
-    profiles), in the replay's order."""
+    profiles; and the rows of its file the replay skipped), in the replay's order."""
     if replayed.logged:
         raise ValueError("only a replay of score requests can be saved; these rows were read")
     how = {
@@ -43,6 +43,7 @@ def saved_replay_rows(replayed: ReplayResult) -> Iterator[dict[str, Any]]:
         "rules_version": replayed.rules_version,
         "label_delay_days": replayed.label_delay_days,
         "segment_by": replayed.segment_by if replayed.segments else None,
+        "rows_skipped": replayed.skipped,
     }
     segments = replayed.segments or [None] * int(replayed.y.size)
     accounts = replayed.accounts.tolist() if replayed.accounts.size else [None] * int(replayed.y.size)
