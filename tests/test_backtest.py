@@ -1089,3 +1089,16 @@ def test_printed_tables_lose_no_figure_to_a_long_version_or_segment(report) -> N
     rows = str(report["segments"][first]["rows"])
     folded = [line for line in printed.splitlines() if line.startswith("│ manual review: ")]
     assert folded and re.search(rf"│\s+{rows} │", folded[0]), folded
+
+
+def test_option_values_print_as_given_not_rounded_into_others(report) -> None:
+    """--min-reject-precision 0.035 printed as 0.04, and capacities of 0.01% and 0.04% both
+    as 0.0%."""
+    shown = json.loads(json.dumps(report))
+    shown["thresholds"].update(review_capacity=0.0001, min_reject_precision=0.035)
+    first, second = shown["capacities"][:2]
+    shown["capacities"] = [{**first, "review_capacity": 0.0001}, {**second, "review_capacity": 0.0004}]
+    printed = " ".join(_printed(shown).split())
+    assert "capacity 0.01%, min reject precision 0.035)" in printed
+    assert "recall at 0.01% capacity" in printed
+    assert "│ 0.01% * │" in printed and "│ 0.04% │" in printed

@@ -131,10 +131,10 @@ def test_the_printed_report_and_the_model_card_show_the_capacities(
     print_report(report, console=console)
     text = console.export_text()
     assert "The service at other review capacities" in text
-    assert "4.0% *" in text and "20.0%" in text
+    assert "4% *" in text and "20% " in text
     card = model_card_texts(trained.result, data_path=data, backtest=report)["MODEL_CARD.md"]
     assert "At other review capacities" in card
-    assert "| 4.0% (this model) |" in card
+    assert "| 4% (this model) |" in card
 
 
 def test_the_cli_takes_capacities_and_refuses_a_bad_one(data: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fraudscreen.training.backtest import SYSTEMS, overlap_warning
-from fraudscreen.training.capacity import DECISIONS, model_reviews
+from fraudscreen.training.capacity import DECISIONS, capacity_text, model_reviews
 from fraudscreen.training.pipeline import ROWS_DESCRIBED
 from fraudscreen.training.reliability import percent
 
@@ -133,8 +133,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     review = f"review at p ≥ {th['review']:.4f}" if reviews else "no review by the model"
     console.print(
         f"Model {report['model']['version']}: {review}, reject at p ≥ "
-        f"{th['reject']:.4f} (capacity {percent(th['review_capacity'])}, min reject precision "
-        f"{th['min_reject_precision']:.2f}); {rules_used}",
+        f"{th['reject']:.4f} (capacity {capacity_text(th['review_capacity'])}, min reject precision "
+        f"{th['min_reject_precision']:g}); {rules_used}",
         soft_wrap=soft,
     )
     if th.get("reject_support") is not None:
@@ -158,8 +158,8 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     m = report["systems"]
     rows: list[tuple[str, str, bool]] = [
         ("ROC AUC", "roc_auc", False), ("average precision", "average_precision", False),
-        (f"recall at {th['review_capacity']:.0%} capacity", "recall_at_capacity", True),
-        (f"precision at {th['review_capacity']:.0%} capacity", "precision_at_capacity", True),
+        (f"recall at {capacity_text(th['review_capacity'])} capacity", "recall_at_capacity", True),
+        (f"precision at {capacity_text(th['review_capacity'])} capacity", "precision_at_capacity", True),
         ("flagged (review + reject)", "flagged_share", True),
         ("recall of flagged", "flagged_recall", True),
         ("precision of flagged", "flagged_precision", True),
@@ -273,14 +273,14 @@ def _print_capacities(capacities: list[dict[str, Any]], chosen: float, console: 
     for c in capacities:
         mix = c["decision_mix"]
         mark = " *" if c["review_capacity"] == chosen else ""
-        table.add_row(f"{_fmt(c['review_capacity'], True)}{mark}",
+        table.add_row(f"{capacity_text(c['review_capacity'])}{mark}",
                       f"{c['review_threshold']:.4f}" if c["model_reviews"] else "–",
                       _fmt(c["flagged_share"], True), _fmt(mix["review"], True), _fmt(mix["reject"], True),
                       str(c["frauds_flagged"]), _fmt(c["flagged_recall"], True),
                       _fmt(c["flagged_precision"], True), _fmt(c.get("fraud_flagged_usd_share"), True),
                       _fmt(c.get("legit_flagged_usd_share"), True))
     print_table(console, table)
-    full = [_fmt(c["review_capacity"], True) for c in capacities if not c["model_reviews"]]
+    full = [capacity_text(c["review_capacity"]) for c in capacities if not c["model_reviews"]]
     at = ", ".join(full[:-1]) + f" and {full[-1]}" if len(full) > 1 else "".join(full)
     console.print("*: this back-test's capacity (the figures above). threshold: the model's review "
                   "threshold; caught: the frauds flagged (sent to review or rejected); fraud $, good $: "

@@ -69,6 +69,12 @@ def decision_figures(y: np.ndarray, decisions: np.ndarray) -> dict[str, Any]:
     }
 
 
+def capacity_text(share: float) -> str:
+    """A review capacity as the percentage it was given (``5%``, ``1.1%``, ``0.01%``): rounded
+    to one decimal, two capacities of a sweep could print alike."""
+    return f"{100 * share:.6g}%"
+
+
 def model_reviews(review: float, reject: float) -> bool:
     """False when the review threshold is the reject threshold (or the float just below it): the
     rules' reviews and the model's rejects leave the share flagged nearer the review capacity

@@ -19,7 +19,7 @@ from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_files, text_writer
 from fraudscreen.model import BUNDLE_FILE
 from fraudscreen.training.backtest_print import before_saving
-from fraudscreen.training.capacity import model_reviews
+from fraudscreen.training.capacity import capacity_text, model_reviews
 from fraudscreen.training.drift import LARGE, MODERATE, NOISE_P, p_text, readings, shift_reading
 from fraudscreen.training.reliability import percent
 
@@ -117,7 +117,7 @@ def _backtest_lines(report: dict[str, Any]) -> list[str]:
         "## Back-test on the held-out rows",
         *_table(f"{test['rows']} test rows ({split['method']} split, {split['test_from']} … "
                 f"{split['test_to']}), fraud rate {_pct(test['fraud_rate'])}; review capacity "
-                f"{_pct(report['thresholds']['review_capacity'])}. Rules alone decide by precedence "
+                f"{capacity_text(report['thresholds']['review_capacity'])}. Rules alone decide by precedence "
                 "(allow → accept, reject, review, else accept); the model alone uses only its "
                 "thresholds; combined is what the service does.",
                 ("system", "ROC AUC", "avg precision", "recall @ capacity", "precision @ capacity",
@@ -187,7 +187,8 @@ def _rules_share(card: dict[str, Any]) -> str:
         return ""
     version = card["params"].get("rules_version")
     rules = f"the rules (version {version})" if version else "the rules"
-    capacity = _pct(card["params"].get("review_capacity"))
+    given = card["params"].get("review_capacity")
+    capacity = "–" if given is None else capacity_text(given)
     if not model_reviews(card["thresholds"]["review"], card["thresholds"]["reject"]):
         return (f"; {rules} flag {_pct(share)} of the threshold rows themselves, and with the "
                 f"model's rejects that is nearer the {capacity} review capacity than any review by "
@@ -253,7 +254,7 @@ def _capacity_lines(report: dict[str, Any]) -> list[str]:
     if not capacities:
         return []
     chosen = report["thresholds"]["review_capacity"]
-    rows = [[_pct(c["review_capacity"]) + (" (this model)" if c["review_capacity"] == chosen else ""),
+    rows = [[capacity_text(c["review_capacity"]) + (" (this model)" if c["review_capacity"] == chosen else ""),
              f"{c['review_threshold']:.4f}" if c["model_reviews"] else "–",
              _pct(c["flagged_share"]), _pct(c["decision_mix"]["reject"]), c["frauds_flagged"],
              _pct(c["flagged_recall"]), _pct(c["flagged_precision"]),
