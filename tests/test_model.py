@@ -304,3 +304,15 @@ def test_a_single_class_is_refused_in_the_analyst_s_terms() -> None:
         train_model(X, np.ones(500, dtype=int), NAMES, version="v", data_sha256="0" * 64)
     with pytest.raises(ModelError, match="coded 0"):
         train_model(X, y * 2, NAMES, version="v", data_sha256="0" * 64)
+
+
+@pytest.mark.parametrize("fill", [np.nan, 3.0])
+def test_rows_whose_features_never_vary_are_refused(fill: float) -> None:
+    """An export whose features are all null (or all one value) trained a constant model, with
+    ROC AUC 0.5, and the command ended as if all were well."""
+    X, y = _data(500, seed=2)
+    flat = np.full_like(X, fill)
+    with pytest.raises(ModelError, match="no feature varies across the .* fit rows"):
+        train_model(flat, y, NAMES, version="v", data_sha256="0" * 64)
+    flat[::7, 1] = np.nan if fill == 3.0 else 1.0  # known against missing is enough to split on
+    assert train_model(flat, y, NAMES, version="v", data_sha256="0" * 64).bundle is not None

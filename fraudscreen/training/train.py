@@ -113,6 +113,15 @@ def choose_thresholds(
     return Thresholds(review=min(review, math.nextafter(reject, 0.0)), reject=reject)
 
 
+def _any_feature_varies(X: np.ndarray) -> bool:
+    """True when some column holds two values, counting missing (NaN) as one: the trees split
+    on missing against known as well."""
+    missing = np.isnan(X)
+    low, high = np.nanmin(np.where(missing, np.inf, X), axis=0), np.nanmax(np.where(missing, -np.inf, X), axis=0)
+    mixed = missing.any(axis=0) & ~missing.all(axis=0)
+    return bool((mixed | (low < high)).any())
+
+
 def _runs(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct values of ``p`` descending, rows at or above each and the frauds among them."""
     if p.size == 0:
@@ -325,6 +334,10 @@ def train_model(
                          "stopping sets a stratified validation slice aside, which needs at least "
                          "2 rows of each label; use more data")
     X_fit = X[fit_idx]
+    if not _any_feature_varies(X_fit):  # every order would get the same score
+        raise ModelError(f"no feature varies across the {fit_idx.size} fit rows (each is missing or "
+                         "has one value in all of them), so the model would give every order the "
+                         "same score; check that the file holds the orders' features")
     always_missing = np.isnan(X_fit).all(axis=0)
     if always_missing.any():  # e.g. no GeoIP database: scikit-learn cannot bin an all-NaN column
         X_fit[:, always_missing] = 0.0  # a constant: never split on, so NaN at serving is harmless
