@@ -1102,3 +1102,15 @@ def test_option_values_print_as_given_not_rounded_into_others(report) -> None:
     assert "capacity 0.01%, min reject precision 0.035)" in printed
     assert "recall at 0.01% capacity" in printed
     assert "│ 0.01% * │" in printed and "│ 0.04% │" in printed
+
+
+def test_a_json_report_named_gz_is_compressed(tmp_path: Path) -> None:
+    """As every other output named .gz is; it was written as plain JSON."""
+    from fraudscreen.training.commands import _write_report
+
+    for name in ("report.json.gz", "report.json.GZ", "report.json"):
+        path = tmp_path / name
+        assert _write_report({"rows": 3, "name": "Zoë"}, path) is None
+        raw = path.read_bytes()
+        text = gzip.decompress(raw) if name != "report.json" else raw
+        assert json.loads(text) == {"rows": 3, "name": "Zoë"}

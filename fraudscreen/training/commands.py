@@ -12,7 +12,7 @@ import click
 
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
-from fraudscreen.files import replace_file, replace_text
+from fraudscreen.files import replace_file
 from fraudscreen.outputs import OutputFile, check_output, check_writable, file_identity
 from fraudscreen.training.segments import SEGMENT_FIELDS, SegmentBy
 
@@ -356,7 +356,8 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, help=_DATA_HELP)
 @_common_training_options
 @click.option("--json", "json_path", type=OutputFile(), default=None,
-              callback=_writable_file, help="Also write the report as JSON here (keys: docs/backtest.md).")
+              callback=_writable_file,
+              help="Also write the report as JSON here (keys: docs/backtest.md; .gz compresses).")
 @click.option("--compare", "compare_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="A model bundle (model.joblib or its folder), e.g. the one in production, "
                    "to measure on the same test rows.")
@@ -460,8 +461,14 @@ def _cannot_write(path: Path, exc: OSError) -> str:
 
 def _write_report(report: dict[str, Any], path: Path) -> str | None:
     """Write the back-test report as JSON to ``path``; why it could not be written, else None."""
+    from fraudscreen.training.jsonl import open_text
+
+    def write(partial: Path) -> None:
+        with open_text(partial, "w") as fh:  # a .gz name compresses, as every other output's
+            fh.write(_dump_json(report) + "\n")
+
     try:
-        replace_text(path, _dump_json(report) + "\n")
+        replace_file(path, write)
     except OSError as exc:
         return _cannot_write(path, exc)
     return None
