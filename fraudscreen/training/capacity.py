@@ -98,8 +98,8 @@ def capacity_sweep(
     """One entry per capacity (ascending, each once): the thresholds chosen on the calibration
     rows (``y_calibration``, the model's calibrated ``p_calibration`` and the rows the rules
     alone flag) and whether the model reviews anything below its reject threshold
-    (:func:`model_reviews`); and on the
-    test rows the frauds the service flags and its :func:`decision_figures`; with ``amounts_test`` (USD, NaN when unknown) also the shares of
+    (:func:`model_reviews`); and on the test rows the frauds the service flags and its
+    :func:`decision_figures`; with ``amounts_test`` (USD, NaN when unknown) also the shares of
     the fraud amount it flags and of the good orders' amount it holds up.
 
     ModelError, as from training, for a minimum reject precision met by rejecting every order.

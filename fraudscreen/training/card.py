@@ -262,10 +262,10 @@ def _capacity_lines(report: dict[str, Any]) -> list[str]:
             for c in capacities]
     return _table("At other review capacities: the model's review threshold training would choose "
                   "on the same calibration rows (– where the rules' reviews and the model's rejects "
-                  "come nearer the capacity than any review by the model would), and the service's decisions on the test rows: "
-                  "the share flagged (review or reject) and rejected, the frauds caught, their "
-                  "recall and the precision of the flagged orders, and the shares of the fraud "
-                  "amount caught and of the good orders' amount held up.",
+                  "come nearer the capacity than any review by the model would), and the service's "
+                  "decisions on the test rows: the share flagged (review or reject) and rejected, "
+                  "the frauds caught, their recall and the precision of the flagged orders, and "
+                  "the shares of the fraud amount caught and of the good orders' amount held up.",
                   ("capacity", "review threshold", "flagged", "rejected", "frauds caught", "recall",
                    "precision", "fraud amount", "good amount"), rows)
 
