@@ -1114,3 +1114,20 @@ def test_a_json_report_named_gz_is_compressed(tmp_path: Path) -> None:
         raw = path.read_bytes()
         text = gzip.decompress(raw) if name != "report.json" else raw
         assert json.loads(text) == {"rows": 3, "name": "Zoë"}
+
+
+def test_a_compared_bundle_of_another_capacity_is_said_to_differ_by_capacity(report) -> None:
+    """The shipped bundle was thresholded for 5%: at 20% the new model flags more of every
+    pattern, and the comparison read as if the new model were better."""
+    from fraudscreen.training.backtest import capacity_warning
+
+    assert report["compare"]["review_capacity"] == 0.05 == report["thresholds"]["review_capacity"]
+    assert capacity_warning(report) is None
+    assert "thresholded for" not in " ".join(_printed(report).split())
+    wider = json.loads(json.dumps(report))
+    wider["thresholds"]["review_capacity"] = 0.2
+    printed = " ".join(_printed(wider).split())
+    assert (f"Warning: {report['compare']['version']} was thresholded for a 5% review capacity, "
+            "the new model for 20%.") in printed
+    wider["compare"]["review_capacity"] = None  # a bundle that does not say
+    assert capacity_warning(wider) is None

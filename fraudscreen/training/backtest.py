@@ -14,6 +14,7 @@ The JSON keys are a stable interface, documented in ``docs/backtest.md``.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -249,6 +250,26 @@ def overlap_warning(version: str, overlap: dict[str, Any], test_rows: int) -> st
             "figures look better than they are.")
 
 
+def _number_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def capacity_warning(report: dict[str, Any]) -> str | None:
+    """The warning for a compared bundle thresholded for another review capacity than this
+    back-test's (``report["compare"]``); None when they match or one is unknown."""
+    from fraudscreen.training.capacity import capacity_text
+
+    compared = report.get("compare") or {}
+    theirs, ours = compared.get("review_capacity"), report["thresholds"]["review_capacity"]
+    if theirs is None or math.isclose(theirs, ours):
+        return None
+    return (f"Warning: {compared['version']} was thresholded for a {capacity_text(theirs)} review "
+            f"capacity, the new model for {capacity_text(ours)}. The figures that use each "
+            "bundle's thresholds (flagged, recall and precision of flagged, reject precision, the "
+            "shares by segment) differ by capacity as well as by model; ROC AUC, average "
+            "precision and recall at capacity do not depend on them.")
+
+
 def compare_section(
     bundle: ModelBundle, trained: TrainedReplay, *, path: Path | None, capacity: float,
     hits: Sequence[Sequence[RuleHit]], data_sha256: str | None = None,
@@ -268,6 +289,7 @@ def compare_section(
         "version": bundle.version,
         "path": str(path) if path is not None else None,
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
+        "review_capacity": _number_or_none(bundle.params.get("review_capacity")),
         **training_overlap(bundle, replayed.event_times[idx], data_sha256=data_sha256),
         "systems": {name: system.metrics(y, capacity) for name, system in decided.items()},
     }, decided

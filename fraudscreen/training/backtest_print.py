@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudscreen.training.backtest import SYSTEMS, overlap_warning
+from fraudscreen.training.backtest import SYSTEMS, capacity_warning, overlap_warning
 from fraudscreen.training.capacity import DECISIONS, capacity_text, model_reviews
 from fraudscreen.training.pipeline import ROWS_DESCRIBED
 from fraudscreen.training.reliability import percent
@@ -448,6 +448,7 @@ def _print_compare(report: dict[str, Any], console: Any) -> None:
                       f"{report['intervals']['confidence']:.0%} intervals: " + "; ".join(parts)
                       + ". An interval that holds 0 cannot tell the two apart.",
                       soft_wrap=not console.is_terminal)
-    warning = overlap_warning(other["version"], other, report["split"]["test_rows"])
-    if warning:
-        console.print(warning, soft_wrap=not console.is_terminal)
+    for warning in (overlap_warning(other["version"], other, report["split"]["test_rows"]),
+                    capacity_warning(report)):
+        if warning:
+            console.print(warning, soft_wrap=not console.is_terminal)
