@@ -744,7 +744,7 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
     assert f"| `{top['feature']}` | {top['psi']:.4f} |" in markdown
     relied_on = card["backtest"]["importance"]["features"][0]
     assert f"| `{relied_on['feature']}` | {relied_on['drop']:.4f} |" in markdown
-    assert "| 5.0% (this model) |" in markdown  # the capacities table
+    assert "| 5% (this model) |" in markdown  # the capacities table
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "model.joblib", "model_card.json"]
 
 
