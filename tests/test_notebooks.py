@@ -79,8 +79,13 @@ def test_retrain_notebook_trains_compares_and_saves(tmp_path: Path) -> None:
             difference = summary["comparison"]["difference_95_interval"]["roc_auc"]
             new_minus_old = summary["metrics"]["roc_auc"] - summary["comparison"]["shipped"]["roc_auc"]
             assert difference[0] <= new_minus_old <= difference[1]
+            # the first 8,000 orders lie in the shipped model's training period: it says so
+            assert any("may have been its training rows" in w
+                       for w in summary["comparison"]["shipped"]["warnings"])
         assert shipped.read_bytes() == shipped_before  # saved under OUT_DIR, not over models/
     assert _bundle_loads(out / "model.joblib")
+    report = json.loads((out / "backtest.json").read_text())  # the report backtest would write
+    assert report["split"]["test_rows"] == summary["test_rows"] and report["model"]["version"] == "notebook"
 
 
 @pytest.mark.slow
