@@ -7,6 +7,7 @@ Precedence: explicit overrides > environment > TOML file (``FRAUDSCREEN_CONFIG``
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fraudscreen.errors import ConfigError
+from fraudscreen.files import require_regular_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -131,34 +133,84 @@ class Settings:
         return self.rules_path or PACKAGE_DIR / "rules" / "default.toml"
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with some fields replaced (values are cast like environment values)."""
-        return replace(self, **{k: _cast(k, v) for k, v in overrides.items()})
+        """A copy with some fields replaced (values are cast and checked like environment values;
+        None or an empty text keeps a field as it is, or clears one that may be None)."""
+        changes: dict[str, Any] = {}
+        for name, value in overrides.items():
+            cast = _cast(name, value)
+            if cast is not _UNSET or _optional(name):
+                changes[name] = None if cast is _UNSET else cast
+        return replace(self, **changes)
 
 
-_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+_FIELD_TYPES = {f.name: str(f.type) for f in fields(Settings)}
+LIMITS: dict[str, tuple[float, float]] = {
+    "max_body_bytes": (0, 2**31 - 1),
+    "port": (0, 65_535),  # 0: a free port the system picks
+    "workers": (1, 1_024),
+    "retention_personal_days": (1, 36_500),
+    "retention_orders_days": (1, 36_500),
+    "retention_audit_days": (1, 36_500),
+    "retention_logs_days": (1, 36_500),
+    "purge_interval_hours": (0, 87_600),
+    "replay_workers": (0, 1_024),
+}
+"""The range of each number setting that has one (the thresholds are checked when the model
+loads: out of range, the service runs degraded and ``/readyz`` says why)."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_UNSET = object()
+"""An empty value: the setting keeps its default."""
+
+
+def setting_name(name: str) -> str:
+    """``port (FRAUDSCREEN_PORT)``: a setting as the TOML key and the environment variable."""
+    return f"{name} ({ENV_PREFIX}{name.upper()})"
+
+
+def _optional(name: str) -> bool:
+    return "None" in _FIELD_TYPES[name]
 
 
 def _cast(name: str, value: Any) -> Any:
+    """``value`` (text from the environment, or a TOML value) as the setting's type, checked;
+    :data:`_UNSET` for None or an empty text (``FRAUDSCREEN_HOST=`` keeps 127.0.0.1)."""
     if name not in _FIELD_TYPES:
         raise ConfigError(f"unknown setting {name!r}")
-    if value is None or value == "":
-        return None if "None" in str(_FIELD_TYPES[name]) else value
-    kind = str(_FIELD_TYPES[name])
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return _UNSET
+    kind = _FIELD_TYPES[name]
     if kind.startswith("bool"):
         return _boolean(name, value)
+    if kind.startswith(("int", "float")):
+        return _number(name, value, whole=kind.startswith("int"))
+    if not isinstance(value, (str, Path)):  # a TOML number, list or table for a text or a path
+        raise ConfigError(f"setting {setting_name(name)} must be {'a path' if 'Path' in kind else 'text'}")
+    if kind.startswith("Path"):
+        return Path(value)
+    text = str(value).strip()
+    if name == "log_level":
+        if text.upper() not in LOG_LEVELS:
+            raise ConfigError(f"setting {setting_name(name)} must be one of {', '.join(LOG_LEVELS)}")
+        return text.upper()
+    return text
+
+
+def _number(name: str, value: Any, *, whole: bool) -> int | float:
+    """A number setting in its :data:`LIMITS`; ConfigError naming the setting otherwise."""
+    low, high = LIMITS.get(name, (-math.inf, math.inf))
+    wanted = ("a whole number" if whole else "a number") + (
+        f" from {low:,.0f} to {high:,.0f}" if name in LIMITS else "")
     try:
-        if kind.startswith("Path"):
-            return Path(value)
-        if kind.startswith("int"):
-            number = int(value)
-            if number < 0:  # counts, sizes, days, a port: none is negative
-                raise ValueError(number)
-            return number
-        if kind.startswith("float"):
-            return float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r} must be {'a whole number of 0 or more' if kind.startswith('int') else kind.split(' ')[0]}") from exc
-    return str(value)
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise TypeError(value)  # true, a list, a table
+        number: int | float = int(value.strip() if isinstance(value, str) else value) if whole else float(value)
+        if whole and isinstance(value, float):
+            raise ValueError(value)  # 3.7 in a TOML file: not silently 3
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"setting {setting_name(name)} must be {wanted}") from None
+    if not low <= number <= high:  # also NaN
+        raise ConfigError(f"setting {setting_name(name)} must be {wanted}")
+    return number
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -168,10 +220,10 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 def _boolean(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    text = value.strip().lower() if isinstance(value, str) else None  # 1 in TOML is no boolean
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise ConfigError(f"setting {name!r} must be true or false")
+    raise ConfigError(f"setting {setting_name(name)} must be true or false")
 
 
 def load_settings(
@@ -183,8 +235,11 @@ def load_settings(
     config_file = env.get(ENV_PREFIX + "CONFIG")
     if config_file:
         try:
+            require_regular_file(Path(config_file))
             with open(config_file, "rb") as fh:
                 values.update(tomllib.load(fh))
+        except UnicodeDecodeError:
+            raise ConfigError(f"cannot read config file {config_file}: not UTF-8 text") from None
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
     for name in _FIELD_TYPES:
@@ -192,4 +247,5 @@ def load_settings(
         if key in env:
             values[name] = env[key]
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**{k: _cast(k, v) for k, v in values.items()})
+    cast = {k: _cast(k, v) for k, v in values.items()}
+    return Settings(**{k: v for k, v in cast.items() if v is not _UNSET})

@@ -11,11 +11,12 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["replace_file", "replace_files", "replace_text", "text_writer"]
+__all__ = ["replace_file", "replace_files", "replace_text", "require_regular_file", "text_writer"]
 
 T = TypeVar("T")
 
@@ -88,3 +89,12 @@ def text_writer(text: str) -> Callable[[Path], object]:
 def replace_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8), whole."""
     replace_file(path, text_writer(text))
+
+
+def require_regular_file(path: Path) -> None:
+    """OSError unless ``path`` is a regular file (or a link to one): a FIFO or a device would
+    block its reader, a folder cannot be read as a file."""
+    mode = path.stat().st_mode  # FileNotFoundError, ...
+    if not stat.S_ISREG(mode):
+        raise IsADirectoryError(errno.EISDIR, "a folder", str(path)) if stat.S_ISDIR(mode) else \
+            OSError(errno.EINVAL, "not a regular file", str(path))

@@ -125,7 +125,8 @@ def test_workers_are_never_more_than_the_cores(settings) -> None:
 def test_a_negative_or_odd_worker_count_is_a_config_error(value: str) -> None:
     from fraudscreen.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="'replay_workers' must be a whole number of 0 or more"):
+    with pytest.raises(ConfigError, match=r"setting replay_workers \(FRAUDSCREEN_REPLAY_WORKERS\) must be a "
+                                          "whole number from 0 to 1,024"):
         load_settings({"FRAUDSCREEN_REPLAY_WORKERS": value})
 
 

@@ -3,6 +3,7 @@ retention periods, cut-offs and the purge scheduler's interval."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -56,7 +57,7 @@ def test_an_order_scored_between_the_first_pass_and_the_erasure_leaves_no_log_li
 
 # retention._days: zero days is refused, not only negative ones
 def test_a_retention_period_of_zero_days_is_refused(tmp_path: Path, store: Store) -> None:
-    settings = make_settings(tmp_path, "sqlite://", retention_logs_days=0)
+    settings = dataclasses.replace(make_settings(tmp_path, "sqlite://"), retention_logs_days=0)  # not cast
     with pytest.raises(ConfigError, match="retention_logs_days"):
         purge(store, settings)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from fraudscreen.config import Settings
-from fraudscreen.errors import NotFoundError
+from fraudscreen.errors import ConfigError, NotFoundError
 from fraudscreen.logs import log_file_name
 from fraudscreen.privacy import PurgeScheduler, purge
 from fraudscreen.privacy.commands import purge as purge_command
@@ -131,7 +132,11 @@ def test_purge_command_prints_the_counts(settings, screener) -> None:
     assert '"audit_list_values": 0' in result.output
     for name, days in (("retention_orders_days", 0), ("retention_orders_days", 800_000),
                        ("retention_personal_days", 99_999_999_999), ("retention_logs_days", 36_501)):
-        bad = CliRunner().invoke(purge_command, [], obj=settings.with_overrides(**{name: days}))
+        with pytest.raises(ConfigError, match=rf"setting {name} \(FRAUDSCREEN_{name.upper()}\) must "
+                                              "be a whole number from 1 to 36,500"):
+            settings.with_overrides(**{name: days})
+        # settings made in code are not cast: purge checks them itself
+        bad = CliRunner().invoke(purge_command, [], obj=dataclasses.replace(settings, **{name: days}))
         assert bad.exit_code == 1 and not isinstance(bad.exception, OverflowError), bad.output
         assert f"{name}' must be a whole number of days from 1 to 36,500" in bad.output
 
