@@ -65,6 +65,11 @@ def cli_store(settings: Settings, *, must_exist: bool = False) -> Any:
 
     url = settings.resolved_database_url
     try:
+        if url.startswith("sqlite") and sqlite_file(url) is None:
+            raise click.ClickException(
+                "the database URL (FRAUDSCREEN_DATABASE_URL) names an in-memory SQLite database, "
+                "gone when the command ends and apart in each worker; name a file "
+                "(sqlite:////path/fraudscreen.db) or a PostgreSQL server")
         if not must_exist:
             return open_store(settings)
         if not database_exists(url):

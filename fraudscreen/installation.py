@@ -17,8 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraudscreen.errors import ConfigError
+from fraudscreen.files import require_regular_file
 
 SECRETS_FILE = "secrets.json"
+MIN_KEY_BYTES = 32
+"""The shortest email key taken (the first start generates one this long): a short key would let
+anyone who reads the hashes guess addresses by trying them."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,21 @@ def load_or_create_secrets(data_dir: Path) -> InstallationSecrets:
         finally:
             tmp.unlink()
     try:
+        require_regular_file(path)  # a FIFO would block every start
         data = json.loads(path.read_text())
-        return InstallationSecrets(email_hmac_key=bytes.fromhex(data["email_hmac_key"]))
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"cannot read the secrets file under {data_dir}") from exc
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the secrets file {path} "
+                          f"({getattr(exc, 'strerror', None) or 'not JSON'})") from exc
+    key = data.get("email_hmac_key") if isinstance(data, dict) else None
+    try:
+        secret = bytes.fromhex(key) if isinstance(key, str) else b""
+    except ValueError:
+        secret = b""
+    if len(secret) < MIN_KEY_BYTES:
+        raise ConfigError(f"the secrets file {path} must hold an object whose email_hmac_key is at "
+                          f"least {2 * MIN_KEY_BYTES} hex digits ({MIN_KEY_BYTES} random bytes, as "
+                          "the first start writes it)")
+    return InstallationSecrets(email_hmac_key=secret)
 
 
 _CHECK_MESSAGE = b"fraudscreen: which email key made this database's hashes"

@@ -43,7 +43,7 @@ def load_parts(settings: Settings) -> Parts:
 
     store = Store(settings.resolved_database_url)
     geoip = open_geoip(settings)
-    if not geoip.city_available:
+    if geoip.problems or not geoip.city_available:  # an ASN or Anonymous-IP one configured too
         problems["geoip"] = "; ".join(geoip.problems) or "no city database configured"
     model: ModelBundle | None = None
     try:
@@ -68,7 +68,7 @@ BAD_OVERRIDES = (
 )
 
 DEGRADED_REASONS = {
-    "geoip": Reason("GEOIP_UNAVAILABLE", "The GeoIP database is not loaded.", "system"),
+    "geoip": Reason("GEOIP_UNAVAILABLE", "A configured GeoIP database is not loaded.", "system"),
     "model": Reason("MODEL_UNAVAILABLE", "No model could score this order.", "system"),
     "rules": Reason("RULES_UNAVAILABLE", "The rules could not be loaded.", "system"),
     "store": Reason("HISTORY_UNAVAILABLE", "The account history could not be read.", "system"),

@@ -602,7 +602,15 @@ def test_lists_add_refuses_an_email_hash_that_could_never_match(tmp_path: Path) 
 
 def test_bad_database_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", "bogus://x")
-    assert "cannot open the database" in clean_failure(cli(tmp_path, "db", "upgrade"), code=1)
+    assert ("cannot open the database: its URL (FRAUDSCREEN_DATABASE_URL) names 'bogus'; fraudscreen "
+            "runs on SQLite and PostgreSQL") in clean_failure(cli(tmp_path, "db", "upgrade"), code=1)
+    for garbage in ("garbage", "mysql://u@h/db"):
+        monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", garbage)
+        assert "FRAUDSCREEN_DATABASE_URL" in clean_failure(cli(tmp_path, "db", "upgrade"), code=1)
+    for memory in ("sqlite://", "sqlite:///:memory:"):  # gone when the command ends
+        monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", memory)
+        for args in (["db", "upgrade"], ["apikeys", "create", "--name", "x"]):
+            assert "names an in-memory SQLite database" in clean_failure(cli(tmp_path, *args), code=1)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", f"sqlite:///{blocker}/sub/fraudscreen.db")

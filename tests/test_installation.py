@@ -50,3 +50,26 @@ def test_serve_on_a_database_first_used_with_another_key_is_one_error_line(
     assert other.exit_code == 1 and len(ran) == 1, other.output
     assert other.output.count("\n") == 1 and "same secrets.json" in other.output
     assert load_or_create_secrets(tmp_path / "a").email_hmac_key.hex() not in other.output
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "5", "null", '{"email_hmac_key": 5}', '{"email_hmac_key": ""}',
+                                     '{"email_hmac_key": "ab"}', '{"email_hmac_key": "zz"}', "{}"])
+def test_a_secrets_file_of_another_shape_or_a_short_key_is_one_clear_error(tmp_path: Path, content: str) -> None:
+    """A list or a number gave a TypeError traceback; an empty key started a service that failed
+    every order with a 500, and a one-byte key was taken."""
+    (tmp_path / "secrets.json").write_text(content)
+    with pytest.raises(ConfigError, match="email_hmac_key is at least 64 hex digits"):
+        load_or_create_secrets(tmp_path)
+
+
+def test_a_secrets_file_that_is_not_json_or_not_a_file_says_what_is_wrong(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "secrets.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"secrets.json \(not JSON\)"):
+        load_or_create_secrets(tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    os.mkfifo(tmp_path / "b" / "secrets.json")  # reading it blocked every start
+    with pytest.raises(ConfigError, match=r"secrets.json \(not a regular file\)"):
+        load_or_create_secrets(tmp_path / "b")

@@ -119,3 +119,27 @@ def test_a_bundle_whose_calibration_gives_nan_is_not_loaded(tmp_path: Path) -> N
     assert (answer["decision"], answer["disposition"]) == ("review", "degraded")
     assert answer["risk_score"] is None
     assert "MODEL_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]
+
+
+def test_a_configured_asn_or_anonymous_ip_database_that_fails_degrades_the_service(tmp_path: Path) -> None:
+    """Only the City database's failure counted: with the Anonymous-IP one missing, /readyz said
+    ready, and a Tor exit's order was accepted with no rule able to see it."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'fs.db'}",
+                             geoip_anonymous_ip_path=str(tmp_path / "gone.mmdb"))
+    ready, answer = _degraded_service(settings)
+    assert "anonymous_ip database" in ready["problems"]["geoip"]
+    assert (answer["decision"], answer["disposition"]) == ("review", "degraded")
+    assert "GEOIP_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]
+
+
+def test_a_fifo_as_the_rules_or_a_geoip_file_is_a_problem_not_a_hang(tmp_path: Path) -> None:
+    """Opening a FIFO waits for a writer: the service's start hung, and /healthz never answered."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'fs.db'}", rules_path=fifo,
+                             geoip_asn_path=str(fifo))
+    ready, _answer = _degraded_service(settings)
+    assert "not a regular file" in ready["problems"]["rules"]
+    assert "asn database" in ready["problems"]["geoip"]

@@ -601,3 +601,37 @@ def test_a_database_folder_that_cannot_be_made_is_a_store_error(tmp_path: Path) 
     blocker.write_text("")
     with pytest.raises(StoreError, match=r"cannot create the database.s folder \(Not a directory\)"):
         Store(f"sqlite:///{blocker}/var/fraudscreen.db")
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connection_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that takes the connection and says nothing hung `db upgrade` and every worker's
+    start without end; now the connection gives up after CONNECT_TIMEOUT_SECONDS."""
+    import socket
+    import threading
+
+    from fraudscreen.errors import StoreError
+    from fraudscreen.store import base
+
+    monkeypatch.setattr(base, "CONNECT_TIMEOUT_SECONDS", 1)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+    port = silent.getsockname()[1]
+    failed: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            Store(f"postgresql+psycopg://fraud@127.0.0.1:{port}/fraudscreen").upgrade()
+        except BaseException as exc:  # noqa: BLE001 - whatever it is, it must come
+            failed.append(exc)
+
+    try:
+        attempt = threading.Thread(target=connect, daemon=True)
+        attempt.start()
+        attempt.join(30)
+        assert not attempt.is_alive(), "the connection still waits for the server"
+        assert isinstance(failed[0], StoreError), failed
+    finally:
+        silent.close()

@@ -13,11 +13,14 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Self
 
 import geoip2.database
 import geoip2.errors
 import maxminddb
+
+from fraudscreen.files import require_regular_file
 
 __all__ = ["CityRecords", "GeoIP", "IPAddress", "IPLocation", "unmapped"]
 
@@ -177,6 +180,7 @@ class GeoIP:
                 self.problems.append(f"{role} database: not configured")
             return None
         try:
+            require_regular_file(Path(path))  # a FIFO would block the service's start
             reader = geoip2.database.Reader(str(path), mode=_MODE)
         except _OPEN_ERRORS as exc:
             self.problems.append(f"{role} database {path}: cannot be opened ({type(exc).__name__})")

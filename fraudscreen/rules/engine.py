@@ -46,6 +46,7 @@ from typing import Any, Literal
 import cel
 
 from fraudscreen.errors import RuleError
+from fraudscreen.files import require_regular_file
 from fraudscreen.rules.compile import (
     UNRECOVERABLE,
     Compiled,
@@ -274,6 +275,7 @@ class RuleSet:
         """Read and compile a TOML rules file; RuleError (naming the rule) if anything is wrong."""
         path = Path(path)
         try:
+            require_regular_file(path)  # a FIFO would block the service's start
             raw = path.read_bytes()
         except OSError as exc:
             raise RuleError(f"rules file {path.name!r} cannot be read: {exc.strerror}") from exc

@@ -22,7 +22,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Table, create_engine, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DisconnectionError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, IntegrityError, SQLAlchemyError
 
 from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer
@@ -100,10 +100,20 @@ def _refuse_foreign_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None
         raise DisconnectionError("connection belongs to another process")
 
 
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long a PostgreSQL connection may take to open (unless the URL sets ``connect_timeout``):
+a server that accepts the connection and never answers must not hang a command or a worker."""
+BACKENDS = ("sqlite", "postgresql")
+
+
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine for ``url`` with the SQLite pragmas and BEGIN handling installed."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise StoreError(f"cannot open the database: its URL (FRAUDSCREEN_DATABASE_URL) names "
+                         f"{backend!r}; fraudscreen runs on SQLite and PostgreSQL (sqlite:////path/fraudscreen.db, postgresql+psycopg://user@host/db)")
+    if backend == "sqlite":
         path = sqlite_file(url)  # for a URI (file:...?uri=true) the path inside it
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +121,8 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
+        timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, connect_args=timeout)
     event.listen(engine, "connect", _remember_pid)
     event.listen(engine, "checkout", _refuse_foreign_pid)
     return engine
@@ -125,6 +136,9 @@ class StoreBase:
         self._url = url
         try:
             self.engine = make_engine(url)
+        except ArgumentError as exc:  # not a URL at all
+            raise StoreError("cannot open the database: its URL (FRAUDSCREEN_DATABASE_URL) is not a "
+                             "database URL") from exc
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open the database ({type(exc).__name__})") from exc
         except OSError as exc:  # the SQLite file's folder cannot be made
