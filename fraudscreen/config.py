@@ -144,14 +144,17 @@ class Settings:
 
 
 _FIELD_TYPES = {f.name: str(f.type) for f in fields(Settings)}
+MAX_RETENTION_DAYS = 36_500
+"""The longest retention period (a hundred years): a longer one reached beyond the calendar
+(800,000 days stopped the purge with an OverflowError)."""
 LIMITS: dict[str, tuple[float, float]] = {
     "max_body_bytes": (0, 2**31 - 1),
     "port": (0, 65_535),  # 0: a free port the system picks
     "workers": (1, 1_024),
-    "retention_personal_days": (1, 36_500),
-    "retention_orders_days": (1, 36_500),
-    "retention_audit_days": (1, 36_500),
-    "retention_logs_days": (1, 36_500),
+    "retention_personal_days": (1, MAX_RETENTION_DAYS),
+    "retention_orders_days": (1, MAX_RETENTION_DAYS),
+    "retention_audit_days": (1, MAX_RETENTION_DAYS),
+    "retention_logs_days": (1, MAX_RETENTION_DAYS),
     "purge_interval_hours": (0, 87_600),
     "replay_workers": (0, 1_024),
 }
@@ -201,11 +204,10 @@ def _number(name: str, value: Any, *, whole: bool) -> int | float:
     wanted = ("a whole number" if whole else "a number") + (
         f" from {low:,.0f} to {high:,.0f}" if name in LIMITS else "")
     try:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise TypeError(value)  # true, a list, a table
-        number: int | float = int(value.strip() if isinstance(value, str) else value) if whole else float(value)
-        if whole and isinstance(value, float):
-            raise ValueError(value)  # 3.7 in a TOML file: not silently 3
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or (
+                whole and isinstance(value, float)):
+            raise TypeError(value)  # true, a list, a table; 3.7 in a TOML file is not silently 3
+        number = int(value) if whole else float(value)  # int() takes " 8000 " as 8000
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"setting {setting_name(name)} must be {wanted}") from None
     if not low <= number <= high:  # also NaN

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fraudscreen.config import Settings
+from fraudscreen.config import MAX_RETENTION_DAYS, Settings
 from fraudscreen.errors import ConfigError, FraudscreenError
 from fraudscreen.logs import delete_old_log_files
 from fraudscreen.store import Store
@@ -50,11 +50,6 @@ class PurgeReport:
             },
             "counts": dict(self.counts),
         }
-
-
-MAX_RETENTION_DAYS = 36_500
-"""The longest retention period read (a hundred years): a longer one reached beyond the
-calendar (800,000 days stopped the purge with an OverflowError)."""
 
 
 def _days(settings: Settings, name: str) -> timedelta:

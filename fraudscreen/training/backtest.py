@@ -35,6 +35,7 @@ from fraudscreen.training.capacity import (
     DECISIONS,
     DEFAULT_CAPACITIES,
     capacity_sweep,
+    capacity_text,
     combined_decisions,
     decision_figures,
     ratio,
@@ -257,8 +258,6 @@ def _number_or_none(value: Any) -> float | None:
 def capacity_warning(report: dict[str, Any]) -> str | None:
     """The warning for a compared bundle thresholded for another review capacity than this
     back-test's (``report["compare"]``); None when they match or one is unknown."""
-    from fraudscreen.training.capacity import capacity_text
-
     compared = report.get("compare") or {}
     theirs, ours = compared.get("review_capacity"), report["thresholds"]["review_capacity"]
     if theirs is None or math.isclose(theirs, ours):
