@@ -43,8 +43,8 @@ def load_parts(settings: Settings) -> Parts:
 
     store = Store(settings.resolved_database_url)
     geoip = open_geoip(settings)
-    if geoip.problems or not geoip.city_available:  # an ASN or Anonymous-IP one configured too
-        problems["geoip"] = "; ".join(geoip.problems) or "no city database configured"
+    if geoip.problems:  # the City database missing or failing, or a configured ASN/Anonymous-IP one
+        problems["geoip"] = "; ".join(geoip.problems)
     model: ModelBundle | None = None
     try:
         bundle = ModelBundle.load(settings.resolved_model_path)
