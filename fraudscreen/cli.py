@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fraudscreen import jsontext
-from fraudscreen.config import Settings, load_settings
+from fraudscreen.config import Settings, load_settings, unknown_variables
 from fraudscreen.errors import ConfigError, FraudscreenError
 
 if TYPE_CHECKING:
@@ -107,6 +107,8 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Order fraud screening: GeoIP, account profiles, a model and rules."""
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # gunicorn sets its own for serve
     ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))  # for the command only
+    for line in unknown_variables():
+        click.echo(f"Warning: {line}", err=True)
     try:
         ctx.obj = load_settings(data_dir=data_dir)
     except FraudscreenError as exc:

@@ -7,6 +7,7 @@ Precedence: explicit overrides > environment > TOML file (``FRAUDSCREEN_CONFIG``
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tomllib
@@ -226,6 +227,25 @@ def _boolean(name: str, value: Any) -> bool:
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
     raise ConfigError(f"setting {setting_name(name)} must be true or false")
+
+
+OTHER_VARIABLES = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "REQUIRE_POSTGRES"})
+"""``FRAUDSCREEN_*`` variables that are not settings: the TOML file's path, and the test suite's
+demand for a PostgreSQL server."""
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per ``FRAUDSCREEN_*`` variable that is no setting (a typo is otherwise silently
+    ignored, e.g. ``FRAUDSCREEN_DATABSE_URL`` leaving the service on SQLite), with the nearest
+    setting's variable when one is close."""
+    env = os.environ if environ is None else environ
+    known = {ENV_PREFIX + name.upper() for name in _FIELD_TYPES} | OTHER_VARIABLES
+    lines = []
+    for key in sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k not in known):
+        near = difflib.get_close_matches(key[len(ENV_PREFIX):].lower(), sorted(_FIELD_TYPES), n=1)
+        hint = f"; did you mean {ENV_PREFIX}{near[0].upper()}?" if near else ""
+        lines.append(f"{key} is not a fraudscreen setting and is ignored{hint}")
+    return lines
 
 
 def load_settings(

@@ -888,3 +888,14 @@ def test_file_defaults_are_the_repository_s_whatever_the_working_directory() -> 
     assert SAMPLE_DATA.is_absolute() and SAMPLE_DATA.is_file()
     assert Settings().resolved_model_path == SHIPPED_MODEL_DIR / "model.joblib"
     assert Settings().resolved_model_path.is_file()
+
+
+def test_a_mistyped_variable_is_warned_about_and_the_command_still_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDSCREEN_DATABSE_URL", "postgresql://db.example/fraud")
+    result = cli(tmp_path, "lists", "add", "block", "ip", "10.0.0.1")
+    assert result.exit_code == 0, result.output
+    assert ("Warning: FRAUDSCREEN_DATABSE_URL is not a fraudscreen setting and is ignored; "
+            "did you mean FRAUDSCREEN_DATABASE_URL?") in result.stderr
+    assert "Warning" not in result.stdout
+    assert (tmp_path / "var" / "fraudscreen.db").is_file()  # the typo left the default database

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudscreen.config import LIMITS, Settings, load_settings
+from fraudscreen.config import LIMITS, Settings, load_settings, unknown_variables
 from fraudscreen.errors import ConfigError
 
 
@@ -95,3 +95,14 @@ def test_a_config_file_that_is_not_utf8_or_not_a_file_is_one_error(tmp_path: Pat
             pass
         pytest.fail("reading a FIFO as the config file blocked")
     assert "not a regular file" in str(done[0])
+
+
+def test_an_unknown_variable_is_named_with_the_nearest_setting() -> None:
+    lines = unknown_variables({
+        "FRAUDSCREEN_DATABSE_URL": "postgresql://db/x", "FRAUDSCREEN_ZZZ": "1",
+        "FRAUDSCREEN_PORT": "9000", "FRAUDSCREEN_CONFIG": "x.toml", "HOME": "/root"})
+    assert lines == [
+        ("FRAUDSCREEN_DATABSE_URL is not a fraudscreen setting and is ignored; "
+         "did you mean FRAUDSCREEN_DATABASE_URL?"),
+        "FRAUDSCREEN_ZZZ is not a fraudscreen setting and is ignored"]
+    assert unknown_variables({"FRAUDSCREEN_LOG_LEVEL": "debug", "PATH": "/bin"}) == []
