@@ -113,3 +113,28 @@ def test_explore_runs_on_legit_orders_without_label_time(tmp_path: Path) -> None
     assert (out / "label_delay.png").stat().st_size > 5000
     assert f"no label_time: 0 fraud and {legit} legit orders" in _printed(nb)
     assert summary["fraud_patterns"]  # the scenarios are still there
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("kernel_env")
+def test_explore_reads_orders_as_the_service_does_and_leaves_out_what_the_replay_skips(
+        tmp_path: Path) -> None:
+    rows = _simulated()
+    for r in rows[::50]:  # optional parts missing: no billing address, no cart
+        del r["billing"]
+    for r in rows[1::2]:  # half the rows: lower-case codes would make groups of their own
+        r["billing"]["country"] = r["billing"]["country"].lower()
+    for r in rows[2::50]:
+        del r["shopping_cart"]
+    rows[3]["label"] = "maybe"
+    rows.append(json.loads(json.dumps(rows[10])))  # a repeated transaction id
+    out = tmp_path / "explore"
+    nb, summary = _explore(_write(rows, tmp_path / "history.jsonl"), out, tmp_path)
+    assert summary["rows"] == len(rows) - 2 and summary["rows_skipped"] == 2
+    assert summary["by_country"]["(none)"]["orders"] == 60
+    assert all(k == k.upper() for k in summary["by_country"] if k != "(none)")  # "gb" is GB
+    assert summary["by_category"]["(none)"]["orders"] == 60
+    assert summary["local_hour_at_utc"] >= 60
+    printed = _printed(nb)
+    assert f"{len(rows) - 2} usable rows, 2 skipped" in printed
+    assert "1 with a label other than fraud or legit" in printed
