@@ -7,6 +7,10 @@ JSON readers refuse them, and so does the JSON Lines reader of back-tests and tr
 service accepts only what a replay of its history can read back. An integer too large for a
 double (``1`` and 400 zeros) is refused as ``1e400`` is, as the JSON Lines reader refuses it.
 
+A ``\ud800`` escape alone (a lone surrogate, half of a UTF-16 pair) decodes to a string that
+no UTF-8 encoder, database or log accepts: :func:`lone_surrogates` names where a decoded body
+holds one, so that it is refused with a 400 rather than failing later.
+
 A key repeated in one object is refused too (:class:`RepeatedKey`): RFC 8259 leaves its meaning
 open, and a reader that keeps the first value would see another order than one that keeps the
 last (``{"token": "4111111111111111", "token": "tok-1"}`` hid a card number from the check).
@@ -18,14 +22,24 @@ import json
 import math
 from typing import Any
 
-__all__ = ["NOT_A_JSON_NUMBER", "REPEATED_KEY", "NotAJsonNumber", "RepeatedKey", "loads",
-           "refused_pointers"]
+__all__ = [
+    "LONE_SURROGATE",
+    "NOT_A_JSON_NUMBER",
+    "REPEATED_KEY",
+    "NotAJsonNumber",
+    "RepeatedKey",
+    "loads",
+    "lone_surrogates",
+    "refused_pointers",
+]
 
 NOT_A_JSON_NUMBER = ("NaN, Infinity and numbers beyond the range of a double (about 1.8e308) "
                      "are not JSON numbers")
 """Why a body with one of them is refused (it names no value of the body)."""
 REPEATED_KEY = "is repeated in its object: each key must appear once"
 """Why a body with a repeated key is refused, said of the key's pointer."""
+LONE_SURROGATE = "must be valid Unicode text (no lone surrogate such as \\ud800)"
+"""Why a string or a key holding a lone surrogate is refused."""
 _DOUBLE_DIGITS = 309  # an integer of more digits than this may be beyond the range of a double
 
 
@@ -120,4 +134,45 @@ def refused_pointers(data: str | bytes) -> list[tuple[str, str]]:
             stack.extend((value[i], f"{pointer}/{i}") for i in range(len(value) - 1, -1, -1))
         elif isinstance(value, float) and not math.isfinite(value):
             found.append((pointer, NOT_A_JSON_NUMBER))
+    return found
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def lone_surrogates(body: Any) -> list[str]:
+    """RFC 6901 pointers, in document order, of the strings of a decoded body that hold a lone
+    surrogate, and of the members whose key holds one (the key shown escaped, ``\\ud800``)."""
+    import orjson
+
+    from fraudscreen.errors import pointer_token
+    from fraudscreen.pointers import safe_pointer_token
+
+    try:
+        orjson.dumps(body)  # a few microseconds; refuses a lone surrogate anywhere
+        return []
+    except TypeError:
+        pass
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack:
+        value, pointer = stack.pop()
+        if isinstance(value, dict):
+            children = []
+            for key, child in value.items():
+                if _has_lone_surrogate(key):
+                    escaped = key.encode("utf-8", "backslashreplace").decode("utf-8")
+                    found.append(f"{pointer}/{pointer_token(escaped)}")
+                else:
+                    children.append((child, f"{pointer}/{safe_pointer_token(key)}"))
+            stack.extend(reversed(children))
+        elif isinstance(value, list):
+            stack.extend((value[i], f"{pointer}/{i}") for i in range(len(value) - 1, -1, -1))
+        elif isinstance(value, str) and _has_lone_surrogate(value):
+            found.append(pointer)
     return found

@@ -32,6 +32,7 @@ from fraudscreen.enrich.currency import iso_4217_codes
 from fraudscreen.enrich.geo import unmapped
 from fraudscreen.enrich.phone import is_valid_phone
 from fraudscreen.errors import CardNumberRefusedError, ErrorDetail, InvalidRequestError
+from fraudscreen.jsontext import LONE_SURROGATE, lone_surrogates
 from fraudscreen.profile import OUTCOMES
 from fraudscreen.result import ScreeningWarning
 from fraudscreen.schema_report import (
@@ -378,6 +379,10 @@ def parse_order(
         raise InvalidRequestError(
             "The request body must be a JSON object.", details=[ErrorDetail("", "must be an object")]
         )
+    surrogates = lone_surrogates(body)
+    if surrogates:  # in an unknown field too: the stored answer and the digest must encode
+        raise InvalidRequestError("The request holds text that is not valid Unicode.",
+                                  details=[ErrorDetail(p, LONE_SURROGATE) for p in surrogates])
     try:
         order = OrderRequest.model_validate(body)
     except ValidationError as exc:

@@ -390,3 +390,31 @@ def test_an_email_as_a_key_is_not_echoed_in_an_error(
     assert response.get_json()["error"]["code"] == code
     assert _pointers(response) == [pointer]
     assert "jane@" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "pointer"),
+    [
+        ({"note": "\ud800"}, "/note"),  # an unknown field: was a 500 from the request digest
+        ({"shopping_cart": [{"category": "vps", "sku": "a\udfffb"}]}, "/shopping_cart/0/sku"),
+        ({"shipping": {"city": "\udc00"}}, "/shipping/city"),
+        ({"device2": {"\ud800x": 1}}, "/device2/\\ud800x"),  # the key, escaped
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_a_400_naming_it(
+    client: FlaskClient, keys: dict[str, str], fields: dict[str, Any], pointer: str
+) -> None:
+    body = json.dumps({**order_body(event__transaction_id="tx-surrogate"), **fields})  # \ud800 escapes
+    response = client.post("/v1/score", data=body.encode(), headers={
+        **auth(keys["score"]), "Content-Type": "application/json"})
+    assert response.status_code == 400, response.get_json()
+    assert _pointers(response) == [pointer]
+    assert client.get("/v1/orders/tx-surrogate", headers=auth(keys["score"])).status_code == 404
+
+
+def test_a_surrogate_in_raw_bytes_is_a_400(client: FlaskClient, keys: dict[str, str]) -> None:
+    """CESU-8 bytes (ED A0 80): the standard library's decoder lets them through as a surrogate."""
+    body = json.dumps(order_body()).encode()[:-1] + b', "note": "\xed\xa0\x80"}'
+    response = client.post("/v1/score", data=body, headers={
+        **auth(keys["score"]), "Content-Type": "application/json"})
+    assert response.status_code == 400 and _pointers(response) == ["/note"]
