@@ -269,6 +269,16 @@ def test_a_chunked_body_over_the_limit_is_a_413(client: FlaskClient, keys: dict[
     assert response.status_code == 200
 
 
+def test_a_chunked_body_of_exactly_the_limit_is_read(client: FlaskClient, keys: dict[str, str]) -> None:
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    body = json.dumps(order_body(event__transaction_id="tx-at-the-limit")).encode()
+    response = _post_chunked(client, keys["score"], body.ljust(limit))  # trailing spaces: still JSON
+    assert response.status_code == 200, response.get_json()
+    response = _post_chunked(client, keys["score"], body.ljust(limit + 1))
+    assert response.status_code == 413
+    assert response.get_json()["error"]["message"] == f"The body is larger than {limit} bytes."
+
+
 def test_an_order_dated_ahead_of_the_clock_is_refused(client: FlaskClient, keys: dict[str, str]) -> None:
     """An order dated years ahead would be invisible to every profile before that date."""
     from datetime import UTC, datetime, timedelta

@@ -20,10 +20,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from fraudscreen.api.auth import require_scope
-from fraudscreen.api.v1 import json_object, text_problem
+from fraudscreen.api.v1 import json_object, request_body, text_problem
 from fraudscreen.config import REPO_DIR
 from fraudscreen.errors import ErrorDetail, InvalidRequestError, ModelError
 from fraudscreen.model import bundle_file
@@ -49,7 +49,7 @@ def _kept(screener: Screener) -> str:
 
 def _reload_body() -> dict[str, Any]:
     """The JSON object of a reload call ({} for an empty body); a 400 naming any unknown member."""
-    if not request.get_data(cache=True).strip():
+    if not request_body().strip():
         return {}
     return json_object(RELOAD_KEYS)
 

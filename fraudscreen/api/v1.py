@@ -24,14 +24,24 @@ def _screener() -> Screener:
     return current_app.extensions["fraudscreen"]  # type: ignore[no-any-return]
 
 
+def request_body() -> bytes:
+    """The body's bytes; a 413 error when there are more than ``MAX_CONTENT_LENGTH``."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and request.content_length is None:
+        # a chunked body has no Content-Length, and werkzeug cuts it at the limit without a
+        # word: reading one byte more tells a body of exactly the limit from a longer one
+        request.max_content_length = limit + 1
+        data = request.get_data(cache=True)
+        if len(data) > limit:
+            raise RequestTooLargeError(f"The body is larger than {limit} bytes.")
+        return data
+    return request.get_data(cache=True)  # werkzeug answers a longer Content-Length with a 413
+
+
 def json_body() -> Any:
     """The decoded JSON body (RFC 8259: :mod:`fraudscreen.jsontext`), or a 400 error (also for
     nesting too deep to decode, and for ``null``)."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    data = request.get_data(cache=True)
-    if limit and request.content_length is None and len(data) >= limit:
-        # a chunked body has no Content-Length: the server cuts it at the limit instead
-        raise RequestTooLargeError(f"The body is larger than {limit} bytes.")
+    data = request_body()
     try:
         body = jsontext.loads(data)
     except (NotAJsonNumber, RepeatedKey):
