@@ -7,7 +7,10 @@ would accept a cart nobody screened, so it is refused (:class:`TransactionReused
 Stripe refuses an idempotency key reused with other parameters.
 
 Bodies are compared by :func:`request_digest`: an HMAC-SHA256 of the decoded body in one
-canonical form (keys sorted, no spaces), so key order and whitespace do not count. The HMAC
+canonical form (keys sorted, no spaces, a whole number written without a fraction), so key
+order, whitespace and ``119.0`` against ``119`` do not count: RFC 8259 makes them one number,
+and a retry through another client's JSON writer (JavaScript's writes ``119``) is the same
+order. The HMAC
 key is the installation's e-mail key: the digest is as pseudonymous as the e-mail hash, and
 goes with the order's other personal values at the end of the personal period (after that a
 repeat gets the stored answer without the comparison).
@@ -42,8 +45,24 @@ class TransactionReusedError(ConflictError):
         )
 
 
+_EXACT_WHOLE = 2.0**53
+"""Below this, a whole float is exactly one integer."""
+
+
+def _whole_numbers_as_integers(value: Any) -> Any:
+    """``value`` with each whole float below 2**53 as its integer (``119.0`` -> ``119``)."""
+    if isinstance(value, dict):
+        return {k: _whole_numbers_as_integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers_as_integers(v) for v in value]
+    if type(value) is float and value.is_integer() and abs(value) < _EXACT_WHOLE:
+        return int(value)
+    return value
+
+
 def request_digest(body: Any, key: bytes) -> str:
     """The hex HMAC-SHA256 of ``body`` (decoded JSON) in canonical form under ``key``."""
+    body = _whole_numbers_as_integers(body)
     try:
         canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # an integer beyond 64 bits: the standard library writes any

@@ -122,6 +122,22 @@ def test_same_transaction_id_returns_the_stored_answer(client, keys, settings) -
     assert count_orders(settings) == 1
 
 
+def test_a_retry_that_writes_a_whole_amount_without_its_fraction_is_the_same_order(
+        client, keys, settings) -> None:
+    """119.0 and 119 are one JSON number (JavaScript writes the first as the second); 119.5
+    is another amount."""
+    body = order_body(order__amount=119.0)
+    first = score(client, keys["score"], body)
+    assert '"amount": 119.0' in json.dumps(body)
+    retry = json.dumps(body).replace('"amount": 119.0', '"amount": 119')
+    again = client.post("/v1/score", data=retry, content_type="application/json",
+                        headers=auth(keys["score"]))
+    assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == first.get_json()
+    other = score(client, keys["score"], order_body(order__amount=119.5))
+    assert other.status_code == 409 and count_orders(settings) == 1
+
+
 def test_a_transaction_id_reused_with_another_body_is_a_409(client, keys, settings) -> None:
     """The stored answer belongs to the first body: a $999 cart under the id of a $119 one
     would be accepted unscreened."""
