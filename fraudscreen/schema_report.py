@@ -81,13 +81,21 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 """Unknown keys named in warnings; others are reported at their parent, unnamed."""
 _UNKNOWN = "This field is not known and was ignored."
 _UNKNOWN_ODD = "A field with an unusual name is not known and was ignored; its name is not repeated."
+MAX_UNKNOWN_WARNINGS = 20
+"""Unknown fields named in an answer; one more warning counts the rest (a 64 KiB body of
+5,500 unknown keys made a 600 KB answer, and the answer is stored)."""
 
 
 def unknown_field_warnings(model: BaseModel, prefix: str = "") -> list[ScreeningWarning]:
     """A warning per unknown key of ``model`` and its sub-models (``extra="allow"``), in field
-    order; a key that is not a plain name is reported at its parent without repeating it."""
+    order, the first :data:`MAX_UNKNOWN_WARNINGS` of them and one that counts the rest; a key
+    that is not a plain name is reported at its parent without repeating it."""
     warnings: list[ScreeningWarning] = []
     _collect_unknown(model, prefix, warnings)
+    if len(warnings) > MAX_UNKNOWN_WARNINGS:
+        more = len(warnings) - MAX_UNKNOWN_WARNINGS
+        warnings[MAX_UNKNOWN_WARNINGS:] = [ScreeningWarning(
+            "unknown_field", f"{more} more unknown fields were ignored; they are not named.")]
     return warnings
 
 

@@ -428,3 +428,16 @@ def test_a_surrogate_in_raw_bytes_is_a_400(client: FlaskClient, keys: dict[str, 
     response = client.post("/v1/score", data=body, headers={
         **auth(keys["score"]), "Content-Type": "application/json"})
     assert response.status_code == 400 and _pointers(response) == ["/note"]
+
+
+def test_past_twenty_unknown_fields_one_warning_counts_the_rest(
+        client: FlaskClient, keys: dict[str, str]) -> None:
+    extra = {f"x{i}": i for i in range(500)}
+    response = client.post("/v1/score", json={**order_body(), "device": {
+        **order_body()["device"], **extra}}, headers=auth(keys["score"]))
+    assert response.status_code == 200, response.get_json()
+    warnings = [w for w in response.get_json()["warnings"] if w["code"] == "unknown_field"]
+    assert [w["input_pointer"] for w in warnings[:20]] == [f"/device/x{i}" for i in range(20)]
+    assert warnings[20:] == [{"code": "unknown_field", "input_pointer": None,
+                              "message": "480 more unknown fields were ignored; they are not named."}]
+    assert len(response.get_data()) < 10_000
