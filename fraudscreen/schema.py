@@ -51,13 +51,10 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 _PRINTABLE = PRINTABLE
-CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
-"""What :data:`~fraudscreen.schema_report.PRINTABLE` refuses, for text outside a request body
-(path ids)."""
-ANY_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-"""C0 and C1 control characters and DEL: what text shown on a terminal and kept in reports and
-answers (a segment's name, a rule's message) may not hold (``\x9b`` starts a terminal command
-as ``\x1b[`` does)."""
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters and DEL: what :data:`~fraudscreen.schema_report.PRINTABLE`
+refuses, for text outside a request body (path ids) and text shown on a terminal and kept in
+reports and answers (a segment's name, a rule's message)."""
 Text255 = Annotated[str, Field(max_length=255)]
 Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=NON_BLANK)]
 """An identifier: not empty once whitespace is stripped, no control characters."""
@@ -164,7 +161,7 @@ IPAddressText = Annotated[str, _shown(anyOf=[{"format": "ipv4"}, {"format": "ipv
 """An IP address; checked and made canonical by ``Device._valid_ip``."""
 EmailText = Annotated[str, Field(max_length=255, pattern=_PRINTABLE), _shown(
     "An email address: text, '@', a domain with a dot; no spaces.", maxLength=255,
-    pattern=r"^[^\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]*\.[^@\s\x00-\x1f\x7f]*$")]
+    pattern=r"^[^\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*$")]
 """An email address; checked by ``Email._looks_like_email``."""
 
 

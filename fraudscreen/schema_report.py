@@ -14,9 +14,10 @@ from fraudscreen.result import ScreeningWarning
 
 __all__ = ["NON_BLANK", "PRINTABLE", "unknown_field_warnings", "validation_details"]
 
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-"""No control characters: what is stored must fit every database (PostgreSQL refuses NUL)."""
-NON_BLANK = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+"""No control characters, C0 or C1: what is stored must fit every database (PostgreSQL refuses
+NUL) and every terminal it is shown on (``\x9b`` starts a terminal command as ``\x1b[`` does)."""
+NON_BLANK = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 """:data:`PRINTABLE` and not only white space. Ids are stripped before they are checked; this
 makes the documented schema refuse what stripping would leave empty."""
 

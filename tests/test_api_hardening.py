@@ -441,3 +441,16 @@ def test_past_twenty_unknown_fields_one_warning_counts_the_rest(
     assert warnings[20:] == [{"code": "unknown_field", "input_pointer": None,
                               "message": "480 more unknown fields were ignored; they are not named."}]
     assert len(response.get_data()) < 10_000
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("account__user_id", "cu\x85st"), ("device__id", "d\x9b2J"), ("event__transaction_id", "t\x90"),
+    ("credit_card__token", "tok\x9f1"), ("email__address", "a\x85b@example.com"),
+])
+def test_a_c1_control_character_is_refused_as_a_c0_one(
+    client: FlaskClient, keys: dict[str, str], field: str, value: str
+) -> None:
+    response = client.post("/v1/score", json=order_body(**{field: value}), headers=auth(keys["score"]))
+    assert response.status_code == 400, response.get_json()
+    assert _pointers(response) == ["/" + field.replace("__", "/")]
+    assert client.get("/v1/accounts/cust%C2%85/profile", headers=auth(keys["score"])).status_code == 400

@@ -53,7 +53,7 @@ from fraudscreen.rules.compile import (
     compile_rule,
     prune,
 )
-from fraudscreen.schema import ANY_CONTROL_CHARACTER
+from fraudscreen.schema import CONTROL_CHARACTER
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def _answer_text_problem(text: str, longest: int) -> str | None:
 
     if len(text) > longest:
         return f"must be at most {longest} characters (it has {len(text)})"
-    if ANY_CONTROL_CHARACTER.search(text):
+    if CONTROL_CHARACTER.search(text):
         return "must be one line: no tabs, line breaks or other control characters"
     if EMAIL_IN_TEXT.search(text) or find_card_numbers(text):
         return "must not hold an e-mail address or a card number (it goes into every answer)"

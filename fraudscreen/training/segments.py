@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from fraudscreen.prepared import PreparedOrder
-from fraudscreen.schema import ANY_CONTROL_CHARACTER, OrderRequest
+from fraudscreen.schema import CONTROL_CHARACTER, OrderRequest
 from fraudscreen.training.intervals import CONFIDENCE
 
 __all__ = ["MAX_SCENARIO_LENGTH", "SEGMENT_FIELDS", "SegmentBy", "segment_name", "segment_of", "segment_table",
@@ -69,7 +69,7 @@ def segment_name(raw: Any) -> str | None:
 
     if not isinstance(raw, str) or not 0 < len(raw) <= MAX_SCENARIO_LENGTH:
         return None
-    if ANY_CONTROL_CHARACTER.search(raw):
+    if CONTROL_CHARACTER.search(raw):
         return None
     if any(at in raw for at in "@＠﹫"):  # an address, or part of one
         return None
