@@ -29,6 +29,7 @@ from pydantic import (
 
 from fraudscreen.enrich.card import find_card_numbers
 from fraudscreen.enrich.currency import iso_4217_codes
+from fraudscreen.enrich.email import holds_email
 from fraudscreen.enrich.geo import unmapped
 from fraudscreen.enrich.phone import is_valid_phone
 from fraudscreen.errors import CardNumberRefusedError, ErrorDetail, InvalidRequestError
@@ -56,14 +57,26 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 refuses, for text outside a request body (path ids) and text shown on a terminal and kept in
 reports and answers (a segment's name, a rule's message)."""
 Text255 = Annotated[str, Field(max_length=255)]
-Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=NON_BLANK)]
-"""An identifier: not empty once whitespace is stripped, no control characters."""
-AccountId = Annotated[str, Field(min_length=1, max_length=128, pattern=NON_BLANK)]
-"""An account id: at most 128 characters (the store's key)."""
+NO_EMAIL_IN_IDS = ("must not hold an e-mail address, which is never stored raw: send it in "
+                   "email.address (kept as a keyed hash) and an id of your own here")
+"""Why an id holding an e-mail address is refused (ids are stored as sent)."""
+
+
+def _no_email(value: str) -> str:
+    if holds_email(value):
+        raise ValueError(NO_EMAIL_IN_IDS)
+    return value
+
+
+Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=NON_BLANK), AfterValidator(_no_email)]
+"""An identifier: not empty once whitespace is stripped, no control characters, no e-mail
+address (it is stored as sent)."""
+AccountId = Annotated[str, Field(min_length=1, max_length=128, pattern=NON_BLANK), AfterValidator(_no_email)]
+"""An account id: at most 128 characters (the store's key), no e-mail address."""
 StoredText = Annotated[str, Field(max_length=255, pattern=_PRINTABLE)]
 """Free text the store keeps (or derives a stored key from): no control characters."""
-CardToken = Annotated[str, Field(max_length=251, pattern=_PRINTABLE)]
-"""A card token: kept as ``tok:`` + token in a 255-character column."""
+CardToken = Annotated[str, Field(max_length=251, pattern=_PRINTABLE), AfterValidator(_no_email)]
+"""A card token: kept as ``tok:`` + token in a 255-character column; no e-mail address."""
 
 
 class _Part(BaseModel):

@@ -454,3 +454,29 @@ def test_a_c1_control_character_is_refused_as_a_c0_one(
     assert response.status_code == 400, response.get_json()
     assert _pointers(response) == ["/" + field.replace("__", "/")]
     assert client.get("/v1/accounts/cust%C2%85/profile", headers=auth(keys["score"])).status_code == 400
+
+
+@pytest.mark.parametrize("field", ["account__user_id", "device__id", "event__transaction_id",
+                                   "credit_card__token"])
+@pytest.mark.parametrize("value", ["jane.doe@example.org", "order for jane＠example．org"])
+def test_an_id_holding_an_email_is_refused_and_nothing_kept(
+    client: FlaskClient, keys: dict[str, str], settings: Any, field: str, value: str
+) -> None:
+    """Ids are stored as sent: an e-mail address in one would be kept raw (P2)."""
+    response = client.post("/v1/score", json=order_body(**{field: value}), headers=auth(keys["score"]))
+    assert response.status_code == 400, response.get_json()
+    [detail] = response.get_json()["error"]["details"]
+    assert detail["pointer"] == "/" + field.replace("__", "/")
+    assert detail["message"].startswith("must not hold an e-mail address") and "jane" not in detail["message"]
+    from test_api import count_orders
+
+    assert count_orders(settings) == 0
+
+
+@pytest.mark.parametrize("kind", ["account_id", "device_id"])
+def test_a_list_entry_holding_an_email_is_refused(client: FlaskClient, keys: dict[str, str], kind: str) -> None:
+    response = client.post("/v1/lists/block", json={"kind": kind, "value": "jane@example.org"},
+                           headers=auth(keys["admin"]))
+    assert response.status_code == 400
+    assert _pointers(response) == ["/value"] and "jane" not in response.get_data(as_text=True)
+    assert client.get("/v1/lists", headers=auth(keys["admin"])).get_json()["entries"] == []

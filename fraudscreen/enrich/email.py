@@ -29,6 +29,13 @@ __all__ = [
 EMAIL_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+[@＠﹫][\w-]+(?:[.．。｡][\w-]+)+")  # \w: any script
 """An email address anywhere in free text: what the logs mask and list notes refuse. The
 full-width and small at signs and dots (``jane＠example．org``) count as theirs."""
+_AT_SIGNS = ("@", "＠", "﹫")
+
+
+def holds_email(text: str) -> bool:
+    """True when ``text`` holds an email address (:data:`EMAIL_IN_TEXT`); without an at sign,
+    the usual case, no regular expression runs."""
+    return any(at in text for at in _AT_SIGNS) and EMAIL_IN_TEXT.search(text) is not None
 
 # fmt: off
 FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from fraudscreen.enrich.email import EMAIL_IN_TEXT, normalise_domain
+from fraudscreen.enrich.email import EMAIL_IN_TEXT, holds_email, normalise_domain
 from fraudscreen.enrich.geo import unmapped
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.rules.context import LIST_KINDS
-from fraudscreen.schema import refuse_card_numbers
+from fraudscreen.schema import NO_EMAIL_IN_IDS, refuse_card_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +200,8 @@ def make_list_entry(list_name: str, kind: str, value: str, note: str = "") -> Li
     """
     _refuse_cards(value, note)
     _check_names(list_name, kind)
+    if kind in ("account_id", "device_id") and isinstance(value, str) and holds_email(value):
+        raise _bad("/value", f"{kind} {NO_EMAIL_IN_IDS}")  # no order could carry it: refused
     checked_note = _note(note)
     return ListEntry(list_name, kind, normalise_list_value(kind, value), checked_note)
 
