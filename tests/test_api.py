@@ -170,6 +170,10 @@ def test_outcome_is_recorded_and_shown(client, keys) -> None:
         response = client.post(f"/v1/orders/{order_id}/outcome", json={"outcome": "chargeback"},
                                headers=auth(keys["outcomes"]))
         assert response.status_code == 200
+        answer = response.get_json()  # not the order: an outcomes key may not read orders
+        assert set(answer) == {"id", "order_id", "outcome", "outcome_at"}
+        assert (answer["id"], answer["order_id"], answer["outcome"]) == (
+            created["id"], created["order_id"], "chargeback")
     stored = client.get(f"/v1/orders/{created['id']}", headers=auth(keys["score"])).get_json()
     assert stored["outcome"] == "chargeback" and stored["decision"] == created["decision"]
     bad = client.post(f"/v1/orders/{created['id']}/outcome", json={"outcome": "meh"},

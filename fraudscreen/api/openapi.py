@@ -107,6 +107,14 @@ def _schemas() -> dict[str, Any]:
                 "outcome_at": _nullable(_TIME),
             })],
         },
+        "OutcomeRecorded": _obj({
+            "id": {"type": "string", "description": "The fraudscreen id of the order."},
+            "order_id": _nullable({"type": "string", "description": "Its event.transaction_id."}),
+            "outcome": {"enum": list(OUTCOMES)},
+            "outcome_at": _TIME,
+        }, required=["id", "order_id", "outcome", "outcome_at"],
+            description="The outcome that now counts for the order (the latest reported_at): the "
+                        "order itself is read with GET /v1/orders/{id} (scope score)."),
         "OutcomeRequest": _obj({
             "outcome": {"enum": list(OUTCOMES)},
             "reported_at": _nullable({**_TIME, "description": "When the outcome became known "
@@ -253,7 +261,7 @@ def _paths() -> dict[str, Any]:
         "/v1/orders/{id}": {"parameters": [_ORDER_ID], "get": _op(
             "A stored order (scope score)", _json("StoredOrder"), *_AUTH, 404)},
         "/v1/orders/{id}/outcome": {"parameters": [_ORDER_ID], "post": _op(
-            "Report an order's outcome (scope outcomes)", _json("StoredOrder"),
+            "Report an order's outcome (scope outcomes)", _json("OutcomeRecorded"),
             *_AUTH, 404, 409, 413, requestBody=_body("OutcomeRequest"))},
         "/v1/accounts/{id}/profile": {"parameters": [_ACCOUNT_ID], "get": _op(
             "An account fraud profile (scope score)", _json("AccountProfile"), *_AUTH, 404,

@@ -164,7 +164,12 @@ def report_outcome(order_id: str) -> Response:
             )
     stored = _stored_order(order_id)
     updated = _screener().store.record_outcome(stored.order_id, outcome, reported_at)
-    return order_response(_order_json(updated))
+    # the order's ids and its outcome only: a key that may report outcomes may not read orders
+    # (their location and profile are personal data, read with the score scope and audited)
+    g.order_id = updated.order_id
+    return jsonify({"id": updated.order_id, "order_id": updated.response.get("order_id"),
+                    "outcome": updated.outcome,
+                    "outcome_at": updated.outcome_at.isoformat() if updated.outcome_at else None})
 
 
 @bp.get("/accounts/<id:account_id>/profile")
