@@ -79,7 +79,14 @@ def _nested_fields(cls: type[BaseModel]) -> tuple[str, ...]:
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
-"""Unknown keys named in warnings; others are reported at their parent, unnamed."""
+_MOST_DIGITS = 4
+"""Unknown keys named in warnings: plain names of at most this many digits (``ip-89.160.20.112``
+or ``447946000999`` as a key is an IP address or a phone number, and the answer is stored);
+others are reported at their parent, unnamed."""
+
+
+def _plain_key(key: str) -> bool:
+    return _PLAIN_KEY.match(key) is not None and sum(c.isdigit() for c in key) <= _MOST_DIGITS
 _UNKNOWN = "This field is not known and was ignored."
 _UNKNOWN_ODD = "A field with an unusual name is not known and was ignored; its name is not repeated."
 MAX_UNKNOWN_WARNINGS = 20
@@ -105,7 +112,7 @@ def _collect_unknown(model: BaseModel, prefix: str, warnings: list[ScreeningWarn
     extra = model.__pydantic_extra__
     if extra:
         for key in extra:
-            if _PLAIN_KEY.match(key):
+            if _plain_key(key):
                 warnings.append(ScreeningWarning("unknown_field", _UNKNOWN, f"{prefix}/{key}"))
             else:  # the answer is stored: an odd key (an email, a name) is not repeated in it
                 warnings.append(ScreeningWarning("unknown_field", _UNKNOWN_ODD, prefix))

@@ -105,13 +105,17 @@ def test_an_unknown_key_holding_an_email_is_not_kept(client: FlaskClient, keys: 
     body["billing"]["jane.doe@example.org"] = "x"
     body["device"]["a/b~c"] = 1
     body["device"]["plan_code"] = 2
+    body["device"]["ip-89.160.20.112"] = 3  # an IP address or a phone number as a key
+    body["shipping"] = {"447946000999": "x", "line2": "y"}
     response = client.post("/v1/score", json=body, headers=auth(keys["score"]))
     assert response.status_code == 200
     warned = [w["input_pointer"] for w in response.get_json()["warnings"]
               if w["code"] == "unknown_field"]
-    assert warned == ["/device", "/device/plan_code", "/billing"]  # odd names: parent only
+    assert warned == ["/device", "/device/plan_code", "/device", "/billing", "/shipping",
+                      "/shipping/line2"]  # odd names: parent only
     stored = client.get(f"/v1/orders/{response.get_json()['id']}", headers=auth(keys["score"]))
-    assert "jane.doe@example.org" not in stored.get_data(as_text=True)
+    for personal in ("jane.doe@example.org", "89.160.20.112", "447946000999"):
+        assert personal not in stored.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
