@@ -107,6 +107,9 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Order fraud screening: GeoIP, account profiles, a model and rules."""
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # gunicorn sets its own for serve
     ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))  # for the command only
+    # the database, logs, exports and training files hold IPs and ids: readable by this user only
+    previous_umask = os.umask(0o077)
+    ctx.call_on_close(lambda: os.umask(previous_umask))
     for line in unknown_variables():
         click.echo(f"Warning: {line}", err=True)
     try:
@@ -130,7 +133,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     settings = _settings(ctx).with_overrides(
         **{k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     )
-    os.umask(0o077)  # the database and logs hold IPs and ids: readable by this user only
     store = cli_store(settings)
     installation = _prepare_files(settings)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,12 +121,3 @@ def keys(client: FlaskClient) -> dict[str, str]:
     """One API key per scope: score, outcomes, admin."""
     store = client.application.extensions["fraudscreen"].store
     return {s: store.create_api_key(f"test-{s}", [s])[1] for s in ("score", "outcomes", "admin")}
-
-
-@pytest.fixture
-def umask_kept() -> Iterator[None]:
-    """``serve`` sets the process umask; put it back for the other tests of this process."""
-    old = os.umask(0o022)
-    os.umask(old)
-    yield
-    os.umask(old)

@@ -37,7 +37,7 @@ def test_a_host_with_another_email_key_is_refused_and_one_with_the_same_key_is_n
 
 
 def test_serve_on_a_database_first_used_with_another_key_is_one_error_line(
-    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, umask_kept: None
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fraudscreen import cli
 

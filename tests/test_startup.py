@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from pathlib import Path
 
 import joblib
@@ -35,7 +36,7 @@ def test_a_part_that_fails_to_load_is_logged(tmp_path: Path, caplog: pytest.LogC
 
 
 def test_serve_with_a_log_dir_that_is_a_file_is_one_error_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_kept: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fraudscreen import cli
 
@@ -48,7 +49,7 @@ def test_serve_with_a_log_dir_that_is_a_file_is_one_error_line(
 
 
 def test_serve_makes_its_files_private(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_kept: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fraudscreen import cli
 
@@ -57,6 +58,24 @@ def test_serve_makes_its_files_private(
     assert result.exit_code == 0, result.output
     database = tmp_path / "d" / "fraudscreen.db"
     assert database.exists() and database.stat().st_mode & 0o077 == 0
+
+
+def test_every_command_makes_its_files_private_and_gives_the_umask_back(tmp_path: Path) -> None:
+    """A database made by `lists add`, and an export, were readable by every user (0644)."""
+    from fraudscreen import cli
+
+    before = os.umask(0o022)
+    try:
+        data = ["--data-dir", str(tmp_path / "d")]
+        assert CliRunner().invoke(cli.main, [*data, "lists", "add", "block", "account_id", "a-1"]).exit_code == 0
+        out = tmp_path / "out" / "a-1.json"
+        result = CliRunner().invoke(cli.main, [*data, "export", "a-1", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        for path in (tmp_path / "d", tmp_path / "d" / "fraudscreen.db", out):
+            assert path.stat().st_mode & 0o077 == 0, path
+        assert os.umask(0o022) == 0o022  # the test process's umask, given back
+    finally:
+        os.umask(before)
 
 
 def test_a_configured_metrics_dir_that_does_not_exist_is_made(
