@@ -46,20 +46,23 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj  # type: ignore[no-any-return]
 
 
-def cli_store(settings: Settings, *, must_exist: bool = False) -> Any:
+def cli_store(settings: Settings, *, must_exist: bool = False, behind: bool = False) -> Any:
     """The migrated store; ClickException when the database cannot be opened or created.
 
-    With ``must_exist`` (commands that only read or delete), a missing SQLite database, or a
+    With ``must_exist`` (every command but ``serve`` and ``db upgrade``), a missing SQLite database, or a
     database without the fraudscreen schema (an empty file, another application's database),
     is an error and nothing is created or written: a mistyped ``--data-dir`` or URL must not
-    look like an empty database.
+    look like an empty database. Nor is it migrated: a database at an older migration is an
+    error (``db upgrade`` or ``serve`` moves it on; a command run after ``db downgrade`` must
+    not undo it), unless ``behind`` (``db downgrade`` itself).
     """
     from fraudscreen.store import (
         Store,
         database_exists,
         database_location,
-        has_schema,
+        latest_revision,
         open_store,
+        schema_revision,
         sqlite_file,
     )
 
@@ -74,12 +77,15 @@ def cli_store(settings: Settings, *, must_exist: bool = False) -> Any:
             return open_store(settings)
         if not database_exists(url):
             raise click.ClickException(_no_database(settings, f"no database at {sqlite_file(url)}"))
-        if not has_schema(url):
+        revision = schema_revision(url)
+        if revision is None:
             raise click.ClickException(_no_database(
                 settings, f"the database at {database_location(url)} has no fraudscreen tables"))
-        store = Store(url)  # the database is there: no data directory to create
-        store.upgrade()
-        return store
+        if revision != latest_revision() and not behind:
+            raise click.ClickException(
+                f"the database at {database_location(url)} is at migration {revision}, before this "
+                f"release's {latest_revision()}: run `fraudscreen db upgrade` (or `serve`) first")
+        return Store(url)  # the database is there: no data directory to create
     except FraudscreenError as exc:
         raise click.ClickException(error_message(exc)) from None
     except OSError as exc:
@@ -179,13 +185,13 @@ def _prepare_files(settings: Settings) -> InstallationSecrets:
 @click.argument("file", type=click.File("rb"), default="-")
 @click.pass_context
 def score(ctx: click.Context, file: Any) -> None:
-    """Screen one order (a JSON file, or standard input) in-process and print the answer.
+    """Screen one order (a JSON file, or standard input) in-process, store it as the API
+    does, and print the answer.
 
     The body limit is the API's (``FRAUDSCREEN_MAX_BODY_BYTES``)."""
     from fraudscreen.screening import Screener
 
     settings = _settings(ctx)
-    cli_store(settings).close()
     limit = settings.max_body_bytes
     raw = file.read(limit + 1)
     if len(raw) > limit:
@@ -202,6 +208,7 @@ def score(ctx: click.Context, file: Any) -> None:
             exc, (jsontext.NotAJsonNumber, jsontext.RepeatedKey)) else []
         where = " " + "; ".join(f"at {pointer}: {why}" for pointer, why in refused) if refused else ""
         raise click.ClickException(f"the input is not valid JSON{where}") from None
+    cli_store(settings, must_exist=True).close()
     try:
         screened = Screener.from_settings(settings).screen(body)
     except FraudscreenError as exc:
@@ -246,7 +253,7 @@ def _refuse_personal_text(text: str) -> None:
 @click.pass_context
 def apikeys_create(ctx: click.Context, name: str, scopes: tuple[str, ...]) -> None:
     """Create a key; the key itself is printed alone on the last line, once."""
-    record, key = cli_store(_settings(ctx)).create_api_key(name, scopes or DEFAULT_SCOPES)
+    record, key = cli_store(_settings(ctx), must_exist=True).create_api_key(name, scopes or DEFAULT_SCOPES)
     click.echo(f"Created API key {record.id} '{name}' with scopes {', '.join(record.scopes)}.", err=True)
     click.echo(key)
 
@@ -314,7 +321,7 @@ def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: s
     shows it), never a raw email; full card numbers are refused in VALUE and --note.
     """
     entry = _list_entry(list_name, kind, value, note)
-    cli_store(_settings(ctx)).add_list_entry(list_name, kind, entry.value, entry.note, actor="cli")
+    cli_store(_settings(ctx), must_exist=True).add_list_entry(list_name, kind, entry.value, entry.note, actor="cli")
     click.echo(f"Added {kind} {entry.value} to {list_name}.")
 
 
@@ -355,16 +362,32 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo("Database is at the latest revision.")
 
 
+def _downgrade_target(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from fraudscreen.store import downgrade_targets, latest_revision
+
+    targets = downgrade_targets()
+    if value.strip() not in targets:
+        raise click.BadParameter(
+            f"must be one of {', '.join(targets)} (the migrations before this release's "
+            f"{latest_revision()}); `base` would drop every table: to remove the database, "
+            "delete it")
+    return value.strip()
+
+
 @db.command("downgrade")
-@click.argument("revision")
+@click.argument("revision", callback=_downgrade_target)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def db_downgrade(ctx: click.Context, revision: str) -> None:
+def db_downgrade(ctx: click.Context, revision: str, yes: bool) -> None:
     """Move the schema back to REVISION (e.g. 0002) before running an older release.
 
     Run it with this release, the one whose migrations are to be undone; what a later
-    migration added (columns, rows) is dropped."""
-    store = cli_store(_settings(ctx), must_exist=True)
+    migration added (columns and their values) is dropped."""
+    store = cli_store(_settings(ctx), must_exist=True, behind=True)
     try:
+        if not yes:
+            click.confirm(f"Move the database back to migration {revision}? What later "
+                          "migrations added (columns and their values) is dropped.", abort=True)
         store.downgrade(revision)
     except FraudscreenError as exc:
         raise click.ClickException(error_message(exc)) from None

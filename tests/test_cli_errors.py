@@ -551,6 +551,7 @@ def test_apikeys_create_refuses_bad_names(name: str, tmp_path: Path) -> None:
 
 
 def test_lists_commands_check_their_arguments(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
     clean_failure(cli(tmp_path, "lists", "remove", "block", "ip", "999.1.1.1"), code=2)
     clean_failure(cli(tmp_path, "lists", "remove", "block", "bogus", "x"), code=2)
     clean_failure(cli(tmp_path, "lists", "show", "bogus"), code=2)
@@ -582,6 +583,7 @@ def test_lists_add_refuses_an_overlong_note_by_name(tmp_path: Path) -> None:
                                "n" * (NOTE_MAX + 1)), code=2)
     assert "--note" in output and f"at most {NOTE_MAX} characters" in output
     assert not (tmp_path / "var").exists()
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
     added = cli(tmp_path, "lists", "add", "block", "device_id", "d", "--note", "n" * NOTE_MAX)
     assert added.exit_code == 0, added.output
     store = open_store(load_settings(data_dir=tmp_path / "var"))
@@ -592,6 +594,7 @@ def test_lists_add_refuses_an_overlong_note_by_name(tmp_path: Path) -> None:
 
 
 def test_lists_add_refuses_an_email_hash_that_could_never_match(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
     for value in ("0" * 32, "jane@example.org"):  # an MD5 from elsewhere; a raw email
         output = clean_failure(cli(tmp_path, "lists", "add", "block", "email_hash", value), code=2)
         assert "64 hexadecimal digits" in output and "fraudscreen export" in output
@@ -646,6 +649,8 @@ def test_score_refuses_non_utf8_and_deep_json(tmp_path: Path) -> None:
     big.write_text(json.dumps({"device": {"ip_address": "81.2.69.142"}, "pad": "x" * 70_000}))
     failure = clean_failure(cli(tmp_path, "score", str(big)), code=1)
     assert "larger than 65536 bytes" in failure and "xxxx" not in failure
+    assert not (tmp_path / "var").exists()  # the input is read before the database is opened
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
     fits = tmp_path / "fits.json"  # the same order, padded to just under the limit, is screened
     padding = 65_536 - len(json.dumps({"device": {"ip_address": "81.2.69.142"}, "pad": ""}))
     fits.write_text(json.dumps({"device": {"ip_address": "81.2.69.142"}, "pad": "x" * padding}))
@@ -866,14 +871,34 @@ def test_a_database_migrated_by_a_newer_release_is_one_clear_line_for_every_comm
         assert "no fraudscreen tables" not in message
 
 
+def _revision(tmp_path: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "var" / "fraudscreen.db") as conn:
+        return str(conn.execute("SELECT version_num FROM alembic_version").fetchone()[0])
+
+
 def test_db_downgrade_then_upgrade(tmp_path: Path) -> None:
+    from fraudscreen.store import latest_revision
+
     assert cli(tmp_path, "db", "upgrade").exit_code == 0
-    down = cli(tmp_path, "db", "downgrade", "0002")
+    head = latest_revision()
+    for target in ("nope", "base", "", " ", head):  # base dropped every table, "" was a traceback
+        assert "must be one of 0001, 0002" in clean_failure(cli(tmp_path, "db", "downgrade", target), code=2)
+    asked = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "var"), "db", "downgrade", "0002"],
+                               input="n\n")
+    assert asked.exit_code == 1 and "Move the database back to migration 0002?" in asked.output
+    assert _revision(tmp_path) == head  # not confirmed: nothing done
+    down = cli(tmp_path, "db", "downgrade", "0002", "--yes")
     assert down.exit_code == 0 and "revision 0002" in down.output, down.output
-    unknown = cli(tmp_path, "db", "downgrade", "nope")
-    assert "nope" in clean_failure(unknown)
+    # a command of this release neither works on it nor moves it on (that undid the downgrade)
+    for args in (("lists", "show"), ("purge",), ("export", "a-1")):
+        message = clean_failure(cli(tmp_path, *args))
+        assert f"is at migration 0002, before this release's {head}: run `fraudscreen db upgrade`" in message
+    assert _revision(tmp_path) == "0002"
     up = cli(tmp_path, "db", "upgrade")
     assert up.exit_code == 0 and "latest revision" in up.output
+    assert _revision(tmp_path) == head
 
 
 def test_file_defaults_are_the_repository_s_whatever_the_working_directory() -> None:
@@ -893,9 +918,19 @@ def test_file_defaults_are_the_repository_s_whatever_the_working_directory() -> 
 def test_a_mistyped_variable_is_warned_about_and_the_command_still_runs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAUDSCREEN_DATABSE_URL", "postgresql://db.example/fraud")
-    result = cli(tmp_path, "lists", "add", "block", "ip", "10.0.0.1")
+    result = cli(tmp_path, "db", "upgrade")
     assert result.exit_code == 0, result.output
     assert ("Warning: FRAUDSCREEN_DATABSE_URL is not a fraudscreen setting and is ignored; "
             "did you mean FRAUDSCREEN_DATABASE_URL?") in result.stderr
     assert "Warning" not in result.stdout
     assert (tmp_path / "var" / "fraudscreen.db").is_file()  # the typo left the default database
+
+
+@pytest.mark.parametrize("args", [("lists", "add", "block", "ip", "5.6.7.8"),
+                                  ("apikeys", "create", "--name", "checkout")])
+def test_a_command_that_adds_to_a_database_never_makes_one(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """A mistyped --data-dir made a new database the service never reads, and said "Added"
+    (and printed a key for it)."""
+    message = clean_failure(cli(tmp_path, *args))
+    assert "no database at" in message and "db upgrade` creates a database" in message
+    assert not (tmp_path / "var").exists()

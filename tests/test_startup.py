@@ -61,12 +61,13 @@ def test_serve_makes_its_files_private(
 
 
 def test_every_command_makes_its_files_private_and_gives_the_umask_back(tmp_path: Path) -> None:
-    """A database made by `lists add`, and an export, were readable by every user (0644)."""
+    """A database made by `db upgrade`, and an export, were readable by every user (0644)."""
     from fraudscreen import cli
 
     before = os.umask(0o022)
     try:
         data = ["--data-dir", str(tmp_path / "d")]
+        assert CliRunner().invoke(cli.main, [*data, "db", "upgrade"]).exit_code == 0
         assert CliRunner().invoke(cli.main, [*data, "lists", "add", "block", "account_id", "a-1"]).exit_code == 0
         out = tmp_path / "out" / "a-1.json"
         result = CliRunner().invoke(cli.main, [*data, "export", "a-1", "--out", str(out)])

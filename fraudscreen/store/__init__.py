@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from fraudscreen.store.location import (
         database_exists,
         database_location,
+        downgrade_targets,
         has_schema,
+        latest_revision,
+        schema_revision,
         sqlite_file,
     )
     from fraudscreen.store.sql import Store, open_store
@@ -34,6 +37,9 @@ _LAZY = {
     "database_exists": "fraudscreen.store.location",
     "database_location": "fraudscreen.store.location",
     "has_schema": "fraudscreen.store.location",
+    "downgrade_targets": "fraudscreen.store.location",
+    "latest_revision": "fraudscreen.store.location",
+    "schema_revision": "fraudscreen.store.location",
     "sqlite_file": "fraudscreen.store.location",
     "Store": "fraudscreen.store.sql",
     "open_store": "fraudscreen.store.sql",
@@ -56,7 +62,10 @@ __all__ = [
     "StoredOrder",
     "database_exists",
     "database_location",
+    "downgrade_targets",
     "has_schema",
+    "latest_revision",
     "open_store",
+    "schema_revision",
     "sqlite_file",
 ]

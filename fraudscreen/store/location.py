@@ -96,6 +96,13 @@ def connect_problem(url: str, exc: BaseException) -> str:
 def has_schema(url: str) -> bool:
     """True when the database holds the fraudscreen schema: an ``alembic_version`` row naming
     one of the package's migrations. Only reads; creates no file, directory or table.
+    See :func:`schema_revision`."""
+    return schema_revision(url) is not None
+
+
+def schema_revision(url: str) -> str | None:
+    """The package's migration the database is at, or None when it holds no fraudscreen
+    schema. Only reads; creates no file, directory or table.
 
     False for a missing SQLite file, an in-memory or empty database, or another application's
     database. StoreError naming the cause when the file or server cannot be read.
@@ -104,7 +111,7 @@ def has_schema(url: str) -> bool:
     path = sqlite_file(url)
     if parsed.get_backend_name() == "sqlite":
         if path is None or not path.exists():
-            return False
+            return None
         # Read-only through a SQLite URI: nothing is created, the file is never written.
         uri = f"{path.resolve().as_uri()}?mode=ro"
         engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True),
@@ -122,7 +129,7 @@ def has_schema(url: str) -> bool:
         with conn:
             try:
                 if not inspect(conn).has_table("alembic_version"):
-                    return False
+                    return None
                 versions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
             except SQLAlchemyError as exc:
                 if parsed.get_backend_name() == "sqlite":
@@ -132,7 +139,22 @@ def has_schema(url: str) -> bool:
     finally:
         engine.dispose()
     refuse_newer_release(url, versions)
-    return bool(versions & _migrations()[0])
+    ours = versions & _migrations()[0]
+    return min(ours) if ours else None
+
+
+def latest_revision() -> str:
+    """This release's latest migration (``0004``)."""
+    head = _migrations()[1]
+    assert head is not None  # the package ships its migrations
+    return head
+
+
+def downgrade_targets() -> list[str]:
+    """The migrations a database of this release can be moved back to: every one before the
+    latest (not ``base``, which would drop every table)."""
+    known, head = _migrations()
+    return sorted(known - {head})
 
 
 def _migrations() -> tuple[set[str], str | None]:
@@ -157,5 +179,14 @@ def refuse_newer_release(url: str, versions: Iterable[str]) -> None:
             f"move the database back with that release's `fraudscreen db downgrade {head}` first")
 
 
-__all__ = ["connect_problem", "database_exists", "database_location", "has_schema",
-           "refuse_newer_release", "sqlite_file"]
+__all__ = [
+    "connect_problem",
+    "database_exists",
+    "database_location",
+    "downgrade_targets",
+    "has_schema",
+    "latest_revision",
+    "refuse_newer_release",
+    "schema_revision",
+    "sqlite_file",
+]
