@@ -1,8 +1,11 @@
 """Erasure's log cleaning: drop every line of the daily log files that names given identifiers.
 
 Lines are matched by whole tokens against a set of the identifiers (and their JSON-escaped
-forms); files are scanned without the directory lock and swapped in under it, so request
-logging never waits for a scan (see :func:`rewrite_log_files`).
+forms), in every field of a line but those that only ever hold the service's own words
+(:data:`_FIXED_FIELDS`, :data:`_FIXED_MESSAGES`); files are scanned without the directory lock
+and swapped in under it, so request logging never waits for a scan (see
+:func:`rewrite_log_files`). Each rewrite first deletes the temporary files that crashed
+rewrites left behind (:func:`~fraudscreen.logs.delete_stale_rewrites`).
 """
 
 from __future__ import annotations
@@ -11,15 +14,34 @@ import json
 import os
 import re
 import string
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, AnyStr, Generic
+from typing import Any, AnyStr, BinaryIO, Generic
 
-from fraudscreen.logs import DirectoryLock, log_files
+from fraudscreen.logs import (
+    DirectoryLock,
+    delete_stale_rewrites,
+    log_files,
+    rewrite_temporary,
+)
 
-_FIXED_FIELDS = frozenset({"time", "level", "logger", "method", "route", "status", "duration_ms"})
-"""Fields of a log line whose values are the service's own vocabulary, never an identifier."""
+_FIXED_FIELDS = frozenset({
+    "time", "level", "logger",  # every line (fraudscreen.logs.JsonFormatter)
+    "method", "route", "status", "duration_ms",  # request lines (fraudscreen.api.log_request)
+    "api_key",  # the name an admin gave the API key: staff's, kept in the audit log as actor
+    "decision",  # accept / review / reject
+    "exc_type",  # an exception's class name (fraudscreen.logs.MaskingFilter)
+    "erasure_id",  # a random id, made not to name the account ("account erased" lines)
+})
+"""Fields of a log line whose values are the service's own vocabulary, never an identifier:
+an erasure of account "review", "POST" or "checkout" must not drop every line that holds
+them. ``order_id`` (request lines), ``exception``, ``stack`` and any other field can name a
+value, and are matched."""
+_FIXED_MESSAGES = frozenset({"request", "account erased", "retention purge done"})
+"""Messages logged as they are, with their data in fields (``fraudscreen.requests``,
+``fraudscreen.privacy.erasure``, ``fraudscreen.privacy.retention``): a line's ``message`` is
+not matched when it is one of these. Other messages can hold a formatted value ("slow lookup
+for device …") and are matched."""
 _TOKEN_EDGE = r"A-Za-z0-9_:@+-"
 """A value inside a longer token (or after a ".") does not count as naming it."""
 _EDGE = frozenset(string.ascii_letters + string.digits + "_:@+-")
@@ -39,8 +61,10 @@ _text_runs = re.compile(f"[{_TOKEN_EDGE}]+").findall
 
 
 def _texts(record: dict[str, Any]) -> Iterator[str]:
-    """Every string value of a decoded log line, nested ones too, fixed fields left out."""
-    stack: list[Any] = [v for k, v in record.items() if k not in _FIXED_FIELDS]
+    """Every string value of a decoded log line, nested ones too, fixed fields and messages
+    left out."""
+    stack: list[Any] = [v for k, v in record.items() if k not in _FIXED_FIELDS
+                        and not (k == "message" and v in _FIXED_MESSAGES)]
     while stack:
         value = stack.pop()
         if isinstance(value, str):
@@ -139,25 +163,32 @@ class _Scan:
     """One log file read and filtered without the lock, up to its last whole line.
 
     The open handle keeps the file's inode, so that a file another rewrite replaced meanwhile
-    is told apart; the lines kept so far wait in a temporary file when some were removed.
+    is told apart; the lines kept so far wait in a temporary file when some were removed. The
+    temporary stays open, and so locked (:func:`~fraudscreen.logs.rewrite_temporary`), until
+    it is swapped in or deleted: another process's rewrite or purge leaves it alone meanwhile.
     """
 
     def __init__(self, path: Path, lines: _LineFilter) -> None:
         self.path, self._lines, self.removed = path, lines, 0
         self._handle = open(path, "rb")  # noqa: SIM115 - closed by close()
         self._tmp: Path | None = None
+        self._tmp_file: BinaryIO | None = None
         self.offset = 0
-        kept: list[bytes] = []
-        for _ in range(3):  # the file, then what was appended while it was being filtered
-            self._handle.seek(self.offset)
-            data = self._handle.read()
-            end = data.rfind(b"\n") + 1  # a writer may be half-way through its line
-            if not end:
-                break
-            kept += self._filter(data[:end])
-            self.offset += end
-        if self.removed:
-            self._tmp = self._temporary(kept)
+        try:
+            kept: list[bytes] = []
+            for _ in range(3):  # the file, then what was appended while it was being filtered
+                self._handle.seek(self.offset)
+                data = self._handle.read()
+                end = data.rfind(b"\n") + 1  # a writer may be half-way through its line
+                if not end:
+                    break
+                kept += self._filter(data[:end])
+                self.offset += end
+            if self.removed:
+                self._temporary(kept)
+        except BaseException:
+            self.close()
+            raise
 
     def _filter(self, data: bytes) -> list[bytes]:
         lines = data.splitlines(keepends=True)
@@ -165,13 +196,13 @@ class _Scan:
         self.removed += len(lines) - len(kept)
         return kept
 
-    def _temporary(self, kept: Iterable[bytes]) -> Path:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".rewrite-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.writelines(kept)
-            fh.flush()
-            os.fsync(fh.fileno())  # before the lock: only the appended lines are synced under it
-        return Path(tmp)
+    def _temporary(self, kept: Iterable[bytes]) -> None:
+        """Write ``kept`` to a new temporary file, synced, and keep it open (and locked)."""
+        fd, self._tmp = rewrite_temporary(self.path.parent)
+        self._tmp_file = os.fdopen(fd, "wb")  # from here close() deletes it on any failure
+        self._tmp_file.writelines(kept)
+        self._tmp_file.flush()
+        os.fsync(fd)  # before the lock: only the appended lines are synced under it
 
     def finish(self) -> int | None:
         """Under the exclusive lock: filter the lines appended since the scan and swap the
@@ -188,23 +219,30 @@ class _Scan:
         tail = self._filter(self._handle.read())
         if not self.removed:
             return 0
-        if self._tmp is None:  # only appended lines name a value: copy the rest as it is
+        if self._tmp_file is None:  # only appended lines name a value: copy the rest as it is
             self._handle.seek(0)
-            self._tmp = self._temporary([self._handle.read(self.offset)])
-        with open(self._tmp, "ab") as fh:
-            fh.writelines(tail)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(self._tmp, current.st_mode & 0o777)
+            self._temporary([self._handle.read(self.offset)])
+        assert self._tmp is not None and self._tmp_file is not None
+        self._tmp_file.writelines(tail)
+        self._tmp_file.flush()
+        os.fsync(self._tmp_file.fileno())
+        os.fchmod(self._tmp_file.fileno(), current.st_mode & 0o777)
         os.replace(self._tmp, self.path)
-        self._tmp = None
+        self._tmp = None  # it is the log file now: close() must not delete it
+        self._tmp_file.close()
+        self._tmp_file = None
         return self.removed
 
     def close(self) -> None:
-        """Close the file and delete a temporary file that was not swapped in."""
+        """Close the file and delete a temporary file that was not swapped in (before closing
+        it, which releases its lock)."""
         self._handle.close()
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+        if self._tmp_file is not None:
+            self._tmp_file.close()
+            self._tmp_file = None
 
 
 def rewrite_log_files(directory: Path, identifiers: Iterable[str]) -> tuple[int, int]:
@@ -223,8 +261,11 @@ def rewrite_logs(directory: Path, identifiers: Iterable[str]) -> tuple[frozenset
     for that swap. A file another rewrite replaced meanwhile is read again.
     Returns the files rewritten and the number of lines removed.
     """
+    if not directory.is_dir():
+        return frozenset(), 0
+    delete_stale_rewrites(directory)  # copies of lines a crashed rewrite left: nothing finds them
     values = {v for v in identifiers if v}
-    if not values or not directory.is_dir():
+    if not values:
         return frozenset(), 0
     lines, removed = _LineFilter(values), 0
     done: set[Path] = set()

@@ -4,7 +4,9 @@
 directory (``<data_dir>/logs/fraudscreen-YYYY-MM-DD.log``), one JSON object a line.
 :class:`MaskingFilter` sits on each of those handlers and masks the message, its arguments,
 extra fields, the exception text and the stack of every record before it is written.
-:func:`delete_old_log_files` serves retention; erasure's line removal is :mod:`.log_rewrite`.
+:func:`delete_old_log_files` serves retention; erasure's line removal is :mod:`.log_rewrite`,
+whose temporary files (:func:`rewrite_temporary`) a crash can leave behind:
+:func:`delete_stale_rewrites` removes them (each rewrite and each purge calls it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging.handlers
 import os
 import re
 import sys
+import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,8 @@ from fraudscreen.enrich.email import EMAIL_IN_TEXT
 
 LOG_PREFIX = "fraudscreen-"
 LOG_SUFFIX = ".log"
+REWRITE_PREFIX = ".rewrite-"
+"""A rewrite's temporary file in the log directory: ``.rewrite-`` and random characters."""
 _MARK = "_fraudscreen_handler"
 
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
@@ -231,7 +236,6 @@ def log_files(directory: Path) -> list[Path]:
     return sorted(directory.glob(f"{LOG_PREFIX}*{LOG_SUFFIX}"))
 
 
-
 def _lock_path(directory: Path) -> Path:
     return directory / ".lock"
 
@@ -253,9 +257,72 @@ class DirectoryLock:
             self._fd = None
 
 
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def rewrite_temporary(directory: Path) -> tuple[int, Path]:
+    """A new, empty temporary file for a rewrite (``.rewrite-…``, mode 0600): its descriptor,
+    holding an exclusive ``flock`` on it, and its path.
+
+    The lock says "still being written": it lasts until the descriptor is closed, by the
+    rewrite or, when the process dies, by the kernel. Keep the descriptor open for as long as
+    the file has its temporary name. :func:`delete_stale_rewrites` removes only unlocked
+    temporaries; one it removed between this function's ``mkstemp`` and its ``flock`` is
+    noticed here (the path no longer names the locked file) and another one is made.
+    """
+    while True:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=REWRITE_PREFIX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(os.fstat(fd), os.lstat(name)):
+                return fd, Path(name)
+        except FileNotFoundError:
+            pass  # a cleaner removed it before it was locked
+        except BaseException:
+            os.close(fd)
+            Path(name).unlink(missing_ok=True)
+            raise
+        os.close(fd)  # not ours any more: leave whatever now has that name
+
+
+def delete_stale_rewrites(directory: Path) -> int:
+    """Delete the temporary files of rewrites that ended without removing them (a crash, a
+    killed process, a power cut); how many.
+
+    Such a file holds copies of log lines that no later erasure or retention purge would
+    reach. A temporary that a rewrite (in any process) is still writing is locked (see
+    :func:`rewrite_temporary`) and stays; the check takes the lock without waiting.
+    """
+    if not directory.is_dir():
+        return 0
+    removed = 0
+    for path in directory.glob(f"{REWRITE_PREFIX}*"):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue  # gone meanwhile, or not a file a rewrite made (a symbolic link)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a rewrite is writing it
+            try:
+                if _same_file(os.fstat(fd), os.lstat(path)):
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # its rewrite swapped it in or removed it meanwhile
+        finally:
+            os.close(fd)
+    return removed
+
 
 def delete_old_log_files(directory: Path, before: date) -> int:
-    """Delete the daily log files of days before ``before``; how many."""
+    """Delete the daily log files of days before ``before``; how many. Stale rewrite
+    temporaries (:func:`delete_stale_rewrites`) go too, uncounted: they are copies of lines
+    that their log file still holds."""
+    delete_stale_rewrites(directory)
     removed = 0
     for path in log_files(directory):
         stem = path.name[len(LOG_PREFIX) : -len(LOG_SUFFIX)]
@@ -274,8 +341,10 @@ __all__ = [
     "JsonFormatter",
     "MaskingFilter",
     "delete_old_log_files",
+    "delete_stale_rewrites",
     "log_files",
     "mask",
     "reset_logging",
+    "rewrite_temporary",
     "setup_logging",
 ]

@@ -101,14 +101,20 @@ def test_lines_appended_during_the_scan_are_filtered_under_the_lock(
     assert [p.name for p in log_dir.iterdir() if p.name.startswith(".rewrite-")] == []
 
 
-def test_a_file_another_rewrite_replaced_meanwhile_is_read_again(
-    writer: tuple[logging.Logger, Path],
-) -> None:
+def _three_orders_scanned_for_ord_a(writer: tuple[logging.Logger, Path]) -> tuple[Path, Path, Any]:
+    """Log ``order ord-a``, ``-b`` and ``-c``; the log directory, the file, and a scan of it
+    for ``ord-a`` (not finished)."""
     logger, log_dir = writer
     for order in ("ord-a", "ord-b", "ord-c"):
         logger.info("order %s", order)
     path = log_files(log_dir)[0]
-    scan = log_rewrite._Scan(path, log_rewrite._LineFilter({"ord-a"}))
+    return log_dir, path, log_rewrite._Scan(path, log_rewrite._LineFilter({"ord-a"}))
+
+
+def test_a_file_another_rewrite_replaced_meanwhile_is_read_again(
+    writer: tuple[logging.Logger, Path],
+) -> None:
+    log_dir, path, scan = _three_orders_scanned_for_ord_a(writer)
     try:
         assert scan.removed == 1
         assert rewrite_log_files(log_dir, ["ord-b"]) == (1, 1)  # a second erasure swaps it
@@ -198,3 +204,155 @@ def test_token_matching_agrees_with_the_regex_on_random_lines() -> None:
             if reference(line) != lines.names(line):
                 disagree.append((values, line))
     assert not disagree, disagree[:5]
+
+
+# What the service writes itself: an erasure of an account named like one of its words (a
+# decision, a method, an API key's name, a constant message) removes no line for it.
+SERVICE_LINES = [
+    REQUEST % "ord-1",
+    REQUEST.replace('"accept"', '"review"') % "ord-2",
+    REQUEST.replace('"accept"', '"reject"') % "ord-3",
+    *(json.dumps({"time": "2026-11-25T00:27:32.000+00:00", "level": level, "logger": logger,
+                  **fields}) + "\n" for level, logger, fields in [
+        ("INFO", "fraudscreen.requests", {
+            "message": "request", "method": "DELETE", "route": "/v1/accounts/<path:account_id>",
+            "status": 200, "duration_ms": 9.1, "api_key": "ops admin"}),
+        ("INFO", "fraudscreen.privacy.erasure", {
+            "message": "account erased", "erasure_id": "erasure_3f2a",
+            "removed": {"orders": 2, "log_lines": 6}}),
+        ("INFO", "fraudscreen.privacy.retention", {
+            "message": "retention purge done", "counts": {"log_files": 1}}),
+        ("ERROR", "fraudscreen.api.errors", {
+            "message": "unexpected error: OperationalError", "exc_type": "OperationalError"}),
+    ]),
+]
+
+
+@pytest.mark.parametrize("word", [
+    "accept", "review", "reject",  # decisions
+    "POST", "DELETE", "request", "INFO", "200",  # method, message, level, status
+    "checkout", "ops admin", "admin",  # API key names
+    "account erased", "erased", "retention purge done", "purge",  # constant messages
+    "erasure_3f2a",  # an erasure's id
+])
+def test_a_service_word_names_no_line(tmp_path: Path, word: str) -> None:
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    path = log_dir / log_file_name(datetime(2026, 11, 25, tzinfo=UTC).date())
+    path.write_text("".join(SERVICE_LINES), encoding="utf-8")
+    assert rewrite_log_files(log_dir, [word]) == (0, 0)
+    assert path.read_text(encoding="utf-8") == "".join(SERVICE_LINES)
+
+
+@pytest.mark.parametrize(("word", "line"), [
+    ("review", '{"level": "WARNING", "message": "slow lookup for device review"}'),
+    ("review", '{"message": "request", "order_id": "review"}'),  # an order id is an identifier
+    ("accept", '{"message": "failed", "exception": "KeyError: \'accept\'"}'),
+    ("request", '{"message": "request request"}'),  # not the constant message itself
+    ("checkout", '{"message": "x", "detail": {"api_key": "checkout"}}'),  # fixed only at the top
+])
+def test_fields_that_can_name_a_value_are_still_matched(word: str, line: str) -> None:
+    assert log_rewrite._LineFilter({word}).names(line.encode())
+
+
+def _temporaries(log_dir: Path) -> list[str]:
+    return sorted(p.name for p in log_dir.iterdir() if p.name.startswith(logs.REWRITE_PREFIX))
+
+
+_HOLD_A_TEMPORARY = """
+import sys
+from pathlib import Path
+from fraudscreen.logs import rewrite_temporary
+fd, path = rewrite_temporary(Path(sys.argv[1]))
+with open(fd, "wb", closefd=False) as fh:
+    fh.write(b'{"message": "order ord-other-account"}\\n')
+print(path, flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def _crashed_rewrite(log_dir: Path) -> Path:
+    """A temporary file that a rewrite in another process was writing when it was killed."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", _HOLD_A_TEMPORARY, str(log_dir)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        path = Path(process.stdout.readline().strip())
+        assert path.parent == log_dir and path.exists()
+        # still being written: neither a cleaner nor another rewrite touches it
+        assert logs.delete_stale_rewrites(log_dir) == 0
+        assert rewrite_log_files(log_dir, ["ord-gone"]) == (0, 0)
+        assert path.exists()
+    finally:
+        process.kill()  # the crash
+        process.communicate()
+    return path
+
+
+def test_a_temporary_a_crashed_rewrite_left_is_removed_by_the_next_rewrite(
+    writer: tuple[logging.Logger, Path],
+) -> None:
+    logger, log_dir = writer
+    logger.info("order %s", "ord-other-account")
+    stale = _crashed_rewrite(log_dir)
+    assert stale.exists() and log_files(log_dir) == [log_dir / log_file_name(datetime.now(UTC).date())]
+    assert rewrite_log_files(log_dir, ["ord-gone"]) == (0, 0)  # names nothing: still cleans
+    assert _temporaries(log_dir) == []
+    assert "ord-other-account" in log_files(log_dir)[0].read_text(encoding="utf-8")
+
+
+def test_a_temporary_from_before_the_lock_was_kept_open_is_stale(tmp_path: Path) -> None:
+    """A ``.rewrite-`` file nobody holds open (a crash of an earlier version) goes too; a
+    file of another name, or a link, stays."""
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    (log_dir / ".rewrite-abc123").write_bytes(b'{"message": "order ord-x"}\n')
+    (log_dir / ".rewrite-link").symlink_to(tmp_path / "elsewhere")
+    (log_dir / "rewrite-notes.txt").write_text("kept")
+    assert logs.delete_stale_rewrites(log_dir) == 1
+    assert sorted(p.name for p in log_dir.iterdir()) == [".rewrite-link", "rewrite-notes.txt"]
+
+
+def test_a_rewrite_leaves_another_rewrite_s_temporary_alone(
+    writer: tuple[logging.Logger, Path],
+) -> None:
+    """A scan in progress holds its temporary open: a second rewrite (or a purge) meanwhile
+    does not delete it, and the scan still swaps it in."""
+    log_dir, path, scan = _three_orders_scanned_for_ord_a(writer)
+    try:
+        held = _temporaries(log_dir)
+        assert scan.removed == 1 and len(held) == 1
+        assert rewrite_log_files(log_dir, ["ord-none"]) == (0, 0)
+        assert logs.delete_old_log_files(log_dir, datetime(2000, 1, 1).date()) == 0
+        assert _temporaries(log_dir) == held
+        with logs.DirectoryLock(log_dir, exclusive=True):
+            assert scan.finish() == 1
+    finally:
+        scan.close()
+    assert _temporaries(log_dir) == []
+    text = path.read_text(encoding="utf-8")
+    assert "ord-a" not in text and "ord-b" in text and "ord-c" in text
+
+
+def test_a_temporary_that_could_not_be_written_is_removed(tmp_path: Path) -> None:
+    """A scan that fails half-way (a full disk) deletes its temporary before it ends."""
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    path = log_dir / log_file_name(datetime(2026, 11, 25, tzinfo=UTC).date())
+    path.write_text(REQUEST % "ord-gone" + "x" * 100 + "\n", encoding="utf-8")
+
+    class Unwritable:
+        def __iter__(self) -> Any:
+            raise OSError(28, "No space left on device")
+
+    scan = log_rewrite._Scan(path, log_rewrite._LineFilter({"nothing"}))
+    try:
+        with pytest.raises(OSError, match="No space"):
+            scan._temporary(Unwritable())  # type: ignore[arg-type]
+        assert len(_temporaries(log_dir)) == 1  # still held: close() deletes it
+    finally:
+        scan.close()
+    assert _temporaries(log_dir) == []

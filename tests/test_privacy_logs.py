@@ -253,3 +253,105 @@ def test_a_line_naming_a_known_order_logged_between_the_passes_is_removed(
     assert len(passes) == 2 and passes[1][1] >= 1, passes
     assert report.removed["outcomes"] == 1 and report.removed["log_lines"] == passes[0][1] + passes[1][1]
     assert passes[0][0] == passes[1][0] and report.removed["log_files"] == 1  # one file, counted once
+
+
+@pytest.mark.parametrize("account", ["review", "accept", "POST", "request", "test-score"])
+def test_erasing_an_unknown_account_named_like_a_service_word_keeps_every_line(
+    client: FlaskClient, keys: dict[str, str], settings: Settings, account: str
+) -> None:
+    """``DELETE /v1/accounts/review`` removed the request lines whose decision was "review":
+    a decision, a method, a constant message and an API key's name ("test-score") are the
+    service's words, not identifiers."""
+    score, admin = auth(keys["score"]), auth(keys["admin"])
+    for list_name, ip in (("allow", "81.2.69.142"), ("review", "81.2.69.160")):
+        assert client.post(f"/v1/lists/{list_name}", json={"kind": "ip", "value": ip},
+                           headers=admin).status_code == 201
+    for i, ip in enumerate(("81.2.69.142", "81.2.69.160")):  # accepted, then sent to review
+        body = order_body(event__transaction_id=f"t-word-{i}", account__user_id=f"other-{i}",
+                          device__ip_address=ip)
+        assert client.post("/v1/score", json=body, headers=score).status_code == 200
+    assert client.delete("/v1/accounts/some-one-else", headers=admin).status_code == 200
+    before = _log_lines(settings)
+    text = b"\n".join(before)
+    for word in (b'"decision": "accept"', b'"decision": "review"', b'"method": "POST"',
+                 b'"message": "request"', b'"api_key": "test-score"', b'"message": "account erased"'):
+        assert word in text, word
+    report = client.delete(f"/v1/accounts/{account}", headers=admin).get_json()
+    assert report["removed"]["log_lines"] == 0 and report["removed"]["log_files"] == 0, report
+    after = _log_lines(settings)
+    assert after[:len(before)] == before
+
+
+IP_SHARED, DEVICE_SHARED, DEVICE_OWN = "81.2.69.160", "dev-shared-1", "dev-own-1"
+
+
+def test_erasure_keeps_log_lines_naming_only_values_other_accounts_share(
+    client: FlaskClient, keys: dict[str, str], settings: Settings
+) -> None:
+    """As the database keeps an IP or device id that another account's orders carry (and the
+    list and audit entries naming it), a log line naming only such a value stays; a line
+    that names the erased account, its orders or a value only it used goes. A guest order
+    is not another account's."""
+    score, admin = auth(keys["score"]), auth(keys["admin"])
+    orders = {}
+    for tx, account, device in (("t-sh-1", "acct-leaving", DEVICE_OWN),
+                                ("t-sh-2", "acct-staying", DEVICE_SHARED),
+                                ("t-sh-3", "acct-leaving", DEVICE_SHARED),
+                                ("t-sh-4", None, "dev-guest-1"), ("t-sh-5", "acct-leaving", "dev-guest-1")):
+        body = order_body(event__transaction_id=tx, account__user_id=account,
+                          device__ip_address=IP_SHARED, device__id=device)
+        answer = client.post("/v1/score", json=body, headers=score)
+        assert answer.status_code == 200
+        orders[tx] = answer.get_json()["id"]
+    log = logging.getLogger("fraudscreen.test.shared")
+    log.warning("slow lookup for ip %s", IP_SHARED)  # shared: kept
+    log.warning("slow lookup for device %s", DEVICE_SHARED)  # shared: kept
+    log.warning("slow lookup for device %s", DEVICE_OWN)  # only the erased account's
+    log.warning("slow lookup for device %s", "dev-guest-1")  # a guest's too: not another account's
+    log.warning("order %s from device %s", orders["t-sh-3"], DEVICE_SHARED)  # names its order
+    log.warning("account %s on ip %s", "acct-leaving", IP_SHARED)  # names the account
+
+    report = client.delete("/v1/accounts/acct-leaving", headers=admin).get_json()
+    text = b"\n".join(_log_lines(settings)).decode()
+    assert f"slow lookup for ip {IP_SHARED}" in text
+    assert f"slow lookup for device {DEVICE_SHARED}" in text
+    for gone in (DEVICE_OWN, "dev-guest-1", orders["t-sh-1"], orders["t-sh-3"], orders["t-sh-5"],
+                 "acct-leaving"):
+        assert gone not in text, gone
+    assert orders["t-sh-2"] in text and orders["t-sh-4"] in text  # the other orders' lines
+    assert report["removed"]["log_lines"] == 3 + 4  # 3 request lines, 4 warnings
+
+    # Once the last other account that carried them is erased, they are its own: they go.
+    report = client.delete("/v1/accounts/acct-staying", headers=admin).get_json()
+    text = b"\n".join(_log_lines(settings)).decode()
+    assert IP_SHARED not in text and DEVICE_SHARED not in text and orders["t-sh-2"] not in text
+
+
+def _stale_temporary(settings: Settings) -> Path:
+    """What a rewrite killed half-way leaves: a copy of other accounts' lines under a name
+    that :func:`log_files` does not match (and that no one holds open)."""
+    stale = settings.resolved_log_dir / ".rewrite-k1ll3d"
+    stale.write_bytes(b'{"message": "request", "order_id": "ord-of-another-account"}\n')
+    return stale
+
+
+def test_a_stale_rewrite_temporary_is_removed_by_the_next_erasure(
+    client: FlaskClient, keys: dict[str, str], settings: Settings
+) -> None:
+    assert client.post("/v1/score", json=order_body(), headers=auth(keys["score"])).status_code == 200
+    stale = _stale_temporary(settings)
+    report = client.delete("/v1/accounts/nobody-at-all", headers=auth(keys["admin"])).get_json()
+    assert not stale.exists() and report["removed"]["log_lines"] == 0
+    assert [p.name for p in settings.resolved_log_dir.iterdir() if p.name.startswith(".rewrite-")] == []
+
+
+def test_a_stale_rewrite_temporary_is_removed_by_the_purge(
+    client: FlaskClient, keys: dict[str, str], settings: Settings
+) -> None:
+    from fraudscreen.privacy import purge
+
+    assert client.post("/v1/score", json=order_body(), headers=auth(keys["score"])).status_code == 200
+    stale = _stale_temporary(settings)
+    report = purge(client.application.extensions["fraudscreen"].sql_store, settings)
+    assert not stale.exists()
+    assert report.counts["log_files"] == 0 and log_files(settings.resolved_log_dir)  # today's stays

@@ -7,13 +7,14 @@ It is idempotent: a second call finds nothing and reports zeros.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from fraudscreen.config import ENV_PREFIX, Settings
 from fraudscreen.log_rewrite import rewrite_logs
 from fraudscreen.schema import refuse_card_numbers
 from fraudscreen.store import Store
+from fraudscreen.store.erasure import AccountIdentifiers
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +44,38 @@ class ErasureReport:
         }
 
 
+def _union(a: AccountIdentifiers, b: AccountIdentifiers) -> AccountIdentifiers:
+    """The identifiers of ``a`` and of ``b`` (the same account), without duplicates."""
+    merged: dict[str, Any] = {
+        f.name: tuple(dict.fromkeys((*getattr(a, f.name), *getattr(b, f.name))))
+        for f in fields(a) if f.name != "account_id"
+    }
+    return replace(a, **merged)
+
+
 def erase_account(store: Store, settings: Settings, account_id: str, *, actor: str) -> ErasureReport:
     """Remove the account's personal data from every table and from the service's log files.
 
-    Log lines naming its orders or identifiers are dropped before and after the database
-    erasure, so that a crash in between leaves nothing a retry cannot find. The pass after
-    looks for every identifier, the ones known before as well as those of orders that arrived
-    meanwhile: a request that committed before the erasure took its lock writes its log line
-    when it answers (``POST /v1/orders/{id}/outcome`` names an order known before), which
-    can be after the first pass. With ``erasure_keep_fraud_hashes`` the email hashes of
-    confirmed-fraud orders stay on the block list, and the report says so.
+    Log lines naming the account, its orders or its own identifiers are dropped before and
+    after the database erasure, so that a crash in between leaves nothing a retry cannot find.
+    The pass after looks for every identifier, the ones known before as well as those of
+    orders that arrived meanwhile: a request that committed before the erasure took its lock
+    writes its log line when it answers (``POST /v1/orders/{id}/outcome`` names an order known
+    before), which can be after the first pass. An IP, device id or email hash that other
+    accounts' orders also carry is theirs too: as the database keeps it for them (and the
+    list entries and audit entries naming it), a line naming only such a value stays; each
+    pass asks which values are shared at that moment. With ``erasure_keep_fraud_hashes`` the
+    email hashes of confirmed-fraud orders stay on the block list, and the report says so.
     """
     refuse_card_numbers({"account_id": account_id})  # no account has one; the audit keeps ids
     log_dir = settings.resolved_log_dir
     before = store.account_identifiers(account_id)
-    files, lines = rewrite_logs(log_dir, before.all())
+    files, lines = rewrite_logs(log_dir, store.own_identifiers(before).all())
     result = store.erase_account(
         account_id, keep_fraud_email_hashes=settings.erasure_keep_fraud_hashes, actor=actor
     )
-    more_files, more_lines = rewrite_logs(log_dir, {*before.all(), *result.identifiers.all()})
+    more_files, more_lines = rewrite_logs(
+        log_dir, store.own_identifiers(_union(before, result.identifiers)).all())
     removed = {**result.removed, "log_lines": lines + more_lines,
                "log_files": len(files | more_files)}  # a file both passes rewrote counts once
     kept: list[dict[str, str]] = []

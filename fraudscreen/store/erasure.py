@@ -209,6 +209,12 @@ class ErasureMixin(StoreBase):
         with self._read() as conn:
             return self._identifiers(conn, account_id)[0]
 
+    def own_identifiers(self, ids: AccountIdentifiers) -> AccountIdentifiers:
+        """``ids`` without the IPs, device ids and email hashes that other accounts' orders
+        carry too, as the erasure judges them now: those stay as the other accounts' data."""
+        with self._read() as conn:
+            return ids.without(self._shared_values(conn, ids))
+
     @staticmethod
     def _list_ids(conn: Connection, ids: AccountIdentifiers, exclude_hashes: Sequence[str] = ()) -> set[int]:
         """Ids of the list entries for the account id or one of its IPs, device ids or email
