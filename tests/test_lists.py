@@ -126,3 +126,18 @@ def test_the_matcher_skips_stored_values_that_can_never_match() -> None:
     legacy = [ListEntry("block", "email_hash", "ab" * 16), ListEntry("block", "bin", "４１１１１１")]
     matcher = ListMatcher([*legacy, ListEntry("block", "email_hash", HASH)])
     assert (len(matcher), matcher.skipped) == (1, 2)
+
+
+@pytest.mark.parametrize("domain", ["com", "co.uk", "@CO.UK", "localhost", "xn--p1ai"])
+def test_an_email_domain_entry_on_a_public_suffix_is_refused(domain: str) -> None:
+    """`allow email_domain com` made every .com buyer allow-listed."""
+    with pytest.raises(InvalidRequestError, match="is a public suffix") as info:
+        make_list_entry("allow", "email_domain", domain)
+    assert [d.pointer for d in info.value.details] == ["/value"]
+
+
+def test_an_email_domain_of_one_organisation_is_taken_and_an_old_suffix_entry_can_go() -> None:
+    assert make_list_entry("block", "email_domain", "example.co.uk").value == "example.co.uk"
+    assert make_list_entry("block", "email_domain", "mailinator.com").value == "mailinator.com"
+    assert make_list_entry("block", "email_domain", "user.github.io").value == "user.github.io"
+    assert entry_to_remove("allow", "email_domain", "com").value == "com"  # added by an earlier release

@@ -203,7 +203,21 @@ def make_list_entry(list_name: str, kind: str, value: str, note: str = "") -> Li
     if kind in ("account_id", "device_id") and isinstance(value, str) and holds_email(value):
         raise _bad("/value", f"{kind} {NO_EMAIL_IN_IDS}")  # no order could carry it: refused
     checked_note = _note(note)
-    return ListEntry(list_name, kind, normalise_list_value(kind, value), checked_note)
+    normalised = normalise_list_value(kind, value)
+    if kind == "email_domain" and _public_suffixes().is_public(normalised):
+        raise _bad("/value", f"{normalised} is a public suffix, under which every address of "
+                   "many organisations falls: list the domain of one (example.co.uk)")
+    return ListEntry(list_name, kind, normalised, checked_note)
+
+
+@lru_cache(maxsize=1)
+def _public_suffixes() -> Any:
+    """The ICANN part of the Public Suffix List that ``publicsuffixlist`` ships (no download):
+    ``com``, ``co.uk``, and any single label. An ``email_domain`` entry on one would match every
+    buyer under it (``allow email_domain com`` accepted a card-testing order)."""
+    from publicsuffixlist import PublicSuffixList  # type: ignore[import-untyped]
+
+    return PublicSuffixList(only_icann=True)
 
 
 def entry_to_remove(list_name: str, kind: str, value: str) -> ListEntry:
