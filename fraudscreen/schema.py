@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from fraudscreen.enrich.card import find_card_numbers
+from fraudscreen.enrich.countries import country_code_problem
 from fraudscreen.enrich.currency import iso_4217_codes
 from fraudscreen.enrich.email import holds_email
 from fraudscreen.enrich.geo import unmapped
@@ -48,7 +49,6 @@ __all__ = ["CART_CATEGORIES", "OUTCOMES", "OrderRequest", "parse_order", "parse_
 
 CART_CATEGORIES = ("hosting", "vps", "dedicated", "domain", "ssl", "email", "other")
 
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 _PRINTABLE = PRINTABLE
@@ -95,8 +95,9 @@ def _upper_country(value: str | None) -> str | None:
 def _country_code(value: str) -> str:
     """``value`` upper-cased if it is a country code; ValueError (not cached) otherwise."""
     value = value.upper()
-    if not _COUNTRY.match(value):
-        raise ValueError("must be an ISO 3166-1 alpha-2 country code such as 'GB'")
+    problem = country_code_problem(value)
+    if problem:  # UK or ZZ: read as unknown, they set off the country mismatch signals
+        raise ValueError(problem)
     return value
 
 

@@ -484,3 +484,20 @@ def test_a_list_entry_holding_an_email_is_refused(client: FlaskClient, keys: dic
     assert response.status_code == 400
     assert _pointers(response) == ["/value"] and "jane" not in response.get_data(as_text=True)
     assert client.get("/v1/lists", headers=auth(keys["admin"])).get_json()["entries"] == []
+
+
+@pytest.mark.parametrize(("field", "value"), [("billing__country", "UK"), ("credit_card__country", "ZZ"),
+                                              ("shipping__country", "xx")])
+def test_a_country_code_that_names_no_country_is_refused(
+    client: FlaskClient, keys: dict[str, str], field: str, value: str
+) -> None:
+    """UK was read as an unknown country: it set off the IP/billing mismatch, review at 59."""
+    response = client.post("/v1/score", json=order_body(**{field: value}), headers=auth(keys["score"]))
+    assert response.status_code == 400, response.get_json()
+    [detail] = response.get_json()["error"]["details"]
+    assert detail["pointer"] == "/" + field.replace("__", "/")
+    assert detail["message"].startswith("must be an ISO 3166-1 alpha-2 country code")
+    assert ("the United Kingdom is GB" in detail["message"]) == (value == "UK")
+    ok = client.post("/v1/score", json=order_body(**{field: "xk", "event__transaction_id": "t-xk"}),
+                     headers=auth(keys["score"]))
+    assert ok.status_code == 200  # Kosovo, as GeoIP databases name it

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from fraudscreen.enrich.countries import country_code_problem
 from fraudscreen.enrich.email import EMAIL_IN_TEXT, holds_email, normalise_domain
 from fraudscreen.enrich.geo import unmapped
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 LIST_NAMES: tuple[str, ...] = ("allow", "block", "review")
 """The lists an entry can belong to."""
 
-_COUNTRY_RE = re.compile(r"[A-Z]{2}")
 _BIN_RE = re.compile(r"[0-9]{6}(?:[0-9]{2})?")  # ASCII only, as orders carry them
 _HASH_RE = re.compile(r"[0-9a-f]{64}")  # HMAC-SHA256, the only email hash the service computes
 # Values earlier versions accepted though they could never match: still removable.
@@ -132,9 +132,9 @@ def normalise_list_value(kind: str, value: str) -> str:
             raise _bad("/value", "BIN must be 6 or 8 ASCII digits (0-9)")
         return value
     if kind == "country":
-        if not _COUNTRY_RE.fullmatch(value.upper()) or value.upper() not in _country_codes():
-            hint = " (the United Kingdom is GB)" if value.upper() == "UK" else ""
-            raise _bad("/value", f"country must be an ISO 3166-1 alpha-2 code{hint}")
+        problem = country_code_problem(value.upper())
+        if problem:
+            raise _bad("/value", f"country {problem}")
         return value.upper()
     longest = _MAX_ACCOUNT_ID if kind == "account_id" else _MAX_ID  # as the score request's
     if len(value) > longest or not value.isprintable():
@@ -147,15 +147,6 @@ def _holds_phone_number(text: str) -> bool:
     import phonenumbers
 
     return next(iter(phonenumbers.PhoneNumberMatcher(text, None)), None) is not None
-
-
-@lru_cache(maxsize=1)
-def _country_codes() -> frozenset[str]:
-    """ISO 3166-1 alpha-2 (``pycountry``), and XK, which GeoIP databases give Kosovo: a list
-    entry on another code (``UK``, ``ZZ``) would never match an order."""
-    import pycountry  # type: ignore[import-untyped]
-
-    return frozenset(c.alpha_2 for c in pycountry.countries) | {"XK"}
 
 
 def _refuse_cards(value: object, note: object = "") -> None:
