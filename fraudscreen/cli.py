@@ -15,6 +15,7 @@ import click
 from fraudscreen import jsontext
 from fraudscreen.config import Settings, load_settings, unknown_variables
 from fraudscreen.errors import ConfigError, FraudscreenError
+from fraudscreen.privacy.commands import CLI_ACTOR
 
 if TYPE_CHECKING:
     from fraudscreen.installation import InstallationSecrets
@@ -92,6 +93,25 @@ def cli_store(settings: Settings, *, must_exist: bool = False, behind: bool = Fa
         raise click.ClickException(_os_problem(exc, "cannot create the data directory or database")) from None
 
 
+def readable_text(value: str, *, longest: int | None = None) -> str:
+    """An argument stripped; :class:`click.BadParameter` when it is not UTF-8 (bytes the shell
+    passed undecoded), holds a control character, is blank, or is longer than ``longest``:
+    none names anything stored."""
+    from fraudscreen.schema import CONTROL_CHARACTER
+
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise click.BadParameter("must be UTF-8 text.") from None
+    if CONTROL_CHARACTER.search(value):
+        raise click.BadParameter("must not contain control characters.")
+    if not value.strip():
+        raise click.BadParameter("must not be empty.")
+    if longest is not None and len(value.strip()) > longest:
+        raise click.BadParameter(f"must be at most {longest} characters.")
+    return value.strip()
+
+
 def _no_database(settings: Settings, problem: str) -> str:
     """One line: which database is missing or not ours, where the data directory is, what to do."""
     return (f"{problem} (data directory {settings.data_dir.resolve()}); point at the "
@@ -111,6 +131,8 @@ def _exit_on_sigterm(signum: int, _frame: Any) -> None:
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Order fraud screening: GeoIP, account profiles, a model and rules."""
+    if sys.stdin is None:  # ``<&-``: read as empty (score: not JSON; erase: not confirmed)
+        sys.stdin = open(os.devnull)  # noqa: SIM115 - for the life of the process
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # gunicorn sets its own for serve
     ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))  # for the command only
     # the database, logs, exports and training files hold IPs and ids: readable by this user only
@@ -236,14 +258,19 @@ def _key_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 def _refuse_personal_text(text: str) -> None:
     """:class:`click.BadParameter` when ``text`` (a name or an id kept and shown as it is) holds
-    a full card number or an e-mail address: neither is ever stored raw."""
+    a full card number, an e-mail address, or a secret the logs mask (an API key, a password):
+    none is ever stored raw."""
     from fraudscreen.enrich.card import find_card_numbers
     from fraudscreen.enrich.email import EMAIL_IN_TEXT
+    from fraudscreen.logs import mask
 
     if find_card_numbers(text):
         raise click.BadParameter("looks like a full card number, which is never stored.")
     if EMAIL_IN_TEXT.search(text):
         raise click.BadParameter("must not hold an e-mail address, which is never stored raw.")
+    if mask(text) != text:
+        raise click.BadParameter("looks like it holds a secret (an API key, a password, a token), "
+                                 "which is never stored.")
 
 
 @apikeys.command("create")
@@ -253,9 +280,19 @@ def _refuse_personal_text(text: str) -> None:
 @click.pass_context
 def apikeys_create(ctx: click.Context, name: str, scopes: tuple[str, ...]) -> None:
     """Create a key; the key itself is printed alone on the last line, once."""
-    record, key = cli_store(_settings(ctx), must_exist=True).create_api_key(name, scopes or DEFAULT_SCOPES)
+    if sys.stdout is None or sys.stdout.closed:  # ``>&-``: the key would be shown nowhere
+        raise click.ClickException("standard output is closed: the key could not be shown; "
+                                   "nothing was created")
+    store = cli_store(_settings(ctx), must_exist=True)
+    record, key = store.create_api_key(name, scopes or DEFAULT_SCOPES, actor=CLI_ACTOR)
+    try:
+        click.echo(key)
+    except OSError as exc:  # a full disk, a closed pipe: a key nobody saw must not stay valid
+        store.revoke_api_key(record.id, actor=CLI_ACTOR)
+        raise click.ClickException(
+            f"cannot write the key to standard output ({exc.strerror or type(exc).__name__}); "
+            f"key {record.id} was revoked at once") from None
     click.echo(f"Created API key {record.id} '{name}' with scopes {', '.join(record.scopes)}.", err=True)
-    click.echo(key)
 
 
 @apikeys.command("list")
@@ -268,11 +305,11 @@ def apikeys_list(ctx: click.Context) -> None:
 
 
 @apikeys.command("revoke")
-@click.argument("key_id")
+@click.argument("key_id", callback=lambda _ctx, _param, value: readable_text(value))
 @click.pass_context
 def apikeys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id."""
-    cli_store(_settings(ctx), must_exist=True).revoke_api_key(key_id)  # an unknown id: Error: (see _Group)
+    cli_store(_settings(ctx), must_exist=True).revoke_api_key(key_id, actor=CLI_ACTOR)  # unknown: Error:
     click.echo(f"Revoked {key_id}.")
 
 
@@ -321,7 +358,7 @@ def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: s
     shows it), never a raw email; full card numbers are refused in VALUE and --note.
     """
     entry = _list_entry(list_name, kind, value, note)
-    cli_store(_settings(ctx), must_exist=True).add_list_entry(list_name, kind, entry.value, entry.note, actor="cli")
+    cli_store(_settings(ctx), must_exist=True).add_list_entry(list_name, kind, entry.value, entry.note, actor=CLI_ACTOR)
     click.echo(f"Added {kind} {entry.value} to {list_name}.")
 
 
@@ -334,7 +371,7 @@ def lists_remove(ctx: click.Context, list_name: str, kind: str, value: str) -> N
     """Remove an entry."""
     entry = _list_entry(list_name, kind, value)
     if not cli_store(_settings(ctx), must_exist=True).remove_list_entry(
-        list_name, kind, entry.value, actor="cli"
+        list_name, kind, entry.value, actor=CLI_ACTOR
     ):
         raise click.ClickException("no such entry")
     click.echo("Removed.")

@@ -71,7 +71,10 @@ def _no_email(value: str) -> str:
 Id255 = Annotated[str, Field(min_length=1, max_length=255, pattern=NON_BLANK), AfterValidator(_no_email)]
 """An identifier: not empty once whitespace is stripped, no control characters, no e-mail
 address (it is stored as sent)."""
-AccountId = Annotated[str, Field(min_length=1, max_length=128, pattern=NON_BLANK), AfterValidator(_no_email)]
+MAX_ACCOUNT_ID = 128
+"""The longest account id (the store's key)."""
+AccountId = Annotated[str, Field(min_length=1, max_length=MAX_ACCOUNT_ID, pattern=NON_BLANK),
+                      AfterValidator(_no_email)]
 """An account id: at most 128 characters (the store's key), no e-mail address."""
 StoredText = Annotated[str, Field(max_length=255, pattern=_PRINTABLE)]
 """Free text the store keeps (or derives a stored key from): no control characters."""

@@ -32,7 +32,7 @@ from fraudscreen.training.logged import FORMAT, export_labelled, read_logged
 from fraudscreen.training.pipeline import replay
 from fraudscreen.training.simulate import simulate_orders
 
-from helpers import MAXMIND, press_ctrl_c, screen_live, start_in_a_terminal
+from helpers import MAXMIND, fraudscreen_command, press_ctrl_c, screen_live, start_in_a_terminal
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -934,3 +934,59 @@ def test_a_command_that_adds_to_a_database_never_makes_one(tmp_path: Path, args:
     message = clean_failure(cli(tmp_path, *args))
     assert "no database at" in message and "db upgrade` creates a database" in message
     assert not (tmp_path / "var").exists()
+
+
+def _run(tmp_path: Path, *args: str, **popen: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*fraudscreen_command(), "--data-dir", str(tmp_path / "var"), *args],
+                          text=True, timeout=60, check=False, **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
+                                                    "stdin": subprocess.DEVNULL, **popen})
+
+
+def _keys(tmp_path: Path) -> list[str]:
+    return cli(tmp_path, "apikeys", "list").output.splitlines()
+
+
+def test_a_key_nobody_could_see_is_not_left_valid(tmp_path: Path) -> None:
+    """`apikeys create >&-` stored a valid key and said nothing; `> /dev/full` stored one and
+    ended in a traceback."""
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    closed = _run(tmp_path, "apikeys", "create", "--name", "a", stdout=None, pass_fds=(),
+                  preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 1 and "standard output is closed" in closed.stderr
+    assert _keys(tmp_path) == []
+    with open("/dev/full", "w") as full:
+        failed = _run(tmp_path, "apikeys", "create", "--name", "b", stdout=full)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "No space left on device" in failed.stderr and "was revoked at once" in failed.stderr
+    [line] = _keys(tmp_path)
+    assert line.endswith("\tb\tscore,outcomes\trevoked")
+
+
+def test_a_closed_standard_input_reads_as_empty(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    closed_stdin = {"stdin": None, "preexec_fn": lambda: os.close(0)}
+    score = _run(tmp_path, "score", **closed_stdin)
+    assert score.returncode == 1 and "Error: the input is not valid JSON" in score.stderr
+    erase = _run(tmp_path, "erase", "acct-1", **closed_stdin)
+    assert erase.returncode == 1 and "Aborted!" in erase.stderr and "Traceback" not in erase.stderr
+
+
+@pytest.mark.parametrize(("value", "why"), [("ab\udcffcd", "must be UTF-8 text"),
+                                            ("a\nb", "must not contain control characters"),
+                                            ("x" * 129, "must be at most 128 characters"), (" ", "must not be empty")])
+def test_an_account_id_that_names_nothing_stored_is_refused_in_one_line(tmp_path: Path, value: str, why: str) -> None:
+    """Undecodable bytes were a traceback, 100,000 characters 'database read failed'."""
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    for args in (("export", value), ("erase", "--yes", value), ("apikeys", "revoke", value)):
+        if args[0] == "apikeys" and "128" in why:
+            continue
+        assert why in clean_failure(cli(tmp_path, *args), code=2), args
+
+
+@pytest.mark.parametrize("secret", ["password=hunter2", "fs_QLIV5LJabcdefghijklmnopqrstuvwx", "token: abc"])
+def test_a_key_name_or_a_note_holding_a_secret_is_refused(tmp_path: Path, secret: str) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    assert "holds a secret" in clean_failure(cli(tmp_path, "apikeys", "create", "--name", secret), code=2)
+    assert "must not hold a secret" in clean_failure(
+        cli(tmp_path, "lists", "add", "block", "ip", "10.0.0.1", "--note", secret), code=2)
+    assert _keys(tmp_path) == [] and cli(tmp_path, "lists", "show").output.strip() == ""

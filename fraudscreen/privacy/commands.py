@@ -24,19 +24,20 @@ def _open_store(ctx: click.Context) -> tuple[Any, Settings]:
 
 
 def _account_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Refuse an empty (or blank) account id: it names no account; and one that holds a card
+    """Refuse an account id that names no account: blank, not UTF-8, with a control character,
+    longer than the store's ids (:func:`~fraudscreen.cli.readable_text`), or holding a card
     number, which no stored order has (the score endpoint refuses it) and the audit log would
     keep as the target. Surrounding spaces go, as the score request's ids lose them."""
+    from fraudscreen.cli import readable_text
     from fraudscreen.errors import CardNumberRefusedError
-    from fraudscreen.schema import refuse_card_numbers
+    from fraudscreen.schema import MAX_ACCOUNT_ID, refuse_card_numbers
 
-    if not value.strip():
-        raise click.BadParameter("must not be empty.")
+    value = readable_text(value, longest=MAX_ACCOUNT_ID)
     try:
         refuse_card_numbers({"account_id": value})
     except CardNumberRefusedError:
         raise click.BadParameter("looks like a full card number; no account has one as its id.") from None
-    return value.strip()
+    return value
 
 
 def _echo_json(data: Any) -> None:

@@ -28,8 +28,9 @@ from fraudscreen.enrich.countries import country_code_problem
 from fraudscreen.enrich.email import EMAIL_IN_TEXT, holds_email, normalise_domain
 from fraudscreen.enrich.geo import unmapped
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
+from fraudscreen.logs import mask
 from fraudscreen.rules.context import LIST_KINDS
-from fraudscreen.schema import NO_EMAIL_IN_IDS, refuse_card_numbers
+from fraudscreen.schema import MAX_ACCOUNT_ID, NO_EMAIL_IN_IDS, refuse_card_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ _LEGACY_RE = {
 }
 _LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MAX_ID = 255
-_MAX_ACCOUNT_ID = 128  # fraudscreen.schema.AccountId: a longer account_id entry never matches
 
 NOTE_MAX = 500
 """Longest note of a list entry, in characters (the store's column); longer ones are refused."""
@@ -136,7 +136,7 @@ def normalise_list_value(kind: str, value: str) -> str:
         if problem:
             raise _bad("/value", f"country {problem}")
         return value.upper()
-    longest = _MAX_ACCOUNT_ID if kind == "account_id" else _MAX_ID  # as the score request's
+    longest = MAX_ACCOUNT_ID if kind == "account_id" else _MAX_ID  # as the score request's
     if len(value) > longest or not value.isprintable():
         raise _bad("/value", f"{kind} must be printable and at most {longest} characters")
     return value
@@ -167,6 +167,8 @@ def _note(note: object) -> str:
                             "keyed hash: list the account's email_hash instead)")
     if _holds_phone_number(note):  # phone numbers are never kept (P2)
         raise _bad("/note", "note must not hold a phone number (phone numbers are never kept)")
+    if mask(note) != note:  # what the logs never show is not kept either
+        raise _bad("/note", "note must not hold a secret (an API key, a password, a token)")
     try:
         note.encode("utf-8")
     except UnicodeEncodeError:
