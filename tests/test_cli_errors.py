@@ -708,7 +708,7 @@ def test_erase_works_once_the_database_exists(tmp_path: Path) -> None:
     assert cli(tmp_path, "db", "upgrade").exit_code == 0
     result = cli(tmp_path, "erase", "cust-42", "--yes")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert not any(report["removed"].values())
     listed = cli(tmp_path, "apikeys", "list")
     assert listed.exit_code == 0 and listed.output == ""
@@ -990,3 +990,11 @@ def test_a_key_name_or_a_note_holding_a_secret_is_refused(tmp_path: Path, secret
     assert "must not hold a secret" in clean_failure(
         cli(tmp_path, "lists", "add", "block", "ip", "10.0.0.1", "--note", secret), code=2)
     assert _keys(tmp_path) == [] and cli(tmp_path, "lists", "show").output.strip() == ""
+
+
+def test_erasing_an_id_nothing_names_says_so(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    result = cli(tmp_path, "erase", "--yes", "cust-9/")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["held"] is False
+    assert "Nothing was held on this account: is the id right?" in result.stderr

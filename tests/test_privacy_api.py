@@ -120,6 +120,6 @@ def test_cli_erase_and_export(client, keys, settings) -> None:
     assert erased.exit_code == 0, erased.output
     assert json.loads(erased.output)["removed"]["orders"] == 1
     again = runner.invoke(erase_command, ["acct-audit", "--yes"], obj=settings)
-    assert not any(json.loads(again.output)["removed"].values())
+    assert not any(json.loads(again.stdout)["removed"].values())
     gone = runner.invoke(export_command, ["acct-audit"], obj=settings)
     assert gone.exit_code != 0 and "No data" in gone.output

@@ -113,6 +113,7 @@ def test_erased_account_is_found_nowhere(client, keys, settings) -> None:
     erased = client.delete(f"/v1/accounts/{ACCOUNT}", headers=admin)
     assert erased.status_code == 200
     report = erased.get_json()
+    assert report["held"] is True
     removed = report["removed"]
     assert (removed["accounts"], removed["orders"], removed["outcomes"]) == (1, 2, 1)
     assert removed["entity_links"] == 10 and removed["list_entries"] == 1
@@ -129,6 +130,7 @@ def test_erased_account_is_found_nowhere(client, keys, settings) -> None:
 
     again = client.delete(f"/v1/accounts/{ACCOUNT}", headers=admin).get_json()
     assert not any(again["removed"].values()) and again["erasure_id"] != report["erasure_id"]
+    assert again["held"] is False  # a repeat, or a mistyped id (`cust-9/`): said, not hidden
     assert client.get("/v1/orders/tx-erase-1", headers=auth(keys["score"])).status_code == 404
     assert client.get(f"/v1/accounts/{ACCOUNT}/export", headers=admin).status_code == 404
 

@@ -141,6 +141,8 @@ def _schemas() -> dict[str, Any]:
         "ErasureReport": _obj({
             "erasure_id": {"type": "string"},
             "account_id": {"type": "string"},
+            "held": {"type": "boolean", "description": "Whether anything was held on the account: "
+                     "false for an id nothing names (a mistyped one) or an erasure repeated."},
             "removed": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
             "kept": {"type": "array", "items": _obj({"what": {"type": "string"},
                                                      "why": {"type": "string"}})},

@@ -62,6 +62,9 @@ def erase(ctx: click.Context, account_id: str, yes: bool) -> None:
     finally:
         store.close()
     _echo_json(report.to_dict())
+    if not report.held:
+        click.echo("Nothing was held on this account: is the id right? (An erasure repeated "
+                   "finds nothing too.)", err=True)
 
 
 def _output_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:

@@ -34,11 +34,17 @@ class ErasureReport:
     kept: list[dict[str, str]] = field(default_factory=list)
     """``{"what", "why"}`` for everything kept on purpose."""
 
+    @property
+    def held(self) -> bool:
+        """Whether anything was held on the account (False for a mistyped id, or a repeat)."""
+        return any(self.removed.values())
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON answer of the erase endpoint and command."""
         return {
             "erasure_id": self.erasure_id,
             "account_id": self.account_id,
+            "held": self.held,
             "removed": dict(self.removed),
             "kept": list(self.kept),
         }
