@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,10 +23,16 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Table, create_engine, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    SQLAlchemyError,
+)
 
 from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
-from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer
+from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer, truncate_wal
 from fraudscreen.store.fastpath import FastPath
 from fraudscreen.store.location import connect_problem, refuse_newer_release, sqlite_file
 from fraudscreen.store.tables import audit_log
@@ -34,6 +41,11 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite statement waits for another connection's lock; read when a connection opens."""
+SCRUB_SECONDS = 1.5
+"""How long :meth:`StoreBase.scrub` keeps trying to truncate the WAL before leaving it to the
+background thread (each try waits at most ``checkpoint.SCRUB_BUSY_TIMEOUT_MS``)."""
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes; extended codes add higher bits
 _IMMEDIATE = "fraudscreen_immediate"
 _PG_MIGRATION_LOCK = 0x66726175  # arbitrary advisory-lock id for concurrent upgrades
 
@@ -82,10 +94,31 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-    # Straight to the driver: this runs once per transaction on the hot path.
-    conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-        "BEGIN IMMEDIATE" if immediate else "BEGIN"
-    )
+    statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    try:
+        # Straight to the driver: this runs once per transaction on the hot path.
+        conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        # SQLAlchemy does not wrap what a "begin" hook raises: wrap it as it wraps its own
+        # statements' errors, so that callers (_read, _write, _migrate) see a SQLAlchemyError.
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
+def _is_busy(exc: SQLAlchemyError) -> bool:
+    """True when SQLite gave up waiting for another connection's lock ("database is locked")."""
+    # Errors the sqlite3 module raises itself (a closed connection) carry no result code.
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+
+
+def _store_error(what: str, exc: SQLAlchemyError) -> StoreError:
+    """The StoreError for a failed ``what`` (read, write, migration); says so when it was a lock."""
+    if _is_busy(exc):  # no step named: `erase` that waits in its start-up upgrade migrates nothing
+        return StoreError(
+            f"the database is locked by another connection (gave up after "
+            f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} s); nothing in it was changed, try again later"
+        )
+    return StoreError(f"database {what} failed ({type(exc).__name__})")
 
 
 def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
@@ -163,7 +196,7 @@ class StoreBase:
         except FraudscreenError:
             raise
         except SQLAlchemyError as exc:
-            raise StoreError(f"database read failed ({type(exc).__name__})") from exc
+            raise _store_error("read", exc) from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -177,7 +210,7 @@ class StoreBase:
         except IntegrityError as exc:
             raise ConflictError("the change conflicts with stored data") from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"database write failed ({type(exc).__name__})") from exc
+            raise _store_error("write", exc) from exc
 
     def upgrade(self) -> None:
         """Bring the schema to the latest migration (``alembic upgrade head``)."""
@@ -208,7 +241,7 @@ class StoreBase:
                 except CommandError as exc:  # e.g. a downgrade to a revision that does not exist
                     raise StoreError(f"database migration failed: {exc}") from None
         except SQLAlchemyError as exc:
-            raise StoreError(f"database migration failed ({type(exc).__name__})") from exc
+            raise _store_error("migration", exc) from exc
 
     def ping(self) -> bool:
         """True when the database answers a trivial query; never raises."""
@@ -225,23 +258,29 @@ class StoreBase:
         """After deleting personal data: on SQLite, copy the WAL into the database and truncate it.
 
         Deleted rows are zeroed in place (``secure_delete``); this drops the older page images
-        the WAL still holds. True when the WAL was fully checkpointed (no reader held it);
-        always True on PostgreSQL, whose dead rows autovacuum reclaims.
+        the WAL still holds. True when the WAL was truncated. A reader's open snapshot blocks
+        that: after about :data:`SCRUB_SECONDS` this logs a warning, returns False and leaves the
+        truncation to the background checkpoint thread, which retries until it works. Always
+        True on PostgreSQL, whose dead rows autovacuum reclaims.
         """
-        if self.dialect != "sqlite":
+        if self._checkpointer is None:  # not SQLite
             return True
-        for attempt in range(20):
-            pooled = self.engine.raw_connection()  # autocommit: a checkpoint needs no transaction
+        deadline, pause = time.monotonic() + SCRUB_SECONDS, 0.05
+        while True:
             try:
-                busy, _log, _done = pooled.cursor().execute(
-                    "PRAGMA wal_checkpoint(TRUNCATE)"
-                ).fetchone()
-            finally:
-                pooled.close()
-            if not busy:
-                return True
-            time.sleep(0.05 * (attempt + 1))
-        log.warning("the WAL could not be truncated: readers kept it busy")
+                if truncate_wal(self.engine):
+                    return True
+            except (SQLAlchemyError, sqlite3.Error) as exc:  # the deletion is committed: no raise
+                log.warning("the WAL could not be truncated (%s); it will be later",
+                            type(exc).__name__)
+                break
+            if time.monotonic() + pause > deadline:
+                log.warning("the WAL could not be truncated: readers kept it busy; it will be "
+                            "once they are gone")
+                break
+            time.sleep(pause)  # holding no lock: writers go on meanwhile
+            pause = min(2 * pause, 0.4)
+        self._checkpointer.truncate_later()
         return False
 
     def close(self) -> None:
