@@ -349,17 +349,24 @@ def _list_entry(list_name: str, kind: str, value: str, note: str | None = None) 
 @click.argument("list_name", type=click.Choice(LIST_NAMES))
 @click.argument("kind")
 @click.argument("value")
-@click.option("--note", default="", help="Why the entry is there (no personal or card data).")
+@click.option("--note", default=None,
+              help="Why the entry is there (no personal or card data); an entry already on the "
+                   "list keeps its note unless this is given.")
 @click.pass_context
-def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: str) -> None:
+def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: str | None) -> None:
     """Add VALUE of KIND (ip, email_domain, email_hash, bin, country, device_id, account_id).
 
     An email_hash is this installation's keyed hash (64 hex digits, as `fraudscreen export`
     shows it), never a raw email; full card numbers are refused in VALUE and --note.
     """
-    entry = _list_entry(list_name, kind, value, note)
-    cli_store(_settings(ctx), must_exist=True).add_list_entry(list_name, kind, entry.value, entry.note, actor=CLI_ACTOR)
-    click.echo(f"Added {kind} {entry.value} to {list_name}.")
+    entry = _list_entry(list_name, kind, value, note or "")
+    _row, added = cli_store(_settings(ctx), must_exist=True).add_list_entry(
+        list_name, kind, entry.value, None if note is None else entry.note, actor=CLI_ACTOR)
+    if added:
+        click.echo(f"Added {kind} {entry.value} to {list_name}.")
+    else:
+        click.echo(f"{kind} {entry.value} was on {list_name} already; its note "
+                   f"{'is kept' if note is None else 'is replaced'}.")
 
 
 @lists.command("remove")

@@ -998,3 +998,15 @@ def test_erasing_an_id_nothing_names_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["held"] is False
     assert "Nothing was held on this account: is the id right?" in result.stderr
+
+
+def test_adding_an_entry_again_keeps_its_note_unless_one_is_given(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    assert cli(tmp_path, "lists", "add", "block", "ip", "1.2.3.4", "--note", "why").output == \
+        "Added ip 1.2.3.4 to block.\n"
+    again = cli(tmp_path, "lists", "add", "block", "ip", "1.2.3.4")
+    assert again.output == "ip 1.2.3.4 was on block already; its note is kept.\n"
+    assert "\twhy" in cli(tmp_path, "lists", "show", "block").output  # it was wiped
+    replaced = cli(tmp_path, "lists", "add", "block", "ip", "1.2.3.4", "--note", "")
+    assert replaced.output == "ip 1.2.3.4 was on block already; its note is replaced.\n"
+    assert "why" not in cli(tmp_path, "lists", "show", "block").output

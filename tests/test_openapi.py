@@ -187,6 +187,7 @@ CASES: list[tuple[str, str, Call, int]] = [
     ("/v1/lists", "get", _get("/v1/lists"), 401),
     ("/v1/lists", "get", _get("/v1/lists", "score"), 403),
     (_LIST, "post", _post("/v1/lists/block", "admin", _ENTRY), 201),
+    (_LIST, "post", _post("/v1/lists/block", "admin", {"kind": _ENTRY["kind"], "value": _ENTRY["value"]}), 200),
     (_LIST, "post", _post("/v1/lists/block", "admin", {**_ENTRY, "note": "n" * 501}), 400),
     (_LIST, "post", _post("/v1/lists/nope", "admin", _ENTRY), 400),
     (_LIST, "post", _post("/v1/lists/block", None, _ENTRY), 401),

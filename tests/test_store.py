@@ -371,7 +371,8 @@ def test_api_keys(store: Store, store_url: str) -> None:
 
 def test_lists_and_revision(store: Store) -> None:
     assert store.lists_revision() == 0
-    row = store.add_list_entry("block", "ip", "203.0.113.0/24", "botnet")
+    row, added = store.add_list_entry("block", "ip", "203.0.113.0/24", "botnet")
+    assert added
     assert (row.list_name, row.kind, row.value, row.note) == (
         "block",
         "ip",
@@ -380,9 +381,12 @@ def test_lists_and_revision(store: Store) -> None:
     )
     store.add_list_entry("allow", "email_domain", "example.com")
     assert store.lists_revision() == 2
-    updated = store.add_list_entry("block", "ip", "203.0.113.0/24", "botnet, confirmed")
+    updated, added = store.add_list_entry("block", "ip", "203.0.113.0/24", "botnet, confirmed")
+    assert not added
     assert updated.note == "botnet, confirmed" and updated.created_at == row.created_at
     assert store.lists_revision() == 3
+    kept, added = store.add_list_entry("block", "ip", "203.0.113.0/24")  # no note: the old one stays
+    assert not added and kept.note == "botnet, confirmed" and store.lists_revision() == 3
     assert [(r.list_name, r.value) for r in store.list_entries()] == [
         ("allow", "example.com"),
         ("block", "203.0.113.0/24"),

@@ -62,11 +62,11 @@ def add_entry(list_name: str) -> tuple[Response, int]:
     kind = _check("/kind", body.get("kind"), LIST_KINDS)
     entry = make_list_entry(list_name, kind, _text(body, "value"), _text(body, "note"))
     screener = current_app.extensions["fraudscreen"]
-    row = screener.sql_store.add_list_entry(
-        list_name, kind, entry.value, entry.note, actor=g.api_key.name
+    row, added = screener.sql_store.add_list_entry(  # without "note" an entry keeps its own
+        list_name, kind, entry.value, entry.note if "note" in body else None, actor=g.api_key.name
     )
     screener.invalidate_lists()
-    return jsonify(_row_json(row)), 201
+    return jsonify(_row_json(row)), 201 if added else 200
 
 
 @bp.delete("/<list_name>")

@@ -256,6 +256,11 @@ def _paths() -> dict[str, Any]:
         "description": "`true` when the transaction id was screened before with the same body "
                        "and this is the stored answer (nothing new was stored); absent otherwise.",
         "schema": {"const": "true"}}}
+    add_entry = _op("Add a list entry, or update its note (admin)", _json("ListEntry", "Added"),
+                    *_AUTH, 413, ok_status=201, requestBody=_body("ListEntryRequest"))
+    add_entry["responses"]["200"] = _json(
+        "ListEntry", "It was on the list already: its note is the one given, or kept when the "
+                     "body has none")
     return {
         "/v1/score": {"post": _op(
             "Screen one order", _json("ScreeningResult", headers=replayed), 400, 401, 403, 409, 413, 503,
@@ -284,9 +289,7 @@ def _paths() -> dict[str, Any]:
             parameters=[_query("list", "Only this list's entries.", {"enum": list(LIST_NAMES)})])},
         "/v1/lists/{list}": {
             "parameters": [_LIST],
-            "post": _op("Add a list entry, or update its note (admin)",
-                        _json("ListEntry", "Added"), *_AUTH, 413, ok_status=201,
-                        requestBody=_body("ListEntryRequest")),
+            "post": add_entry,
             "delete": _op("Remove a list entry (admin)", _json("ListEntryRemoved"), *_AUTH, 404,
                           parameters=[
                               _query("kind", "The entry's kind.", {"enum": list(LIST_KINDS)}, True),

@@ -62,29 +62,34 @@ class ListsMixin(StoreBase):
     """List entries and their revision."""
 
     def add_list_entry(
-        self, list_name: str, kind: str, value: str, note: str = "", *, actor: str = "system"
-    ) -> ListRow:
-        """Add an entry (or update the note of an existing one) and bump the revision."""
+        self, list_name: str, kind: str, value: str, note: str | None = None, *,
+        actor: str = "system",
+    ) -> tuple[ListRow, bool]:
+        """Add an entry and bump the revision; the entry, and False when it was there already.
+        An existing entry keeps its note unless ``note`` is given (None: keep, and nothing
+        changes)."""
         _check(list_name, kind)
         if not value:
             raise InvalidRequestError("a list entry needs a value")
         stmt = dialect_insert(self.dialect, list_entries).values(
-            list_name=list_name, kind=kind, value=value, note=note, created_at=utcnow()
+            list_name=list_name, kind=kind, value=value, note=note or "", created_at=utcnow()
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[list_entries.c.list_name, list_entries.c.kind, list_entries.c.value],
-            set_={"note": stmt.excluded.note},
-        )
+        index = [list_entries.c.list_name, list_entries.c.kind, list_entries.c.value]
+        stmt = (stmt.on_conflict_do_nothing(index_elements=index) if note is None else
+                stmt.on_conflict_do_update(index_elements=index, set_={"note": stmt.excluded.note}))
         where = (
             (list_entries.c.list_name == list_name)
             & (list_entries.c.kind == kind)
             & (list_entries.c.value == value)
         )
         with self._write() as conn:
+            existed = conn.execute(select(list_entries.c.id).where(where)).first() is not None
+            if existed and note is None:  # nothing changes: no revision, no audit entry
+                return _row(conn.execute(select(*_COLUMNS).where(where)).one()), False
             conn.execute(stmt)
             conn.execute(_BUMP)
             self._audit(conn, actor, "list.add", f"{list_name}/{kind}", {"value": value})
-            return _row(conn.execute(select(*_COLUMNS).where(where)).one())
+            return _row(conn.execute(select(*_COLUMNS).where(where)).one()), not existed
 
     def remove_list_entry(
         self, list_name: str, kind: str, value: str, *, actor: str = "system"
