@@ -125,6 +125,13 @@ class StoreError(FraudscreenError):
     status = 503
 
 
+class LogFilesError(FraudscreenError):
+    """The service's log files could not be read, rewritten or deleted (erasure, purge)."""
+
+    code = "log_files_unavailable"
+    status = 503
+
+
 class DataFileError(FraudscreenError):
     """A data file (JSON Lines of orders or training rows) cannot be read, or a saved replay
     written; names the file (and the line)."""

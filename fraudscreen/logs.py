@@ -230,10 +230,11 @@ def reset_logging() -> None:
 
 
 def log_files(directory: Path) -> list[Path]:
-    """The service's log files in ``directory``, oldest first."""
+    """The service's log files in ``directory``, oldest first (files only: a folder of that
+    name is nobody's log)."""
     if not directory.is_dir():
         return []
-    return sorted(directory.glob(f"{LOG_PREFIX}*{LOG_SUFFIX}"))
+    return sorted(p for p in directory.glob(f"{LOG_PREFIX}*{LOG_SUFFIX}") if p.is_file())
 
 
 def _lock_path(directory: Path) -> Path:

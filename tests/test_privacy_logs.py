@@ -355,3 +355,20 @@ def test_a_stale_rewrite_temporary_is_removed_by_the_purge(
     report = purge(client.application.extensions["fraudscreen"].sql_store, settings)
     assert not stale.exists()
     assert report.counts["log_files"] == 0 and log_files(settings.resolved_log_dir)  # today's stays
+
+
+def test_a_folder_named_like_a_log_file_stops_neither_erasure_nor_purge(
+    client: FlaskClient, keys: dict[str, str], settings: Settings
+) -> None:
+    """It was an IsADirectoryError: an erasure that erased nothing, a purge that stopped after
+    its database part, without its report."""
+    from fraudscreen.privacy import purge
+
+    assert client.post("/v1/score", json=order_body(), headers=auth(keys["score"])).status_code == 200
+    folder = settings.resolved_log_dir / "fraudscreen-2020-01-01.log"
+    folder.mkdir()
+    erased = client.delete("/v1/accounts/acct-a", headers=auth(keys["admin"]))
+    assert erased.status_code == 200 and erased.get_json()["held"], erased.get_json()
+    report = purge(client.application.extensions["fraudscreen"].sql_store, settings)
+    assert report.counts["log_files"] == 0 and folder.is_dir()
+    assert folder not in log_files(settings.resolved_log_dir)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from fraudscreen.config import ENV_PREFIX, Settings
+from fraudscreen.errors import LogFilesError
 from fraudscreen.log_rewrite import rewrite_logs
 from fraudscreen.schema import refuse_card_numbers
 from fraudscreen.store import Store
@@ -76,12 +77,20 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
     refuse_card_numbers({"account_id": account_id})  # no account has one; the audit keeps ids
     log_dir = settings.resolved_log_dir
     before = store.account_identifiers(account_id)
-    files, lines = rewrite_logs(log_dir, store.own_identifiers(before).all())
+    try:
+        files, lines = rewrite_logs(log_dir, store.own_identifiers(before).all())
+    except OSError as exc:  # nothing is erased yet: the whole erasure can be asked for again
+        raise LogFilesError(f"cannot clean the log files in {log_dir} "
+                            f"({exc.strerror or type(exc).__name__}); nothing was erased") from exc
     result = store.erase_account(
         account_id, keep_fraud_email_hashes=settings.erasure_keep_fraud_hashes, actor=actor
     )
-    more_files, more_lines = rewrite_logs(
-        log_dir, store.own_identifiers(_union(before, result.identifiers)).all())
+    try:
+        more_files, more_lines = rewrite_logs(
+            log_dir, store.own_identifiers(_union(before, result.identifiers)).all())
+        unchecked = None
+    except OSError as exc:  # the database is erased: report it, and what is left undone
+        more_files, more_lines, unchecked = frozenset(), 0, exc.strerror or type(exc).__name__
     removed = {**result.removed, "log_lines": lines + more_lines,
                "log_files": len(files | more_files)}  # a file both passes rewrote counts once
     kept: list[dict[str, str]] = []
@@ -105,6 +114,13 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
             "what": "audit entries of who read or changed this data and when, without "
                     "target or details",
             "why": "accountability for staff access (policy P4); they hold no personal data",
+        })
+    if unchecked:
+        kept.append({
+            "what": "log lines written while this erasure ran (its database part is done): "
+                    f"the second pass over {log_dir} failed ({unchecked})",
+            "why": "the log files could not be rewritten: lines naming the account's last "
+                   "orders may remain in today's log file; check or delete it",
         })
     kept.append({
         "what": f"the record of this erasure ({result.erasure_id}): time, actor and counts",

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fraudscreen.config import MAX_RETENTION_DAYS, Settings
-from fraudscreen.errors import ConfigError, FraudscreenError
+from fraudscreen.errors import ConfigError, FraudscreenError, LogFilesError
 from fraudscreen.logs import delete_old_log_files
 from fraudscreen.store import Store
 
@@ -74,8 +74,14 @@ def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> P
     counts.update(older)
     counts["audit_entries"] = store.purge_audit(audit_before)
     counts["audit_list_values"] = store.purge_list_audit_values(personal_before)
-    counts["log_files"] = delete_old_log_files(settings.resolved_log_dir, logs_before.date())
     store.scrub()
+    try:
+        counts["log_files"] = delete_old_log_files(settings.resolved_log_dir, logs_before.date())
+    except OSError as exc:
+        raise LogFilesError(
+            f"the database is purged, but the old log files in {settings.resolved_log_dir} "
+            f"could not be deleted ({exc.strerror or type(exc).__name__}); run the purge again "
+            "once that is fixed") from exc
     log.info("retention purge done", extra={"counts": counts})
     return PurgeReport(personal_before, orders_before, audit_before, logs_before, counts)
 
