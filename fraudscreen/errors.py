@@ -72,6 +72,13 @@ class RequestTooLargeError(FraudscreenError):
     status = 413
 
 
+class UnsupportedEncodingError(FraudscreenError):
+    """The body is compressed (``Content-Encoding: gzip``): bodies are read as sent."""
+
+    code = "unsupported_content_encoding"
+    status = 415
+
+
 class AuthenticationError(FraudscreenError):
     """No API key, or an unknown or revoked one."""
 

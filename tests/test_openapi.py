@@ -5,8 +5,10 @@ WWW-Authenticate) and the routes of ids that end like another route."""
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Callable
+from json import dumps
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,11 @@ def _post(url: str, key: str | None = None, json: Any = None, data: bytes | None
     return lambda c, k: c.post(url, json=json, headers=_h(key, k))
 
 
+def _gzipped(url: str, key: str, json: Any) -> Call:
+    body = gzip.compress(dumps(json).encode())
+    return lambda c, k: c.post(url, data=body, headers={**_h(key, k), **_JSON, "Content-Encoding": "gzip"})
+
+
 _ORDER = "/v1/orders/{id}"
 _OUTCOME = "/v1/orders/{id}/outcome"
 _PROFILE = "/v1/accounts/{id}/profile"
@@ -145,6 +152,7 @@ _ENTRY = {"kind": "ip", "value": "203.0.113.9", "note": "card testing"}
 CASES: list[tuple[str, str, Call, int]] = [
     ("/v1/score", "post", _post("/v1/score", "score", order_body()), 200),
     ("/v1/score", "post", _post("/v1/score", "score", {"device": {}}), 400),
+    ("/v1/score", "post", _gzipped("/v1/score", "score", order_body()), 415),
     ("/v1/score", "post", _post("/v1/score", None, order_body()), 401),
     ("/v1/score", "post", _post("/v1/score", "outcomes", order_body()), 403),
     ("/v1/score", "post", _post("/v1/score", "score", data=_BIG), 413),
@@ -161,6 +169,7 @@ CASES: list[tuple[str, str, Call, int]] = [
     (_OUTCOME, "post", _post("/v1/orders/t-1/outcome", "score", {"outcome": "fraud"}), 403),
     (_OUTCOME, "post", _post("/v1/orders/nope/outcome", "outcomes", {"outcome": "fraud"}), 404),
     (_OUTCOME, "post", _post("/v1/orders/t-1/outcome", "outcomes", data=_BIG), 413),
+    (_OUTCOME, "post", _gzipped("/v1/orders/t-1/outcome", "outcomes", {"outcome": "fraud"}), 415),
     (_OUTCOME, "get", _get("/v1/orders/t-1/outcome", "admin"), 405),
     (_PROFILE, "get", _get("/v1/accounts/acct-a/profile?at=2026-11-21T00:00:00Z", "score"), 200),
     (_PROFILE, "get", _get("/v1/accounts/acct-a/profile?at=garbage", "score"), 400),
@@ -182,6 +191,7 @@ CASES: list[tuple[str, str, Call, int]] = [
     (_RELOAD, "post", _post(_RELOAD, None, {}), 401),
     (_RELOAD, "post", _post(_RELOAD, "score", {}), 403),
     (_RELOAD, "post", _post(_RELOAD, "admin", data=_BIG), 413),
+    (_RELOAD, "post", _gzipped(_RELOAD, "admin", {}), 415),
     ("/v1/lists", "get", _get("/v1/lists?list=block", "admin"), 200),
     ("/v1/lists", "get", _get("/v1/lists?list=nope", "admin"), 400),
     ("/v1/lists", "get", _get("/v1/lists"), 401),
@@ -193,6 +203,7 @@ CASES: list[tuple[str, str, Call, int]] = [
     (_LIST, "post", _post("/v1/lists/block", None, _ENTRY), 401),
     (_LIST, "post", _post("/v1/lists/block", "score", _ENTRY), 403),
     (_LIST, "post", _post("/v1/lists/block", "admin", data=_BIG), 413),
+    (_LIST, "post", _gzipped("/v1/lists/block", "admin", _ENTRY), 415),
     (_LIST, "delete", _delete("/v1/lists/block?kind=ip&value=203.0.113.9", "admin"), 200),
     (_LIST, "delete", _delete("/v1/lists/block?kind=nope&value=x", "admin"), 400),
     (_LIST, "delete", _delete("/v1/lists/block?kind=ip&value=203.0.113.9"), 401),

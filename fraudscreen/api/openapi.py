@@ -44,7 +44,9 @@ _ERRORS = {
     409: "The request conflicts with stored data: an outcome for an order erased meanwhile, or "
     "a transaction id screened before with another body (`transaction_id_reused`).",
     413: "The body is larger than `FRAUDSCREEN_MAX_BODY_BYTES` (64 KiB by default).",
-    503: "The database does not answer.",
+    415: "The body is compressed (`Content-Encoding`): bodies are read as sent.",
+    503: "The database does not answer or stays locked, or (erasure, purge) the log files cannot "
+    "be rewritten.",
 }
 
 
@@ -257,19 +259,19 @@ def _paths() -> dict[str, Any]:
                        "and this is the stored answer (nothing new was stored); absent otherwise.",
         "schema": {"const": "true"}}}
     add_entry = _op("Add a list entry, or update its note (admin)", _json("ListEntry", "Added"),
-                    *_AUTH, 413, ok_status=201, requestBody=_body("ListEntryRequest"))
+                    *_AUTH, 413, 415, ok_status=201, requestBody=_body("ListEntryRequest"))
     add_entry["responses"]["200"] = _json(
         "ListEntry", "It was on the list already: its note is the one given, or kept when the "
                      "body has none")
     return {
         "/v1/score": {"post": _op(
-            "Screen one order", _json("ScreeningResult", headers=replayed), 400, 401, 403, 409, 413, 503,
+            "Screen one order", _json("ScreeningResult", headers=replayed), 400, 401, 403, 409, 413, 415, 503,
             requestBody=_body("OrderRequest"))},
         "/v1/orders/{id}": {"parameters": [_ORDER_ID], "get": _op(
             "A stored order (scope score)", _json("StoredOrder"), *_AUTH, 404)},
         "/v1/orders/{id}/outcome": {"parameters": [_ORDER_ID], "post": _op(
             "Report an order's outcome (scope outcomes)", _json("OutcomeRecorded"),
-            *_AUTH, 404, 409, 413, requestBody=_body("OutcomeRequest"))},
+            *_AUTH, 404, 409, 413, 415, requestBody=_body("OutcomeRequest"))},
         "/v1/accounts/{id}/profile": {"parameters": [_ACCOUNT_ID], "get": _op(
             "An account fraud profile (scope score)", _json("AccountProfile"), *_AUTH, 404,
             parameters=[_query("at", "The profile as of this RFC 3339 time (default: now), "
@@ -283,7 +285,7 @@ def _paths() -> dict[str, Any]:
                          _json("ErasureReport"), *_AUTH)},
         "/v1/admin/model/reload": {"post": _op(
             "Reload the model bundle in this worker (admin)", _json("ModelReloadResult"),
-            400, 401, 403, 413, 503, requestBody=_body("ModelReloadRequest", required=False))},
+            400, 401, 403, 413, 415, 503, requestBody=_body("ModelReloadRequest", required=False))},
         "/v1/lists": {"get": _op(
             "List entries (admin)", _json("ListEntries"), *_AUTH,
             parameters=[_query("list", "Only this list's entries.", {"enum": list(LIST_NAMES)})])},

@@ -11,7 +11,13 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from fraudscreen import jsontext
 from fraudscreen.api.auth import require_scope
 from fraudscreen.api.metrics import DECISIONS
-from fraudscreen.errors import ErrorDetail, InvalidRequestError, NotFoundError, RequestTooLargeError
+from fraudscreen.errors import (
+    ErrorDetail,
+    InvalidRequestError,
+    NotFoundError,
+    RequestTooLargeError,
+    UnsupportedEncodingError,
+)
 from fraudscreen.jsontext import NotAJsonNumber, RepeatedKey
 from fraudscreen.pointers import safe_pointer_token
 from fraudscreen.schema import MAX_CLOCK_SKEW, OUTCOMES, parse_time, refuse_card_numbers
@@ -25,7 +31,12 @@ def _screener() -> Screener:
 
 
 def request_body() -> bytes:
-    """The body's bytes; a 413 error when there are more than ``MAX_CONTENT_LENGTH``."""
+    """The body's bytes; a 413 error when there are more than ``MAX_CONTENT_LENGTH``, a 415
+    when it is compressed (it was read as JSON and answered "not valid JSON")."""
+    if request.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity"):
+        raise UnsupportedEncodingError(
+            "Compressed bodies (Content-Encoding) are not supported: send the body as it is.",
+            details=[ErrorDetail("", "is compressed")])
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is not None and request.content_length is None:
         # a chunked body has no Content-Length, and werkzeug cuts it at the limit without a
