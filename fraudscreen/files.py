@@ -8,15 +8,18 @@ any, as it was, and no partial file behind.
 from __future__ import annotations
 
 import errno
+import gzip
+import io
 import os
 import secrets
 import shutil
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
-__all__ = ["replace_file", "replace_files", "replace_text", "require_regular_file", "text_writer"]
+__all__ = ["gzipped", "open_text", "replace_file", "replace_files", "replace_text",
+           "require_regular_file", "text_writer"]
 
 T = TypeVar("T")
 
@@ -81,13 +84,35 @@ def _partial_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial{path.suffix}")
 
 
+def gzipped(path: Path) -> bool:
+    """True for a name ending in ``.gz``, in any case (``orders.jsonl.GZ``)."""
+    return Path(path).suffix.lower() == ".gz"
+
+
+def open_text(path: Path, mode: str = "r") -> IO[str]:
+    """Open ``path`` for text; ``.gz`` files are (de)compressed, written with a fixed mtime."""
+    path = Path(path)
+    if not gzipped(path):
+        return path.open(mode, encoding="utf-8", newline="\n" if "w" in mode else None)
+    if "w" in mode:
+        raw = gzip.GzipFile(filename="", fileobj=path.open("wb"), mode="wb", mtime=0)
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    return io.TextIOWrapper(gzip.GzipFile(path, "rb"), encoding="utf-8")
+
+
 def text_writer(text: str) -> Callable[[Path], object]:
-    """A ``write`` for :func:`replace_file` and :func:`replace_files`: ``text`` as UTF-8."""
-    return lambda partial: partial.write_text(text, encoding="utf-8")
+    """A ``write`` for :func:`replace_file` and :func:`replace_files`: ``text`` as UTF-8,
+    compressed when the name ends in ``.gz`` (the partial file keeps that suffix)."""
+
+    def write(partial: Path) -> None:
+        with open_text(partial, "w") as fh:
+            fh.write(text)
+
+    return write
 
 
 def replace_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8), whole."""
+    """Replace ``path`` with ``text`` (UTF-8; a ``.gz`` name compresses), whole."""
     replace_file(path, text_writer(text))
 
 

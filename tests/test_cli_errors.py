@@ -1010,3 +1010,13 @@ def test_adding_an_entry_again_keeps_its_note_unless_one_is_given(tmp_path: Path
     replaced = cli(tmp_path, "lists", "add", "block", "ip", "1.2.3.4", "--note", "")
     assert replaced.output == "ip 1.2.3.4 was on block already; its note is replaced.\n"
     assert "why" not in cli(tmp_path, "lists", "show", "block").output
+
+
+def test_an_export_to_a_gz_name_is_compressed(tmp_path: Path) -> None:
+    """As every other output: it was plain JSON under a .gz name."""
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    assert cli(tmp_path, "lists", "add", "block", "account_id", "a-1").exit_code == 0
+    out = tmp_path / "a-1.json.gz"
+    assert cli(tmp_path, "export", "a-1", "--out", str(out)).exit_code == 0
+    exported = json.loads(gzip.decompress(out.read_bytes()))
+    assert exported["account_id"] == "a-1" and exported["list_entries"][0]["value"] == "a-1"

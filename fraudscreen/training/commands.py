@@ -461,14 +461,10 @@ def _cannot_write(path: Path, exc: OSError) -> str:
 
 def _write_report(report: dict[str, Any], path: Path) -> str | None:
     """Write the back-test report as JSON to ``path``; why it could not be written, else None."""
-    from fraudscreen.training.jsonl import open_text
+    from fraudscreen.files import text_writer
 
-    def write(partial: Path) -> None:
-        with open_text(partial, "w") as fh:  # a .gz name compresses, as every other output's
-            fh.write(_dump_json(report) + "\n")
-
-    try:
-        replace_file(path, write)
+    try:  # a .gz name compresses, as every other output's
+        replace_file(path, text_writer(_dump_json(report) + "\n"))
     except OSError as exc:
         return _cannot_write(path, exc)
     return None

@@ -22,11 +22,10 @@ import numpy as np
 from fraudscreen.enrich.card import find_card_numbers
 from fraudscreen.enrich.email import EMAIL_IN_TEXT
 from fraudscreen.features import FEATURE_INDEX
-from fraudscreen.files import replace_file
+from fraudscreen.files import open_text, replace_file
 from fraudscreen.schema import rfc3339_text
 from fraudscreen.training.backtest import Backtest
 from fraudscreen.training.capacity import DECISIONS
-from fraudscreen.training.jsonl import open_text
 
 __all__ = ["OUTCOMES", "decided_columns", "decided_rows", "write_decided_orders"]
 

@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import gzip
-import io
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import orjson
 
 from fraudscreen.errors import DataFileError
-from fraudscreen.files import replace_file
-
-
-def gzipped(path: Path) -> bool:
-    """True for a name ending in ``.gz``, in any case (``orders.jsonl.GZ``)."""
-    return Path(path).suffix.lower() == ".gz"
-
-
-def open_text(path: Path, mode: str = "r") -> IO[str]:
-    """Open ``path`` for text; ``.gz`` files are (de)compressed, written with a fixed mtime."""
-    path = Path(path)
-    if not gzipped(path):
-        return path.open(mode, encoding="utf-8", newline="\n" if "w" in mode else None)
-    if "w" in mode:
-        raw = gzip.GzipFile(filename="", fileobj=path.open("wb"), mode="wb", mtime=0)
-        return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-    return io.TextIOWrapper(gzip.GzipFile(path, "rb"), encoding="utf-8")
+from fraudscreen.files import gzipped, open_text, replace_file
 
 
 def _read_problem(exc: BaseException, lines_read: int) -> str:
