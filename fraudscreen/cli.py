@@ -235,6 +235,8 @@ def score(ctx: click.Context, file: Any) -> None:
         screened = Screener.from_settings(settings).screen(body)
     except FraudscreenError as exc:
         raise click.ClickException(f"{exc.code}: {error_message(exc)}") from None
+    except OSError as exc:  # the data directory's secrets or logs cannot be written
+        raise click.ClickException(_os_problem(exc)) from None
     click.echo(json.dumps(screened.response, indent=2))
 
 

@@ -1020,3 +1020,14 @@ def test_an_export_to_a_gz_name_is_compressed(tmp_path: Path) -> None:
     assert cli(tmp_path, "export", "a-1", "--out", str(out)).exit_code == 0
     exported = json.loads(gzip.decompress(out.read_bytes()))
     assert exported["account_id"] == "a-1" and exported["list_entries"][0]["value"] == "a-1"
+
+
+def test_score_with_a_data_directory_it_cannot_write_is_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secrets file could not be made (a FileNotFoundError traceback)."""
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'fraudscreen.db'}")
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps({"device": {"ip_address": "81.2.69.142"}}))
+    result = CliRunner().invoke(main, ["--data-dir", "/proc/self", "score", str(order)])
+    assert "cannot write /proc/self/secrets" in clean_failure(result, code=1)
