@@ -337,3 +337,32 @@ def test_an_order_without_account_does_not_keep_a_list_entry(client, keys) -> No
     assert report["removed"]["list_entries"] == 1, report
     assert not any("other accounts" in k["what"] for k in report["kept"])
     assert client.get("/v1/lists", headers=admin).get_json()["entries"] == []
+
+
+def test_guest_orders_with_the_account_s_email_are_exported_and_lose_the_hash(
+    client, keys, settings
+) -> None:
+    """A guest checkout (no account id) with the account's email address is that mailbox's:
+    it was neither exported nor erased, and kept the email hash."""
+    score, admin = auth(keys["score"]), auth(keys["admin"])
+    secret = load_or_create_secrets(settings.data_dir).email_hmac_key
+    orders = [("tx-m-1", "acct-mail", "mailer@example.org"), ("tx-m-2", None, "mailer@example.org"),
+              ("tx-m-3", None, "someone.else@example.org"), ("tx-m-4", "acct-shared", "shared@example.org"),
+              ("tx-m-5", "acct-other", "shared@example.org"), ("tx-m-6", None, "shared@example.org")]
+    for tx, account, email in orders:
+        body = order_body(event__transaction_id=tx, account__user_id=account, email__address=email)
+        assert client.post("/v1/score", json=body, headers=score).status_code == 200
+    mine, other, shared = (email_hash(normalise_email(e), secret) for e in
+                           ("mailer@example.org", "someone.else@example.org", "shared@example.org"))
+    exported = client.get("/v1/accounts/acct-mail/export", headers=admin).get_json()
+    assert [o["transaction_id"] for o in exported["guest_orders"]] == ["tx-m-2"]
+    assert client.get("/v1/accounts/acct-shared/export", headers=admin).get_json()["guest_orders"] == []
+
+    report = client.delete("/v1/accounts/acct-mail", headers=admin).get_json()
+    assert report["removed"]["guest_order_email_hashes"] == 1 and report["removed"]["orders"] == 1
+    assert mine not in table_text(settings.resolved_database_url)
+    assert client.get("/v1/orders/tx-m-2", headers=score).status_code == 200  # the order stays
+    # an email another account's orders carry too is theirs as well: it stays, as list entries do
+    client.delete("/v1/accounts/acct-shared", headers=admin)
+    text = table_text(settings.resolved_database_url)
+    assert other in text and shared in text

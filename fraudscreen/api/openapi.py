@@ -153,7 +153,8 @@ def _schemas() -> dict[str, Any]:
             "format": {"type": "string"},
             "account_id": {"type": "string"},
             "exported_at": _TIME,
-        }, description="Everything held on the account (orders, outcomes, lists, audit).",
+        }, description="Everything held on the account (orders, guest orders with its own email "
+                       "hash, outcomes, lists, audit).",
            additionalProperties=True),
         "ModelReloadRequest": {
             "type": "object",

@@ -249,6 +249,18 @@ class ErasureMixin(StoreBase):
         return frozenset(shared)
 
     @staticmethod
+    def _guest_orders(conn: Connection, own: AccountIdentifiers) -> list[str]:
+        """Ids of the orders without an account (guest checkouts) that carry one of the
+        account's own email hashes: the same mailbox, so the same buyer's data."""
+        found: list[str] = []
+        for chunk in _chunks(own.email_hashes):
+            found += conn.execute(
+                select(orders.c.order_id).where(orders.c.account_id.is_(None),
+                                                orders.c.email_hash.in_(chunk))
+            ).scalars()
+        return found
+
+    @staticmethod
     def _notes_naming(conn: Connection, ids: AccountIdentifiers) -> set[int]:
         """Ids of the list entries whose note names one of ``ids`` as a whole token, in any
         case (staff paste hashes and IPv6 addresses in upper case too) and in any of its
@@ -287,7 +299,7 @@ class ErasureMixin(StoreBase):
         return found
 
     @staticmethod
-    def _rows_by_id(conn: Connection, columns: Sequence[Any], id_column: Any, row_ids: Iterable[int]) -> list[Any]:
+    def _rows_by_id(conn: Connection, columns: Sequence[Any], id_column: Any, row_ids: Iterable[Any]) -> list[Any]:
         """``columns`` of the rows whose ``id_column`` is in ``row_ids``, in chunks."""
         rows: list[Any] = []
         for chunk in _chunks(sorted(row_ids)):
@@ -326,6 +338,9 @@ class ErasureMixin(StoreBase):
                 .where(order_entities.c.account_id == account_id)
                 .order_by(order_entities.c.event_time, order_entities.c.kind)
             ).all()
+            guest_ids = self._guest_orders(conn, ids.without(self._shared_values(conn, ids)))
+            guest_rows = sorted(self._rows_by_id(conn, tuple(orders.c), orders.c.order_id, guest_ids),
+                                key=lambda r: (r.event_time, r.order_id))
             e, a = list_entries.c, audit_log.c
             own_entries = self._list_ids(conn, ids)
             list_rows = self._rows_by_id(
@@ -342,6 +357,7 @@ class ErasureMixin(StoreBase):
         return {
             "account": _row_dict(account) if account is not None else None,
             "orders": [_row_dict(r) for r in order_rows],
+            "guest_orders": [_row_dict(r) for r in guest_rows],
             "outcomes": [_row_dict(r) for r in outcome_rows],
             "entity_links": [_row_dict(r) for r in link_rows],
             "list_entries": [_exported_entry(r, r.id in own_entries) for r in list_rows],
@@ -354,7 +370,8 @@ class ErasureMixin(StoreBase):
         """Remove the account's personal data from every table, in one transaction; idempotent.
 
         Removed: its orders (stored answers included), entity links, outcomes, aggregates and
-        the list entries naming its account id, IPs, device ids or email hashes. Audit entries
+        the list entries naming its account id, IPs, device ids or email hashes; the email hash
+        (and request digest) of guest checkouts that carry one of its own. Audit entries
         that name or mention any of these keep only who did what when. List notes naming them
         are cleared. An IP, device id or email hash that other accounts' orders carry too is
         theirs as well: its list entries and their audit entries stay. With
@@ -399,6 +416,15 @@ class ErasureMixin(StoreBase):
                 lambda chunk: update(audit_log).where(audit_log.c.id.in_(chunk))
                 .values(target=ERASED_TARGET, details={"erased": True}),
             )
+            # guest checkouts with its own email hash: that mailbox's, so the hash goes (and the
+            # request digest, as pseudonymous); their IP and device may be anyone's and stay
+            guest = self._guest_orders(conn, own)
+            removed["guest_order_email_hashes"] = len(guest)
+            for chunk in _chunks(guest):
+                conn.execute(update(orders).where(orders.c.order_id.in_(chunk))
+                             .values(email_hash=None, request_digest=None))
+                conn.execute(delete(order_entities).where(order_entities.c.order_id.in_(chunk),
+                                                          order_entities.c.kind == "email_hash"))
             removed["outcomes"] = removed["entity_links"] = 0
             for chunk in _chunks(list(ids.order_ids)):
                 removed["outcomes"] += conn.execute(
