@@ -362,13 +362,20 @@ def lists_add(ctx: click.Context, list_name: str, kind: str, value: str, note: s
     shows it), never a raw email; full card numbers are refused in VALUE and --note.
     """
     entry = _list_entry(list_name, kind, value, note or "")
-    _row, added = cli_store(_settings(ctx), must_exist=True).add_list_entry(
+    store = cli_store(_settings(ctx), must_exist=True)
+    _row, added = store.add_list_entry(
         list_name, kind, entry.value, None if note is None else entry.note, actor=CLI_ACTOR)
     if added:
         click.echo(f"Added {kind} {entry.value} to {list_name}.")
     else:
         click.echo(f"{kind} {entry.value} was on {list_name} already; its note "
                    f"{'is kept' if note is None else 'is replaced'}.")
+    also = [r.list_name for r in store.list_entries()
+            if r.list_name != list_name and (r.kind, r.value) == (kind, entry.value)]
+    if also:  # the rules' order decides (allow > reject > review): say so, it may surprise
+        click.echo(f"Note: {kind} {entry.value} is on {' and '.join(also)} too; an order it "
+                   "matches is allowed if it is on allow, else rejected if on block (the shipped "
+                   "rules).", err=True)
 
 
 @lists.command("remove")

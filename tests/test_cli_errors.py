@@ -1031,3 +1031,11 @@ def test_score_with_a_data_directory_it_cannot_write_is_one_line(
     order.write_text(json.dumps({"device": {"ip_address": "81.2.69.142"}}))
     result = CliRunner().invoke(main, ["--data-dir", "/proc/self", "score", str(order)])
     assert "cannot write /proc/self/secrets" in clean_failure(result, code=1)
+
+
+def test_a_value_put_on_two_lists_is_pointed_out(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").exit_code == 0
+    assert cli(tmp_path, "lists", "add", "block", "ip", "1.2.3.4").stderr == ""
+    both = cli(tmp_path, "lists", "add", "allow", "ip", "1.2.3.4")
+    assert both.exit_code == 0 and both.stdout == "Added ip 1.2.3.4 to allow.\n"
+    assert both.stderr.startswith("Note: ip 1.2.3.4 is on block too; an order it matches is allowed")
