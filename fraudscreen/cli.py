@@ -82,10 +82,11 @@ def cli_store(settings: Settings, *, must_exist: bool = False, behind: bool = Fa
         if revision is None:
             raise click.ClickException(_no_database(
                 settings, f"the database at {database_location(url)} has no fraudscreen tables"))
-        if revision != latest_revision() and not behind:
+        latest = latest_revision()
+        if revision != latest and not behind:
             raise click.ClickException(
                 f"the database at {database_location(url)} is at migration {revision}, before this "
-                f"release's {latest_revision()}: run `fraudscreen db upgrade` (or `serve`) first")
+                f"release's {latest}: run `fraudscreen db upgrade` (or `serve`) first")
         return Store(url)  # the database is there: no data directory to create
     except FraudscreenError as exc:
         raise click.ClickException(error_message(exc)) from None
@@ -99,10 +100,8 @@ def readable_text(value: str, *, longest: int | None = None) -> str:
     none names anything stored."""
     from fraudscreen.schema import CONTROL_CHARACTER
 
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise click.BadParameter("must be UTF-8 text.") from None
+    if jsontext.holds_lone_surrogate(value):
+        raise click.BadParameter("must be UTF-8 text.")
     if CONTROL_CHARACTER.search(value):
         raise click.BadParameter("must not contain control characters.")
     if not value.strip():

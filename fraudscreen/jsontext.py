@@ -137,7 +137,9 @@ def refused_pointers(data: str | bytes) -> list[tuple[str, str]]:
     return found
 
 
-def _has_lone_surrogate(text: str) -> bool:
+def holds_lone_surrogate(text: str) -> bool:
+    """True when ``text`` cannot be UTF-8 (a lone surrogate: a ``\\ud800`` escape, or bytes a
+    command-line argument passed undecoded)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -165,7 +167,7 @@ def lone_surrogates(body: Any) -> list[str]:
         if isinstance(value, dict):
             children = []
             for key, child in value.items():
-                if _has_lone_surrogate(key):
+                if holds_lone_surrogate(key):
                     escaped = key.encode("utf-8", "backslashreplace").decode("utf-8")
                     found.append(f"{pointer}/{pointer_token(escaped)}")
                 else:
@@ -173,6 +175,6 @@ def lone_surrogates(body: Any) -> list[str]:
             stack.extend(reversed(children))
         elif isinstance(value, list):
             stack.extend((value[i], f"{pointer}/{i}") for i in range(len(value) - 1, -1, -1))
-        elif isinstance(value, str) and _has_lone_surrogate(value):
+        elif isinstance(value, str) and holds_lone_surrogate(value):
             found.append(pointer)
     return found

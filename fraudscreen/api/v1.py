@@ -99,9 +99,7 @@ def text_problem(value: str) -> str | None:
     escape), or None."""
     if "\x00" in value:
         return "must not contain NUL characters"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    if jsontext.holds_lone_surrogate(value):
         return "must be valid Unicode text (no lone surrogates)"
     return None
 

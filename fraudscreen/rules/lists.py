@@ -28,6 +28,7 @@ from fraudscreen.enrich.countries import country_code_problem
 from fraudscreen.enrich.email import EMAIL_IN_TEXT, holds_email, normalise_domain
 from fraudscreen.enrich.geo import unmapped
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
+from fraudscreen.jsontext import holds_lone_surrogate
 from fraudscreen.logs import mask
 from fraudscreen.rules.context import LIST_KINDS
 from fraudscreen.schema import MAX_ACCOUNT_ID, NO_EMAIL_IN_IDS, refuse_card_numbers
@@ -169,10 +170,8 @@ def _note(note: object) -> str:
         raise _bad("/note", "note must not hold a phone number (phone numbers are never kept)")
     if mask(note) != note:  # what the logs never show is not kept either
         raise _bad("/note", "note must not hold a secret (an API key, a password, a token)")
-    try:
-        note.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _bad("/note", "note must be valid Unicode text") from None
+    if holds_lone_surrogate(note):
+        raise _bad("/note", "note must be valid Unicode text")
     return note
 
 
