@@ -21,8 +21,10 @@ from typing import Any, AnyStr, BinaryIO, Generic
 from fraudscreen.logs import (
     DirectoryLock,
     delete_stale_rewrites,
+    locked_file,
     log_files,
     rewrite_temporary,
+    stale_files,
 )
 
 _FIXED_FIELDS = frozenset({
@@ -304,4 +306,61 @@ def _scan_all(directory: Path, lines: _LineFilter, done: set[Path], scans: list[
                 continue
 
 
-__all__ = ["rewrite_log_files", "rewrite_logs"]
+PENDING_PREFIX = ".erasure-pending-"
+"""A :class:`PendingScrub` record in the log directory: ``.erasure-pending-`` and random
+characters."""
+
+
+class PendingScrub:
+    """The identifiers an erasure has still to clean from the log files, recorded in the log
+    directory (mode 0600, beside the lines that name them) before its database part commits,
+    and removed once the pass after it is done.
+
+    A crash, or a failing pass, in between leaves the record: its lock
+    (:func:`~fraudscreen.logs.locked_file`) is gone with the process, and the next erasure or
+    purge finishes the pass (:func:`finish_pending_scrubs`). Without it the identifiers of
+    orders that arrived while the erasure ran were lost with the database rows.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._fd: int | None = None
+        self._path: Path | None = None
+
+    def record(self, identifiers: Iterable[str]) -> None:
+        """Write the record (nothing when there is no log directory: no line to clean)."""
+        if not self.directory.is_dir():
+            return
+        self._fd, self._path = locked_file(self.directory, PENDING_PREFIX)
+        os.write(self._fd, json.dumps({"identifiers": sorted(set(identifiers))}).encode())
+        os.fsync(self._fd)
+
+    def done(self) -> None:
+        """The pass is done, or the database part failed (nothing erased): remove the record."""
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+        self.release()
+
+    def release(self) -> None:
+        """Give up the record's lock and leave it for :func:`finish_pending_scrubs`."""
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = self._path = None
+
+
+def finish_pending_scrubs(directory: Path) -> int:
+    """Do the log pass of every erasure that left a :class:`PendingScrub` record, then remove
+    the record; how many lines were removed. A record still in use is left alone."""
+    removed = 0
+    for path in stale_files(directory, PENDING_PREFIX):
+        try:
+            identifiers = json.loads(path.read_bytes())["identifiers"]
+        except (ValueError, KeyError, TypeError):  # not a record this package wrote
+            identifiers = []
+        removed += rewrite_logs(directory, [i for i in identifiers if isinstance(i, str)])[1]
+        path.unlink(missing_ok=True)
+    return removed
+
+
+__all__ = ["PENDING_PREFIX", "PendingScrub", "finish_pending_scrubs", "rewrite_log_files",
+           "rewrite_logs"]

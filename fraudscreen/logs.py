@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -263,17 +264,22 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
 
 
 def rewrite_temporary(directory: Path) -> tuple[int, Path]:
-    """A new, empty temporary file for a rewrite (``.rewrite-…``, mode 0600): its descriptor,
+    """A new, empty temporary file for a rewrite (``.rewrite-…``): see :func:`locked_file`."""
+    return locked_file(directory, REWRITE_PREFIX)
+
+
+def locked_file(directory: Path, prefix: str) -> tuple[int, Path]:
+    """A new, empty file named ``prefix`` and random characters (mode 0600): its descriptor,
     holding an exclusive ``flock`` on it, and its path.
 
-    The lock says "still being written": it lasts until the descriptor is closed, by the
-    rewrite or, when the process dies, by the kernel. Keep the descriptor open for as long as
-    the file has its temporary name. :func:`delete_stale_rewrites` removes only unlocked
-    temporaries; one it removed between this function's ``mkstemp`` and its ``flock`` is
-    noticed here (the path no longer names the locked file) and another one is made.
+    The lock says "still in use": it lasts until the descriptor is closed, by its maker or,
+    when the process dies, by the kernel. Keep the descriptor open for as long as the file is
+    in use. :func:`stale_files` yields only unlocked ones; one a cleaner removed between this
+    function's ``mkstemp`` and its ``flock`` is noticed here (the path no longer names the
+    locked file) and another one is made.
     """
     while True:
-        fd, name = tempfile.mkstemp(dir=directory, prefix=REWRITE_PREFIX)
+        fd, name = tempfile.mkstemp(dir=directory, prefix=prefix)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if _same_file(os.fstat(fd), os.lstat(name)):
@@ -287,35 +293,44 @@ def rewrite_temporary(directory: Path) -> tuple[int, Path]:
         os.close(fd)  # not ours any more: leave whatever now has that name
 
 
-def delete_stale_rewrites(directory: Path) -> int:
-    """Delete the temporary files of rewrites that ended without removing them (a crash, a
-    killed process, a power cut); how many.
-
-    Such a file holds copies of log lines that no later erasure or retention purge would
-    reach. A temporary that a rewrite (in any process) is still writing is locked (see
-    :func:`rewrite_temporary`) and stays; the check takes the lock without waiting.
-    """
+def stale_files(directory: Path, prefix: str) -> Iterator[Path]:
+    """The files named ``prefix``… that no live process holds (see :func:`locked_file`): made
+    by a process that ended without removing them (a crash, a kill, a power cut). Each is
+    yielded while this process holds its lock, so that no other cleaner takes it meanwhile; a
+    file still in use is locked and skipped (the check takes the lock without waiting)."""
     if not directory.is_dir():
-        return 0
-    removed = 0
-    for path in directory.glob(f"{REWRITE_PREFIX}*"):
+        return
+    for path in directory.glob(f"{prefix}*"):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
-            continue  # gone meanwhile, or not a file a rewrite made (a symbolic link)
+            continue  # gone meanwhile, or not a file we made (a symbolic link)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue  # a rewrite is writing it
+                continue  # in use
             try:
-                if _same_file(os.fstat(fd), os.lstat(path)):
-                    path.unlink()
-                    removed += 1
+                same = _same_file(os.fstat(fd), os.lstat(path))
             except FileNotFoundError:
-                continue  # its rewrite swapped it in or removed it meanwhile
+                continue  # its maker removed or renamed it meanwhile
+            if same:
+                yield path
         finally:
             os.close(fd)
+
+
+def delete_stale_rewrites(directory: Path) -> int:
+    """Delete the temporary files of rewrites that ended without removing them; how many.
+
+    Such a file holds copies of log lines that no later erasure or retention purge would
+    reach. A temporary that a rewrite (in any process) is still writing is locked (see
+    :func:`rewrite_temporary`) and stays.
+    """
+    removed = 0
+    for path in stale_files(directory, REWRITE_PREFIX):
+        path.unlink(missing_ok=True)
+        removed += 1
     return removed
 
 
@@ -343,9 +358,11 @@ __all__ = [
     "MaskingFilter",
     "delete_old_log_files",
     "delete_stale_rewrites",
+    "locked_file",
     "log_files",
     "mask",
     "reset_logging",
     "rewrite_temporary",
     "setup_logging",
+    "stale_files",
 ]

@@ -372,3 +372,35 @@ def test_a_folder_named_like_a_log_file_stops_neither_erasure_nor_purge(
     report = purge(client.application.extensions["fraudscreen"].sql_store, settings)
     assert report.counts["log_files"] == 0 and folder.is_dir()
     assert folder not in log_files(settings.resolved_log_dir)
+
+
+def _records(settings: Settings) -> list[Path]:
+    return sorted(settings.resolved_log_dir.glob(".erasure-pending-*"))
+
+
+@pytest.mark.parametrize("finisher", ["erasure", "purge"])
+def test_an_erasure_that_stopped_after_its_database_part_is_finished_by_the_next_pass(
+    client: FlaskClient, keys: dict[str, str], settings: Settings, finisher: str
+) -> None:
+    """Its record names what the pass after the database part had still to clean: the
+    identifiers of orders that arrived meanwhile, gone from the database with the account."""
+    from fraudscreen.log_rewrite import PendingScrub
+    from fraudscreen.privacy import purge
+
+    assert client.post("/v1/score", json=order_body(), headers=auth(keys["score"])).status_code == 200
+    assert client.delete("/v1/accounts/acct-a", headers=auth(keys["admin"])).status_code == 200
+    assert _records(settings) == []  # an erasure that ends removes its record
+    logging.getLogger("fraudscreen.test").warning("late line for order ord-arrived-meanwhile")
+    crashed = PendingScrub(settings.resolved_log_dir)
+    crashed.record(["ord-arrived-meanwhile", "acct-gone"])
+    busy = PendingScrub(settings.resolved_log_dir)  # another erasure, still running
+    busy.record(["ord-of-a-running-erasure"])
+    crashed.release()  # what the end of a killed process does
+    if finisher == "erasure":
+        client.delete("/v1/accounts/someone-else", headers=auth(keys["admin"]))
+    else:
+        purge(client.application.extensions["fraudscreen"].sql_store, settings)
+    assert not any(b"ord-arrived-meanwhile" in line for line in _log_lines(settings))
+    assert len(_records(settings)) == 1  # the running erasure's, in use: left alone
+    busy.done()
+    assert _records(settings) == []

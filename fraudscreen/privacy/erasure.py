@@ -12,7 +12,7 @@ from typing import Any
 
 from fraudscreen.config import ENV_PREFIX, Settings
 from fraudscreen.errors import LogFilesError
-from fraudscreen.log_rewrite import rewrite_logs
+from fraudscreen.log_rewrite import PendingScrub, finish_pending_scrubs, rewrite_logs
 from fraudscreen.schema import refuse_card_numbers
 from fraudscreen.store import Store
 from fraudscreen.store.erasure import AccountIdentifiers
@@ -76,20 +76,29 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
     """
     refuse_card_numbers({"account_id": account_id})  # no account has one; the audit keeps ids
     log_dir = settings.resolved_log_dir
-    before = store.account_identifiers(account_id)
+    before = store.own_identifiers(store.account_identifiers(account_id))
     try:
-        files, lines = rewrite_logs(log_dir, store.own_identifiers(before).all())
+        finish_pending_scrubs(log_dir)  # of an erasure that stopped after its database part
+        files, lines = rewrite_logs(log_dir, before.all())
     except OSError as exc:  # nothing is erased yet: the whole erasure can be asked for again
         raise LogFilesError(f"cannot clean the log files in {log_dir} "
                             f"({exc.strerror or type(exc).__name__}); nothing was erased") from exc
-    result = store.erase_account(
-        account_id, keep_fraud_email_hashes=settings.erasure_keep_fraud_hashes, actor=actor
-    )
+    pending = PendingScrub(log_dir)
+    try:
+        result = store.erase_account(
+            account_id, keep_fraud_email_hashes=settings.erasure_keep_fraud_hashes, actor=actor,
+            before_commit=lambda own: pending.record((*before.all(), *own.all())),
+        )
+    except BaseException:
+        pending.done()  # rolled back: nothing of it to clean
+        raise
     try:
         more_files, more_lines = rewrite_logs(
             log_dir, store.own_identifiers(_union(before, result.identifiers)).all())
+        pending.done()
         unchecked = None
-    except OSError as exc:  # the database is erased: report it, and what is left undone
+    except OSError as exc:  # the database is erased: the record stays for the next pass
+        pending.release()
         more_files, more_lines, unchecked = frozenset(), 0, exc.strerror or type(exc).__name__
     removed = {**result.removed, "log_lines": lines + more_lines,
                "log_files": len(files | more_files)}  # a file both passes rewrote counts once
@@ -119,8 +128,8 @@ def erase_account(store: Store, settings: Settings, account_id: str, *, actor: s
         kept.append({
             "what": "log lines written while this erasure ran (its database part is done): "
                     f"the second pass over {log_dir} failed ({unchecked})",
-            "why": "the log files could not be rewritten: lines naming the account's last "
-                   "orders may remain in today's log file; check or delete it",
+            "why": "the log files could not be rewritten; the next erasure or purge does that "
+                   "pass again, from a record it left in the log directory",
         })
     kept.append({
         "what": f"the record of this erasure ({result.erasure_id}): time, actor and counts",

@@ -17,6 +17,7 @@ from typing import Any
 
 from fraudscreen.config import MAX_RETENTION_DAYS, Settings
 from fraudscreen.errors import ConfigError, FraudscreenError, LogFilesError
+from fraudscreen.log_rewrite import finish_pending_scrubs
 from fraudscreen.logs import delete_old_log_files
 from fraudscreen.store import Store
 
@@ -76,6 +77,7 @@ def purge(store: Store, settings: Settings, *, now: datetime | None = None) -> P
     counts["audit_list_values"] = store.purge_list_audit_values(personal_before)
     store.scrub()
     try:
+        finish_pending_scrubs(settings.resolved_log_dir)  # of an erasure that stopped half-way
         counts["log_files"] = delete_old_log_files(settings.resolved_log_dir, logs_before.date())
     except OSError as exc:
         raise LogFilesError(

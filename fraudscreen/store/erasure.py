@@ -365,7 +365,8 @@ class ErasureMixin(StoreBase):
         }
 
     def erase_account(
-        self, account_id: str, *, keep_fraud_email_hashes: bool = False, actor: str = "system"
+        self, account_id: str, *, keep_fraud_email_hashes: bool = False, actor: str = "system",
+        before_commit: Callable[[AccountIdentifiers], None] | None = None,
     ) -> AccountErasure:
         """Remove the account's personal data from every table, in one transaction; idempotent.
 
@@ -377,6 +378,8 @@ class ErasureMixin(StoreBase):
         theirs as well: its list entries and their audit entries stay. With
         ``keep_fraud_email_hashes`` the email hashes of its confirmed-fraud orders stay on (or
         are put on) the block list. The erasure is itself audited under a random erasure id.
+        ``before_commit`` is called with the account's own identifiers just before the
+        transaction commits (the log cleaning records what it has still to do).
         """
         erasure_id = new_id("erasure_", 8)
         removed: dict[str, int] = {}
@@ -448,6 +451,8 @@ class ErasureMixin(StoreBase):
             details: dict[str, Any] = {"removed": dict(removed), "kept_fraud_email_hashes": len(kept),
                                        "kept_shared_list_entries": kept_shared}
             self._audit(conn, actor, "account.erase", erasure_id, details)
+            if before_commit is not None:
+                before_commit(own)
         self.scrub()
         return AccountErasure(erasure_id, ids, removed, len(kept), kept_shared)
 
