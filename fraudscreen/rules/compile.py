@@ -176,6 +176,31 @@ def _needed_fields(rule: Rule, program: Any) -> dict[str, set[str] | None]:
     return needs
 
 
+_PARSE_ERROR = re.compile(r"<input>:(\d+):(\d+): ([^'\n:]*)(?::\s*([^'\n]*))?")
+_QUOTED = re.compile(r"'([^'\n]*)'|\"([^\"\n]*)\"")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _without_literals(message: str) -> str:
+    """The first line of a CEL library message with every quoted text that is not a plain name
+    (``'matches'`` stays) as ``'…'``: the message goes to ``/readyz``, which needs no key, and
+    a literal may be an e-mail address, an IP address or a card number."""
+    line = message.splitlines()[0] if message else ""
+    line = _QUOTED.sub(lambda m: m.group(0) if _NAME.fullmatch(m.group(1) or m.group(2) or "")
+                       else "'…'", line)
+    return line if len(line) <= 200 else line[:200] + "…"
+
+
+def _where_and_why(exc: Exception) -> str:
+    """``line 1, column 22: Syntax error: extraneous input`` from the parser's message, which
+    quotes the expression and its tokens (none of them is kept); else the error's class."""
+    found = _PARSE_ERROR.search(str(exc))
+    if found is None:
+        return f"the CEL parser refused it ({type(exc).__name__})"
+    line, column, kind, why = found.groups()
+    return f"line {line}, column {column}: {kind.strip()}" + (f": {why.strip()}" if why and why.strip() else "")
+
+
 def compile_rule(rule: Rule) -> Compiled:
     """Compile, lint and try ``rule`` on the default context; RuleError naming it if it fails."""
     if len(rule.expression) > MAX_EXPRESSION_LENGTH:
@@ -188,13 +213,8 @@ def compile_rule(rule: Rule) -> Compiled:
     except UNRECOVERABLE:
         raise
     except Exception as exc:  # the library raises ValueError, keep any parse failure a RuleError
-        # the library's message quotes the expression (its literals may be an IP, an address):
-        # kept is where and why ("<input>:1:69: Syntax error: …"), as /readyz shows it
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        first_line = first_line.replace(rule.expression, "…").partition("ERROR: ")[2] or first_line
-        if len(first_line) > 200:
-            first_line = first_line[:200] + "…"
-        raise RuleError(f"rule {rule.id!r}: expression does not compile: {first_line}") from exc
+        raise RuleError(f"rule {rule.id!r}: expression does not compile: "
+                        f"{_where_and_why(exc)}") from exc
     except BaseException as exc:  # a panic of the cel parser (pyo3 PanicException)
         raise RuleError(
             f"rule {rule.id!r}: expression does not compile: the CEL parser failed "
@@ -208,7 +228,8 @@ def compile_rule(rule: Rule) -> Compiled:
         raise
     except BaseException as exc:  # a cel panic included
         raise RuleError(
-            f"rule {rule.id!r}: fails on the default context: {type(exc).__name__}: {exc}"
+            f"rule {rule.id!r}: fails on the default context: {type(exc).__name__}: "
+            f"{_without_literals(str(exc))}"
         ) from exc
     if (took := time.perf_counter() - started) > MAX_RULE_SECONDS:
         raise RuleError(f"rule {rule.id!r}: takes {took:.2f} s on the default context, more than "
