@@ -29,6 +29,7 @@ import numpy as np
 
 from fraudscreen.errors import ModelError
 from fraudscreen.files import replace_file
+from fraudscreen.result import answer_text_problem
 from fraudscreen.schema import rfc3339_text
 
 FORMAT_MARKER = "fraudscreen-model-bundle"
@@ -52,6 +53,8 @@ class Thresholds:
     """At or above: reject. 1.0 means never reject on the model score alone."""
 
     def __post_init__(self) -> None:
+        if any(isinstance(t, bool) or not isinstance(t, (int, float)) for t in (self.review, self.reject)):
+            raise ModelError("thresholds must be numbers")
         if not (0.0 <= self.review < self.reject <= 1.0):
             raise ModelError("thresholds must satisfy 0 <= review < reject <= 1")
 
@@ -218,6 +221,10 @@ class ModelBundle:
 
     def __post_init__(self) -> None:
         self.feature_names = tuple(self.feature_names)
+        # the version goes into every answer, stored for years: as `train --version` checks it
+        problem = answer_text_problem(self.version, 64) if self.version.strip() else "must not be blank"
+        if problem:
+            raise ModelError(f"the bundle's version {problem}")
         _parse_period(self.training_period)  # ModelError for a malformed one
         n = len(self.feature_names)
         base = np.asarray(self.signals.get("baseline", []), dtype=np.float64)

@@ -8,6 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+
+def answer_text_problem(text: str, longest: int) -> str | None:
+    """Why ``text`` (a rule's message, the rules' or the model's version) may not go into every
+    answer it is part of, stored for years with the order; None when it may. As list notes: no
+    control character, no e-mail address, no card number."""
+    from fraudscreen.enrich.card import find_card_numbers
+    from fraudscreen.enrich.email import EMAIL_IN_TEXT
+    from fraudscreen.schema import CONTROL_CHARACTER
+
+    if len(text) > longest:
+        return f"must be at most {longest} characters (it has {len(text)})"
+    if CONTROL_CHARACTER.search(text):
+        return "must be one line: no tabs, line breaks or other control characters"
+    if EMAIL_IN_TEXT.search(text) or find_card_numbers(text):
+        return "must not hold an e-mail address or a card number (it goes into every answer)"
+    return None
+
+
 Decision = Literal["accept", "review", "reject"]
 DECISIONS: tuple[Decision, ...] = ("accept", "review", "reject")
 

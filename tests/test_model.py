@@ -316,3 +316,22 @@ def test_rows_whose_features_never_vary_are_refused(fill: float) -> None:
         train_model(flat, y, NAMES, version="v", data_sha256="0" * 64)
     flat[::7, 1] = np.nan if fill == 3.0 else 1.0  # known against missing is enough to split on
     assert train_model(flat, y, NAMES, version="v", data_sha256="0" * 64).bundle is not None
+
+
+def test_a_bundle_whose_version_or_thresholds_could_not_go_into_an_answer_is_refused(
+        result: TrainResult, tmp_path: Path) -> None:
+    """The version goes into every answer, stored for years; `train --version` checked it, a
+    bundle written otherwise was loaded (and `{"review": False, "reject": True}` passed)."""
+    path = tmp_path / "model.joblib"
+    result.bundle.save(path)
+    payload = joblib.load(path)
+    for version, why in [("jane.doe@example.org", "e-mail address"), ("v\n" * 3, "one line"),
+                         ("v" * 65, "at most 64"), (" ", "blank")]:
+        joblib.dump({**payload, "version": version}, path)
+        with pytest.raises(ModelError, match=why):
+            ModelBundle.load(path)
+    joblib.dump({**payload, "thresholds": {"review": False, "reject": True}}, path)
+    with pytest.raises(ModelError, match="thresholds must be numbers"):
+        ModelBundle.load(path)
+    joblib.dump(payload, path)
+    assert ModelBundle.load(path).version == result.bundle.version

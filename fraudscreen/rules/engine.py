@@ -47,13 +47,13 @@ import cel
 
 from fraudscreen.errors import RuleError
 from fraudscreen.files import require_regular_file
+from fraudscreen.result import answer_text_problem
 from fraudscreen.rules.compile import (
     UNRECOVERABLE,
     Compiled,
     compile_rule,
     prune,
 )
-from fraudscreen.schema import CONTROL_CHARACTER
 
 logger = logging.getLogger(__name__)
 
@@ -163,22 +163,6 @@ def strongest_action(hits: Iterable[RuleHit]) -> Action | None:
     return None
 
 
-def _answer_text_problem(text: str, longest: int) -> str | None:
-    """Why ``text`` (a rule's message, the rules' version) may not go into every answer
-    the rule is part of, stored for years with the order; None when it may. As list notes:
-    no control character, no e-mail address, no card number."""
-    from fraudscreen.enrich.card import find_card_numbers
-    from fraudscreen.enrich.email import EMAIL_IN_TEXT
-
-    if len(text) > longest:
-        return f"must be at most {longest} characters (it has {len(text)})"
-    if CONTROL_CHARACTER.search(text):
-        return "must be one line: no tabs, line breaks or other control characters"
-    if EMAIL_IN_TEXT.search(text) or find_card_numbers(text):
-        return "must not hold an e-mail address or a card number (it goes into every answer)"
-    return None
-
-
 def _check_rule_table(index: int, table: Any) -> Rule:
     where = f"rule #{index + 1}"
     if not isinstance(table, dict):
@@ -192,7 +176,7 @@ def _check_rule_table(index: int, table: Any) -> Rule:
     for key in ("code", "action", "expression", "message"):
         if not isinstance(table.get(key), str) or not table[key].strip():
             raise RuleError(f"{where}: {key!r} must be a non-empty string")
-    if problem := _answer_text_problem(table["message"], 300):  # the code is UPPER_SNAKE
+    if problem := answer_text_problem(table["message"], 300):  # the code is UPPER_SNAKE
         raise RuleError(f"{where}: 'message' {problem}")
     if not isinstance(table.get("enabled", True), bool):
         raise RuleError(f"{where}: 'enabled' must be true or false")
@@ -230,7 +214,7 @@ class RuleSet:
         """Prefer :meth:`load` or :meth:`from_rules`; raises RuleError on any invalid rule."""
         if not isinstance(version, str) or not version.strip():
             raise RuleError("rules file: 'version' must be a non-empty string")
-        if problem := _answer_text_problem(version, 64):
+        if problem := answer_text_problem(version, 64):
             raise RuleError(f"rules file: 'version' {problem}")
         self.version: str = version
         """The rules file's ``version``; recorded with every decision."""
