@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from fraudscreen.config import Settings
 from fraudscreen.enrich import GeoIP
@@ -23,15 +24,25 @@ GEOIP_CLOSE_DELAY = 30.0
 """Seconds after a reload before the replaced GeoIP readers are closed (their files unmapped)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Parts:
-    """The loaded parts of the service and the problems met loading them."""
+    """The loaded parts of the service and the problems met loading them. A reload makes a new
+    one (:meth:`swapped`) rather than change this one: an answer reads one ``Parts`` throughout,
+    so that it never shows half a reload (a rules reason beside a rules version)."""
 
     store: ScreeningStore
     geoip: GeoIP
     model: ModelBundle | None
     rules: RuleSet | None
     problems: dict[str, str] = field(default_factory=dict)
+
+    def swapped(self, part: str, value: Any, problem: str | None = None) -> Parts:
+        """A copy with ``part`` (``model``, ``rules`` or ``geoip``) replaced by ``value`` and
+        its problem set to ``problem`` (None: cleared)."""
+        problems = {k: v for k, v in self.problems.items() if k != part}
+        if problem is not None:
+            problems[part] = problem
+        return replace(self, **{part: value}, problems=problems)
 
 
 def load_parts(settings: Settings) -> Parts:

@@ -114,6 +114,7 @@ class Screener:
         self._digest_key = secrets.email_hmac_key
         self._lists_lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self._swap_lock = threading.Lock()
         self.last_reload: dict[str, Any] | None = None
         """When :meth:`reload_files` last ran and what it did to each part (``/readyz``)."""
         self._lists: tuple[float, int, ListMatcher] | None = None
@@ -162,7 +163,13 @@ class Screener:
 
     def _check_thresholds(self) -> None:
         if self.parts.model is not None and self._thresholds_of(self.parts.model) is None:
-            self.parts.problems["model"] = BAD_OVERRIDES
+            self.parts = self.parts.swapped("model", self.parts.model, BAD_OVERRIDES)
+
+    def _swap(self, part: str, value: Any) -> None:
+        """Put a newly loaded part in use, its problem cleared: a new :class:`Parts`, made under
+        a lock so that two reloads at once do not lose one of them."""
+        with self._swap_lock:
+            self.parts = self.parts.swapped(part, value)
 
     def reload_model(self, path: Path | None = None) -> ModelBundle:
         """Load a model bundle and swap it in; raises :class:`ModelError` and keeps the old one."""
@@ -170,16 +177,14 @@ class Screener:
         bundle.ensure_features(FEATURE_NAMES)
         if self._thresholds_of(bundle) is None:
             raise ModelError(BAD_OVERRIDES)
-        self.parts.model = bundle
-        self.parts.problems.pop("model", None)
+        self._swap("model", bundle)
         return bundle
 
     def reload_rules(self) -> RuleSet:
         """Load the configured rules file and swap it in; raises :class:`RuleError` and keeps
         the rules in use (none, if none loaded)."""
         rules = RuleSet.load(self.settings.resolved_rules_path)
-        self.parts.rules = rules
-        self.parts.problems.pop("rules", None)
+        self._swap("rules", rules)
         return rules
 
     def reload_geoip(self) -> GeoIP:
@@ -187,9 +192,9 @@ class Screener:
         not open, the readers in use stay and :class:`ConfigError` says why. The replaced
         readers are closed a while later (:func:`~fraudscreen.parts.close_later`)."""
         geoip = reopen_geoip(self.settings)
-        old, self.parts.geoip = self.parts.geoip, geoip
+        old = self.parts.geoip
+        self._swap("geoip", geoip)
         self.enricher.geoip = geoip
-        self.parts.problems.pop("geoip", None)
         close_later(old)
         return geoip
 
@@ -214,17 +219,19 @@ class Screener:
 
     def readiness(self) -> dict[str, Any]:
         """What /readyz reports: each part, ok or the problem."""
-        problems = dict(self.parts.problems)
-        if not self.store.ping():
+        parts = self.parts
+        problems = dict(parts.problems)
+        if not parts.store.ping():
             problems["store"] = "the database does not answer"
-        model = self.parts.model
+        # as answers see it: a bundle the threshold overrides do not fit is not in use
+        model = parts.model if self._thresholds_of(parts.model) is not None else None
         return {
             "ready": not problems,
             "problems": problems,
             "model_version": model.version if model else None,
-            "rules_version": self.parts.rules.version if self.parts.rules else None,
+            "rules_version": parts.rules.version if parts.rules else None,
             "model_rules_version": model.params.get("rules_version") if model else None,
-            "geoip": self.parts.geoip.databases(),
+            "geoip": parts.geoip.databases(),
             "last_reload": self.last_reload,
         }
 
@@ -324,7 +331,8 @@ class Screener:
         """The half of :meth:`evaluate` that reads the store: the history before the order,
         the profile, lists, features, model, rules and decision (see :mod:`fraudscreen.prepared`)."""
         warnings = list(prepared.warnings)
-        degraded = [DEGRADED_REASONS[p] for p in self.parts.problems if p in DEGRADED_REASONS]
+        parts = self.parts  # one snapshot: a reload meanwhile shows in the next answer, whole
+        degraded = [DEGRADED_REASONS[p] for p in parts.problems if p in DEGRADED_REASONS]
         history, profile, lists = self._history(prepared, degraded)
         if prepared.account_id is None:
             warnings.append(ScreeningWarning(
@@ -332,18 +340,18 @@ class Screener:
                 "/account/user_id"))
         context = add_history(prepared.context, profile, lists)
         vector = feature_vector(context)
-        model = self.parts.model  # read once: a reload may swap it meanwhile
+        model = parts.model
         thresholds = self._thresholds_of(model)
         if thresholds is None:
             model = None  # overrides that do not fit the bundle: the model is unavailable
         probability, model_reasons = self._model_signals(model, thresholds, vector, degraded, warnings)
         if probability is not None:
             context["model"]["score"] = risk_score(probability)
-        rules = self.parts.rules  # read once: a reload may swap them meanwhile
+        rules = parts.rules
         hits, rule_errors = self._rule_hits(rules, context, degraded, warnings)
         outcome = decide(probability=probability, thresholds=thresholds, hits=hits,
                          model_signals=model_reasons, degraded=degraded)
-        for problem in self.parts.problems:
+        for problem in parts.problems:
             warnings.append(
                 ScreeningWarning(f"{problem}_unavailable", DEGRADED_REASONS[problem].message)
             )
@@ -421,7 +429,7 @@ class Screener:
         probability = model.predict_one(vector)
         if not math.isfinite(probability):  # never clamp NaN into an accept
             log.error("model %s gave no finite probability: treated as unavailable", model.version)
-            if "model" not in self.parts.problems:
+            if DEGRADED_REASONS["model"] not in degraded:
                 degraded.append(DEGRADED_REASONS["model"])
                 warnings.append(ScreeningWarning("model_unavailable", DEGRADED_REASONS["model"].message))
             return None, []

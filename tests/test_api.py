@@ -406,7 +406,9 @@ def test_threshold_overrides_that_do_not_fit_degrade_to_review(tmp_path: Path, s
     assert answer["decision"] in ("review", "reject")
     assert answer["risk_score"] is None  # as without a model: no score the thresholds cannot use
     assert "MODEL_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]
-    assert "model" in client.get("/readyz").get_json()["problems"]
+    ready = client.get("/readyz").get_json()
+    assert "model" in ready["problems"]
+    assert ready["model_version"] is None and answer["model_version"] is None  # none is in use
 
 
 def test_threshold_overrides_apply(tmp_path: Path, store_url: str) -> None:

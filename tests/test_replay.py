@@ -274,10 +274,11 @@ def test_the_lean_evaluation_decides_like_the_full_one(tmp_path: Path) -> None:
     from fraudscreen.screening import Screener, load_parts
 
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    from dataclasses import replace
+
     parts = load_parts(settings)
     parts.store.close()
-    parts.store = MemoryStore()  # type: ignore[assignment]
-    screener = Screener(settings, parts)
+    screener = Screener(settings, replace(parts, store=MemoryStore()))
     order, _ = parse_order(order_body(account__created_at="2026-11-20T09:58:00Z"))
     full = screener.evaluate(order)
     lean = screener.evaluate(order, build_response=False)
