@@ -129,11 +129,14 @@ def test_paths_outside_the_allowed_folders_are_never_opened(client, keys, tmp_pa
     assert _scored_version(client, keys["score"], 4) == "reload-a"
 
 
-def test_a_broken_bundle_keeps_the_current_model(client, keys, models) -> None:
+def test_a_broken_bundle_keeps_the_current_model(client, keys, models, caplog) -> None:
     (models / "broken.joblib").write_bytes(b"not a joblib file")
-    response = _reload(client, keys["admin"], {"path": str(models / "broken.joblib")})
+    with caplog.at_level("WARNING", logger="fraudscreen"):
+        response = _reload(client, keys["admin"], {"path": str(models / "broken.joblib")})
     assert response.status_code == 400
     assert "stays in use" in response.get_json()["error"]["message"]
+    assert any("model reload by t-admin failed: model bundle unreadable" in r.getMessage()
+               for r in caplog.records)  # the operator sees it, not only the caller
     missing = _reload(client, keys["admin"], {"path": str(models / "missing.joblib")})
     assert missing.status_code == 400
     assert _scored_version(client, keys["score"], 5) == "reload-a"

@@ -107,14 +107,16 @@ def reload_model() -> Response:
     screener: Screener = current_app.extensions["fraudscreen"]
     path = resolve_bundle_path(screener, body.get("path"))
     previous = screener.parts.model.version if screener.parts.model else None
+    actor = getattr(g, "api_key", None)
     try:
         screener.reload_model(path)
-    except ModelError as exc:
+    except ModelError as exc:  # an operator watches the logs, not the caller's 400 only
+        log.warning("model reload by %s failed: %s; %s", getattr(actor, "name", "?"), exc.message,
+                    _kept(screener))
         raise InvalidRequestError(
             f"The model bundle could not be loaded; {_kept(screener)}.",
             details=[ErrorDetail("/path", exc.message)],
         ) from None
-    actor = getattr(g, "api_key", None)
     log.info("model reloaded by %s: %s", getattr(actor, "name", "?"),
              screener.parts.model.version if screener.parts.model else None)
     return jsonify({**_model_json(screener, path), "previous_version": previous})
