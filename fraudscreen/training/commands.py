@@ -88,10 +88,11 @@ def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | Non
 
 def _model_version(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--version``: it is returned in every answer of the service and named in its logs, so
-    1 to 64 characters, without a control character, an e-mail address or a card number."""
-    from fraudscreen.training.segments import segment_name
+    1 to 64 characters, without a control character, an e-mail address or a card number (as a
+    bundle's version is checked when it loads)."""
+    from fraudscreen.result import answer_text_problem
 
-    if value is not None and (len(value) > 64 or not value.strip() or segment_name(value) != value):
+    if value is not None and (not value.strip() or answer_text_problem(value, 64)):
         raise click.BadParameter("must be 1 to 64 characters without a control character, an "
                                  "e-mail address or a card number, such as 2026-12.1")
     return value
