@@ -51,7 +51,7 @@ _DIGIT_RUN = re.compile(
     r"(?:\d{4}(?P=s)\d{4}(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?|\d{6}(?P=s)\d{4,5})(?!\d)"
 )
 _REDACTED = "[redacted]"
-_MAY_HOLD_SECRET = re.compile(r"[:=@]|fs_|(?i:bearer|basic)")
+_MAY_HOLD_SECRET = re.compile(r"[:=@＠﹫]|fs_|(?i:bearer|basic)")  # the at signs EMAIL_IN_TEXT takes
 """What each pattern above but the digit run needs: a text without it skips them."""
 
 # Attributes every LogRecord has; anything else was passed as ``extra`` and is logged as a field.
@@ -176,8 +176,11 @@ class DailyFileHandler(logging.handlers.WatchedFileHandler):
         super().__init__(directory / log_file_name(self._day), encoding="utf-8", delay=True)
 
     def emit(self, record: logging.LogRecord) -> None:
-        with DirectoryLock(self.directory, exclusive=False):  # not while erasure swaps a file in
-            self._emit(record)
+        try:
+            with DirectoryLock(self.directory, exclusive=False):  # not while erasure swaps a file in
+                self._emit(record)
+        except OSError:  # the folder gone or unwritable: the request is answered all the same
+            self.handleError(record)
 
     def _emit(self, record: logging.LogRecord) -> None:
         day = datetime.fromtimestamp(record.created, UTC).date()

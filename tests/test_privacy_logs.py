@@ -404,3 +404,21 @@ def test_an_erasure_that_stopped_after_its_database_part_is_finished_by_the_next
     assert len(_records(settings)) == 1  # the running erasure's, in use: left alone
     busy.done()
     assert _records(settings) == []
+
+
+def test_a_log_folder_gone_while_serving_does_not_cut_the_answers(
+    client: FlaskClient, keys: dict[str, str], settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The request log's lock failed outside logging's own error handling: the client got an
+    empty reply, for an order that was stored."""
+    assert client.post("/v1/score", json=order_body(event__transaction_id="t-l1"),
+                       headers=auth(keys["score"])).status_code == 200
+    moved = settings.resolved_log_dir.with_name("logs.moved")
+    settings.resolved_log_dir.rename(moved)
+    try:
+        answer = client.post("/v1/score", json=order_body(event__transaction_id="t-l2"),
+                             headers=auth(keys["score"]))
+        assert answer.status_code == 200 and answer.get_json()["order_id"] == "t-l2"
+    finally:
+        moved.rename(settings.resolved_log_dir)
+    assert "Logging error" in capsys.readouterr().err  # said, on stderr
