@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,10 +168,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     except ConfigError as exc:
         store.close()
         raise click.ClickException(exc.message) from None
-    if not store.list_api_keys():
-        _, key = store.create_api_key("checkout", DEFAULT_SCOPES)
-        click.echo("Created the first API key (scopes: score, outcomes). It is shown only once:")
-        click.echo(key)
+    if not any(k.revoked_at is None for k in store.list_api_keys()):  # none could be used
+        try:
+            _create_shown_key(store, "checkout", DEFAULT_SCOPES, "Created the first API key "
+                              "(scopes: score, outcomes). It is shown only once:")
+        except click.ClickException:
+            store.close()
+            raise
     store.close()
     try:
         run_server(settings)
@@ -281,19 +285,29 @@ def _refuse_personal_text(text: str) -> None:
 @click.pass_context
 def apikeys_create(ctx: click.Context, name: str, scopes: tuple[str, ...]) -> None:
     """Create a key; the key itself is printed alone on the last line, once."""
-    if sys.stdout is None or sys.stdout.closed:  # ``>&-``: the key would be shown nowhere
+    store = cli_store(_settings(ctx), must_exist=True)
+    record = _create_shown_key(store, name, scopes or DEFAULT_SCOPES)
+    click.echo(f"Created API key {record.id} '{name}' with scopes {', '.join(record.scopes)}.", err=True)
+
+
+def _create_shown_key(store: Any, name: str, scopes: Sequence[str], heading: str | None = None) -> Any:
+    """Create a key and print it (after ``heading``) on standard output; its record. A key
+    nobody could see is not left valid: refused when standard output is closed (``>&-``),
+    revoked at once when it cannot be written (a full disk, a closed pipe)."""
+    if sys.stdout is None or sys.stdout.closed:
         raise click.ClickException("standard output is closed: the key could not be shown; "
                                    "nothing was created")
-    store = cli_store(_settings(ctx), must_exist=True)
-    record, key = store.create_api_key(name, scopes or DEFAULT_SCOPES, actor=CLI_ACTOR)
+    record, key = store.create_api_key(name, scopes, actor=CLI_ACTOR)
     try:
+        if heading:
+            click.echo(heading)
         click.echo(key)
-    except OSError as exc:  # a full disk, a closed pipe: a key nobody saw must not stay valid
+    except OSError as exc:
         store.revoke_api_key(record.id, actor=CLI_ACTOR)
         raise click.ClickException(
             f"cannot write the key to standard output ({exc.strerror or type(exc).__name__}); "
             f"key {record.id} was revoked at once") from None
-    click.echo(f"Created API key {record.id} '{name}' with scopes {', '.join(record.scopes)}.", err=True)
+    return record
 
 
 @apikeys.command("list")

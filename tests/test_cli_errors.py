@@ -1039,3 +1039,14 @@ def test_a_value_put_on_two_lists_is_pointed_out(tmp_path: Path) -> None:
     both = cli(tmp_path, "lists", "add", "allow", "ip", "1.2.3.4")
     assert both.exit_code == 0 and both.stdout == "Added ip 1.2.3.4 to allow.\n"
     assert both.stderr.startswith("Note: ip 1.2.3.4 is on block too; an order it matches is allowed")
+
+
+def test_serve_shows_the_first_key_or_leaves_none_valid(tmp_path: Path) -> None:
+    """`serve >&-` made the first key silently, and the next start made none: one existed."""
+    closed = _run(tmp_path, "serve", "--port", "1", stdout=None, preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 1 and "standard output is closed" in closed.stderr
+    assert _keys(tmp_path) == []
+    with open("/dev/full", "w") as full:
+        failed = _run(tmp_path, "serve", "--port", "1", stdout=full)
+    assert failed.returncode == 1 and "was revoked at once" in failed.stderr
+    assert [line.rsplit("\t", 1)[1] for line in _keys(tmp_path)] == ["revoked"]
