@@ -501,3 +501,16 @@ def test_a_country_code_that_names_no_country_is_refused(
     ok = client.post("/v1/score", json=order_body(**{field: "xk", "event__transaction_id": "t-xk"}),
                      headers=auth(keys["score"]))
     assert ok.status_code == 200  # Kosovo, as GeoIP databases name it
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400(client: FlaskClient, keys: dict[str, str]) -> None:
+    """A client that stopped early (half-closed) had its order stored."""
+    body = json.dumps(order_body(event__transaction_id="tx-short")).encode()
+    response = client.post("/v1/score", input_stream=io.BytesIO(body), headers={
+        **auth(keys["score"]), "Content-Type": "application/json"},
+        environ_overrides={"CONTENT_LENGTH": str(len(body) + 50),
+                           "wsgi.input_terminated": True})  # as gunicorn says: werkzeug reads to EOF
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["details"] == [
+        {"pointer": "", "message": "ended before its Content-Length"}]
+    assert client.get("/v1/orders/tx-short", headers=auth(keys["score"])).status_code == 404

@@ -46,7 +46,12 @@ def request_body() -> bytes:
         if len(data) > limit:
             raise RequestTooLargeError(f"The body is larger than {limit} bytes.")
         return data
-    return request.get_data(cache=True)  # werkzeug answers a longer Content-Length with a 413
+    data = request.get_data(cache=True)  # werkzeug answers a longer Content-Length with a 413
+    if request.content_length is not None and len(data) < request.content_length:
+        raise InvalidRequestError(  # the client stopped early: not the order it meant to send
+            "The body is shorter than its Content-Length.",
+            details=[ErrorDetail("", "ended before its Content-Length")])
+    return data
 
 
 def json_body() -> Any:
