@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from fraudscreen.errors import ConfigError
 from fraudscreen.files import require_regular_file
+
+log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.json"
 MIN_KEY_BYTES = 32
@@ -53,6 +56,9 @@ def load_or_create_secrets(data_dir: Path) -> InstallationSecrets:
             tmp.unlink()
     try:
         require_regular_file(path)  # a FIFO would block every start
+        if path.stat().st_mode & 0o077:  # copied to another host without its mode, say
+            os.chmod(path, 0o600)
+            log.warning("the secrets file %s was readable by others: made 0600", path)
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the secrets file {path} "

@@ -73,3 +73,15 @@ def test_a_secrets_file_that_is_not_json_or_not_a_file_says_what_is_wrong(tmp_pa
     os.mkfifo(tmp_path / "b" / "secrets.json")  # reading it blocked every start
     with pytest.raises(ConfigError, match=r"secrets.json \(not a regular file\)"):
         load_or_create_secrets(tmp_path / "b")
+
+
+def test_a_secrets_file_others_can_read_is_made_private(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """It holds the key of the e-mail hashes; one copied to another host as 0644 was taken silently."""
+    key = load_or_create_secrets(tmp_path).email_hmac_key
+    path = tmp_path / "secrets.json"
+    path.chmod(0o644)
+    with caplog.at_level("WARNING", logger="fraudscreen"):
+        assert load_or_create_secrets(tmp_path).email_hmac_key == key
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert any("was readable by others: made 0600" in r.getMessage() for r in caplog.records)
+    assert key.hex() not in caplog.text
