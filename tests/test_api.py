@@ -49,13 +49,16 @@ def test_score_answers_with_decision_location_profile_and_versions(client, keys)
     assert isinstance(data["reasons"], list) and isinstance(data["warnings"], list)
 
 
-def test_auth_is_required_and_scoped(client, keys) -> None:
+def test_auth_is_required_and_scoped(client, keys, caplog) -> None:
     assert client.post("/v1/score", json=order_body()).status_code == 401
     assert score(client, "fs_not_a_key", order_body()).status_code == 401
     denied = score(client, keys["outcomes"], order_body())
     assert denied.status_code == 403
     assert denied.get_json()["error"]["code"] == "forbidden"
-    assert client.get("/v1/lists", headers=auth(keys["score"])).status_code == 403
+    with caplog.at_level("INFO", logger="fraudscreen.requests"):
+        assert client.get("/v1/lists", headers=auth(keys["score"])).status_code == 403
+    line = [r for r in caplog.records if r.name == "fraudscreen.requests"][-1]
+    assert line.route == "/v1/lists" and line.status == 403 and line.api_key == "test-score"  # which key
 
 
 def test_schema_errors_are_400_with_pointers_and_store_nothing(client, keys, settings) -> None:

@@ -72,9 +72,9 @@ def require_scope(scope: str) -> Callable[[F], F]:
             api_key = cache.get(key, screener.sql_store.authenticate)
             if api_key is None:
                 raise AuthenticationError("The API key is not valid.")
+            g.api_key = api_key  # the request log names it, a refused one too
             if scope not in api_key.scopes and "admin" not in api_key.scopes:
                 raise PermissionDeniedError(f"This API key lacks the '{scope}' scope.")
-            g.api_key = api_key
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
