@@ -161,6 +161,12 @@ class Screener:
         except ModelError:
             return None
 
+    def _in_use(self, model: ModelBundle | None) -> tuple[ModelBundle | None, Thresholds | None]:
+        """The model that answers use, and its thresholds: none when the overrides do not fit
+        the bundle (the model is then unavailable)."""
+        thresholds = self._thresholds_of(model)
+        return (model if thresholds is not None else None), thresholds
+
     def _check_thresholds(self) -> None:
         if self.parts.model is not None and self._thresholds_of(self.parts.model) is None:
             self.parts = self.parts.swapped("model", self.parts.model, BAD_OVERRIDES)
@@ -223,8 +229,7 @@ class Screener:
         problems = dict(parts.problems)
         if not parts.store.ping():
             problems["store"] = "the database does not answer"
-        # as answers see it: a bundle the threshold overrides do not fit is not in use
-        model = parts.model if self._thresholds_of(parts.model) is not None else None
+        model, _thresholds = self._in_use(parts.model)  # as answers see it
         return {
             "ready": not problems,
             "problems": problems,
@@ -340,10 +345,7 @@ class Screener:
                 "/account/user_id"))
         context = add_history(prepared.context, profile, lists)
         vector = feature_vector(context)
-        model = parts.model
-        thresholds = self._thresholds_of(model)
-        if thresholds is None:
-            model = None  # overrides that do not fit the bundle: the model is unavailable
+        model, thresholds = self._in_use(parts.model)
         probability, model_reasons = self._model_signals(model, thresholds, vector, degraded, warnings)
         if probability is not None:
             context["model"]["score"] = risk_score(probability)

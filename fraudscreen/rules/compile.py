@@ -29,7 +29,8 @@ UNRECOVERABLE = (KeyboardInterrupt, SystemExit, GeneratorExit)
 """BaseExceptions that are never a rule's failure (a cel panic is a BaseException too)."""
 MAX_RULE_SECONDS = 0.05
 """The longest a rule may take on the default context when it loads, in CPU time (the default
-rules take under 0.2 ms; wall time refused them in 10 of 24 workers starting on 2 cores). The cel library holds the GIL while it runs: a rule of 8 million steps took 3 s
+rules take under 0.2 ms; wall time refused them in 10 of 24 workers starting on 2 cores). The
+cel library holds the GIL while it runs: a rule of 8 million steps took 3 s
 on every order, and stalled the whole worker, its reload thread and every request with it."""
 
 # Named CEL functions the library implements natively (operators such as _>_ or @in
