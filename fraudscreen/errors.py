@@ -32,6 +32,8 @@ class FraudscreenError(Exception):
 
     code: str = "internal_error"
     status: int = 500
+    retry_after: int | None = None
+    """Seconds after which the same request may succeed (the HTTP ``Retry-After`` of a 503)."""
 
     def __init__(self, message: str, *, details: list[ErrorDetail] | None = None) -> None:
         super().__init__(message)
@@ -130,6 +132,7 @@ class StoreError(FraudscreenError):
 
     code = "store_unavailable"
     status = 503
+    retry_after = 1  # a lock released, a connection back: the busy wait already took seconds
 
 
 class LogFilesError(FraudscreenError):

@@ -51,6 +51,7 @@ def test_score_during_a_postgres_outage_is_not_a_500(postgres_server, tmp_path: 
         else:
             assert response.status_code == 503
             assert response.get_json()["error"]["code"] == "store_unavailable"
+            assert response.headers["Retry-After"] == "1"
         assert client.get("/readyz").status_code == 503
     finally:
         postgres_server.admin_sql("ALTER DATABASE fs_outage ALLOW_CONNECTIONS true")

@@ -128,6 +128,7 @@ def test_erase_endpoint_answers_503_while_another_connection_holds_the_lock(
     assert locked.status_code == 503, locked.get_data(as_text=True)
     error = locked.get_json()["error"]
     assert error["code"] == "store_unavailable" and LOCKED in error["message"]
+    assert locked.headers["Retry-After"] == "1"  # a lock is let go: the client may try again
     assert _orders_of(_db(settings), ACCOUNT) == 1
     erased = client.delete(f"/v1/accounts/{ACCOUNT}", headers=admin)
     assert erased.status_code == 200, erased.get_json()

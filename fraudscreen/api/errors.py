@@ -40,6 +40,8 @@ def register_error_handlers(app: Flask) -> None:
         response, status = error_response(exc.status, exc.code, exc.message, exc.details)
         if status == 401:  # AuthenticationError: no key, or an unknown or revoked one
             response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+        if exc.retry_after is not None:  # RFC 9110 10.2.3: when to try again
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response, status
 
     @app.errorhandler(RequestEntityTooLarge)
