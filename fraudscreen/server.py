@@ -14,18 +14,23 @@ replaced the workers instead, and no request was answered until the new ones had
 worker's poller) with one thread each; scale with ``--workers`` (one per core).
 
 Prometheus metrics are added up over the workers (``prometheus_client``'s multiprocess mode):
-the server points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any worker starts, so
-``/metrics`` gives the same totals whichever worker answers the scrape.
+the server points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder that it holds locked before any
+worker starts (:func:`claim_metrics_dir`), so ``/metrics`` gives the same totals whichever worker
+answers the scrape, and a second server on the same data dir counts apart.
 """
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import gc
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -113,8 +118,7 @@ def _child_exit(_server: Any, worker: Any) -> None:
 
 def prepare_metrics_dir(settings: Settings) -> Path | None:
     """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty folder under the data dir (or keep the
-    operator's own), before any worker exists. Files of an earlier run would add to the counts,
-    so the folder is emptied. None (metrics per worker) if ``prometheus_client`` is already
+    operator's own), before any worker exists (:func:`claim_metrics_dir`). None (metrics per worker) if ``prometheus_client`` is already
     loaded in this process: its metrics would not see the folder."""
     configured = metrics_dir()
     if configured is not None:
@@ -123,11 +127,64 @@ def prepare_metrics_dir(settings: Settings) -> Path | None:
     if "prometheus_client" in sys.modules:
         log.warning("metrics are per worker: prometheus_client was loaded before the server")
         return None
-    path = settings.data_dir / "run" / "metrics"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
+    path = claim_metrics_dir(settings.data_dir / "run")
     use_metrics_dir(path)
     return path
+
+
+_LOCK_NAME = ".lock"
+"""Held (``flock``) by the server whose workers write a metrics folder, as long as it runs."""
+_held_locks: dict[Path, int] = {}
+
+
+def claim_metrics_dir(run_dir: Path) -> Path:
+    """An empty metrics folder under ``run_dir`` that this process holds locked: ``metrics``,
+    or, while another server on the same data dir holds that one, a ``metrics-*`` of its own
+    (removed when this server stops). Folders of servers that are gone are removed; the
+    counts of one that still runs are left alone (emptying them reset its ``/metrics``)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob("metrics-*"):
+        lock = _lock(stale) if stale.is_dir() else None
+        if lock is not None:  # its server is gone
+            shutil.rmtree(stale, ignore_errors=True)
+            os.close(lock)
+    path = run_dir / "metrics"
+    path.mkdir(exist_ok=True)
+    lock = _lock(path)
+    if lock is None:
+        path = Path(tempfile.mkdtemp(prefix="metrics-", dir=run_dir))
+        lock = _lock(path)
+        assert lock is not None  # a folder made just now
+        log.warning("another server uses this data dir's metrics folder: this one counts in %s",
+                    path.name)
+        atexit.register(_remove_when_master_exits, path, os.getpid())
+    for leftover in path.iterdir():
+        if leftover.name == _LOCK_NAME:
+            continue
+        if leftover.is_dir():  # files of an earlier run would add to the counts
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+    _held_locks[path] = lock
+    return path
+
+
+def _remove_when_master_exits(path: Path, master: int) -> None:
+    """The forked workers inherit the master's ``atexit`` hooks: only the master removes."""
+    if os.getpid() == master:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _lock(folder: Path) -> int | None:
+    """The descriptor of ``folder``'s lock file, locked by this process; None when another
+    process holds it. Workers forked later share the lock: it lasts while any of them runs."""
+    fd = os.open(folder / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 WORKER_THREADS = 1

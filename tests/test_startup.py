@@ -163,3 +163,28 @@ def test_a_fifo_as_the_rules_or_a_geoip_file_is_a_problem_not_a_hang(tmp_path: P
     ready, _answer = _degraded_service(settings)
     assert "not a regular file" in ready["problems"]["rules"]
     assert "asn database" in ready["problems"]["geoip"]
+
+
+def test_a_second_server_on_the_data_dir_counts_apart_and_keeps_the_first_ones_counts(
+    tmp_path: Path,
+) -> None:
+    from fraudscreen.server import _held_locks, claim_metrics_dir
+
+    run = tmp_path / "run"
+    stale = run / "metrics-gone"  # left by a server that was killed: nobody holds its lock
+    stale.mkdir(parents=True)
+    (stale / "counter_1.db").write_bytes(b"old")
+    (run / "metrics").mkdir()
+    (run / "metrics" / "counter_9.db").write_bytes(b"of an earlier run")
+    first = claim_metrics_dir(run)
+    assert first == run / "metrics" and not (first / "counter_9.db").exists()  # emptied
+    assert not stale.exists()
+    (first / "counter_2.db").write_bytes(b"counts of the running server")
+    second = claim_metrics_dir(run)  # another server while the first still runs
+    assert second != first and second.parent == run and second.name.startswith("metrics-")
+    assert (first / "counter_2.db").read_bytes() == b"counts of the running server"
+    os.close(_held_locks.pop(second))  # the second server is gone: its folder is stale
+    os.close(_held_locks.pop(first))  # and so is the first: the next server takes "metrics"
+    assert claim_metrics_dir(run) == first and not second.exists()
+    assert not (first / "counter_2.db").exists()
+    os.close(_held_locks.pop(first))
