@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fraudscreen import jsontext
-from fraudscreen.config import Settings, load_settings, unknown_variables
+from fraudscreen.config import LIMITS, Settings, load_settings, unknown_variables
 from fraudscreen.errors import ConfigError, FraudscreenError
 from fraudscreen.privacy.commands import CLI_ACTOR
 
@@ -149,18 +149,23 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--host", default=None, help="IP address or host name to bind, no port (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default 8000).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default 2).")
+@click.option("--workers", type=click.IntRange(1, int(LIMITS["workers"][1])), default=None,
+              help="Worker processes (default 2).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Migrate the database and run the API under gunicorn."""
     from fraudscreen.installation import key_check
-    from fraudscreen.server import run_server
+    from fraudscreen.server import check_can_listen, run_server
 
-    settings = _settings(ctx).with_overrides(
-        **{k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
-    )
+    try:
+        settings = _settings(ctx).with_overrides(
+            **{k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+        )
+        check_can_listen(settings)  # before an API key is made and shown for a server that fails
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
     store = cli_store(settings)
     installation = _prepare_files(settings)
     try:

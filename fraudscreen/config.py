@@ -8,8 +8,10 @@ Precedence: explicit overrides > environment > TOML file (``FRAUDSCREEN_CONFIG``
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -192,11 +194,31 @@ def _cast(name: str, value: Any) -> Any:
     if kind.startswith("Path"):
         return Path(value)
     text = str(value).strip()
+    if name == "host":
+        return _host(text)
     if name == "log_level":
         if text.upper() not in LOG_LEVELS:
             raise ConfigError(f"setting {setting_name(name)} must be one of {', '.join(LOG_LEVELS)}")
         return text.upper()
     return text
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+"""A host name of RFC 1123 letters, digits and hyphens (``localhost``, ``api.example.net``)."""
+
+
+def _host(text: str) -> str:
+    """The address to listen on: an IPv4 or IPv6 address (brackets optional) or a host name,
+    without a port (``localhost:9000`` listened on 9000 whatever ``port`` said)."""
+    address = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        return str(ipaddress.ip_address(address))  # "::1", not "[::1]": server.bind_address
+    except ValueError:
+        pass
+    if _HOST_NAME.fullmatch(text):
+        return text
+    raise ConfigError(f"setting {setting_name('host')} must be an IP address or a host name, "
+                      f"without a port (that is {setting_name('port')})")
 
 
 def _number(name: str, value: Any, *, whole: bool) -> int | float:

@@ -22,6 +22,7 @@ answers the scrape, and a second server on the same data dir counts apart.
 from __future__ import annotations
 
 import atexit
+import errno
 import fcntl
 import gc
 import json
@@ -29,6 +30,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -40,6 +42,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from fraudscreen.config import Settings, metrics_dir, use_metrics_dir
+from fraudscreen.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +205,33 @@ class _ReloadInPlaceArbiter(Arbiter):  # type: ignore[misc]
         self.kill_workers(signal.SIGHUP)
 
 
+def bind_address(settings: Settings) -> str:
+    """gunicorn's ``bind``: ``host:port``, an IPv6 address in brackets (``[::1]:8000``)."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"{host}:{settings.port}"
+
+
+def check_can_listen(settings: Settings) -> None:
+    """ConfigError, in one line, when the server could not listen on ``host:port``: a host name
+    that does not resolve, an address of no interface here, a port in use or not allowed.
+    gunicorn would retry for five seconds and then stop with its own lines."""
+    where = bind_address(settings)
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"cannot listen on {where}: the host does not resolve "
+                          f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            why = "the port is in use" if exc.errno == errno.EADDRINUSE else (
+                exc.strerror or type(exc).__name__)
+            raise ConfigError(f"cannot listen on {where}: {why}") from None
+
+
 class FraudscreenServer(BaseApplication):  # type: ignore[misc]
     """A gunicorn application that builds one Flask app per worker from the settings."""
 
@@ -209,7 +239,7 @@ class FraudscreenServer(BaseApplication):  # type: ignore[misc]
         self.settings = settings
         prepare_metrics_dir(settings)
         self.options = {
-            "bind": f"{settings.host}:{settings.port}",
+            "bind": bind_address(settings),
             "workers": settings.workers,
             "worker_class": "gthread",
             "threads": WORKER_THREADS,

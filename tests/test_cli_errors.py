@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -633,6 +634,17 @@ def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path, monkeypatch: p
 def test_serve_port_and_erase_account_are_checked(tmp_path: Path) -> None:
     clean_failure(cli(tmp_path, "serve", "--port", "99999"), code=2)
     clean_failure(cli(tmp_path, "serve", "--workers", "0"), code=2)
+    # a port in the host was listened on instead of --port; a name that does not resolve, an
+    # address of no interface here and a port in use made gunicorn retry for 5 s: one line each,
+    # before an API key is made and shown for a server that does not start
+    assert "without a port" in clean_failure(cli(tmp_path, "serve", "--host", "localhost:9000"))
+    assert "does not resolve" in clean_failure(cli(tmp_path, "serve", "--host", "x.invalid"))
+    assert "192.0.2.1:8000" in clean_failure(cli(tmp_path, "serve", "--host", "192.0.2.1"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert "the port is in use" in clean_failure(cli(tmp_path, "serve", "--port", port))
     clean_failure(cli(tmp_path, "erase", "", "--yes"), code=2)
     clean_failure(cli(tmp_path, "export", " "), code=2)
     assert not (tmp_path / "var").exists()

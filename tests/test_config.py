@@ -97,6 +97,27 @@ def test_a_config_file_that_is_not_utf8_or_not_a_file_is_one_error(tmp_path: Pat
     assert "not a regular file" in str(done[0])
 
 
+@pytest.mark.parametrize(("given", "taken"), [
+    ("0.0.0.0", "0.0.0.0"), ("::1", "::1"), ("[::1]", "::1"), ("[2001:DB8::1]", "2001:db8::1"),
+    ("localhost", "localhost"), ("api.example.net.", "api.example.net."), (" 127.0.0.1 ", "127.0.0.1"),
+])
+def test_a_host_is_an_address_or_a_name(given: str, taken: str) -> None:
+    from fraudscreen.server import bind_address
+
+    settings = load_settings({"FRAUDSCREEN_HOST": given, "FRAUDSCREEN_PORT": "8001"})
+    assert settings.host == taken
+    assert bind_address(settings) == (f"[{taken}]:8001" if ":" in taken else f"{taken}:8001")
+
+
+@pytest.mark.parametrize("given", [
+    "localhost:9000", "127.0.0.1:8000", "http://localhost", "unix:/tmp/fs.sock", "a_b", "-x.org",
+    "two words", "x" * 64 + ".org", "[localhost]",
+])
+def test_a_host_with_a_port_or_not_a_name_is_refused(given: str) -> None:
+    with pytest.raises(ConfigError, match=r"host \(FRAUDSCREEN_HOST\) must be an IP address"):
+        load_settings({"FRAUDSCREEN_HOST": given})
+
+
 def test_an_unknown_variable_is_named_with_the_nearest_setting() -> None:
     lines = unknown_variables({
         "FRAUDSCREEN_DATABSE_URL": "postgresql://db/x", "FRAUDSCREEN_ZZZ": "1",
