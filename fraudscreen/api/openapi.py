@@ -46,7 +46,8 @@ _ERRORS = {
     413: "The body is larger than `FRAUDSCREEN_MAX_BODY_BYTES` (64 KiB by default).",
     415: "The body is compressed (`Content-Encoding`): bodies are read as sent.",
     503: "The database does not answer or stays locked (`Retry-After: 1`: the same request may "
-    "succeed a second later), or (erasure, purge) the log files cannot be rewritten.",
+    "succeed a second later; scoring answers with a `not_stored` warning instead where it can), "
+    "or (erasure, purge) the log files cannot be rewritten.",
 }
 
 
