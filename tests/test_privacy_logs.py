@@ -139,6 +139,9 @@ def test_a_leading_slash_addresses_its_own_account_never_another(
         ("GET", "/v1/accounts/a%0Ab/profile", "must not contain control characters"),
         ("DELETE", "/v1/accounts/%ff", "must be UTF-8 text"),  # not account "\ufffd"
         ("GET", "/v1/accounts/a%C3%28/export", "must be UTF-8 text"),
+        # longer than any account id: PostgreSQL refused the erasure's hold row (a 503)
+        ("DELETE", "/v1/accounts/" + "é" * 129, "must be at most 128 characters"),
+        ("GET", "/v1/accounts/" + "x" * 129 + "/profile", "must be at most 128 characters"),
     ],
 )
 def test_an_unreadable_path_id_is_a_400_naming_it(
@@ -160,6 +163,8 @@ def test_path_ids_lose_surrounding_spaces_as_the_score_request_s_do(
     assert erased["account_id"] == "acct-sp" and erased["removed"]["orders"] == 1
     blank = client.delete("/v1/accounts/%20", headers=auth(keys["admin"]))
     assert blank.status_code == 400 and blank.get_json()["error"]["details"][0]["message"] == "must not be blank"
+    longest = client.delete("/v1/accounts/" + "é" * 128, headers=auth(keys["admin"]))  # the limit
+    assert longest.status_code == 200 and longest.get_json()["held"] is False
 
 
 def test_a_replacement_character_sent_as_utf8_is_an_id_like_any_other(

@@ -17,7 +17,7 @@ from fraudscreen.api.paths import configure_url_map
 from fraudscreen.config import Settings, load_settings
 from fraudscreen.errors import ErrorDetail, InvalidRequestError
 from fraudscreen.logs import setup_logging
-from fraudscreen.schema import CONTROL_CHARACTER
+from fraudscreen.schema import CONTROL_CHARACTER, MAX_ACCOUNT_ID
 from fraudscreen.screening import Screener
 
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -99,6 +99,10 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
                     "Invalid path.", details=[ErrorDetail(f"/{name}", "must not be blank")]
                 )
             values[name] = value.strip()
+            if name == "account_id" and len(values[name]) > MAX_ACCOUNT_ID:  # no account has one:
+                raise InvalidRequestError(  # PostgreSQL refused its erasure's hold with a 503
+                    "Invalid path.", details=[ErrorDetail(
+                        f"/{name}", f"must be at most {MAX_ACCOUNT_ID} characters")])
 
     @app.before_request
     def _start_timer() -> None:

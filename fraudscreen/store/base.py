@@ -118,6 +118,7 @@ def _store_error(what: str, exc: SQLAlchemyError) -> StoreError:
             f"the database is locked by another connection (gave up after "
             f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} s); nothing in it was changed, try again later"
         )
+    log.error("database %s failed: %s", what, type(exc).__name__)  # the 503 alone said nothing
     return StoreError(f"database {what} failed ({type(exc).__name__})")
 
 
