@@ -9,16 +9,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from fraudscreen.errors import FraudscreenError, NotFoundError, StaleHistoryError
 from fraudscreen.profile import EntityKeys
 from fraudscreen.schema import parse_order
 from fraudscreen.screening import Screener
 from fraudscreen.store import OrderRecord, Store
+from fraudscreen.store.tables import audit_log
 
 from helpers import make_settings, order_body
 
@@ -253,3 +257,40 @@ def test_an_order_stored_while_its_new_account_is_erased_is_kept_whole(store_url
     finally:
         store.close()
         other.close()
+
+
+def test_concurrent_adds_of_one_list_entry_create_it_once(store: Store) -> None:
+    """PostgreSQL: a look before the insert let several adds see no entry (several 201s and
+    ``list.add`` audit entries, the revision bumped each time); the insert itself decides."""
+    def add(value: str, created: list[bool]) -> None:
+        created.append(store.add_list_entry("block", "device_id", value)[1])
+
+    for n in range(5):
+        created: list[bool] = []
+        errors = _run_together([partial(add, f"dev-{n}", created)] * 8)
+        assert not errors and sorted(created) == [False] * 7 + [True], (n, created)
+    with store.engine.connect() as conn:
+        adds = conn.execute(select(audit_log).where(audit_log.c.action == "list.add")).all()
+    assert len(adds) == 5 and store.lists_revision() == 5
+    assert store.add_list_entry("block", "device_id", "dev-0", "now with a note")[1] is False
+    assert store.list_entries("block")[0].note == "now with a note" and store.lists_revision() == 6
+
+
+def test_erasures_keeping_fraud_hashes_and_list_edits_do_not_deadlock(store: Store) -> None:
+    """The erasure bumped the lists revision before it removed the account's entries, a list
+    edit after it changed its entry: each waited for the other's lock (PostgreSQL)."""
+    for n in range(12):
+        account = f"acct-k{n}"
+        record = replace(_record(100 + n, T0, account),
+                         entities=EntityKeys(ip=f"10.1.0.{n}", email_hash=f"{n:064x}"))
+        store.save_order(record)
+        store.record_outcome(record.order_id, "fraud", T0 + timedelta(days=1))
+        store.add_list_entry("review", "ip", f"10.1.0.{n}")  # the erasure removes it
+        errors = _run_together([
+            partial(store.erase_account, account, keep_fraud_email_hashes=True),
+            partial(store.add_list_entry, "review", "ip", f"10.1.0.{n}", "staff note"),
+            partial(store.remove_list_entry, "review", "ip", f"10.1.0.{n}"),
+        ])
+        assert not errors, errors
+    kept = {e.value for e in store.list_entries("block") if e.kind == "email_hash"}
+    assert kept == {f"{n:064x}" for n in range(12)}

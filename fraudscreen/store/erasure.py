@@ -27,12 +27,11 @@ from sqlalchemy.engine import Connection
 
 from fraudscreen.ids import new_id
 from fraudscreen.store.base import StoreBase, dialect_insert, utcnow
+from fraudscreen.store.lists import BUMP_LISTS_REVISION
 from fraudscreen.store.tables import (
-    LISTS_REVISION_KEY,
     accounts,
     audit_log,
     list_entries,
-    meta,
     order_entities,
     orders,
     outcomes,
@@ -406,12 +405,8 @@ class ErasureMixin(StoreBase):
             named = self._notes_naming(conn, own)
             _by_id(conn, named,
                    lambda chunk: update(list_entries).where(e.id.in_(chunk)).values(note=ERASED_NOTE))
-            if lists_removed or named:
-                conn.execute(
-                    update(meta)
-                    .where(meta.c.key == LISTS_REVISION_KEY)
-                    .values(value=meta.c.value + 1)
-                )
+            if kept or lists_removed or named:  # last, after the entries (BUMP_LISTS_REVISION)
+                conn.execute(BUMP_LISTS_REVISION)
             removed["list_entries"] = lists_removed
             removed["list_notes_cleared"] = len(named)
             removed["audit_entries_anonymised"] = _by_id(
@@ -469,9 +464,6 @@ class ErasureMixin(StoreBase):
                 {"list_name": "block", "kind": "email_hash", "value": h, "note": KEPT_NOTE, "created_at": now}
                 for h in hashes
             ],
-        )
-        conn.execute(
-            update(meta).where(meta.c.key == LISTS_REVISION_KEY).values(value=meta.c.value + 1)
         )
 
 

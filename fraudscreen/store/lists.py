@@ -55,7 +55,9 @@ _COLUMNS = (
     list_entries.c.created_at,
 )
 _REVISION = select(meta.c.value).where(meta.c.key == LISTS_REVISION_KEY)
-_BUMP = update(meta).where(meta.c.key == LISTS_REVISION_KEY).values(value=meta.c.value + 1)
+BUMP_LISTS_REVISION = update(meta).where(meta.c.key == LISTS_REVISION_KEY).values(value=meta.c.value + 1)
+"""Every change of the lists runs this last in its transaction, after the entries it changes: in
+one order, a list edit and an erasure cannot each hold what the other waits for (PostgreSQL)."""
 
 
 class ListsMixin(StoreBase):
@@ -71,25 +73,31 @@ class ListsMixin(StoreBase):
         _check(list_name, kind)
         if not value:
             raise InvalidRequestError("a list entry needs a value")
-        stmt = dialect_insert(self.dialect, list_entries).values(
+        insert = dialect_insert(self.dialect, list_entries).values(
             list_name=list_name, kind=kind, value=value, note=note or "", created_at=utcnow()
-        )
-        index = [list_entries.c.list_name, list_entries.c.kind, list_entries.c.value]
-        stmt = (stmt.on_conflict_do_nothing(index_elements=index) if note is None else
-                stmt.on_conflict_do_update(index_elements=index, set_={"note": stmt.excluded.note}))
+        ).on_conflict_do_nothing(
+            index_elements=[list_entries.c.list_name, list_entries.c.kind, list_entries.c.value]
+        ).returning(list_entries.c.id)  # a row when it was added
         where = (
             (list_entries.c.list_name == list_name)
             & (list_entries.c.kind == kind)
             & (list_entries.c.value == value)
         )
+        set_note = update(list_entries).where(where).values(note=note).returning(list_entries.c.id)
         with self._write() as conn:
-            existed = conn.execute(select(list_entries.c.id).where(where)).first() is not None
-            if existed and note is None:  # nothing changes: no revision, no audit entry
-                return _row(conn.execute(select(*_COLUMNS).where(where)).one()), False
-            conn.execute(stmt)
-            conn.execute(_BUMP)
+            # The insert says whether it added the row: a look first raced with a concurrent
+            # add on PostgreSQL (several 201s and audit entries for one entry).
+            while not (created := conn.execute(insert).first() is not None):
+                if note is None:
+                    row = conn.execute(select(*_COLUMNS).where(where)).first()
+                    if row is not None:  # nothing changes: no revision, no audit entry
+                        return _row(row), False
+                elif conn.execute(set_note).first() is not None:
+                    break
+                # PostgreSQL: removed by another transaction since the insert: add it again
+            conn.execute(BUMP_LISTS_REVISION)
             self._audit(conn, actor, "list.add", f"{list_name}/{kind}", {"value": value})
-            return _row(conn.execute(select(*_COLUMNS).where(where)).one()), not existed
+            return _row(conn.execute(select(*_COLUMNS).where(where)).one()), created
 
     def remove_list_entry(
         self, list_name: str, kind: str, value: str, *, actor: str = "system"
@@ -106,7 +114,7 @@ class ListsMixin(StoreBase):
             )
             if not result.rowcount:
                 return False
-            conn.execute(_BUMP)
+            conn.execute(BUMP_LISTS_REVISION)
             self._audit(conn, actor, "list.remove", f"{list_name}/{kind}", {"value": value})
             return True
 
