@@ -294,6 +294,29 @@ def test_notes_naming_a_hash_or_ipv6_address_in_upper_case_are_cleared(client, k
     assert notes == {"GB": "[erased]", "FR": "[erased]", "DE": "ACCT-UC-2 is someone else"}
 
 
+def test_matching_follows_the_letters_case_on_sqlite_as_on_postgresql(client, keys, settings) -> None:
+    """SQLite's LIKE folds ASCII letters only: a note naming ÉMILE-0D28 stayed after account
+    émile-0d28 was erased, and the audit entry of another buyer's device DEV-CASE-X was
+    anonymised (and exported) with the account whose device is dev-case-x."""
+    admin = auth(keys["admin"])
+    order = order_body(event__transaction_id="tx-case-1", account__user_id="émile-0d28",
+                       device__id="dev-case-x")
+    assert client.post("/v1/score", json=order, headers=auth(keys["score"])).status_code == 200
+    other = client.post("/v1/lists/review", json={"kind": "device_id", "value": "DEV-CASE-X"},
+                        headers=admin)
+    assert other.status_code == 201
+    export = client.get("/v1/accounts/émile-0d28/export", headers=admin).get_json()
+    assert "DEV-CASE-X" not in json.dumps(export)
+    cleared, notes = _erase_under_country_notes(client, keys, "émile-0d28", {
+        "GB": "ring with ÉMILE-0D28", "FR": "ÉMILE-0D2 is someone else"})
+    assert cleared == 1 and notes["GB"] == "[erased]" and notes["FR"] == "ÉMILE-0D2 is someone else"
+    assert "DEV-CASE-X" in notes  # another buyer's device: not this account's dev-case-x
+    with sa.create_engine(settings.resolved_database_url).connect() as conn:
+        details = conn.execute(sa.text("SELECT details FROM audit_log WHERE action = 'list.add' "
+                                       "AND target = 'review/device_id'")).scalar_one()
+    assert "DEV-CASE-X" in str(details)  # another buyer's entry keeps its details
+
+
 def _erase_under_country_notes(client, keys, account: str, notes: dict[str, str]) -> tuple[int, dict[str, str]]:  # type: ignore[no-untyped-def]
     """Review-list one country per note, erase ``account``: the notes it cleared, and every
     country's note afterwards."""

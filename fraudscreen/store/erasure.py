@@ -267,11 +267,11 @@ class ErasureMixin(StoreBase):
         note = list_entries.c.note
         found: set[int] = set()
         for chunk in _chunks(ids.spellings()):
-            candidates = conn.execute(
-                select(list_entries.c.id, note).where(
-                    or_(*(note.icontains(v, autoescape=True) for v in chunk))
-                )
-            ).all()
+            # SQLite folds the case of ASCII letters only: "ÉMILE" is not like "émile" there.
+            # A value with other letters is looked for in every note (staff write few).
+            near = (note != "") if any(not v.isascii() for v in chunk) else or_(
+                *(note.icontains(v, autoescape=True) for v in chunk))
+            candidates = conn.execute(select(list_entries.c.id, note).where(near)).all()
             if not candidates:
                 continue
             # "cust-4" must not match inside "cust-42": a token boundary on both sides.
@@ -290,11 +290,14 @@ class ErasureMixin(StoreBase):
         for chunk in _chunks([ids.account_id, *ids.order_ids, *ids.transaction_ids]):
             found.update(conn.execute(select(a.id).where(a.target.in_(chunk))).scalars())
         details = cast(a.details, Text)
-        # Audit details are JSON: match each value as a whole JSON string, quotes included.
+        # Audit details are JSON: match each value as a whole JSON string, quotes included, in
+        # its case (SQLite's LIKE ignores the case of ASCII letters: device "DEV-1" is another
+        # buyer's than "dev-1", and so were its entries, erased and exported with this account).
         for chunk in _chunks(ids.all()):
-            found.update(conn.execute(select(a.id).where(
-                or_(*(details.contains(json.dumps(v), autoescape=True) for v in chunk))
-            )).scalars())
+            quoted = [json.dumps(v) for v in chunk]
+            found.update(row.id for row in conn.execute(select(a.id, details.label("text")).where(
+                or_(*(details.contains(q, autoescape=True) for q in quoted))
+            )) if any(q in row.text for q in quoted))
         return found
 
     @staticmethod
