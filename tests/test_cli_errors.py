@@ -154,6 +154,31 @@ def test_lines_read_as_the_standard_library_reads_them_and_strict(rows: list[dic
     assert list(iter_jsonl(written)) == [{"nan": None, "inf": None, "np": 0.25, "n": 3}]
 
 
+def test_a_key_repeated_in_one_object_is_refused_with_its_line_and_pointer(
+    rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """orjson keeps the last of two values silently: ``"label": "legit"`` added after a fraud
+    row's label made every fraud row legit; the service answers such a body 400."""
+    fraud = next(r for r in rows if r["label"] == "fraud")
+    path = tmp_path / "repeated.jsonl"
+    write_jsonl(rows[:5], path)
+    text = path.read_text(encoding="utf-8")
+    line = json.dumps(fraud)[:-1] + ', "label": "legit"}'
+    for repeated, pointer in ((line, "/label"),
+                              ('{"a": {"b" : 1, "c": [{"d": 1, "d"\t: 2}]}}', "/a/c/0/d")):
+        path.write_text(text + repeated + "\n", encoding="utf-8")
+        with pytest.raises(DataFileError, match=f"line 6: the key at {pointer} is repeated"):
+            list(iter_jsonl(path))
+    path.write_text(text + line + "\n", encoding="utf-8")
+    assert "line 6: the key at /label is repeated" in clean_failure(
+        cli(tmp_path, "backtest", "--no-progress", "--data", str(path)))
+    # quotes and colons inside strings are no keys: such rows are read as they are
+    odd = {"note": 'said "x": y', "k": {"say\":": '":":'}, "spaced": "a\" :b"}
+    path.write_text(json.dumps(odd) + "\n" + json.dumps(odd, separators=(",", " : ")) + "\n",
+                    encoding="utf-8")
+    assert list(iter_jsonl(path)) == [odd, odd]
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
 def test_a_byte_order_mark_before_the_first_line_is_ignored(rows: list[dict[str, Any]], suffix: str,
                                                             tmp_path: Path) -> None:
