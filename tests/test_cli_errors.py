@@ -247,6 +247,8 @@ def test_backtest_of_a_replay_prints_full_tables_and_strict_json(
     assert result.exit_code == 0, repr(result.exception)
     report = strict_json(out.read_text())
     assert report["data"]["rows_skipped"] == 1  # docs/backtest.md: skipped and counted
+    assert report["data"]["rows_skipped_why"] == {"with an invalid label_time": 1}  # and why
+    assert "(1 skipped: 1 with an invalid label_time)" in result.output
     assert "replayed orders" in result.output and f"rules {report['rules_version']}" in result.output
     table = result.output.split("Rules on the test rows")[1]  # CliRunner: not a terminal, 80 columns
     header = " ".join(table.splitlines()[2:4])  # two-line headers
@@ -482,6 +484,14 @@ def test_train_s_outputs_and_data_must_be_files_of_their_own(data_file: Path, tm
                  "--save-replay", str(out / "model.joblib"))
     clean_failure(result, code=2)
     assert "--save-replay and --out's model.joblib name the same file" in " ".join(result.output.split())
+    trained, changed = tmp_path / "trained", json.loads(data_file.read_text().splitlines()[3])
+    changed["label"] = "maybe"
+    data_file.write_text(data_file.read_text() + json.dumps(changed) + "\n")
+    result = CliRunner().invoke(
+        main, ["--data-dir", str(tmp_path / "var"), "train", "--data", str(data_file), "--out", str(trained)])
+    assert result.exit_code == 0, result.output
+    assert "\nWarning: 1 of 801 rows were skipped: 1 with a label other than fraud" in result.stderr
+    assert "1 rows skipped: 1 with a label other than fraud or legit" in (trained / "MODEL_CARD.md").read_text()
     piped = tmp_path / "pipe"
     import os
 

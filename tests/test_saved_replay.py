@@ -350,7 +350,7 @@ def test_the_rows_a_replay_skipped_are_reported_with_its_saved_replay(data: Path
                         tmp_path)
     first = json.loads((tmp_path / "r.json").read_text())["data"]
     assert first["rows_skipped"] == 3 and first["rows_skipped_before_saving"] is None
-    assert "(3 skipped)" in printed
+    assert "(3 skipped: 3 with a label other than fraud or legit)" in " ".join(printed.split())
     printed = _backtest(["--data", str(saved), "--json", str(tmp_path / "s.json")], tmp_path)
     again = json.loads((tmp_path / "s.json").read_text())["data"]
     assert again["rows_skipped"] == 0 and again["rows_skipped_before_saving"] == 3

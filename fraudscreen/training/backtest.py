@@ -57,6 +57,7 @@ from fraudscreen.training.pipeline import (
     Split,
     file_sha256,
     load_labelled,
+    skipped_why_by_count,
 )
 from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.reliability import reliability
@@ -445,6 +446,7 @@ def backtest_report(
             "rows_read": rows_read,
             "rows_replayed": int(replayed.y.size),
             "rows_skipped": replayed.skipped,
+            "rows_skipped_why": skipped_why_by_count(replayed.skipped_why),
             "rows_skipped_before_saving": replayed.skipped_before_saving,
         },
         "replay": {

@@ -9,7 +9,7 @@ from typing import Any
 
 from fraudscreen.training.backtest import SYSTEMS, capacity_warning, overlap_warning
 from fraudscreen.training.capacity import DECISIONS, capacity_text, model_reviews
-from fraudscreen.training.pipeline import ROWS_DESCRIBED
+from fraudscreen.training.pipeline import ROWS_DESCRIBED, skipped_reasons
 from fraudscreen.training.reliability import percent
 
 
@@ -68,10 +68,12 @@ def _escaped(value: Any) -> Any:
 
 
 def before_saving(data: dict[str, Any]) -> str:
-    """``"; 11 more when the replay was saved"``: for a saved replay, the rows of the file it was
-    replayed from that the replay skipped (a report's or a card's ``data``); else ``""``."""
+    """``": 2 with a label other than fraud or legit; 11 more when the replay was saved"``: why
+    the rows were skipped, and for a saved replay, the rows of the file it was replayed from
+    that the replay skipped (a report's ``data``); else ``""``."""
+    why = skipped_reasons(data.get("rows_skipped_why") or {})
     skipped = data.get("rows_skipped_before_saving")
-    return f"; {skipped} more when the replay was saved" if skipped else ""
+    return (f": {why}" if why else "") + (f"; {skipped} more when the replay was saved" if skipped else "")
 
 
 def print_table(console: Any, table: Any) -> None:

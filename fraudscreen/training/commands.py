@@ -322,6 +322,7 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
           warm_up_days: float, segment_by: SegmentBy, save_replay_path: Path | None) -> None:
     """Replay labelled orders through the screening code, train a bundle, write its model card."""
     from fraudscreen.model import BUNDLE_FILE
+    from fraudscreen.training.backtest_print import before_saving
     from fraudscreen.training.card import CARD_FILES
     from fraudscreen.training.retrain import train_from_file
 
@@ -345,6 +346,10 @@ def train(ctx: click.Context, data_path: Path, out: Path, version: str | None, s
         raise click.ClickException(f"cannot write the model to {out} "
                                    f"({exc.strerror or type(exc).__name__})") from None
     metrics = result.bundle.metrics
+    data = report["data"]
+    if data["rows_skipped"]:  # said in the card too, but a share of the data left out is news
+        click.echo(f"Warning: {data['rows_skipped']:,} of {data['rows_read']:,} rows were skipped"
+                   f"{before_saving(data)}.", err=True)
     click.echo(f"Model {result.bundle.version} written to {out} (card: {out / 'MODEL_CARD.md'}).")
     click.echo(_dump_json({k: metrics[k] for k in sorted(metrics) if not isinstance(metrics[k], dict)}))
     if save_replay_path is not None:

@@ -172,10 +172,19 @@ def _failed_as_review(failed: RuleHit) -> RuleHit:
     return RuleHit(failed.rule_id, reason.code, "review", reason.message)
 
 
+def skipped_why_by_count(why: Mapping[str, int]) -> dict[str, int]:
+    """``why`` (``ReplayResult.skipped_why``), the most frequent reason first."""
+    return dict(sorted(why.items(), key=lambda item: (-item[1], item[0])))
+
+
+def skipped_reasons(why: Mapping[str, int]) -> str:
+    """``"2 with a label other than fraud or legit, 1 failing the request schema"``."""
+    return ", ".join(f"{n} {reason}" for reason, n in skipped_why_by_count(why).items())
+
+
 def rows_summary(replayed: ReplayResult) -> str:
     """``"3 usable rows, 2 skipped (2 with a label other than fraud or legit)"``, for errors."""
-    why = ", ".join(f"{n} {reason}" for reason, n in
-                    sorted(replayed.skipped_why.items(), key=lambda item: -item[1]))
+    why = skipped_reasons(replayed.skipped_why)
     if not replayed.y.size and not replayed.skipped:
         return "the file holds no rows"
     usable = f"{replayed.y.size} usable row{'' if replayed.y.size == 1 else 's'}"
