@@ -35,8 +35,24 @@ class OutputFile(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty name names no file.", param, ctx)
+        if value == "-":  # read elsewhere as standard output: a file called "-" surprised
+            self.fail("- is not standard output here; name a file (./- for one called -).",
+                      param, ctx)
         if isinstance(value, str) and value.endswith(("/", os.sep)):
             self.fail(f"{value} names a folder; name a file in it.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class OutputFolder(click.Path):
+    """A folder option to write into; an empty name (an unset ``$DIR``) is refused, not taken as
+    the current folder."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty name names no folder.", param, ctx)
         return super().convert(value, param, ctx)
 
 

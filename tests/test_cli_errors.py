@@ -308,8 +308,15 @@ def test_unwritable_outputs_fail_before_reading(tmp_path: Path) -> None:
                  ["simulate", "--orders", "5", "--out", str(blocker / "s.jsonl")],
                  ["export-training", "--out", str(blocker / "t.jsonl")],
                  ["backtest", "--data", str(data), "--save-replay", f"{tmp_path / 'newdir'}/"],
-                 ["export", "cust-1", "--out", f"{tmp_path / 'newdir'}/"]):
+                 ["export", "cust-1", "--out", f"{tmp_path / 'newdir'}/"],
+                 # an unset $DIR wrote the model's three files into the current folder
+                 ["train", "--data", str(data), "--out", ""],
+                 # "-" wrote a file called "-": no option here writes to standard output
+                 ["backtest", "--data", str(data), "--json", "-"],
+                 ["simulate", "--orders", "5", "--out", "-"],
+                 ["export", "cust-1", "--out", "-"]):
         clean_failure(cli(tmp_path, *args), code=2)
+    assert not (Path.cwd() / "-").exists() and not (Path.cwd() / "model.joblib").exists()
     assert blocker.read_text() == "x"
     assert not (tmp_path / "newdir").exists()  # a name ending in / is a folder, never a file
 

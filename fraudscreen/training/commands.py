@@ -13,7 +13,13 @@ import click
 from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.files import replace_file
-from fraudscreen.outputs import OutputFile, check_output, check_writable, file_identity
+from fraudscreen.outputs import (
+    OutputFile,
+    OutputFolder,
+    check_output,
+    check_writable,
+    file_identity,
+)
 from fraudscreen.training.segments import SEGMENT_FIELDS, SegmentBy
 
 if TYPE_CHECKING:
@@ -309,7 +315,7 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 @click.command()
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, help=_DATA_HELP)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=SHIPPED_MODEL_DIR,
+@click.option("--out", type=OutputFolder(), default=SHIPPED_MODEL_DIR,
               show_default="models/default in the repository", callback=_writable_dir,
               help="Folder for model.joblib and the model card.")
 @click.option("--version", "version", default=None, callback=_model_version,
