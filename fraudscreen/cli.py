@@ -34,14 +34,22 @@ def error_message(exc: FraudscreenError) -> str:
     return f"{exc.message} ({details})" if details else exc.message
 
 
+INTERRUPTED = 128 + signal.SIGINT
+"""The exit status after Ctrl-C, as shells give it (click's own was 1, a failure's)."""
+
+
 class _Group(click.Group):
-    """A group whose commands end with ``Error: ...`` (exit 1) on any FraudscreenError."""
+    """A group whose commands end with ``Error: ...`` (exit 1) on any FraudscreenError, and with
+    ``Aborted!`` (exit 130) on Ctrl-C."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FraudscreenError as exc:
             raise click.ClickException(error_message(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("\nAborted!", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 def _settings(ctx: click.Context) -> Settings:

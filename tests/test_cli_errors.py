@@ -240,7 +240,7 @@ def test_backtest_of_a_replay_prints_full_tables_and_strict_json(
     changed = [dict(r) for r in rows]
     fraud = next(i for i, r in enumerate(changed) if r["label"] == "fraud")
     changed[fraud]["label_time"] = 12345
-    path = tmp_path / "lt.jsonl"
+    path = tmp_path / "jane.doe@example.com-lt.jsonl"  # a file named after its subject
     write_jsonl(changed, path)
     out = tmp_path / "reports" / "r.json"  # a missing folder is made
     result = cli(tmp_path, "backtest", "--no-progress", "--data", str(path), "--json", str(out))
@@ -248,6 +248,7 @@ def test_backtest_of_a_replay_prints_full_tables_and_strict_json(
     report = strict_json(out.read_text())
     assert report["data"]["rows_skipped"] == 1  # docs/backtest.md: skipped and counted
     assert report["data"]["rows_skipped_why"] == {"with an invalid label_time": 1}  # and why
+    assert "jane.doe" not in report["data"]["path"] and "[email]" in report["data"]["path"]  # as logs
     assert "(1 skipped: 1 with an invalid label_time)" in result.output
     assert "replayed orders" in result.output and f"rules {report['rules_version']}" in result.output
     table = result.output.split("Rules on the test rows")[1]  # CliRunner: not a terminal, 80 columns
@@ -579,7 +580,7 @@ def test_an_interrupted_simulate_keeps_the_previous_file(tmp_path: Path) -> None
             assert process.poll() is None and time.monotonic() < deadline, "no partial file appeared"
             time.sleep(0.05)
         err = press_ctrl_c(process)
-    assert process.returncode == 1 and "Aborted!" in err and "Traceback" not in err, err
+    assert process.returncode == 130 and "Aborted!" in err and "Traceback" not in err, err
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if "orders" in p.name] == ["orders.jsonl.gz"]
 

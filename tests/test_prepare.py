@@ -206,10 +206,11 @@ def _replaying_with_a_worker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[
 @pytest.mark.skipif(not prepare.can_fork(), reason="workers are forked (Linux)")
 def test_ctrl_c_stops_the_replay_and_its_workers_without_a_traceback(tmp_path: Path) -> None:
     """Ctrl-C in a terminal signals the whole process group: the command stops with click's
-    one-line "Aborted!", the workers end with it, and none prints where it was interrupted."""
+    one-line "Aborted!" and the shells' status of an interrupt (130, not a failure's 1), the
+    workers end with it, and none prints where it was interrupted."""
     with _replaying_with_a_worker(tmp_path) as (process, workers):
         err = press_ctrl_c(process)
-    assert process.returncode == 1
+    assert process.returncode == 130
     assert "Aborted!" in err and "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert not list(tmp_path.glob("fraudscreen-replay-*"))  # the temporary store went too

@@ -29,6 +29,7 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import rule_decision
 from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_INDEX, FEATURE_NAMES
+from fraudscreen.logs import mask
 from fraudscreen.model import ModelBundle, period_of
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.capacity import (
@@ -441,7 +442,7 @@ def backtest_report(
         "format_version": FORMAT_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "data": {
-            "path": str(data_path) if data_path is not None else None,
+            "path": mask(str(data_path)) if data_path is not None else None,  # P5: as a log
             "sha256": data_sha256,
             "rows_read": rows_read,
             "rows_replayed": int(replayed.y.size),

@@ -17,6 +17,7 @@ from typing import Any
 from fraudscreen import __version__ as fraudscreen_version
 from fraudscreen.features import describe_feature
 from fraudscreen.files import replace_files, text_writer
+from fraudscreen.logs import mask
 from fraudscreen.model import BUNDLE_FILE
 from fraudscreen.training.backtest_print import before_saving
 from fraudscreen.training.capacity import capacity_text, model_reviews
@@ -40,7 +41,7 @@ def model_card(
         "trained_at": bundle.trained_at,
         "fraudscreen_version": fraudscreen_version,
         "sklearn_version": bundle.sklearn_version,
-        "data": {"path": str(data_path), "sha256": bundle.training_data_sha256, "skipped_rows": skipped,
+        "data": {"path": mask(str(data_path)), "sha256": bundle.training_data_sha256, "skipped_rows": skipped,
                  "training_period": bundle.training_period},
         "features": [{"name": n, "description": describe_feature(n)} for n in bundle.feature_names],
         "params": bundle.params,

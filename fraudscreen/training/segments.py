@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
 import numpy as np
-from scipy.stats import binomtest
 
 from fraudscreen.prepared import PreparedOrder
 from fraudscreen.schema import CONTROL_CHARACTER, OrderRequest
@@ -80,6 +79,8 @@ def wilson_interval(hits: int, rows: int, confidence: float = CONFIDENCE) -> lis
     """The Wilson score interval of the share ``hits / rows``; None for no rows."""
     if rows <= 0:
         return None
+    from scipy.stats import binomtest  # half a second to import: only when measured
+
     ci = binomtest(hits, rows).proportion_ci(confidence_level=confidence, method="wilson")
     return [float(ci.low), float(ci.high)]
 
