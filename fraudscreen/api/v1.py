@@ -149,7 +149,9 @@ def _order_json(stored: Any) -> dict[str, Any]:
 def get_order(order_id: str) -> Response:
     """The stored answer for an order (by fraudscreen id or transaction id) and its outcome."""
     stored = _stored_order(order_id)
-    _screener().sql_store.audit(g.api_key.name, "order.read", stored.order_id)  # policy P4
+    with _screener().sql_store.audited(g.api_key.name, "order.read", stored.order_id,  # P4
+                                       account_id=stored.account_id):
+        stored = _stored_order(order_id)  # again: an erasure of its account may have come first
     return order_response(_order_json(stored))
 
 
@@ -192,6 +194,7 @@ def account_profile(account_id: str) -> Response:
     """The account fraud profile as of now (or ``?at=`` an RFC 3339 time)."""
     refuse_card_numbers({"account_id": account_id})  # no account has one; the audit keeps ids
     at = parse_time(request.args["at"], "/at") if "at" in request.args else datetime.now(UTC)
-    profile = _screener().sql_store.get_profile(account_id, at=at)
-    _screener().sql_store.audit(g.api_key.name, "profile.read", account_id)  # policy P4
+    store = _screener().sql_store
+    with store.audited(g.api_key.name, "profile.read", account_id, account_id=account_id):  # P4
+        profile = store.get_profile(account_id, at=at)
     return jsonify({"account_id": account_id, "at": at.isoformat(), "profile": profile.to_dict()})

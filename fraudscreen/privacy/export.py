@@ -25,10 +25,10 @@ def export_account(store: Store, account_id: str, *, actor: str) -> dict[str, An
     NotFoundError when nothing is held on the account.
     """
     refuse_card_numbers({"account_id": account_id})  # no account has one; the audit keeps ids
-    data = store.export_account(account_id)
-    if data is None:
-        raise NotFoundError("No data is held on this account.")
-    store.audit(actor, "account.export", account_id, {})
+    with store.audited(actor, "account.export", account_id, account_id=account_id):
+        data = store.export_account(account_id)
+        if data is None:
+            raise NotFoundError("No data is held on this account.")
     return {
         "format": EXPORT_FORMAT,
         "account_id": account_id,

@@ -20,7 +20,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
-from sqlalchemy import Table, create_engine, event, insert, inspect, text
+from sqlalchemy import Table, create_engine, event, insert, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import (
@@ -35,7 +35,7 @@ from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestEr
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer, truncate_wal
 from fraudscreen.store.fastpath import FastPath
 from fraudscreen.store.location import connect_problem, refuse_newer_release, sqlite_file
-from fraudscreen.store.tables import audit_log
+from fraudscreen.store.tables import accounts, audit_log
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +296,22 @@ class StoreBase:
         """Append one entry to the audit log (who did what to which object, when)."""
         with self._write() as conn:
             self._audit(conn, actor, action, target, details)
+
+    @contextmanager
+    def audited(
+        self, actor: str, action: str, target: str, *, account_id: str | None
+    ) -> Iterator[None]:
+        """Read the account's data in the ``with`` block under the audit entry of that reading,
+        written in one transaction with it, so that an erasure of the account cannot come
+        between the two: the erasure waits, and anonymises the entry, or it went first, and the
+        reading finds nothing (raises, and no entry is written). SQLite: the write lock;
+        PostgreSQL: the account's row, shared (an erasure holds it for update)."""
+        with self._write() as conn:
+            if account_id is not None:
+                conn.execute(select(accounts.c.account_id)
+                             .where(accounts.c.account_id == account_id).with_for_update(read=True))
+            yield
+            self._audit(conn, actor, action, target)
 
     @staticmethod
     def _audit(
