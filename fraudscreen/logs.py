@@ -66,6 +66,22 @@ def _mask_card(match: re.Match[str]) -> str:
     return "[card]" if find_card_numbers(match.group()) else match.group()
 
 
+_ESCAPE = re.compile(r"\\(?:[tnrvf]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})")
+"""A character as ``repr`` writes it: gunicorn's plain-text warnings quote requests with ``%r``,
+so a card sent with tabs between its groups reached the log as ``4111\\t1111\\t…``."""
+
+
+def _mask_cards(text: str) -> str:
+    """``text`` with every card-like digit run that holds a card replaced by ``[card]``, also
+    where escapes such as ``\\t`` separate the digits."""
+    if "\\" in text and _ESCAPE.search(text):
+        shadow = _ESCAPE.sub(lambda m: " " * len(m.group()), text)  # spaces: the spans line up
+        for match in reversed(list(_DIGIT_RUN.finditer(shadow))):
+            if find_card_numbers(match.group()):
+                text = text[:match.start()] + "[card]" + text[match.end():]
+    return _DIGIT_RUN.sub(_mask_card, text)
+
+
 def mask(text: str) -> str:
     """``text`` with emails, Luhn-valid card-like digit runs, ``fs_`` API keys, bearer
     tokens, URL credentials and ``password=``-style values replaced."""
@@ -79,7 +95,7 @@ def mask(text: str) -> str:
         text = _BEARER.sub(lambda m: m.group(1) + " " + _REDACTED, text)
         text = _API_KEY.sub("fs_" + _REDACTED, text)
         text = EMAIL_IN_TEXT.sub("[email]", text)
-    return _DIGIT_RUN.sub(_mask_card, text) if len(text) >= 12 else text
+    return _mask_cards(text) if len(text) >= 12 else text
 
 
 def _mask_value(value: Any) -> Any:

@@ -71,6 +71,12 @@ SECRETS = (EMAIL, CARD, SPACED_CARD, API_KEY, PASSWORD, "5555555555554444")
         ("ports 2082,2083,2086,2087 open", "ports 2082,2083,2086,2087 open"),
         (f"pass={PASSWORD}", "pass=[redacted]"),  # the short `pass` key
         (f"PASS: {PASSWORD}", "PASS: [redacted]"),
+        # gunicorn quotes a bad request line with %r: its tabs and other characters as escapes
+        (r"Invalid method: 'GET 4111\t1111\t1111\t1111'", "Invalid method: 'GET [card]'"),
+        (r"'4111\x091111\x091111\x091111' and '5555\u00a05555\u00a05555\u00a04444'",
+         "'[card]' and '[card]'"),
+        (r"line '\t4111111111111111\n'", r"line '\t[card]\n'"),
+        (r"C:\tmp\new 2026\t12\t07", r"C:\tmp\new 2026\t12\t07"),  # no card: as it was
     ],
 )
 def test_mask(text: str, expected: str) -> None:
