@@ -62,6 +62,16 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 }
 
 
+_PERCENT_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _unquoted(match: re.Match[str]) -> str:
+    """Percent escapes decoded, but a control character as a space: ``%0A`` decoded into a
+    plain-text log (gunicorn's warnings) began a line the client wrote."""
+    return _LINE_BREAKING.sub(" ", unquote(match.group(), errors="replace"))
+
+
 def _mask_card(match: re.Match[str]) -> str:
     return "[card]" if find_card_numbers(match.group()) else match.group()
 
@@ -88,7 +98,7 @@ def mask(text: str) -> str:
     if not text:
         return text
     if "%" in text:  # a request path: jane%40example.org, 4111%201111...
-        text = unquote(text, errors="replace")
+        text = _PERCENT_ESCAPES.sub(_unquoted, text)
     if _MAY_HOLD_SECRET.search(text):  # most values (ids, routes, names) hold none of these
         text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + _REDACTED + "@", text)
         text = _SECRET_FIELD.sub(lambda m: m.group(1) + _REDACTED, text)

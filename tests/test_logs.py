@@ -77,6 +77,10 @@ SECRETS = (EMAIL, CARD, SPACED_CARD, API_KEY, PASSWORD, "5555555555554444")
          "'[card]' and '[card]'"),
         (r"line '\t4111111111111111\n'", r"line '\t[card]\n'"),
         (r"C:\tmp\new 2026\t12\t07", r"C:\tmp\new 2026\t12\t07"),  # no card: as it was
+        # a percent escape is decoded to mask what it hides, but never into a line break that
+        # would start a forged line in a plain-text log
+        ("GET /x%0D%0A[2026-12-07 10:00:00] [ERROR] forged%E2%80%A8", "GET /x  [2026-12-07 10:00:00] [ERROR] forged "),
+        ("GET /v1/orders/4111%0A1111%0A1111%0A1111", "GET /v1/orders/[card]"),
     ],
 )
 def test_mask(text: str, expected: str) -> None:
