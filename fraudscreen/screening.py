@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -97,6 +98,14 @@ class Evaluation:
     rule_errors: tuple[RuleHit, ...] = ()
     """Every rule that failed at run time, as a hit of it would read; a failed review or
     reject rule made the decision at least ``review`` (``degraded``)."""
+
+
+_FOLDERS = re.compile(r"(?<![\w.~-])(?:~|\.{1,2})?(?:/[^\s/:'\"()]+)*/(?=[^\s/:'\"()])")
+
+
+def without_folders(text: str) -> str:
+    """``text`` with each file path cut to its name (``/srv/models/m.joblib`` -> ``m.joblib``)."""
+    return _FOLDERS.sub("", text)
 
 
 class Screener:
@@ -230,14 +239,16 @@ class Screener:
         if not parts.store.ping():
             problems["store"] = "the database does not answer"
         model, _thresholds = self._in_use(parts.model)  # as answers see it
-        return {
+        last = self.last_reload
+        return {  # /readyz answers without a key: file names, not where they are (logs say)
             "ready": not problems,
-            "problems": problems,
+            "problems": {part: without_folders(why) for part, why in problems.items()},
             "model_version": model.version if model else None,
             "rules_version": parts.rules.version if parts.rules else None,
             "model_rules_version": model.params.get("rules_version") if model else None,
             "geoip": parts.geoip.databases(),
-            "last_reload": self.last_reload,
+            "last_reload": last and {**last, "parts": {
+                part: without_folders(what) for part, what in last["parts"].items()}},
         }
 
     def invalidate_lists(self) -> None:

@@ -357,6 +357,9 @@ def test_missing_model_answers_review_and_readyz_says_why(tmp_path: Path, store_
     assert "MODEL_UNAVAILABLE" in {r["code"] for r in data["reasons"]}
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "model" in ready.get_json()["problems"]
+    # /readyz answers without a key: the file's name, not the folders it is in
+    assert "nope.joblib" in ready.get_json()["problems"]["model"]
+    assert str(tmp_path) not in ready.get_data(as_text=True)
 
 
 def test_missing_geoip_database_answers_review(tmp_path: Path, store_url: str) -> None:
@@ -366,7 +369,11 @@ def test_missing_geoip_database_answers_review(tmp_path: Path, store_url: str) -
     data = score(client, key, order_body()).get_json()
     assert data["decision"] in ("review", "reject")
     assert "geoip_unavailable" in {w["code"] for w in data["warnings"]}
-    assert client.get("/readyz").status_code == 503
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "none.mmdb" in ready.get_json()["problems"]["geoip"]
+    assert str(tmp_path) not in ready.get_data(as_text=True)
+    ok = client.application.extensions["fraudscreen"].readiness  # a database that opened: its name
+    assert all("/" not in db.get("file", "") for db in ok()["geoip"].values())
 
 
 def test_health_metrics_and_openapi(client, keys) -> None:

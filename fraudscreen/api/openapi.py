@@ -187,7 +187,7 @@ def _schemas() -> dict[str, Any]:
                                "the capacity: retrain with the live rules."}),
             "geoip": {"type": "object", "additionalProperties": _obj(
                 {"available": {"type": "boolean"}, "type": {"type": "string"},
-                 "build_date": {"type": "string"}, "path": {"type": "string"}},
+                 "build_date": {"type": "string"}, "file": {"type": "string"}},
                 required=["available"])},
             "last_reload": _nullable(_obj({
                 "at": {"type": "string", "format": "date-time"},

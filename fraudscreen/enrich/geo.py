@@ -143,7 +143,7 @@ class _Database:
             "available": True,
             "type": self.database_type,
             "build_date": built,
-            "path": self.path,
+            "file": Path(self.path).name,  # /readyz answers anyone: no folders
         }
 
 
