@@ -148,7 +148,7 @@ def order_context(order: OrderRequest, signals: OrderSignals) -> dict[str, Any]:
         "amount": float(order.order.amount or 0.0),
         "amount_usd": _num(signals.amount_usd),
         "currency": order.order.currency or "",
-        "item_count": float(sum(i.quantity or 1 for i in cart)),
+        "item_count": float(sum(1 if i.quantity is None else i.quantity for i in cart)),
         "has_discount_code": bool(order.order.discount_code),
         "categories": categories,
     }

@@ -110,8 +110,9 @@ class Enricher:
             warnings.append(
                 ScreeningWarning(
                     "currency_not_converted",
-                    "There is no US-dollar rate for this currency: the amount counts as unknown "
-                    "in the profile, the rules and the model.",
+                    "There is no US-dollar rate for this currency: the amount is unknown to the "
+                    "rules and the model, and adds nothing to the account's spend in later "
+                    "profiles.",
                     "/order/currency",
                 )
             )

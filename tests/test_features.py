@@ -77,7 +77,9 @@ def test_avs_codes_that_count_as_a_mismatch(screener: Screener, avs: str, mismat
 def test_item_count_sums_quantities(screener: Screener) -> None:
     cart = [{"category": "vps", "item_id": "a", "quantity": 3, "price": 1.0},
             {"category": "vps", "item_id": "b", "price": 1.0}]
-    assert _f(_eval(screener, shopping_cart=cart), "item_count") == 4.0
+    assert _f(_eval(screener, shopping_cart=cart), "item_count") == 4.0  # no quantity: one
+    cart.append({"category": "vps", "item_id": "c", "quantity": 0, "price": 1.0})
+    assert _f(_eval(screener, shopping_cart=cart), "item_count") == 4.0  # quantity 0: none (was 1)
 
 
 def test_a_tablet_is_mobile(screener: Screener) -> None:
