@@ -99,7 +99,8 @@ def _country_code(value: str) -> str:
     """``value`` upper-cased if it is a country code; ValueError (not cached) otherwise."""
     value = value.upper()
     problem = country_code_problem(value)
-    if problem:  # UK or ZZ: read as unknown, they set off the country mismatch signals
+    if problem:  # UK or ZZ: refused; taken, they would read as unknown countries and set off
+        # the country mismatch signals
         raise ValueError(problem)
     return value
 
