@@ -164,7 +164,7 @@ def test_a_key_repeated_in_one_object_is_refused_with_its_line_and_pointer(
     write_jsonl(rows[:5], path)
     text = path.read_text(encoding="utf-8")
     line = json.dumps(fraud)[:-1] + ', "label": "legit"}'
-    for repeated, pointer in ((line, "/label"),
+    for repeated, pointer in ((line, "/label"), ('{"label":"fraud","label":"legit"}', "/label"),
                               ('{"a": {"b" : 1, "c": [{"d": 1, "d"\t: 2}]}}', "/a/c/0/d")):
         path.write_text(text + repeated + "\n", encoding="utf-8")
         with pytest.raises(DataFileError, match=f"line 6: the key at {pointer} is repeated"):

@@ -62,7 +62,10 @@ def _key_count(value: Any) -> int:
 def repeated_key(raw: bytes, value: Any) -> str | None:
     """The pointer of a key that ``raw`` repeats in one object (orjson keeps the last value
     silently: a row with ``"label"`` twice could change label), else None. Cheap when no key
-    repeats: then the decoded value holds as many keys as the text has key ends."""
+    repeats: a line as orjson writes it (our files) is the value's own text (~1 µs), and any
+    other holds as many keys as it has key ends (~4 µs a row of the sample)."""
+    if orjson.dumps(value) == raw.rstrip():
+        return None
     ends = raw.count(b'":')
     if b'" ' in raw or b'"\t' in raw or b'"\r' in raw or b'"\n' in raw:  # "key" : value
         ends = len(_KEY_END.findall(raw))
