@@ -122,6 +122,10 @@ def test_not_gzip_and_not_utf8_are_clear_errors(tmp_path: Path) -> None:
     bad = tmp_path / "x.jsonl.gz"
     bad.write_bytes(b"not gzip\n")
     assert "not a gzip file" in clean_failure(cli(tmp_path, "backtest", "--no-progress", "--data", str(bad)))
+    unnamed = tmp_path / "orders.jsonl"  # compressed, but not named so
+    unnamed.write_bytes(gzip.compress(b'{"a": 1}\n'))
+    with pytest.raises(DataFileError, match="gzip-compressed data in a file whose name does not end in .gz"):
+        list(iter_jsonl(unnamed))
     latin = tmp_path / "latin.jsonl"
     latin.write_bytes(b'{"a": 1}\n\n{"x": "\xe9"}\n')
     with pytest.raises(DataFileError, match="line 3: not UTF-8"):

@@ -34,6 +34,8 @@ def _read_problem(exc: BaseException, lines_read: int) -> str:
     return f"cannot be read ({type(exc).__name__})"  # pragma: no cover - listed in iter_jsonl_lines
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+"""The first two bytes of gzip data (RFC 1952)."""
 _TOO_DEEP = "depth limit exceeded"
 """orjson's message for a value nested more than 1,024 levels deep."""
 
@@ -78,6 +80,9 @@ def _parse_line(raw: bytes, path: Path, number: int) -> Any:
     try:
         value = decode_line(raw)
     except UnicodeDecodeError:
+        if number == 1 and raw.startswith(_GZIP_MAGIC):
+            raise DataFileError(f"{path}: gzip-compressed data in a file whose name does not end "
+                                "in .gz: name it ….gz, or decompress it") from None
         raise DataFileError(f"{path}: line {number}: not UTF-8 text") from None
     except orjson.JSONDecodeError as exc:
         if exc.msg == _TOO_DEEP:
