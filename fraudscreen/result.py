@@ -5,6 +5,7 @@ These are the response models integrators and reviewers read; every field is doc
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +22,10 @@ def answer_text_problem(text: str, longest: int) -> str | None:
         return f"must be at most {longest} characters (it has {len(text)})"
     if CONTROL_CHARACTER.search(text):
         return "must be one line: no tabs, line breaks or other control characters"
+    if any(unicodedata.category(c) == "Cf" for c in text):  # U+202E showed "exe.gpj" as "jpg.exe"
+        return "must not hold invisible formatting characters (direction marks, zero-width spaces)"
+    if text != text.strip():
+        return "must not begin or end with a space"
     if EMAIL_IN_TEXT.search(text) or find_card_numbers(text):
         return "must not hold an e-mail address or a card number (it goes into every answer)"
     return None

@@ -519,7 +519,7 @@ def test_train_s_outputs_and_data_must_be_files_of_their_own(data_file: Path, tm
 
 
 @pytest.mark.parametrize("version", ["", "  ", "v1\nINFO forged", "x" * 65, "4111 1111 1111 1111",
-                                     "jane@example.org"])
+                                     "jane@example.org", "v\u202e1gpj.exe", "v\u200b1", " v1 "])
 def test_train_refuses_a_version_the_answers_could_not_carry(tmp_path: Path, version: str) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text("not read: the option check fails first\n")

@@ -276,6 +276,7 @@ def _toml(
         (_toml("lists.block").replace("Text.", "Ask jane.doe@example.org"), "'message' must not hold an e-mail"),
         (_toml("lists.block").replace("Text.", "Card 4111 1111 1111 1111"), "'message' must not hold an e-mail"),
         (_toml("lists.block").replace("Text.", "A\\r\\nFORGED LOG"), "'message' must be one line"),
+        (_toml("lists.block").replace("Text.", "Seen \\u202egnp.exe"), "'message' must not hold invisible"),
         (_toml("lists.block").replace("Text.", "x" * 301), "'message' must be at most 300 characters"),
         (_toml("lists.block") + _toml("lists.allow").split("\n", 1)[1], "duplicate id"),
         (

@@ -99,8 +99,9 @@ def _model_version(ctx: click.Context, param: click.Parameter, value: str | None
     from fraudscreen.result import answer_text_problem
 
     if value is not None and (not value.strip() or answer_text_problem(value, 64)):
-        raise click.BadParameter("must be 1 to 64 characters without a control character, an "
-                                 "e-mail address or a card number, such as 2026-12.1")
+        raise click.BadParameter("must be 1 to 64 characters without a control or invisible "
+                                 "character, surrounding spaces, an e-mail address or a card "
+                                 "number, such as 2026-12.1")
     return value
 
 
