@@ -81,7 +81,8 @@ def choose_thresholds(
     would have room for them: nobody needs to look at them.
 
     Review: the value at which the share of flagged rows (review or reject) is closest to
-    ``review_capacity`` (ties go to the smaller share), so the queue never exceeds it. The
+    ``review_capacity`` (ties go to the smaller share): the queue may be a little over it or
+    under it on these rows, and is on others as far as their scores differ. The
     queue is the service's, not the model's: rows in ``rule_flagged`` (those the rules send to
     review or reject whatever the model says) take their places first, and the model fills the
     rest. When the rules alone fill the capacity, the model flags only what it rejects. The
