@@ -32,9 +32,11 @@ _SPLITS = {"time": "the latest orders in time", "stratified-random": "a stratifi
 
 
 def model_card(
-    result: Any, *, data_path: Path, skipped: int = 0, backtest: dict[str, Any] | None = None
+    result: Any, *, data_path: Path, skipped: int = 0, backtest: dict[str, Any] | None = None,
+    as_a_retrain: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The card as a JSON-ready dict."""
+    """The card as a JSON-ready dict. ``as_a_retrain``: the held-out metrics of the same
+    training with only the labels known at the first test order (:func:`retrain_figures`)."""
     bundle = result.bundle
     return {
         "version": bundle.version,
@@ -47,9 +49,43 @@ def model_card(
         "params": bundle.params,
         "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
         "metrics_held_out": bundle.metrics,
+        "metrics_held_out_as_a_retrain": as_a_retrain,
         "report": result.report,
         "backtest": backtest,
     }
+
+
+def retrain_figures(trained: Any) -> dict[str, Any]:
+    """What :func:`model_card` keeps of a ``known_at_test_start`` training (a
+    :class:`~fraudscreen.training.retrain.TrainedReplay`): its held-out metrics and how many
+    train labels it lacked."""
+    return {**trained.result.bundle.metrics,
+            "train_frauds_not_yet_known": trained.train_frauds_not_yet_known,
+            "train_rows_not_yet_labelled": trained.train_rows_not_yet_labelled}
+
+
+def _as_a_retrain(card: dict[str, Any]) -> list[str]:
+    """The card's warning that the held-out figures used labels a retrain would not have had."""
+    real = card.get("metrics_held_out_as_a_retrain")
+    if not real:
+        return []
+    if "problem" in real:
+        return ["", ("**These figures use labels reported after the first test order.** A retrain "
+                     f"with only the labels known then could not be trained: {real['problem']}.")]
+    held = card["metrics_held_out"]
+    rejects = (f"rejects {_pct(real['decision_mix']['reject'])} at {_pct(real['reject_precision'])} "
+               "precision" if real["reject_threshold"] < 1.0 else "no reject threshold reaches the "
+               "reject precision")
+    return ["", (
+        f"**These figures use labels reported after the first test order** "
+        f"({real['train_frauds_not_yet_known']:,} train frauds were reported later, and "
+        f"{real['train_rows_not_yet_labelled']:,} train orders had no label yet). A retrain on the "
+        f"first test day, with the labels known then, reaches on the same test rows: ROC AUC "
+        f"{real['roc_auc']:.3f} (here {held['roc_auc']:.3f}), average precision "
+        f"{real['average_precision']:.3f} (here {held['average_precision']:.3f}); the model alone "
+        f"flags {_pct(real['flagged_share'])} and catches {_pct(real['recall_at_review'])} of the "
+        f"fraud (here {_pct(held['flagged_share'])} and {_pct(held['recall_at_review'])}), and "
+        f"{rejects}. Expect those of a model retrained on an export (docs/backtest.md).")]
 
 
 def _fmt(value: Any) -> str:
@@ -333,21 +369,24 @@ def _importance_lines(report: dict[str, Any]) -> list[str]:
 
 def write_bundle_with_card(
     result: Any, out_dir: Path, *, data_path: Path, skipped: int = 0,
-    backtest: dict[str, Any] | None = None,
+    backtest: dict[str, Any] | None = None, as_a_retrain: dict[str, Any] | None = None,
 ) -> None:
     """Write the bundle (``model.joblib``) and its card (``model_card.json``, ``MODEL_CARD.md``)
     into ``out_dir``: the three files or none (:func:`~fraudscreen.files.replace_files`), so a
     service reloading the folder never finds a model beside another model's card."""
-    texts = model_card_texts(result, data_path=data_path, skipped=skipped, backtest=backtest)
+    texts = model_card_texts(result, data_path=data_path, skipped=skipped, backtest=backtest,
+                             as_a_retrain=as_a_retrain)
     replace_files({out_dir / BUNDLE_FILE: result.bundle.write,
                    **{out_dir / name: text_writer(text) for name, text in texts.items()}})
 
 
 def model_card_texts(
     result: Any, *, data_path: Path, skipped: int = 0, backtest: dict[str, Any] | None = None,
+    as_a_retrain: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The model card's files by name: ``model_card.json`` and ``MODEL_CARD.md``."""
-    card = model_card(result, data_path=data_path, skipped=skipped, backtest=backtest)
+    card = model_card(result, data_path=data_path, skipped=skipped, backtest=backtest,
+                      as_a_retrain=as_a_retrain)
     card_json = json.dumps(card, indent=2, default=str, allow_nan=False) + "\n"
     metrics = card["metrics_held_out"]
     split = _SPLITS.get(str(card["params"].get("split", "time")), "held-out rows")
@@ -373,6 +412,7 @@ def model_card_texts(
         *_never_known(card),
         "",
         f"## Metrics on held-out rows ({split}, never trained on)",
+        *_as_a_retrain(card),
         "",
         "| metric | value |",
         "|---|---|",

@@ -226,7 +226,7 @@ def train_from_file(
     (:func:`~fraudscreen.training.pipeline.load_labelled`).
     """
     from fraudscreen.training.backtest import backtest_report, say_measuring
-    from fraudscreen.training.card import write_bundle_with_card
+    from fraudscreen.training.card import retrain_figures, write_bundle_with_card
 
     data_hash = file_sha256(data_path)
     replayed, rows_read = load_labelled(data_path, settings=settings, progress=progress,
@@ -246,6 +246,20 @@ def train_from_file(
         data_sha256=data_hash, rows_read=rows_read,
         review_capacity=review_capacity, min_reject_precision=min_reject_precision,
     ).report
+    as_a_retrain = None
+    if trained.train_frauds_not_yet_known or trained.train_rows_not_yet_labelled:
+        # time split: the labels of the train period's last weeks came after the test start
+        if progress:
+            tqdm.write("Training again with the labels known at the first test order …", file=sys.stderr)
+        try:
+            as_a_retrain = retrain_figures(train_on_replay(
+                replayed, split=split, test_fraction=test_fraction, seed=seed,
+                review_capacity=review_capacity, min_reject_precision=min_reject_precision,
+                version=trained.result.bundle.version, data_sha256=data_hash,
+                warm_up_days=warm_up_days, labels="known_at_test_start"))
+        except ModelError as exc:  # e.g. no fraud label known yet: the card says so
+            as_a_retrain = {"problem": exc.message}
     result = trained.result
-    write_bundle_with_card(result, out_dir, data_path=data_path, skipped=replayed.skipped, backtest=report)
+    write_bundle_with_card(result, out_dir, data_path=data_path, skipped=replayed.skipped,
+                           backtest=report, as_a_retrain=as_a_retrain)
     return result, report
