@@ -446,3 +446,13 @@ def test_a_list_note_naming_an_email_is_a_400_and_nothing_is_stored(client, keys
     ok = client.post("/v1/lists/block", json={"kind": "device_id", "value": "d-2",
                                               "note": "seen on 2026-11-20 @ 10:00"}, headers=admin)
     assert ok.status_code == 201
+
+
+def test_a_disposable_domain_sent_without_the_address_is_reviewed(client, keys) -> None:
+    """A checkout keeping to minimum data sends the e-mail's domain alone: the disposable-mail
+    rule fired only on a full address (``email.present``)."""
+    body = order_body(event__transaction_id="tx-domain-only")
+    body["email"] = {"domain": "mailinator.com"}
+    answer = score(client, keys["score"], body).get_json()
+    assert "DISPOSABLE_EMAIL" in {r["code"] for r in answer["reasons"]}
+    assert answer["decision"] in ("review", "reject")
