@@ -43,6 +43,7 @@ from gunicorn.arbiter import Arbiter
 
 from fraudscreen.config import Settings, metrics_dir, use_metrics_dir
 from fraudscreen.errors import ConfigError
+from fraudscreen.logs import stale_files
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +136,8 @@ def prepare_metrics_dir(settings: Settings) -> Path | None:
     return path
 
 
-_LOCK_NAME = ".lock"
-"""Held (``flock``) by the server whose workers write a metrics folder, as long as it runs."""
 _held_locks: dict[Path, int] = {}
+"""The metrics folder this server holds (``flock`` on the folder itself) as long as it runs."""
 
 
 def claim_metrics_dir(run_dir: Path) -> Path:
@@ -146,11 +146,8 @@ def claim_metrics_dir(run_dir: Path) -> Path:
     (removed when this server stops). Folders of servers that are gone are removed; the
     counts of one that still runs are left alone (emptying them reset its ``/metrics``)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in run_dir.glob("metrics-*"):
-        lock = _lock(stale) if stale.is_dir() else None
-        if lock is not None:  # its server is gone
-            shutil.rmtree(stale, ignore_errors=True)
-            os.close(lock)
+    for stale in stale_files(run_dir, "metrics-"):  # no live server holds it
+        shutil.rmtree(stale, ignore_errors=True)
     path = run_dir / "metrics"
     path.mkdir(exist_ok=True)
     lock = _lock(path)
@@ -162,8 +159,6 @@ def claim_metrics_dir(run_dir: Path) -> Path:
                     path.name)
         atexit.register(_remove_when_master_exits, path, os.getpid())
     for leftover in path.iterdir():
-        if leftover.name == _LOCK_NAME:
-            continue
         if leftover.is_dir():  # files of an earlier run would add to the counts
             shutil.rmtree(leftover)
         else:
@@ -179,9 +174,10 @@ def _remove_when_master_exits(path: Path, master: int) -> None:
 
 
 def _lock(folder: Path) -> int | None:
-    """The descriptor of ``folder``'s lock file, locked by this process; None when another
-    process holds it. Workers forked later share the lock: it lasts while any of them runs."""
-    fd = os.open(folder / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    """A descriptor of ``folder`` that this process holds locked, as
+    :func:`~fraudscreen.logs.stale_files` tells; None when another process holds it. Workers
+    forked later share the lock: it lasts while any of them runs."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
