@@ -13,6 +13,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,8 +104,13 @@ class Evaluation:
 _FOLDERS = re.compile(r"(?<![\w.~-])(?:~|\.{1,2})?(?:/[^\s/:'\"()]+)*/(?=[^\s/:'\"()])")
 
 
-def without_folders(text: str) -> str:
-    """``text`` with each file path cut to its name (``/srv/models/m.joblib`` -> ``m.joblib``)."""
+def without_folders(text: str, paths: Iterable[object] = ()) -> str:
+    """``text`` with each file path cut to its name (``/srv/models/m.joblib`` -> ``m.joblib``):
+    the folders of ``paths`` wherever they appear (spaces and all), then anything that looks
+    like a folder."""
+    folders = {str(Path(str(path)).parent).rstrip("/") + "/" for path in paths}
+    for folder in sorted(folders - {"./", "/"}, key=len, reverse=True):  # /a/b/ before /a/
+        text = text.replace(folder, "")
     return _FOLDERS.sub("", text)
 
 
@@ -240,15 +246,18 @@ class Screener:
             problems["store"] = "the database does not answer"
         model, _thresholds = self._in_use(parts.model)  # as answers see it
         last = self.last_reload
+        s = self.settings
+        configured = [p for p in (s.resolved_model_path, s.resolved_rules_path, s.geoip_city_path,
+                                  s.geoip_asn_path, s.geoip_anonymous_ip_path) if p]
         return {  # /readyz answers without a key: file names, not where they are (logs say)
             "ready": not problems,
-            "problems": {part: without_folders(why) for part, why in problems.items()},
+            "problems": {part: without_folders(why, configured) for part, why in problems.items()},
             "model_version": model.version if model else None,
             "rules_version": parts.rules.version if parts.rules else None,
             "model_rules_version": model.params.get("rules_version") if model else None,
             "geoip": parts.geoip.databases(),
             "last_reload": last and {**last, "parts": {
-                part: without_folders(what) for part, what in last["parts"].items()}},
+                part: without_folders(what, configured) for part, what in last["parts"].items()}},
         }
 
     def invalidate_lists(self) -> None:

@@ -372,6 +372,11 @@ def test_missing_geoip_database_answers_review(tmp_path: Path, store_url: str) -
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "none.mmdb" in ready.get_json()["problems"]["geoip"]
     assert str(tmp_path) not in ready.get_data(as_text=True)
+    spaced = tmp_path / "secret dir" / "acme corp" / "anon.mmdb"  # folders with spaces
+    settings = settings.with_overrides(geoip_anonymous_ip_path=str(spaced))
+    ready = create_app(settings).test_client().get("/readyz")
+    assert "anon.mmdb" in ready.get_json()["problems"]["geoip"]
+    assert "acme" not in ready.get_data(as_text=True) and "secret" not in ready.get_data(as_text=True)
     ok = client.application.extensions["fraudscreen"].readiness  # a database that opened: its name
     assert all("/" not in db.get("file", "") for db in ok()["geoip"].values())
 

@@ -176,6 +176,9 @@ def test_a_key_repeated_in_one_object_is_refused_with_its_line_and_pointer(
     path.write_text(text + line + "\n", encoding="utf-8")
     assert "line 6: the key at /label is repeated" in clean_failure(
         cli(tmp_path, "backtest", "--no-progress", "--data", str(path)))
+    # nested deeper than orjson writes (254 levels; it reads 1,024): read, not a traceback
+    path.write_text('{"a": ' + "[" * 300 + "]" * 300 + "}\n", encoding="utf-8")
+    assert len(list(iter_jsonl(path))) == 1
     # quotes and colons inside strings are no keys: such rows are read as they are
     odd = {"note": 'said "x": y', "k": {"say\":": '":":'}, "spaced": "a\" :b"}
     path.write_text(json.dumps(odd) + "\n" + json.dumps(odd, separators=(",", " : ")) + "\n",

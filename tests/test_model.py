@@ -335,3 +335,17 @@ def test_a_bundle_whose_version_or_thresholds_could_not_go_into_an_answer_is_ref
         ModelBundle.load(path)
     joblib.dump(payload, path)
     assert ModelBundle.load(path).version == result.bundle.version
+
+
+def test_the_card_says_what_a_retrain_reaches_even_when_a_figure_is_undefined() -> None:
+    """Test rows of one class leave ROC AUC and average precision undefined (None): the card
+    shows "–" where formatting them stopped `train` with a TypeError."""
+    from fraudscreen.training.card import _as_a_retrain
+
+    undefined = {"roc_auc": None, "average_precision": None, "flagged_share": 0.05,
+                 "recall_at_review": None, "reject_threshold": 1.0, "reject_precision": None,
+                 "decision_mix": {"reject": 0.0}}
+    card = {"metrics_held_out": undefined, "metrics_held_out_as_a_retrain": {
+        **undefined, "train_frauds_not_yet_known": 3, "train_rows_not_yet_labelled": 40}}
+    text = " ".join(_as_a_retrain(card))
+    assert "ROC AUC – (here –)" in text and "no reject threshold" in text

@@ -64,6 +64,11 @@ def retrain_figures(trained: Any) -> dict[str, Any]:
             "train_rows_not_yet_labelled": trained.train_rows_not_yet_labelled}
 
 
+def _three(value: float | None) -> str:
+    """A figure to three decimals; ``–`` when the test rows leave it undefined (one class)."""
+    return "–" if value is None else f"{value:.3f}"
+
+
 def _as_a_retrain(card: dict[str, Any]) -> list[str]:
     """The card's warning that the held-out figures used labels a retrain would not have had."""
     real = card.get("metrics_held_out_as_a_retrain")
@@ -81,8 +86,8 @@ def _as_a_retrain(card: dict[str, Any]) -> list[str]:
         f"({real['train_frauds_not_yet_known']:,} train frauds were reported later, and "
         f"{real['train_rows_not_yet_labelled']:,} train orders had no label yet). A retrain on the "
         f"first test day, with the labels known then, reaches on the same test rows: ROC AUC "
-        f"{real['roc_auc']:.3f} (here {held['roc_auc']:.3f}), average precision "
-        f"{real['average_precision']:.3f} (here {held['average_precision']:.3f}); the model alone "
+        f"{_three(real['roc_auc'])} (here {_three(held['roc_auc'])}), average precision "
+        f"{_three(real['average_precision'])} (here {_three(held['average_precision'])}); the model alone "
         f"flags {_pct(real['flagged_share'])} and catches {_pct(real['recall_at_review'])} of the "
         f"fraud (here {_pct(held['flagged_share'])} and {_pct(held['recall_at_review'])}), and "
         f"{rejects}. Expect those of a model retrained on an export (docs/backtest.md).")]

@@ -66,13 +66,16 @@ def repeated_key(raw: bytes, value: Any) -> str | None:
     silently: a row with ``"label"`` twice could change label), else None. Cheap when no key
     repeats: a line as orjson writes it (our files) is the value's own text (~1 µs), and any
     other holds as many keys as it has key ends (~4 µs a row of the sample)."""
-    if orjson.dumps(value) == raw.rstrip():
-        return None
-    ends = raw.count(b'":')
-    if b'" ' in raw or b'"\t' in raw or b'"\r' in raw or b'"\n' in raw:  # "key" : value
-        ends = len(_KEY_END.findall(raw))
-    if ends == _key_count(value):
-        return None
+    try:
+        if orjson.dumps(value) == raw.rstrip():
+            return None
+        ends = raw.count(b'":')
+        if b'" ' in raw or b'"\t' in raw or b'"\r' in raw or b'"\n' in raw:  # "key" : value
+            ends = len(_KEY_END.findall(raw))
+        if ends == _key_count(value):
+            return None
+    except (orjson.JSONEncodeError, RecursionError):  # orjson writes 254 levels, reads 1,024
+        pass
     return next((p for p, why in refused_pointers(raw) if why == REPEATED_KEY), None)
 
 
