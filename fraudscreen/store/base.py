@@ -35,9 +35,15 @@ from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestEr
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer, truncate_wal
 from fraudscreen.store.fastpath import FastPath
 from fraudscreen.store.location import connect_problem, refuse_newer_release, sqlite_file
-from fraudscreen.store.tables import accounts, audit_log
+from fraudscreen.store.tables import ERASURES_KEY, audit_log, meta
 
 log = logging.getLogger(__name__)
+
+_ERASURES = select(meta.c.value).where(meta.c.key == ERASURES_KEY)
+_ACCOUNT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:account, 0))")
+_SHARED_ACCOUNT_LOCK = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:account, 0))")
+"""PostgreSQL: one advisory lock per account id (two ids may share one: they then wait for
+each other's erasure), held to the end of the transaction."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -301,17 +307,39 @@ class StoreBase:
     def audited(
         self, actor: str, action: str, target: str, *, account_id: str | None
     ) -> Iterator[None]:
-        """Read the account's data in the ``with`` block under the audit entry of that reading,
-        written in one transaction with it, so that an erasure of the account cannot come
-        between the two: the erasure waits, and anonymises the entry, or it went first, and the
-        reading finds nothing (raises, and no entry is written). SQLite: the write lock;
-        PostgreSQL: the account's row, shared (an erasure holds it for update)."""
+        """Read the account's data in the ``with`` block, then write the audit entry of that
+        reading, so that no erasure of the account comes between the two: the entry would name
+        an account erased before it was written.
+
+        PostgreSQL: the block holds the account's advisory lock, shared, which an erasure takes
+        exclusive (:meth:`hold_for_erasure`): the erasure waits and then anonymises the entry,
+        or it went first and the reading finds nothing (raises; no entry). SQLite, whose one
+        write lock would stop every order for as long as an export reads: when an erasure
+        commits while the block reads, no entry is written and StoreError asks to read again
+        (503, ``Retry-After``)."""
+        if self.dialect == "postgresql":
+            with self._write() as conn:
+                if account_id is not None:
+                    conn.execute(_SHARED_ACCOUNT_LOCK, {"account": account_id})
+                yield
+                self._audit(conn, actor, action, target)
+            return
+        with self._read() as conn:
+            before = conn.execute(_ERASURES).scalar()
+        yield
         with self._write() as conn:
-            if account_id is not None:
-                conn.execute(select(accounts.c.account_id)
-                             .where(accounts.c.account_id == account_id).with_for_update(read=True))
-            yield
+            if conn.execute(_ERASURES).scalar() != before:
+                raise StoreError("an account was erased while this was read: ask again")
             self._audit(conn, actor, action, target)
+
+    def hold_for_erasure(self, conn: Connection, account_id: str) -> None:
+        """In an erasure's transaction: wait for the reads of the account under
+        :meth:`audited` (PostgreSQL), and count the erasure (for SQLite's)."""
+        if self.dialect == "postgresql":
+            conn.execute(_ACCOUNT_LOCK, {"account": account_id})
+        conn.execute(dialect_insert(self.dialect, meta).values(key=ERASURES_KEY, value=1)
+                     .on_conflict_do_update(index_elements=[meta.c.key],
+                                            set_={"value": meta.c.value + 1}))
 
     @staticmethod
     def _audit(

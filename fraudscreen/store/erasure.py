@@ -391,6 +391,7 @@ class ErasureMixin(StoreBase):
             # (SQLite's write transaction already excludes every other writer). Without a row
             # there is nothing to hold: a placeholder row is made (and removed with the rest),
             # or an order committed meanwhile would be deleted with the account unreported.
+            self.hold_for_erasure(conn, account_id)  # reads under `audited` finish first
             placeholder = self._hold_account(conn, account_id)
             ids, rows = self._identifiers(conn, account_id)
             own = ids.without(self._shared_values(conn, ids))  # only this account's values

@@ -227,6 +227,8 @@ audit_log = Table(
 
 LISTS_REVISION_KEY = "lists_revision"
 """The ``meta`` row bumped on every list change."""
+ERASURES_KEY = "erasures"
+"""The ``meta`` row counting the account erasures ever committed (made by the first one)."""
 EMAIL_KEY_CHECK = "email_key_check"
 """The ``meta`` row holding the check value of the email key the database was first used with
 (:func:`fraudscreen.installation.key_check`)."""
