@@ -5,9 +5,13 @@ These are the response models integrators and reviewers read; every field is doc
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Characters that reorder the text around them when shown (Trojan Source, CVE-2021-42574);
+the marks U+200E and U+200F, which right-to-left messages need, are not among them."""
 
 
 def answer_text_problem(text: str, longest: int) -> str | None:
@@ -22,10 +26,8 @@ def answer_text_problem(text: str, longest: int) -> str | None:
         return f"must be at most {longest} characters (it has {len(text)})"
     if CONTROL_CHARACTER.search(text):
         return "must be one line: no tabs, line breaks or other control characters"
-    if any(unicodedata.category(c) == "Cf" for c in text):  # U+202E showed "exe.gpj" as "jpg.exe"
-        return "must not hold invisible formatting characters (direction marks, zero-width spaces)"
-    if text != text.strip():
-        return "must not begin or end with a space"
+    if BIDI_CONTROL.search(text):  # U+202E showed "v1gpj.exe" as "v1exe.jpg"
+        return "must not hold direction overrides or isolates (U+202A-U+202E, U+2066-U+2069)"
     if EMAIL_IN_TEXT.search(text) or find_card_numbers(text):
         return "must not hold an e-mail address or a card number (it goes into every answer)"
     return None

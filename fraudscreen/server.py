@@ -213,8 +213,9 @@ def check_can_listen(settings: Settings) -> None:
     gunicorn would retry for five seconds and then stop with its own lines."""
     where = bind_address(settings)
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(  # as gunicorn: a name is IPv4
+            settings.host, settings.port, family=socket.AF_INET6 if ":" in settings.host
+            else socket.AF_INET, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     except (socket.gaierror, UnicodeError) as exc:
         raise ConfigError(f"cannot listen on {where}: the host does not resolve "
                           f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None

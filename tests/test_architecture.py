@@ -53,3 +53,16 @@ def test_scoring_core_loads_without_flask_or_sql() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"the scoring core pulled in: {out.stdout.strip()}"
+
+
+@pytest.mark.parametrize("first", ["fraudscreen.pointers", "fraudscreen.jsontext",
+                                   "fraudscreen.training.jsonl", "fraudscreen.enrich.card"])
+def test_each_module_imports_first_and_works(first: str) -> None:
+    """``fraudscreen.pointers`` imported before ``fraudscreen.enrich`` pulled the package in
+    half-made (ImportError on the first repeated key a JSON Lines file held)."""
+    code = (f"import {first}\n"
+            "from fraudscreen.jsontext import refused_pointers\n"
+            "print(refused_pointers(b'{\"jane@example.org\": 1, \"jane@example.org\": 2}'))")
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "'/[email]'" in out.stdout

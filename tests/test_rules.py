@@ -278,7 +278,7 @@ def _toml(
         (_toml("lists.block").replace("Text.", "Ask jane.doe@example.org"), "'message' must not hold an e-mail"),
         (_toml("lists.block").replace("Text.", "Card 4111 1111 1111 1111"), "'message' must not hold an e-mail"),
         (_toml("lists.block").replace("Text.", "A\\r\\nFORGED LOG"), "'message' must be one line"),
-        (_toml("lists.block").replace("Text.", "Seen \\u202egnp.exe"), "'message' must not hold invisible"),
+        (_toml("lists.block").replace("Text.", "Seen \\u202egnp.exe"), "'message' must not hold direction overrides"),
         (_toml("lists.block").replace("Text.", "x" * 301), "'message' must be at most 300 characters"),
         (_toml("lists.block") + _toml("lists.allow").split("\n", 1)[1], "duplicate id"),
         (
@@ -677,3 +677,10 @@ def test_make_list_entry_pointers() -> None:
         with pytest.raises(InvalidRequestError) as info:
             make_list_entry(*args)
         assert info.value.details[0].pointer == pointer
+
+
+def test_a_right_to_left_message_with_its_direction_marks_loads() -> None:
+    """Only the characters that reorder text around them are refused in what goes into every
+    answer; the marks U+200E/U+200F and joiners that other scripts need are text."""
+    text = _toml("lists.block").replace("Text.", "\u05d4\u05d6\u05de\u05e0\u05d4 \u200f(ID 7)\u200f")
+    assert RuleSet.loads(text).rules[0].message.endswith("\u200f")

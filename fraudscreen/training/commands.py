@@ -92,13 +92,22 @@ def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | Non
     return value
 
 
+def invisible_character(text: str) -> bool:
+    """True when ``text`` holds a formatting character that shows as nothing (U+200B, U+2060,
+    a direction mark): a new version must read as it is written."""
+    import unicodedata
+
+    return any(unicodedata.category(c) == "Cf" for c in text)
+
+
 def _model_version(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--version``: it is returned in every answer of the service and named in its logs, so
     1 to 64 characters, without a control character, an e-mail address or a card number (as a
     bundle's version is checked when it loads)."""
     from fraudscreen.result import answer_text_problem
 
-    if value is not None and (not value.strip() or answer_text_problem(value, 64)):
+    if value is not None and (value != value.strip() or answer_text_problem(value, 64)
+                              or not value or invisible_character(value)):
         raise click.BadParameter("must be 1 to 64 characters without a control or invisible "
                                  "character, surrounding spaces, an e-mail address or a card "
                                  "number, such as 2026-12.1")
