@@ -296,13 +296,6 @@ class StoreBase:
             self._checkpointer.close()
         self.engine.dispose()
 
-    def audit(
-        self, actor: str, action: str, target: str, details: Mapping[str, Any] | None = None
-    ) -> None:
-        """Append one entry to the audit log (who did what to which object, when)."""
-        with self._write() as conn:
-            self._audit(conn, actor, action, target, details)
-
     @contextmanager
     def audited(
         self, actor: str, action: str, target: str, *, account_id: str | None
