@@ -39,7 +39,7 @@ data: install
 	$(BIN)/fraudscreen simulate --orders 20000 --seed 1 --out data/orders.jsonl.gz
 
 model: install
-	$(BIN)/fraudscreen train --data data/orders.jsonl.gz --out models/default --version default-2026.11
+	$(BIN)/fraudscreen train --data data/orders.jsonl.gz --out models/default --version default-2026.12
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

