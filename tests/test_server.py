@@ -223,6 +223,26 @@ def test_metrics_add_up_over_the_workers(server: Server) -> None:
     assert totals == {before + sent}
 
 
+def test_metrics_show_every_decision_and_rule_error_series_before_it_happens(
+    server: Server,
+) -> None:
+    """An alert on ``fraudscreen_rule_errors_total`` sees 0 for each rule of the loaded file,
+    not an absent series, until the rule fails (the default rules never do here)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from fraudscreen.rules import RuleSet
+
+    with urllib.request.urlopen(server.url("/metrics"), timeout=5) as response:
+        families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
+    errors = {s.labels["rule"]: s.value for s in families["fraudscreen_rule_errors"].samples
+              if s.name == "fraudscreen_rule_errors_total"}
+    enabled = {rule.id for rule in RuleSet.load_default().rules if rule.enabled}
+    assert errors == dict.fromkeys(enabled, 0.0)
+    decisions = {s.labels["decision"] for s in families["fraudscreen_decisions"].samples
+                 if s.name == "fraudscreen_decisions_total"}
+    assert decisions == {"accept", "review", "reject"}
+
+
 def _all_commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     for name, command in sorted(group.commands.items()):
         yield (*path, name)

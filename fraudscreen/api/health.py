@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from fraudscreen.api.metrics import start_from_zero
 from fraudscreen.api.openapi import openapi_document
 from fraudscreen.config import metrics_dir
 
@@ -27,6 +28,8 @@ def readyz() -> tuple[Response, int]:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus metrics: summed over the server's workers under ``fraudscreen serve``."""
+    rules = current_app.extensions["fraudscreen"].parts.rules
+    start_from_zero(rule.id for rule in (rules.rules if rules else ()) if rule.enabled)
     if metrics_dir() is not None:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
