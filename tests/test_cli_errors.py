@@ -667,6 +667,10 @@ def test_bad_database_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     for garbage in ("garbage", "mysql://u@h/db"):
         monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", garbage)
         assert "FRAUDSCREEN_DATABASE_URL" in clean_failure(cli(tmp_path, "db", "upgrade"), code=1)
+    monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", "mysql://u@h/db")
+    for args in (["lists", "show"], ["apikeys", "list"], ["purge"]):  # read the schema version first
+        assert "names 'mysql'; fraudscreen runs on SQLite and PostgreSQL" in clean_failure(
+            cli(tmp_path, *args), code=1), args
     for memory in ("sqlite://", "sqlite:///:memory:"):  # gone when the command ends
         monkeypatch.setenv("FRAUDSCREEN_DATABASE_URL", memory)
         for args in (["db", "upgrade"], ["apikeys", "create", "--name", "x"]):

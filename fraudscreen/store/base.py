@@ -34,7 +34,12 @@ from sqlalchemy.exc import (
 from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer, truncate_wal
 from fraudscreen.store.fastpath import FastPath
-from fraudscreen.store.location import connect_problem, refuse_newer_release, sqlite_file
+from fraudscreen.store.location import (
+    connect_problem,
+    refuse_newer_release,
+    sqlite_file,
+    supported_backend,
+)
 from fraudscreen.store.tables import ERASURES_KEY, audit_log, meta
 
 log = logging.getLogger(__name__)
@@ -143,16 +148,12 @@ def _refuse_foreign_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None
 CONNECT_TIMEOUT_SECONDS = 10
 """How long a PostgreSQL connection may take to open (unless the URL sets ``connect_timeout``):
 a server that accepts the connection and never answers must not hang a command or a worker."""
-BACKENDS = ("sqlite", "postgresql")
 
 
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine for ``url`` with the SQLite pragmas and BEGIN handling installed."""
     parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend not in BACKENDS:
-        raise StoreError(f"cannot open the database: its URL (FRAUDSCREEN_DATABASE_URL) names "
-                         f"{backend!r}; fraudscreen runs on SQLite and PostgreSQL (sqlite:////path/fraudscreen.db, postgresql+psycopg://user@host/db)")
+    backend = supported_backend(parsed)
     if backend == "sqlite":
         path = sqlite_file(url)  # for a URI (file:...?uri=true) the path inside it
         if path is not None:

@@ -19,6 +19,18 @@ from sqlalchemy.util import asbool
 
 from fraudscreen.errors import StoreError
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def supported_backend(parsed: URL) -> str:
+    """The backend a database URL names; StoreError naming it when fraudscreen cannot run on it."""
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise StoreError(f"cannot open the database: its URL (FRAUDSCREEN_DATABASE_URL) names "
+                         f"{backend!r}; fraudscreen runs on SQLite and PostgreSQL "
+                         "(sqlite:////path/fraudscreen.db, postgresql+psycopg://user@host/db)")
+    return backend
+
 
 def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite file URL; None for an in-memory or a non-SQLite database.
@@ -109,7 +121,7 @@ def schema_revision(url: str) -> str | None:
     """
     parsed = make_url(url)
     path = sqlite_file(url)
-    if parsed.get_backend_name() == "sqlite":
+    if supported_backend(parsed) == "sqlite":
         if path is None or not path.exists():
             return None
         # Read-only through a SQLite URI: nothing is created, the file is never written.
