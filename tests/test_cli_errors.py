@@ -974,17 +974,30 @@ def test_db_downgrade_then_upgrade(tmp_path: Path) -> None:
 
 
 def test_file_defaults_are_the_repository_s_whatever_the_working_directory() -> None:
-    # `train` run from another folder used to write ./models/default, which the service never
-    # reads, and `backtest` looked for ./data/orders.jsonl.gz
+    # `backtest` run from another folder looked for ./data/orders.jsonl.gz
     from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
 
     defaults = {(cmd, p.name): p.default for cmd in ("simulate", "train", "backtest")
-                for p in main.commands[cmd].params if p.name in ("data_path", "out")}
-    assert defaults == {("simulate", "out"): SAMPLE_DATA, ("train", "data_path"): SAMPLE_DATA,
-                        ("train", "out"): SHIPPED_MODEL_DIR, ("backtest", "data_path"): SAMPLE_DATA}
+                for p in main.commands[cmd].params if p.name == "data_path"}
+    assert defaults == {("train", "data_path"): SAMPLE_DATA, ("backtest", "data_path"): SAMPLE_DATA}
+    required = {(cmd, p.name) for cmd in ("simulate", "train")
+                for p in main.commands[cmd].params if p.name == "out" and p.required}
+    assert required == {("simulate", "out"), ("train", "out")}
     assert SAMPLE_DATA.is_absolute() and SAMPLE_DATA.is_file()
     assert Settings().resolved_model_path == SHIPPED_MODEL_DIR / "model.joblib"
     assert Settings().resolved_model_path.is_file()
+
+
+def test_simulate_and_train_write_only_where_they_are_told(tmp_path: Path) -> None:
+    """Without --out they refuse: `simulate --orders 500` replaced the shipped sample, and
+    `train --data mine.jsonl` the shipped model, without a word."""
+    from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR
+
+    before = (SAMPLE_DATA.stat().st_mtime_ns, (SHIPPED_MODEL_DIR / "model.joblib").stat().st_mtime_ns)
+    for args in (["simulate", "--orders", "5"], ["train", "--data", str(SAMPLE_DATA)]):
+        output = clean_failure(cli(tmp_path, *args), code=2)
+        assert "Missing option '--out'" in output, output
+    assert before == (SAMPLE_DATA.stat().st_mtime_ns, (SHIPPED_MODEL_DIR / "model.joblib").stat().st_mtime_ns)
 
 
 def test_a_mistyped_variable_is_warned_about_and_the_command_still_runs(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fraudscreen.config import SAMPLE_DATA, SHIPPED_MODEL_DIR, Settings
+from fraudscreen.config import SAMPLE_DATA, Settings
 from fraudscreen.errors import DataFileError, FraudscreenError, InvalidRequestError
 from fraudscreen.files import replace_file
 from fraudscreen.outputs import (
@@ -298,8 +298,9 @@ def _common_training_options(command: Any) -> Any:
               help="Time of the first order (RFC 3339; without an offset: UTC).")
 @click.option("--per-day", "orders_per_day", type=FiniteFloatRange(min=1, max=1e6), default=150,
               show_default=True, help="Orders a day: the orders spread over --orders / --per-day days.")
-@click.option("--out", type=OutputFile(),
-              default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, callback=_writable_file)
+@click.option("--out", type=OutputFile(), required=True, callback=_writable_file,
+              help="JSON Lines file to write (.gz compresses); make data writes the shipped "
+                   "sample, data/orders.jsonl.gz.")
 def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, out: Path) -> None:
     """Generate labelled orders of a hosting shop as JSON Lines."""
     from fraudscreen.training.jsonl import write_json_lines
@@ -325,9 +326,9 @@ def simulate(n_orders: int, seed: int, start: datetime, orders_per_day: float, o
 @click.command()
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SAMPLE_DATA, show_default=_SAMPLE_SHOWN, help=_DATA_HELP)
-@click.option("--out", type=OutputFolder(), default=SHIPPED_MODEL_DIR,
-              show_default="models/default in the repository", callback=_writable_dir,
-              help="Folder for model.joblib and the model card.")
+@click.option("--out", type=OutputFolder(), required=True, callback=_writable_dir,
+              help="Folder for model.joblib and the model card (models/NAME; make model writes "
+                   "the shipped models/default, which the service loads unless configured).")
 @click.option("--version", "version", default=None, callback=_model_version,
               help="Model version (default: from the data hash).")
 @_common_training_options
