@@ -26,6 +26,7 @@ from fraudscreen.training.sim_tables import (
     FIRST,
     FRAUD_AGENTS,
     FRAUD_LANG,
+    FRAUD_SOURCES,
     GLOBAL_MAIL,
     LAST,
     LOCAL_HOUR_WEIGHTS,
@@ -169,6 +170,8 @@ class SimBase:
         self.pool = ip_pool()
         self.exits: tuple[Exit, ...] = anonymizer_pool()
         self.codes = [c for c in COUNTRIES if c in self.pool]
+        self.fraud_codes = [c for c in FRAUD_SOURCES if c in self.pool]
+        """The far-away countries crews work from (and honest travellers visit)."""
         self.code_cum = cumulative(COUNTRIES[c].weight for c in self.codes)
         self._used: set[str] = set()
         self._seq = 0

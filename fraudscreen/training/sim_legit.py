@@ -3,9 +3,9 @@
 Returning customers renew, add or upgrade, mostly from home on a known device; some travel,
 sit behind a VPN, order by API from their servers, or share an office IP with colleagues.
 New customers sign up and order minutes, days or weeks later; a few businesses buy a
-dedicated server at once; a few privacy-minded buyers use a disposable mailbox. Web agencies sign up
-several client accounts in one sitting on one device, office IP and company card. Each of
-these trips a default rule now and then, so that no single rule is perfect.
+dedicated server at once; a few privacy-minded buyers use a disposable mailbox. Web agencies
+sign up several client accounts in one sitting on one device, office IP and company card.
+Each of these trips a default rule now and then, so that no single rule is perfect.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from fraudscreen.training.sim_tables import (
     COUNTRIES,
     DISCOUNTS,
     DISPOSABLE_MAIL,
-    FRAUD_SOURCES,
     MOBILE_AGENTS,
 )
 
@@ -141,7 +140,7 @@ class LegitScenarios(SimBase):
     def _elsewhere(self, home: str) -> str:
         """Where a traveller orders from: another billing country, sometimes a far one."""
         if self.chance(FAR_TRIP_SHARE):
-            return str(self.pick([c for c in FRAUD_SOURCES if c in self.pool]))
+            return str(self.pick(self.fraud_codes))
         other = self.country()
         return other if other != home else self.pick(("US", "GB", "ES", "JP", "SG"))
 

@@ -18,7 +18,6 @@ from fraudscreen.training.sim_tables import (
     DISPOSABLE_MAIL,
     FLAT_HOURS,
     FRAUD_OFFSET,
-    FRAUD_SOURCES,
     LOCAL_HOUR_WEIGHTS,
 )
 
@@ -52,7 +51,6 @@ class FraudPatterns(SimBase):
 
     def init_patterns(self) -> None:
         """State the patterns keep across attacks: rings, and the BINs of a breached issuer."""
-        self.fraud_codes = [c for c in FRAUD_SOURCES if c in self.pool]
         self.rings = []
         self.sleeper_bins = tuple("4" + self.digits(5) for _ in range(3))
 
