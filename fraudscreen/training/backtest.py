@@ -67,7 +67,7 @@ from fraudscreen.training.segments import SegmentBy, segment_table, wilson_inter
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
-_RANK = {d: i for i, d in enumerate(DECISIONS)}
+_RANK: dict[str, int] = {d: i for i, d in enumerate(DECISIONS)}
 SYSTEMS = ("rules", "model", "combined")
 
 

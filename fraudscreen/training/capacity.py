@@ -20,6 +20,7 @@ import numpy as np
 
 from fraudscreen.decision import decide
 from fraudscreen.model import Thresholds
+from fraudscreen.result import DECISIONS as RESULT_DECISIONS
 from fraudscreen.rules import RuleHit
 from fraudscreen.training.money import money_table
 from fraudscreen.training.train import choose_thresholds
@@ -27,8 +28,9 @@ from fraudscreen.training.train import choose_thresholds
 __all__ = ["DECISIONS", "DEFAULT_CAPACITIES", "capacity_sweep", "combined_decisions", "decision_figures",
            "ratio"]
 
-DECISIONS = ("accept", "review", "reject")
-"""The decisions, as the numbers 0, 1 and 2 of a decisions array."""
+DECISIONS = RESULT_DECISIONS
+"""The decisions (:data:`fraudscreen.result.DECISIONS`), as the numbers 0, 1 and 2 of a
+decisions array."""
 _RANK = {d: i for i, d in enumerate(DECISIONS)}
 DEFAULT_CAPACITIES = (0.01, 0.02, 0.05, 0.1, 0.2)
 """The review capacities a back-test also reports (besides its own ``--review-capacity``)."""
