@@ -91,11 +91,21 @@ _PROFILE_CONTEXT_FIELDS = tuple(n for n in ProfileSnapshot.field_names() if n !=
 _MINUS_ONE_INDEXES = tuple(i for i, n in enumerate(FEATURE_NAMES) if n in _UNKNOWN_IS_MINUS_ONE)
 
 
+_MISSING_VALUE = {
+    "profile_seconds_since_last_order": "none, its first order",
+    "account_age_days": "unknown, no sign-up time sent",
+}
+"""What a missing value (NaN) of a feature means, where more is known than "unknown"."""
+
+
 def describe_feature(name: str, value: float | None = None) -> str:
-    """The reviewer-facing description of a model feature, with this order's value if given."""
+    """The reviewer-facing description of a model feature, with this order's value if given
+    (a missing value, NaN, is said: a reason must not leave the reviewer guessing)."""
     text = FEATURES[name][1] if name in FEATURES else name
-    if value is None or math.isnan(value):
+    if value is None:
         return text
+    if math.isnan(value):
+        return f"{text}: {_MISSING_VALUE.get(name, 'unknown')}"
     if name.startswith(("has_", "cart_", "payment_", "ip_is_", "ip_found", "email_", "card_")) or name in _FLAGS:
         return f"{text}: {'yes' if value else 'no'}"
     if "amount" in name:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ from helpers import make_settings, order_body
 )
 def test_values_are_shown_without_exponents(name: str, value: float, shown: str) -> None:
     assert describe_feature(name, value).endswith(f": {shown}")
+
+
+def test_a_missing_value_is_said() -> None:
+    """A first order has no previous one; a reason naming the gap says so instead of nothing."""
+    assert describe_feature("profile_seconds_since_last_order", math.nan).endswith(": none, its first order")
+    assert describe_feature("ip_distance_to_billing_km", math.nan).endswith(": unknown")
+    assert describe_feature("ip_distance_to_billing_km") == "Distance from the IP location to the billing place (km)"
 
 
 def test_a_card_is_one_card_whether_its_bin_is_sent_with_6_or_8_digits() -> None:
