@@ -381,6 +381,48 @@ def test_missing_geoip_database_answers_review(tmp_path: Path, store_url: str) -
     assert all("/" not in db.get("file", "") for db in ok()["geoip"].values())
 
 
+@pytest.mark.parametrize("store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_url: str, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    """A PostgreSQL server that stops answering (its backends stopped, the connections open)
+    held /readyz until it woke up; now the probe says "not ready" after PING_SECONDS, and a
+    second probe waits for the same stuck query instead of starting another."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from fraudscreen.store.base import PING_SECONDS
+
+    name = "fraudscreen-frozen-ping"
+    url = sa.make_url(store_url).update_query_dict({"application_name": name})
+    client = create_app(make_settings(tmp_path, url.render_as_string(hide_password=False))).test_client()
+    assert client.get("/readyz").status_code == 200
+    admin = sa.create_engine(postgres_server.url())
+    with admin.connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                            {"n": name}).scalars().all()
+    admin.dispose()
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(2):
+            started = time.monotonic()
+            ready = client.get("/readyz")
+            assert time.monotonic() - started < PING_SECONDS + 2
+            assert ready.status_code == 503
+            assert ready.get_json()["problems"]["store"] == "the database does not answer"
+        assert sum(t.name == "fraudscreen-db-ping" for t in threading.enumerate()) == 1
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 20
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the store never became ready again"
+        time.sleep(0.2)
+    client.application.extensions["fraudscreen"].store.close()
+
+
 def test_health_metrics_and_openapi(client, keys) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")

@@ -40,6 +40,7 @@ from fraudscreen.store.location import (
     sqlite_file,
     supported_backend,
 )
+from fraudscreen.store.probe import Probe
 from fraudscreen.store.tables import ERASURES_KEY, audit_log, meta
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ each other's erasure), held to the end of the transaction."""
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite statement waits for another connection's lock; read when a connection opens."""
+PING_SECONDS = 2.0
+"""How long :meth:`StoreBase.ping` (``/readyz``) waits for the database's answer."""
 SCRUB_SECONDS = 1.5
 """How long :meth:`StoreBase.scrub` keeps trying to truncate the WAL before leaving it to the
 background thread (each try waits at most ``checkpoint.SCRUB_BUSY_TIMEOUT_MS``)."""
@@ -188,6 +191,7 @@ class StoreBase:
         self._write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._checkpointer = Checkpointer(self.engine) if self.dialect == "sqlite" else None
         self._fast = FastPath(self.engine)
+        self._ping = Probe(self._ping_once, "fraudscreen-db-ping")
 
     def _wrote(self) -> None:
         """Note a committed write (SQLite: background WAL checkpoints)."""
@@ -251,8 +255,16 @@ class StoreBase:
         except SQLAlchemyError as exc:
             raise _store_error("migration", exc) from exc
 
-    def ping(self) -> bool:
-        """True when the database answers a trivial query; never raises."""
+    def ping(self, timeout: float = PING_SECONDS) -> bool:
+        """True when the database answers a trivial query within ``timeout`` seconds; never
+        raises, never waits longer (a frozen server holds the query: :class:`Probe`)."""
+        if self._ping(timeout):
+            return True
+        if self._ping.waiting():
+            log.warning("database ping: no answer within %.1f s", timeout)
+        return False
+
+    def _ping_once(self) -> bool:
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1").scalar()
