@@ -131,19 +131,20 @@ def test_the_report_says_what_the_reject_threshold_rests_on(replayed: ReplayResu
     from fraudscreen.training.backtest_print import reject_support_text
     from fraudscreen.training.train import MIN_REJECT_SUPPORT
 
-    # these 500 test rows' model rejects nothing at 0.95; one asked for 0.5 does
+    # these 500 test rows' model rejects nothing at 0.95; one asked for 0.25 does (its 500
+    # calibration rows hold a dozen frauds: too few for a stricter reject threshold)
     assert report["thresholds"]["reject"] == 1.0
     assert report["thresholds"]["reject_support"] == {"rows": 0, "frauds": 0, "precision": None,
                                                       "precision_interval": None}
     assert "the model rejects nothing" in reject_support_text(report["thresholds"]["reject_support"])
-    lenient = train_on_replay(replayed, version="r", data_sha256="0" * 64, min_reject_precision=0.5)
+    lenient = train_on_replay(replayed, version="r", data_sha256="0" * 64, min_reject_precision=0.25)
     result = lenient.result
     p = result.bundle.predict_proba(replayed.X[result.calibration_rows])
     support = reject_support(lenient, p)
     above = p >= result.bundle.thresholds.reject
     assert support["rows"] == int(above.sum()) >= MIN_REJECT_SUPPORT
     assert support["frauds"] == int(replayed.y[result.calibration_rows][above].sum())
-    assert support["precision"] >= 0.5
+    assert support["precision"] >= 0.25
     low, high = support["precision_interval"]
     assert low < support["precision"] <= high
     assert f"rests on {support['rows']} calibration orders" in reject_support_text(support)

@@ -158,16 +158,16 @@ def test_keeping_confirmed_fraud_hashes_is_explicit_and_reported(
         assert report["removed"]["orders"] == 1
         if outcome != "fraud":
             assert store.list_entries() == [] and not any("block list" in k["what"] for k in report["kept"])
-            assert client.post("/v1/score", json=account_orders()[1],
-                               headers=auth(score_key)).get_json()["decision"] != "reject"
+            after = client.post("/v1/score", json=account_orders()[1], headers=auth(score_key)).get_json()
+            assert "BLOCKLISTED" not in {r["code"] for r in after["reasons"]}
             return
         assert any("block list" in k["what"] and "KEEP_FRAUD_HASHES" in k["why"] for k in report["kept"])
         hashed = email_hash(normalise_email(EMAIL), load_or_create_secrets(settings.data_dir).email_hmac_key)
         assert [(r.list_name, r.kind, r.value) for r in store.list_entries()] == [("block", "email_hash", hashed)]
         assert DEVICE not in table_text(store_url) and IP not in table_text(store_url)
-        # The kept hash works: the same email is rejected on the next order.
+        # The kept hash works: the same email is rejected by the block list on the next order.
         again = client.post("/v1/score", json=account_orders()[1], headers=auth(score_key)).get_json()
-        assert again["decision"] == "reject"
+        assert again["decision"] == "reject" and "BLOCKLISTED" in {r["code"] for r in again["reasons"]}
     finally:
         reset_logging()
         app.extensions["fraudscreen"].store.close()

@@ -259,15 +259,25 @@ def test_no_single_signal_is_perfect(orders: list[dict], geo_country) -> None:  
 
 
 def test_no_value_belongs_to_fraud_alone(geo_country) -> None:  # type: ignore[no-untyped-def]
-    """The shipped sample: every IP country, user agent, mail domain and first Accept-Language
-    tag that three or more frauds show, honest orders show too, so that no field's value alone
+    """The shipped sample: every IP country, user agent, mail domain, first Accept-Language
+    tag, cart, payment method and sign-up delay (10-second steps in the first five minutes)
+    that three or more frauds show, honest orders show too, so that no field's value alone
     marks an order as fraud (a model or a rule learning one would learn the simulator)."""
     rows = list(iter_jsonl(SAMPLE))
+
+    def signed_up_seconds_before(o: dict) -> str | None:
+        created = o["account"].get("created_at")
+        seconds = (_time(o["event"]["time"]) - _time(created)).total_seconds() if created else None
+        return f"{int(seconds // 10) * 10} s" if seconds is not None and seconds < 300 else None
+
     fields = {
         "IP country": lambda o: geo_country(o["device"]["ip_address"]),
         "user agent": lambda o: o["device"].get("user_agent"),
         "mail domain": lambda o: o["email"]["address"].rsplit("@", 1)[1],
         "language": lambda o: o["device"].get("accept_language", ",").split(",")[0] or None,
+        "cart": lambda o: " + ".join(sorted(line["category"] for line in o["shopping_cart"])),
+        "payment": lambda o: o["payment"]["method"],
+        "sign-up delay": signed_up_seconds_before,
     }
     for name, value_of in fields.items():
         seen: dict[str, Counter[str]] = {}
@@ -277,6 +287,38 @@ def test_no_value_belongs_to_fraud_alone(geo_country) -> None:  # type: ignore[n
                 seen.setdefault(value, Counter())[o["label"]] += 1
         fraud_only = {v: c["fraud"] for v, c in seen.items() if c["fraud"] >= 3 and not c["legit"]}
         assert not fraud_only, (name, fraud_only)
+
+
+def test_fraud_carts_and_payments_look_like_honest_ones() -> None:
+    """In the shipped sample frauds too buy a domain or a certificate with their plan and pay by
+    PayPal now and then, so that neither the cart's size nor the payment method marks fraud."""
+    rows = list(iter_jsonl(SAMPLE))
+    by_label: dict[str, Counter[str]] = {"fraud": Counter(), "legit": Counter()}
+    for o in rows:
+        seen = by_label[o["label"]]
+        seen["orders"] += 1
+        seen["several lines"] += len(o["shopping_cart"]) > 1
+        seen["paypal"] += o["payment"]["method"] == "paypal"
+    for label, seen in by_label.items():
+        assert 0.1 < seen["several lines"] / seen["orders"] < 0.4, (label, seen)
+        assert 0.04 < seen["paypal"] / seen["orders"] < 0.35, (label, seen)
+
+
+def test_phone_validity_does_not_depend_on_the_country() -> None:
+    """Read by the service's own phone check, nearly every account's billing phone in the
+    shipped sample is valid whatever its country (a few typos are not): validity says nothing
+    of where."""
+    from fraudscreen.enrich.phone import is_valid_phone
+
+    phones = {o["account"]["user_id"]: o["billing"] for o in iter_jsonl(SAMPLE) if "phone_number" in o["billing"]}
+    valid: dict[str, Counter[bool]] = {}
+    for billing in phones.values():
+        ok = is_valid_phone(billing["phone_number"], billing["phone_country_code"])
+        valid.setdefault(billing["country"], Counter())[ok] += 1
+    total = sum(valid.values(), Counter())
+    assert 0.01 < total[False] / total.total() < 0.06, total
+    shares = {c: n[True] / n.total() for c, n in valid.items() if n.total() >= 50}
+    assert len(shares) >= 15 and min(shares.values()) > 0.9, shares
 
 
 def test_honest_accounts_also_wait_weeks_before_their_first_order() -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import phonenumbers
+
 from fraudscreen.training.sim_ips import Exit, anonymizer_pool, ip_pool
 from fraudscreen.training.sim_tables import (
     CATALOG,
@@ -48,6 +50,11 @@ LABEL_JOB_DAYS = 7.0
 label lands 90 to 97 days after its order (:func:`legit_label_time`)."""
 CHARGEBACK_DAYS = (20.0, 60.0)
 """A fraud label (a chargeback) arrives this many days after the order, uniformly."""
+FRAUD_PAYPAL_SHARE = 0.15
+"""Share of new fraud accounts that pay with a taken-over PayPal account instead of a card (the
+card patterns, :meth:`~.sim_patterns.FraudPatterns.stolen_card` and the like, pay by card)."""
+PHONE_TYPO_SHARE = 0.03
+"""Share of buyers whose phone number lacks a digit; everyone else's number is valid."""
 MAX_ACCOUNT_AGE_DAYS = 1500.0
 """The oldest customer account signed up this many days before the window."""
 _LONG_DIGITS = re.compile(r"\d(?:[ -]?\d){11}")  # 12+ digits, maybe grouped like a card
@@ -285,7 +292,21 @@ class SimBase:
                 "token": self.token("tok_", 24), "country": country}
 
     def phone(self, country: str) -> str:
-        """A national mobile number (NANP numbers for US/CA)."""
+        """A national mobile number valid in ``country`` (drawn until ``phonenumbers`` says so,
+        so that validity does not depend on the country); a few buyers drop a digit
+        (:data:`PHONE_TYPO_SHARE`)."""
+        number = self._phone_digits(country)
+        for _ in range(200):
+            if phonenumbers.is_valid_number_for_region(phonenumbers.parse(number, country), country):
+                break
+            number = self._phone_digits(country)
+        if self.chance(PHONE_TYPO_SHARE):
+            gone = self.rng.randrange(len(number))
+            number = number[:gone] + number[gone + 1:]
+        return number
+
+    def _phone_digits(self, country: str) -> str:
+        """National digits shaped like a mobile number of ``country`` (NANP for US/CA)."""
         c = COUNTRIES[country]
         if c.calling_code == "1":
             return (str(self.rng.randint(2, 9)) + self.digits(2) + str(self.rng.randint(2, 9))
@@ -318,8 +339,11 @@ class SimBase:
         c = COUNTRIES[country]
         offset = c.utc_offset if country != "US" else self.pick((-5, -6, -7, -8))
         bank_country = country in ("DE", "NL", "AT", "BE")
-        method = "card" if fraud or self.chance(0.75) else (
-            "bank_transfer" if bank_country and self.chance(0.4) else "paypal")
+        if fraud:
+            method = "paypal" if self.chance(FRAUD_PAYPAL_SHARE) else "card"
+        else:
+            method = "card" if self.chance(0.75) else (
+                "bank_transfer" if bank_country and self.chance(0.4) else "paypal")
         category = self.weighted(PLAN_WEIGHTS)
         item, price = self.pick(CATALOG[category])
         card_country = country
@@ -352,6 +376,16 @@ class SimBase:
         if category == "vps":
             return "dedicated", CATALOG["dedicated"][0], 1
         return category, plans[i], 2
+
+    def first_cart(self, main: Item, *, domain: float, ssl: float) -> list[Item]:
+        """A first checkout's cart: the plan ``main``, with a domain for it (chance ``domain``)
+        and an SSL certificate (chance ``ssl``) now and then, for new customers and fraud alike."""
+        items = [main]
+        if self.chance(domain):
+            items.append(("domain", None, 1))
+        if self.chance(ssl):
+            items.append(("ssl", None, 1))
+        return items
 
     # ----- the request
     def item(self, category: str, currency: str, item: tuple[str, float] | None = None,

@@ -40,6 +40,10 @@ CARD_RETRY_SHARE = 0.006
 FAR_TRIP_SHARE = 0.25
 """Share of travellers' trips to a country no customer bills to (holidays, family visits,
 business trips): the countries crews work from included, so that none of them is fraud's alone."""
+NEW_DOMAIN_SHARE = 0.6
+NEW_SSL_SHARE = 0.15
+"""A new customer's hosting, server or email plan comes with a domain, and any plan with an SSL
+certificate, this often (:meth:`~.sim_actors.SimBase.first_cart`)."""
 LATE_FIRST_ORDER_SHARE = 0.12
 """Share of new customers who sign up, leave, and place their first order 5 to 75 days later."""
 
@@ -152,8 +156,8 @@ class LegitScenarios(SimBase):
         scenario = "new_customer"
         business = self.chance(0.04)  # a business buying a dedicated server at once
         roll = self.rng.random()
-        if business or roll < 0.4:  # the sign-up is part of the checkout
-            lag = self.rng.uniform(20, 300)
+        if business or roll < 0.4:  # the sign-up is part of the checkout: seconds to minutes
+            lag = self.rng.uniform(2, 300)
         elif roll < 0.7 - LATE_FIRST_ORDER_SHARE / 2:
             lag = self.rng.uniform(300, 1800)
         elif roll < 1 - LATE_FIRST_ORDER_SHARE:
@@ -171,11 +175,9 @@ class LegitScenarios(SimBase):
             item, price = self.pick(CATALOG["dedicated"][1:])
             acct.plan = ("dedicated", item, price)
         category, item, price = acct.plan
-        items: list[Item] = [(category, (item, price), self.rng.randint(1, 3) if business else 1)]
-        if category in ("hosting", "vps") and self.chance(0.6):
-            items.append(("domain", None, 1))
-        if self.chance(0.15):
-            items.append(("ssl", None, 1))
+        items = self.first_cart((category, (item, price), self.rng.randint(1, 3) if business else 1),
+                                domain=NEW_DOMAIN_SHARE if category != "domain" else 0.0,
+                                ssl=NEW_SSL_SHARE)
         ip = acct.home_ip
         if self.chance(0.05):
             scenario, ip = "vpn_user", self._privacy_exit()

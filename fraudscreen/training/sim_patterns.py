@@ -34,6 +34,11 @@ FRAUD_SHARES = {
     "disposable_email": 0.07,
 }
 """Target share of fraud *orders* per pattern (the run keeps the counts close to these)."""
+FRAUD_DOMAIN_SHARE = 0.3
+FRAUD_SSL_SHARE = 0.1
+"""A crew's first checkout adds a domain or an SSL certificate this often (a site to spam or phish
+from; honest new customers: :data:`~.sim_legit.NEW_DOMAIN_SHARE`), so the cart's size and
+contents are no giveaway."""
 DRIFT_PATTERN = "sleeper_accounts"
 DRIFT_START = 0.5
 """The drift pattern only appears from this fraction of the time window on."""
@@ -72,6 +77,12 @@ class FraudPatterns(SimBase):
         """A fraudster's browser (language of the crew; sometimes headless or a script)."""
         return self.device(crew, fraud=True)
 
+    def fraud_cart(self, main: Item) -> list[Item]:
+        """A crew's cart: the plan ``main``, sometimes with a domain or a certificate."""
+        server = main[0] != "ssl"
+        return self.first_cart(main, domain=FRAUD_DOMAIN_SHARE if server else 0.0,
+                               ssl=FRAUD_SSL_SHARE if server else 0.0)
+
     def fraud_card_checks(self) -> tuple[str, str]:
         """AVS and CVV answers on stolen card data: the address often fails, the code less."""
         avs = self.rng.choices("NYZA", weights=(30, 45, 15, 10))[0]
@@ -105,8 +116,10 @@ class FraudPatterns(SimBase):
         category = "dedicated" if self.chance(0.6) else "vps"
         item = self.pick(CATALOG[category][-2:] if self.chance(0.7) else CATALOG[category][:2])
         avs, cvv = self.fraud_card_checks()
-        self.request(t, acct, ip=ip, device=device, items=[(category, item, self.rng.randint(1, 3))],
-                     label="fraud", scenario="stolen_card", card=card, avs=avs, cvv=cvv)
+        self.request(t, acct, ip=ip, device=device,
+                     items=self.fraud_cart((category, item, self.rng.randint(1, 3))),
+                     label="fraud", scenario="stolen_card", card=card, method="card", avs=avs,
+                     cvv=cvv)
 
     def card_testing(self) -> None:
         """A burst of small orders from one device and IP on many cards and a few new accounts."""
@@ -126,7 +139,7 @@ class FraudPatterns(SimBase):
             small = ("domain", self.pick(CATALOG["domain"][-1:] + CATALOG["domain"][:1]), 1) \
                 if self.chance(0.6) else ("ssl", CATALOG["ssl"][0], 1)
             self.request(t, accounts[-1], ip=ip, device=device, items=[small], label="fraud",
-                         scenario="card_testing", card=self.card(self.country()),
+                         scenario="card_testing", card=self.card(self.country()), method="card",
                          avs=self.pick("NZAY"), cvv="N" if self.chance(0.4) else "Y")
             t += timedelta(seconds=self.rng.uniform(10, 120))
 
@@ -166,7 +179,7 @@ class FraudPatterns(SimBase):
                                     ("dedicated", CATALOG["dedicated"][:1])))
         avs, cvv = self.fraud_card_checks()
         self.request(t, acct, ip=self.pick(ring.ips), device=self.pick(ring.devices),
-                     items=[(category, self.pick(pool), 1)], label="fraud",
+                     items=self.fraud_cart((category, self.pick(pool), 1)), label="fraud",
                      scenario="fraud_ring", card=self.card(acct.country), avs=avs, cvv=cvv)
         return t
 
@@ -192,7 +205,8 @@ class FraudPatterns(SimBase):
         category = self.pick(("vps", "vps", "hosting", "dedicated"))
         avs, cvv = self.fraud_card_checks()
         self.request(t, acct, ip=exit_.ip, device=self.fraud_device(crew), label="fraud",
-                     scenario="anonymizer", items=[(category, None, self.rng.randint(1, 2))],
+                     scenario="anonymizer",
+                     items=self.fraud_cart((category, None, self.rng.randint(1, 2))),
                      card=self.card(victim), avs=avs, cvv=cvv)
 
     def disposable_email(self) -> None:
@@ -206,7 +220,7 @@ class FraudPatterns(SimBase):
         category = self.pick(("vps", "hosting", "ssl"))
         avs, cvv = self.fraud_card_checks()
         self.request(t, acct, ip=ip, device=self.fraud_device(self.crew()), label="fraud",
-                     scenario="disposable_email", items=[(category, None, 1)],
+                     scenario="disposable_email", items=self.fraud_cart((category, None, 1)),
                      card=self.card(country), avs=avs, cvv=cvv,
                      discount=self.pick(DISCOUNTS) if self.chance(0.4) else None)
 
@@ -248,5 +262,6 @@ class FraudPatterns(SimBase):
         item = self.pick((CATALOG["dedicated"][3], CATALOG["dedicated"][3], CATALOG["vps"][3]))
         category = "dedicated" if item in CATALOG["dedicated"] else "vps"
         self.request(t, acct, ip=ip, device=acct.devices[0], label="fraud",
-                     scenario="sleeper_accounts", items=[(category, item, self.rng.randint(1, 3))],
-                     card=card, avs="Y", cvv="Y")
+                     scenario="sleeper_accounts",
+                     items=self.fraud_cart((category, item, self.rng.randint(1, 3))),
+                     card=card, method="card", avs="Y", cvv="Y")
