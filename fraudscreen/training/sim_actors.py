@@ -292,8 +292,10 @@ class SimBase:
                 "token": self.token("tok_", 24), "country": country}
 
     def phone(self, country: str) -> str:
-        """A national mobile number valid in ``country`` (drawn until ``phonenumbers`` says so,
-        so that validity does not depend on the country); a few buyers drop a digit
+        """A national number shaped like a mobile one and valid in ``country``: drawn until
+        ``phonenumbers`` says so (at most 200 draws, far more than any country here needs), so
+        that validity does not depend on the country. Any valid type passes, toll-free and
+        personal numbers too (``data/README.md``, known artefacts). A few buyers drop a digit
         (:data:`PHONE_TYPO_SHARE`)."""
         number = self._phone_digits(country)
         for _ in range(200):
