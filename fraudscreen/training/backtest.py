@@ -33,7 +33,7 @@ from fraudscreen.logs import mask
 from fraudscreen.model import ModelBundle, period_of
 from fraudscreen.rules import RuleHit, RuleSet
 from fraudscreen.training.capacity import (
-    DECISIONS,
+    DECISION_NUMBER,
     DEFAULT_CAPACITIES,
     capacity_sweep,
     capacity_text,
@@ -67,7 +67,6 @@ from fraudscreen.training.segments import SegmentBy, segment_table, wilson_inter
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
-_RANK: dict[str, int] = {d: i for i, d in enumerate(DECISIONS)}
 SYSTEMS = ("rules", "model", "combined")
 
 
@@ -428,7 +427,7 @@ def backtest_report(
     deciding = [every_row[i] for i in idx]
     failed = [replayed.rule_errors[i] for i in idx] if replayed.rule_errors else None
     t = bundle.thresholds
-    by_rules = np.array([_RANK[rules_decision(h)] for h in deciding], dtype=np.int64)
+    by_rules = np.array([DECISION_NUMBER[rules_decision(h)] for h in deciding], dtype=np.int64)
     decided = {"rules": Decided(by_rules, by_rules.astype(float), "decision"),
                **bundle_systems(bundle, replayed.X[idx], deciding)}
     systems = {name: system.metrics(y, review_capacity) for name, system in decided.items()}

@@ -25,13 +25,14 @@ from fraudscreen.rules import RuleHit
 from fraudscreen.training.money import money_table
 from fraudscreen.training.train import choose_thresholds
 
-__all__ = ["DECISIONS", "DEFAULT_CAPACITIES", "capacity_sweep", "combined_decisions", "decision_figures",
+__all__ = ["DECISIONS", "DECISION_NUMBER", "DEFAULT_CAPACITIES", "capacity_sweep", "combined_decisions", "decision_figures",
            "ratio"]
 
 DECISIONS = RESULT_DECISIONS
 """The decisions (:data:`fraudscreen.result.DECISIONS`), as the numbers 0, 1 and 2 of a
 decisions array."""
-_RANK = {d: i for i, d in enumerate(DECISIONS)}
+DECISION_NUMBER: dict[str, int] = {d: i for i, d in enumerate(DECISIONS)}
+"""A decision's number in a decisions array."""
 DEFAULT_CAPACITIES = (0.01, 0.02, 0.05, 0.1, 0.2)
 """The review capacities a back-test also reports (besides its own ``--review-capacity``)."""
 
@@ -42,7 +43,7 @@ def combined_decisions(
     """What the service decides on each row (0 accept, 1 review, 2 reject): :func:`decide` on
     the model's probability and the row's rule hits (an allow rule accepts whatever the score)."""
     return np.array(
-        [_RANK[decide(probability=float(pi), thresholds=thresholds, hits=h).decision]
+        [DECISION_NUMBER[decide(probability=float(pi), thresholds=thresholds, hits=h).decision]
          for pi, h in zip(p, hits, strict=True)],
         dtype=np.int64,
     )
