@@ -66,3 +66,47 @@ def test_a_locked_database_gives_an_answer_marked_not_stored(
     assert "not_stored" not in [w["code"] for w in again.get_json()["warnings"]]
     assert _count(db, "t-locked") == 1
     assert client.post("/v1/score", json=body, headers=auth(key)).get_json()["id"] == again.get_json()["id"]
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_postgres_lock_held_by_a_long_job_does_not_hang_scoring(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job holding a lock on `accounts` (a long migration, a stuck session) would hold the
+    history read and the write forever; the server cancels each after the statement timeout
+    (300 ms here, 10 s by default) and the order is answered degraded and not stored."""
+    import time
+
+    import psycopg
+    import sqlalchemy as sa
+
+    monkeypatch.setattr("fraudscreen.store.fastpath.STATEMENT_TIMEOUT_MS", 300)
+    app = create_app(make_settings(tmp_path, store_url))
+    store = app.extensions["fraudscreen"].store
+    client = app.test_client()
+    key = store.create_api_key("checkout", ["score"])[1]
+    body = order_body(event__transaction_id="t-pg-locked")
+    dsn = sa.make_url(store_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(dsn) as blocker:
+            # without the timeout the request would wait until the server ends this session
+            blocker.execute("SET idle_in_transaction_session_timeout = '8s'")
+            blocker.execute("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")  # held until the block ends
+            started = time.monotonic()
+            response = client.post("/v1/score", json=body, headers=auth(key))
+            took = time.monotonic() - started
+            blocker.rollback()
+        assert response.status_code == 200 and took < 5, took
+        answer = response.get_json()
+        assert answer["decision"] == "review"
+        assert "HISTORY_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]
+        assert "not_stored" in [w["code"] for w in answer["warnings"]]
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM orders")).scalar() == 0
+            # the limit was the request transactions' own: other work keeps none
+            conn.execute(sa.text("SELECT pg_sleep(0.5)"))
+        again = client.post("/v1/score", json=body, headers=auth(key)).get_json()
+        assert again["disposition"] != "degraded" and not again["warnings"]
+    finally:
+        reset_logging()
+        store.close()

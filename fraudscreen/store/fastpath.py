@@ -23,6 +23,13 @@ from sqlalchemy.sql import ClauseElement
 
 from fraudscreen.errors import ConflictError, StoreError
 
+STATEMENT_TIMEOUT_MS = 10_000
+"""PostgreSQL: how long a statement of the request path (the key lookup, the history reads,
+the order's write) may run or wait for a lock before the server cancels it; the request then
+answers as when the database is down (``HISTORY_UNAVAILABLE``, ``not_stored``). Set for each
+of these transactions only (``SET LOCAL``, read at each one), so migrations, retention and
+erasure keep no limit. SQLite's lock waits stop after ``SQLITE_BUSY_TIMEOUT_MS``, also 10 s."""
+
 
 @dataclass(frozen=True, slots=True)
 class RawStatement:
@@ -104,6 +111,8 @@ class FastPath:
             cursor = pooled.cursor()
             if self.is_sqlite:
                 cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            elif STATEMENT_TIMEOUT_MS:  # 0: no limit, no statement
+                cursor.execute(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
             yield cursor
             if write:
                 pooled.commit()
