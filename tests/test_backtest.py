@@ -56,7 +56,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # orders newer than the shipped sample's (2026-01-05 .. 2026-05-18), as --compare is meant
     # to be used: the shipped bundle never saw them, nor any order of their period
     path = tmp_path_factory.mktemp("data") / "orders.jsonl.gz"
-    write_jsonl(simulate_orders(2500, seed=21, start=START), path)
+    write_jsonl(simulate_orders(4000, seed=21, start=START), path)
     return path
 
 
@@ -131,8 +131,8 @@ def test_the_report_says_what_the_reject_threshold_rests_on(replayed: ReplayResu
     from fraudscreen.training.backtest_print import reject_support_text
     from fraudscreen.training.train import MIN_REJECT_SUPPORT
 
-    # these 500 test rows' model rejects nothing at 0.95; one asked for 0.25 does (its 500
-    # calibration rows hold a dozen frauds: too few for a stricter reject threshold)
+    # these 800 test rows' model rejects nothing at 0.95; one asked for 0.25 does (its 800
+    # calibration rows hold a few dozen frauds: too few for a stricter reject threshold)
     assert report["thresholds"]["reject"] == 1.0
     assert report["thresholds"]["reject_support"] == {"rows": 0, "frauds": 0, "precision": None,
                                                       "precision_interval": None}
@@ -359,7 +359,7 @@ def test_three_systems_are_consistent(report) -> None:
         assert sum(system["decision_mix"].values()) == pytest.approx(1.0)
         assert system["flagged_share"] == pytest.approx(
             system["decision_mix"]["review"] + system["decision_mix"]["reject"])
-    # 500 test rows hold about 16 frauds: a random ranking's average precision is their share
+    # 800 test rows hold about 35 frauds: a random ranking's average precision is their share
     # (about 0.03), and one fraud more or less moves the model's by several points
     assert model["roc_auc"] > 0.8 and model["average_precision"] > 0.15
     assert rules["ranked_by"] == "decision" and model["ranked_by"] == "probability"
@@ -564,7 +564,7 @@ def test_backtest_json_is_written_even_when_the_terminal_is_gone(data, tmp_path)
     finally:
         os.close(write_end)
     assert done.returncode != 0  # the table was not printed
-    assert json.loads(out.read_text())["data"]["rows_replayed"] == 2500
+    assert json.loads(out.read_text())["data"]["rows_replayed"] == 4000
     assert "Traceback" not in done.stderr, done.stderr
 
 
@@ -705,8 +705,8 @@ def test_train_command_writes_bundle_and_card_with_backtest(data, settings, tmp_
         obj=settings, catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    assert "Training on 2500 replayed rows (time split)" in result.stderr  # what comes next
-    assert "Measuring the rules and the model on the 500 test rows" in result.stderr
+    assert "Training on 4000 replayed rows (time split)" in result.stderr  # what comes next
+    assert "Measuring the rules and the model on the 800 test rows" in result.stderr
     bundle = ModelBundle.load(out / "model.joblib")
     assert bundle.version == "t-1" and bundle.params["split"] == "time"
     card = json.loads((out / "model_card.json").read_text())

@@ -129,6 +129,11 @@ def test_email_hash_refuses_empty_secret() -> None:
         ("020 7946 0958", None, "GB", "GB"),
         ("(415) 555-2671", "1", None, "US"),
         ("604 555 0123", "1", None, "CA"),  # +1 shared by US and Canada: the area code decides
+        ("604 555 0123", "1", "US", "CA"),  # a Canadian area code stays Canadian
+        ("800 555 0199", "1", "CA", "CA"),  # toll-free, valid in every +1 country: billing's
+        ("800 555 0199", "1", None, "US"),  # no billing country: the library's main region
+        ("+1 800 555 0199", None, "CA", "CA"),
+        ("+44 1481 256789", None, "GB", "GG"),  # Guernsey's own numbers: not valid in GB
         ("+33 1 42 68 53 00", "44", None, "FR"),  # an explicit + wins over the country code
         ("06 12 34 56 78", "33", None, "FR"),
         ("020 7946 0958", None, None, None),  # national number, no way to know the country

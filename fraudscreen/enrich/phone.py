@@ -22,6 +22,11 @@ def _parse(
     """The valid number and its region, or None; ``country_code`` (digits, e.g. "44") beats
     ``default_region``.
 
+    A number valid in ``default_region`` as well as in the region ``phonenumbers`` names (a
+    shared calling code: North American toll-free and personal numbers are named "US" for
+    every +1 country) belongs to ``default_region``, the billing country: its own buyers'
+    numbers never count as foreign.
+
     ``phonenumbers.is_valid_number`` is ``region_code_for_number`` then
     ``is_valid_number_for_region``; calling the two here keeps the region, which is the costly
     part to find (+1 numbers try up to 25 regions), instead of finding it twice.
@@ -29,7 +34,8 @@ def _parse(
     text = number.strip()
     if not text:
         return None
-    region = default_region.strip().upper() if default_region else None
+    hint = default_region.strip().upper() if default_region else None
+    region = hint
     cc = country_code.strip().lstrip("+") if country_code else ""
     candidates: list[tuple[str, str | None]] = []
     if cc.isdigit() and not text.startswith("+"):
@@ -46,6 +52,8 @@ def _parse(
             continue
         region = phonenumbers.region_code_for_number(parsed)
         if region is not None and phonenumbers.is_valid_number_for_region(parsed, region):
+            if hint and hint != region and phonenumbers.is_valid_number_for_region(parsed, hint):
+                return parsed, hint
             return parsed, region
     return None
 

@@ -55,6 +55,14 @@ FRAUD_PAYPAL_SHARE = 0.15
 card patterns, :meth:`~.sim_patterns.FraudPatterns.stolen_card` and the like, pay by card)."""
 PHONE_TYPO_SHARE = 0.03
 """Share of buyers whose phone number lacks a digit; everyone else's number is valid."""
+_PERSONAL_PHONE_TYPES = frozenset({phonenumbers.PhoneNumberType.MOBILE,
+                                   phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
+"""The types a buyer's own number has (North American numbers are FIXED_LINE_OR_MOBILE):
+never toll-free, premium-rate, personal-number or pager ranges."""
+ISSUER_BINS = 600
+"""Issuer BINs the simulated cards come from, the busiest first (weight ``1 / (rank + 10)``:
+the busiest holds about 2 % of the cards, the 40th 0.5 %): a BIN is shared by many
+cardholders, honest and defrauded alike, as a real issuer's is."""
 MAX_ACCOUNT_AGE_DAYS = 1500.0
 """The oldest customer account signed up this many days before the window."""
 _LONG_DIGITS = re.compile(r"\d(?:[ -]?\d){11}")  # 12+ digits, maybe grouped like a card
@@ -183,6 +191,21 @@ class SimBase:
         self._used: set[str] = set()
         self._seq = 0
         self.events: list[Event] = []
+        self.bins = self._issuer_bins()
+        self.bin_cum = cumulative(1 / (rank + 10) for rank in range(1, ISSUER_BINS + 1))
+
+    def _issuer_bins(self) -> list[str]:
+        """:data:`ISSUER_BINS` distinct BINs: 55 % Visa, 35 % Mastercard, 10 % American Express."""
+        bins: dict[str, None] = {}
+        while len(bins) < ISSUER_BINS:
+            brand = self.rng.random()
+            if brand < 0.55:
+                bins["4" + self.digits(5)] = None
+            elif brand < 0.9:
+                bins["5" + str(self.rng.randint(1, 5)) + self.digits(4)] = None
+            else:
+                bins["3" + self.pick("47") + self.digits(4)] = None
+        return list(bins)
 
     # ----- small random helpers
     def chance(self, p: float) -> bool:
@@ -279,27 +302,23 @@ class SimBase:
         return own
 
     def card(self, country: str, bin6: str | None = None) -> dict[str, str]:
-        """A card known by BIN, last 4 digits and token only (never a full number)."""
+        """A card known by BIN (one of the issuers' :data:`ISSUER_BINS` unless given), last 4
+        digits and token only (never a full number)."""
         if bin6 is None:
-            brand = self.rng.random()
-            if brand < 0.55:
-                bin6 = "4" + self.digits(5)
-            elif brand < 0.9:
-                bin6 = "5" + str(self.rng.randint(1, 5)) + self.digits(4)
-            else:
-                bin6 = "3" + self.pick("47") + self.digits(4)
+            bin6 = str(self.rng.choices(self.bins, cum_weights=self.bin_cum)[0])
         return {"issuer_id_number": bin6, "last_digits": self.digits(4),
                 "token": self.token("tok_", 24), "country": country}
 
     def phone(self, country: str) -> str:
-        """A national number shaped like a mobile one and valid in ``country``: drawn until
-        ``phonenumbers`` says so (at most 200 draws, far more than any country here needs), so
-        that validity does not depend on the country. Any valid type passes, toll-free and
-        personal numbers too (``data/README.md``, known artefacts). A few buyers drop a digit
-        (:data:`PHONE_TYPO_SHARE`)."""
+        """A national number shaped like a mobile one, valid in ``country`` and of a personal
+        type (:data:`_PERSONAL_PHONE_TYPES`): drawn until ``phonenumbers`` says so (at most 200
+        draws, far more than any country here needs), so that validity does not depend on the
+        country. A few buyers drop a digit (:data:`PHONE_TYPO_SHARE`)."""
         number = self._phone_digits(country)
         for _ in range(200):
-            if phonenumbers.is_valid_number_for_region(phonenumbers.parse(number, country), country):
+            parsed = phonenumbers.parse(number, country)
+            if (phonenumbers.is_valid_number_for_region(parsed, country)
+                    and phonenumbers.number_type(parsed) in _PERSONAL_PHONE_TYPES):
                 break
             number = self._phone_digits(country)
         if self.chance(PHONE_TYPO_SHARE):

@@ -1,7 +1,8 @@
 """Honest traffic of the simulated hosting shop, oddities included.
 
-Returning customers renew, add or upgrade, mostly from home on a known device; some travel,
-sit behind a VPN, order by API from their servers, or share an office IP with colleagues.
+Returning customers renew, add, upgrade or start a project of several servers, mostly from
+home on a known device; some travel, sit behind a VPN, order by API from their servers, or
+share an office IP with colleagues.
 New customers sign up and order minutes, days or weeks later; a few businesses buy a
 dedicated server at once; a few privacy-minded buyers use a disposable mailbox. Web agencies
 sign up several client accounts in one sitting on one device, office IP and company card.
@@ -44,6 +45,13 @@ NEW_DOMAIN_SHARE = 0.6
 NEW_SSL_SHARE = 0.15
 """A new customer's hosting, server or email plan comes with a domain, and any plan with an SSL
 certificate, this often (:meth:`~.sim_actors.SimBase.first_cart`)."""
+PROJECT_SHARE = 0.04
+"""Share of returning customers' orders that are a new project: 2–3 units of a hosting, VPS or
+server plan, with a domain (:data:`PROJECT_DOMAIN_SHARE`) or a certificate now and then."""
+PROJECT_DOMAIN_SHARE = 0.5
+PROJECT_SSL_SHARE = 0.2
+PRIVACY_BUYER_SHARE = 0.02
+"""Share of new customers who sign up with a disposable mailbox (on the domains fraud uses)."""
 LATE_FIRST_ORDER_SHARE = 0.12
 """Share of new customers who sign up, leave, and place their first order 5 to 75 days later."""
 
@@ -102,10 +110,12 @@ class LegitScenarios(SimBase):
         items: list[Item]
         if roll < 0.5 and self.renewal_due(acct, t):
             scenario, items = "renewal", [(category, (item, price), 1)]
-        elif roll < 0.85:
+        elif roll < 0.85 - PROJECT_SHARE:
             addon = self.weighted(ADDON_WEIGHTS)
             scenario = "addon"
             items = [(addon, None, self.rng.randint(2, 12) if addon == "email" else 1)]
+        elif roll < 0.85:
+            scenario, items = "project", self._project(category)
         else:
             scenario, items = "upgrade", [self.upgrade_of(category, item)]
         if acct.method == "card" and self.chance(0.04):
@@ -137,6 +147,14 @@ class LegitScenarios(SimBase):
         self.request(t, acct, ip=ip, device=device, items=items, label="legit",
                      scenario=scenario, avs=avs, cvv=cvv)
 
+    def _project(self, category: str) -> list[Item]:
+        """A new project's cart: 2–3 units of a plan (a VPS plan for mail and domain accounts),
+        sometimes with a domain or a certificate for it."""
+        if category not in ("hosting", "vps", "dedicated"):
+            category = "vps"
+        return self.first_cart((category, self.pick(CATALOG[category]), self.rng.randint(2, 3)),
+                               domain=PROJECT_DOMAIN_SHARE, ssl=PROJECT_SSL_SHARE)
+
     def _privacy_exit(self) -> str:
         """The exit an honest privacy-minded buyer uses: a commercial VPN, seldom Tor."""
         return str(self.exit_ip(self.weighted((("vpn", 19), ("tor", 1)))).ip)
@@ -165,14 +183,14 @@ class LegitScenarios(SimBase):
         else:
             lag = self.rng.uniform(5 * 86400, 75 * 86400)
         email = None
-        if self.chance(0.012):
+        if self.chance(PRIVACY_BUYER_SHARE):
             scenario = "privacy_buyer"
             email = self.email(country, domain=self.pick(DISPOSABLE_MAIL))
         acct = self.account(country, t - timedelta(seconds=lag), email=email)
         if business:
             scenario = "new_business"
             acct.method = "card"
-            item, price = self.pick(CATALOG["dedicated"][1:])
+            item, price = self.pick(CATALOG["dedicated"])
             acct.plan = ("dedicated", item, price)
         category, item, price = acct.plan
         items = self.first_cart((category, (item, price), self.rng.randint(1, 3) if business else 1),

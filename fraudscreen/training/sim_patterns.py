@@ -39,6 +39,9 @@ FRAUD_SSL_SHARE = 0.1
 """A crew's first checkout adds a domain or an SSL certificate this often (a site to spam or phish
 from; honest new customers: :data:`~.sim_legit.NEW_DOMAIN_SHARE`), so the cart's size and
 contents are no giveaway."""
+BROWSING_CREW_SHARE = 0.35
+"""Share of stolen-card accounts whose crew looks round the shop for 1½ to 30 minutes after
+signing up; the others check out within 90 seconds, as a script does."""
 DRIFT_PATTERN = "sleeper_accounts"
 DRIFT_START = 0.5
 """The drift pattern only appears from this fraction of the time window on."""
@@ -57,7 +60,8 @@ class FraudPatterns(SimBase):
     def init_patterns(self) -> None:
         """State the patterns keep across attacks: rings, and the BINs of a breached issuer."""
         self.rings = []
-        self.sleeper_bins = tuple("4" + self.digits(5) for _ in range(3))
+        visa = [b for b in self.bins[10:80] if b.startswith("4")]  # a mid-sized issuer's
+        self.sleeper_bins = tuple(self.rng.sample(visa, 3))
 
     # ----- crew helpers
     def crew(self) -> str:
@@ -83,6 +87,12 @@ class FraudPatterns(SimBase):
         return self.first_cart(main, domain=FRAUD_DOMAIN_SHARE if server else 0.0,
                                ssl=FRAUD_SSL_SHARE if server else 0.0)
 
+    def signup_lag(self) -> timedelta:
+        """How long before a stolen-card order its account signed up (:data:`BROWSING_CREW_SHARE`)."""
+        if self.chance(BROWSING_CREW_SHARE):
+            return timedelta(seconds=self.rng.uniform(90, 1800))
+        return timedelta(seconds=self.rng.uniform(5, 90))
+
     def fraud_card_checks(self) -> tuple[str, str]:
         """AVS and CVV answers on stolen card data: the address often fails, the code less."""
         avs = self.rng.choices("NYZA", weights=(30, 45, 15, 10))[0]
@@ -95,8 +105,7 @@ class FraudPatterns(SimBase):
         ip = self.connect(crew, victim, own=0.45, exit_=0.25)
         t = self.local_time(FRAUD_OFFSET[crew], LOCAL_HOUR_WEIGHTS)
         email = self.email(victim, domain=self.pick(DISPOSABLE_MAIL) if self.chance(0.3) else None)
-        acct = self.account(victim, t - timedelta(seconds=self.rng.uniform(5, 90)), email=email,
-                            fraud=True)
+        acct = self.account(victim, t - self.signup_lag(), email=email, fraud=True)
         device, card = self.fraud_device(crew), self.card(victim)
         for k in range(2 if self.chance(0.3) else 1):
             self._cash_out(t + timedelta(seconds=k * self.rng.uniform(120, 600)), acct, ip,
@@ -105,8 +114,7 @@ class FraudPatterns(SimBase):
             for _ in range(self.rng.randint(1, 3)):
                 t += timedelta(minutes=self.rng.uniform(10, 300))
                 crew = self.crew()
-                buyer = self.account(victim, t - timedelta(seconds=self.rng.uniform(5, 90)),
-                                     fraud=True)
+                buyer = self.account(victim, t - self.signup_lag(), fraud=True)
                 self._cash_out(t, buyer, self.connect(crew, victim, own=0.45, exit_=0.25),
                                self.fraud_device(crew), card)
 
@@ -217,7 +225,7 @@ class FraudPatterns(SimBase):
         acct = self.account(country, t - timedelta(seconds=self.rng.uniform(30, 2 * 86400)),
                             email=email, fraud=True)
         ip = self.exit_ip("vpn").ip if self.chance(0.4) else acct.home_ip
-        category = self.pick(("vps", "hosting", "ssl"))
+        category = self.pick(("vps", "hosting", "ssl", "email"))  # mailboxes to spam from
         avs, cvv = self.fraud_card_checks()
         self.request(t, acct, ip=ip, device=self.fraud_device(self.crew()), label="fraud",
                      scenario="disposable_email", items=self.fraud_cart((category, None, 1)),
