@@ -42,3 +42,9 @@ def test_replay_runs_in_one_process_and_with_a_worker(tmp_path: Path) -> None:
     assert report["memory_store"]["replayed"] == report["memory_store_workers"]["replayed"] > 0
     assert report["sql_store"]["orders"] == 50
     assert report["saved_replay"]["rows_read"] == report["memory_store"]["replayed"]
+
+
+def test_notebooks_benchmark_times_a_notebook(tmp_path: Path) -> None:
+    report = _run("notebooks.py", tmp_path, "--notebook", "explore", "--rows", "400")
+    assert report["rows"] == 400 and report["bar_seconds"] == 120.0
+    assert list(report["seconds"]) == ["explore"] and report["seconds"]["explore"] > 0
