@@ -315,13 +315,18 @@ def test_fraud_carts_and_payments_look_like_honest_ones(sample: list[dict]) -> N
 
 
 def test_fraud_does_not_pay_the_largest_amounts(sample: list[dict]) -> None:
-    """Honest projects and businesses buy several servers with a domain as crews do, so the
-    largest amount in the shipped sample (in US dollars) is an honest order's."""
+    """Honest projects and businesses (machine-learning teams among them) buy several GPU
+    servers with a domain as crews do, so in the shipped sample most orders of $1,000 or more
+    are honest, and honest ones reach as high as fraud's (within a few per cent: the same
+    carts, priced in other currencies)."""
     from fraudscreen.enrich.currency import to_usd
 
-    largest = {label: max(to_usd(o["order"]["amount"], o["order"]["currency"]) or 0.0
-                          for o in sample if o["label"] == label) for label in ("fraud", "legit")}
-    assert largest["fraud"] < largest["legit"], largest
+    usd = {"fraud": [], "legit": []}
+    for o in sample:
+        usd[o["label"]].append(to_usd(o["order"]["amount"], o["order"]["currency"]) or 0.0)
+    large = {label: sum(a >= 1000 for a in amounts) for label, amounts in usd.items()}
+    assert large["legit"] > large["fraud"] > 0, large
+    assert max(usd["legit"]) > 0.95 * max(usd["fraud"]), usd
 
 
 def test_buyers_phones_are_their_billing_countrys(sample: list[dict]) -> None:

@@ -50,6 +50,11 @@ PROJECT_SHARE = 0.04
 server plan, with a domain (:data:`PROJECT_DOMAIN_SHARE`) or a certificate now and then."""
 PROJECT_DOMAIN_SHARE = 0.5
 PROJECT_SSL_SHARE = 0.2
+NEW_BUSINESS_SHARE = 0.05
+"""Share of new customers that are businesses buying 1–3 dedicated servers at sign-up."""
+BUSINESS_GPU_SHARE = 0.5
+"""Share of those businesses buying GPU servers (machine-learning teams): the largest honest
+orders, as stolen cards' and sleepers' GPU servers are the largest fraud ones."""
 PRIVACY_BUYER_SHARE = 0.02
 """Share of new customers who sign up with a disposable mailbox (on the domains fraud uses)."""
 LATE_FIRST_ORDER_SHARE = 0.12
@@ -115,7 +120,7 @@ class LegitScenarios(SimBase):
             scenario = "addon"
             items = [(addon, None, self.rng.randint(2, 12) if addon == "email" else 1)]
         elif roll < 0.85:
-            scenario, items = "project", self._project(category)
+            scenario, items = "project", self._project(acct)
         else:
             scenario, items = "upgrade", [self.upgrade_of(category, item)]
         if acct.method == "card" and self.chance(0.04):
@@ -147,12 +152,14 @@ class LegitScenarios(SimBase):
         self.request(t, acct, ip=ip, device=device, items=items, label="legit",
                      scenario=scenario, avs=avs, cvv=cvv)
 
-    def _project(self, category: str) -> list[Item]:
-        """A new project's cart: 2–3 units of a plan (a VPS plan for mail and domain accounts),
-        sometimes with a domain or a certificate for it."""
+    def _project(self, acct: Account) -> list[Item]:
+        """A new project's cart: 2–3 more units of the plan the customer runs (a VPS plan for
+        mail and domain accounts), sometimes with a domain or a certificate for it."""
+        category, item, price = acct.plan
+        plan = (item, price)
         if category not in ("hosting", "vps", "dedicated"):
-            category = "vps"
-        return self.first_cart((category, self.pick(CATALOG[category]), self.rng.randint(2, 3)),
+            category, plan = "vps", self.pick(CATALOG["vps"])
+        return self.first_cart((category, plan, self.rng.randint(2, 3)),
                                domain=PROJECT_DOMAIN_SHARE, ssl=PROJECT_SSL_SHARE)
 
     def _privacy_exit(self) -> str:
@@ -172,7 +179,7 @@ class LegitScenarios(SimBase):
         country = self.country()
         t = self.local_time(COUNTRIES[country].utc_offset)
         scenario = "new_customer"
-        business = self.chance(0.04)  # a business buying a dedicated server at once
+        business = self.chance(NEW_BUSINESS_SHARE)  # dedicated servers at once
         roll = self.rng.random()
         if business or roll < 0.4:  # the sign-up is part of the checkout: seconds to minutes
             lag = self.rng.uniform(2, 300)
@@ -190,7 +197,8 @@ class LegitScenarios(SimBase):
         if business:
             scenario = "new_business"
             acct.method = "card"
-            item, price = self.pick(CATALOG["dedicated"])
+            gpu = CATALOG["dedicated"][-1]
+            item, price = gpu if self.chance(BUSINESS_GPU_SHARE) else self.pick(CATALOG["dedicated"][:-1])
             acct.plan = ("dedicated", item, price)
         category, item, price = acct.plan
         items = self.first_cart((category, (item, price), self.rng.randint(1, 3) if business else 1),
