@@ -33,7 +33,7 @@ from sqlalchemy.exc import (
 
 from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer, truncate_wal
-from fraudscreen.store.fastpath import FastPath
+from fraudscreen.store.fastpath import FastPath, statement_timeout_sql
 from fraudscreen.store.location import (
     connect_problem,
     refuse_newer_release,
@@ -198,11 +198,19 @@ class StoreBase:
         if self._checkpointer is not None:
             self._checkpointer.wrote()
 
+    def _limit(self, conn: Connection) -> None:
+        """PostgreSQL: the statement timeout for this transaction (a request's, not a job's)."""
+        if self.dialect == "postgresql" and (limit := statement_timeout_sql()):
+            conn.exec_driver_sql(limit)
+
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """A read transaction (deferred BEGIN on SQLite: a consistent snapshot, no write lock)."""
+    def _read(self, *, limited: bool = True) -> Iterator[Connection]:
+        """A read transaction (deferred BEGIN on SQLite: a consistent snapshot, no write lock);
+        ``limited=False`` for a job's long read (no statement timeout on PostgreSQL)."""
         try:
             with self.engine.connect() as conn:
+                if limited:
+                    self._limit(conn)
                 yield conn
                 conn.rollback()
         except FraudscreenError:
@@ -211,10 +219,13 @@ class StoreBase:
             raise _store_error("read", exc) from exc
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on any error."""
+    def _write(self, *, limited: bool = True) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error; ``limited=False``
+        for a job's long write (no statement timeout on PostgreSQL)."""
         try:
             with self._write_engine.begin() as conn:
+                if limited:
+                    self._limit(conn)
                 yield conn
             self._wrote()
         except FraudscreenError:

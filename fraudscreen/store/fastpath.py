@@ -24,11 +24,19 @@ from sqlalchemy.sql import ClauseElement
 from fraudscreen.errors import ConflictError, StoreError
 
 STATEMENT_TIMEOUT_MS = 10_000
-"""PostgreSQL: how long a statement of the request path (the key lookup, the history reads,
-the order's write) may run or wait for a lock before the server cancels it; the request then
-answers as when the database is down (``HISTORY_UNAVAILABLE``, ``not_stored``). Set for each
-of these transactions only (``SET LOCAL``, read at each one), so migrations, retention and
-erasure keep no limit. SQLite's lock waits stop after ``SQLITE_BUSY_TIMEOUT_MS``, also 10 s."""
+"""PostgreSQL: how long a statement of a request may run or wait for a lock before the server
+cancels it; the request then answers as when the database is down (scoring:
+``HISTORY_UNAVAILABLE``, ``not_stored``; other calls: 503). Set for each transaction
+(``SET LOCAL``, read at each one) of the fast path and of the store's other calls but the
+jobs' (retention, the training export) and migrations, which keep no limit. SQLite's lock
+waits stop after ``SQLITE_BUSY_TIMEOUT_MS``, also 10 s."""
+
+
+def statement_timeout_sql() -> str | None:
+    """PostgreSQL's statement that sets :data:`STATEMENT_TIMEOUT_MS` for the transaction it
+    runs in; None when the limit is 0 (none)."""
+    ms = int(STATEMENT_TIMEOUT_MS)
+    return f"SET LOCAL statement_timeout = {ms}" if ms else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +119,8 @@ class FastPath:
             cursor = pooled.cursor()
             if self.is_sqlite:
                 cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            elif STATEMENT_TIMEOUT_MS:  # 0: no limit, no statement
-                cursor.execute(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
+            elif limit := statement_timeout_sql():
+                cursor.execute(limit)
             yield cursor
             if write:
                 pooled.commit()

@@ -117,7 +117,7 @@ class RetentionMixin(StoreBase):
         require_aware(before, "before")
         old = orders.c.received_at < before
         counts = {"orders_stripped": 0, "entity_links": 0}
-        with self._write() as conn:
+        with self._write(limited=False) as conn:
             counts["entity_links"] = conn.execute(
                 delete(order_entities).where(
                     order_entities.c.order_id.in_(select(orders.c.order_id).where(old))
@@ -148,7 +148,7 @@ class RetentionMixin(StoreBase):
         require_aware(before, "before")
         old = orders.c.received_at < before
         counts: dict[str, int] = {}
-        with self._write() as conn:
+        with self._write(limited=False) as conn:
             # PostgreSQL: lock the accounts of these orders first, in one order, as scoring,
             # outcome reports and erasure do (account, then its orders): no deadlock with them.
             conn.execute(
@@ -216,14 +216,14 @@ class RetentionMixin(StoreBase):
     def purge_audit(self, before: datetime) -> int:
         """Delete audit entries written before ``before``; how many."""
         require_aware(before, "before")
-        with self._write() as conn:
+        with self._write(limited=False) as conn:
             return int(conn.execute(delete(audit_log).where(audit_log.c.at < before)).rowcount)
 
     def purge_list_audit_values(self, before: datetime) -> int:
         """Replace the listed value in list-change audit entries written before ``before``
         by :data:`PURGED_VALUE`, unless the value is still on that list; how many changed."""
         require_aware(before, "before")
-        with self._write() as conn:
+        with self._write(limited=False) as conn:
             rows = conn.execute(  # PostgreSQL: a concurrent purge waits, then finds them done
                 select(audit_log.c.id, audit_log.c.target, audit_log.c.details).where(
                     audit_log.c.at < before, audit_log.c.action.in_(LIST_AUDIT_ACTIONS)
@@ -258,7 +258,7 @@ class RetentionMixin(StoreBase):
         """
         require_aware(now, "now")
         stamp = int(now.timestamp())
-        with self._write() as conn:
+        with self._write(limited=False) as conn:
             conn.execute(
                 dialect_insert(self.dialect, meta)
                 .values(key=PURGE_CLAIM_KEY, value=0)

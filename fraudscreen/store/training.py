@@ -46,7 +46,7 @@ class TrainingDataMixin(StoreBase):
         if until is not None:
             stmt = stmt.where(orders.c.event_time < require_aware(until, "until"))
         stmt = stmt.order_by(orders.c.event_time, orders.c.order_id)
-        with self._read() as conn:
+        with self._read(limited=False) as conn:  # a job: an export may read for minutes
             result = conn.execution_options(yield_per=_BATCH).execute(stmt)
             for row in result:
                 yield LoggedOrder(row.order_id, row.event_time, row.features, row.outcome,
