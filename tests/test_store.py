@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -607,18 +608,20 @@ def test_a_database_folder_that_cannot_be_made_is_a_store_error(tmp_path: Path) 
         Store(f"sqlite:///{blocker}/var/fraudscreen.db")
 
 
+@pytest.mark.parametrize("opening", ["upgrade", "schema_revision"])
 def test_a_postgresql_server_that_never_answers_fails_the_connection_in_time(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, opening: str
 ) -> None:
     """A server that takes the connection and says nothing hung `db upgrade` and every worker's
-    start without end; now the connection gives up after CONNECT_TIMEOUT_SECONDS."""
+    start without end; now the connection gives up after CONNECT_TIMEOUT_SECONDS. The check every
+    other command makes first (`schema_revision`) hung too, until it took the same options."""
     import socket
     import threading
 
     from fraudscreen.errors import StoreError
-    from fraudscreen.store import base
+    from fraudscreen.store import location, schema_revision
 
-    monkeypatch.setattr(base, "CONNECT_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(location, "CONNECT_TIMEOUT_SECONDS", 1)
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # the kernel completes the handshake; nobody ever answers
@@ -626,8 +629,9 @@ def test_a_postgresql_server_that_never_answers_fails_the_connection_in_time(
     failed: list[BaseException] = []
 
     def connect() -> None:
+        url = f"postgresql+psycopg://fraud@127.0.0.1:{port}/fraudscreen"
         try:
-            Store(f"postgresql+psycopg://fraud@127.0.0.1:{port}/fraudscreen").upgrade()
+            Store(url).upgrade() if opening == "upgrade" else schema_revision(url)
         except BaseException as exc:  # noqa: BLE001 - whatever it is, it must come
             failed.append(exc)
 
@@ -639,3 +643,38 @@ def test_a_postgresql_server_that_never_answers_fails_the_connection_in_time(
         assert isinstance(failed[0], StoreError), failed
     finally:
         silent.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("query", ["", "?tcp_user_timeout=4000&keepalives_idle=5"])
+def test_postgresql_connections_give_up_on_a_server_gone_from_the_network(
+    postgres_url: str, query: str
+) -> None:
+    """A server that drops off the network acknowledges nothing and runs no statement timeout: a
+    worker waited for the kernel's retransmissions (about 15 minutes) or, idle, two hours. The
+    pool's connections now carry libpq's ``tcp_user_timeout`` and keepalives, unless the URL sets
+    them; read back here from the live socket's kernel options."""
+    import socket
+
+    from fraudscreen.store.location import KEEPALIVES, TCP_USER_TIMEOUT_MS
+
+    store = Store(postgres_url + query)
+    try:
+        with store.engine.connect() as conn:
+            fd = conn.connection.dbapi_connection.fileno()  # type: ignore[union-attr]
+            sock = socket.socket(fileno=os.dup(fd))  # closing the duplicate leaves the connection
+            try:
+                user_timeout = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == KEEPALIVES["keepalives_interval"]
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == KEEPALIVES["keepalives_count"]
+            finally:
+                sock.close()
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1  # the connection still works
+    finally:
+        store.close()
+    if query:
+        assert (user_timeout, idle) == (4000, 5)
+    else:
+        assert (user_timeout, idle) == (TCP_USER_TIMEOUT_MS, KEEPALIVES["keepalives_idle"])

@@ -36,6 +36,7 @@ from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer, truncat
 from fraudscreen.store.fastpath import FastPath, statement_timeout_sql
 from fraudscreen.store.location import (
     connect_problem,
+    postgres_connect_args,
     refuse_newer_release,
     sqlite_file,
     supported_backend,
@@ -148,11 +149,6 @@ def _refuse_foreign_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None
         raise DisconnectionError("connection belongs to another process")
 
 
-CONNECT_TIMEOUT_SECONDS = 10
-"""How long a PostgreSQL connection may take to open (unless the URL sets ``connect_timeout``):
-a server that accepts the connection and never answers must not hang a command or a worker."""
-
-
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine for ``url`` with the SQLite pragmas and BEGIN handling installed."""
     parsed = make_url(url)
@@ -165,8 +161,8 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, connect_args=timeout)
+        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True,
+                               connect_args=postgres_connect_args(parsed.query))
     event.listen(engine, "connect", _remember_pid)
     event.listen(engine, "checkout", _refuse_foreign_pid)
     return engine

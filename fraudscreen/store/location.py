@@ -6,8 +6,9 @@ Nothing here creates a file, a directory or a table.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from alembic.script import ScriptDirectory
@@ -20,6 +21,27 @@ from sqlalchemy.util import asbool
 from fraudscreen.errors import StoreError
 
 BACKENDS = ("sqlite", "postgresql")
+
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long a PostgreSQL connection may take to open (unless the URL sets ``connect_timeout``):
+a server that accepts the connection and never answers must not hang a command or a worker."""
+TCP_USER_TIMEOUT_MS = 15_000
+"""How long data sent to PostgreSQL may stay unacknowledged before the connection is dropped
+(libpq's ``tcp_user_timeout``). A server that vanishes from the network (a host or link
+failure, a fail-over) acknowledges nothing and runs no ``statement_timeout``: without this a
+worker waits for the kernel's retransmissions, about 15 minutes on Linux. A slow query on a
+live server is not cut short: its server acknowledges the request at once."""
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+"""TCP keepalives on PostgreSQL connections: a connection whose server vanished while it was
+idle is found dead after about a minute instead of the kernel's two hours."""
+
+
+def postgres_connect_args(query: Mapping[str, Any]) -> dict[str, Any]:
+    """libpq options for a PostgreSQL connection: the connect timeout, ``tcp_user_timeout`` and
+    keepalives above, each unless the URL's ``query`` sets it."""
+    defaults: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                                "tcp_user_timeout": TCP_USER_TIMEOUT_MS, **KEEPALIVES}
+    return {name: value for name, value in defaults.items() if name not in query}
 
 
 def supported_backend(parsed: URL) -> str:
@@ -130,7 +152,8 @@ def schema_revision(url: str) -> str | None:
                                poolclass=NullPool)
     else:
         try:
-            engine = create_engine(url, hide_parameters=True, poolclass=NullPool)
+            engine = create_engine(url, hide_parameters=True, poolclass=NullPool,
+                                   connect_args=postgres_connect_args(parsed.query))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open the database ({type(exc).__name__})") from exc
     try:
