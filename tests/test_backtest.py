@@ -25,11 +25,7 @@ from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_NAMES
 from fraudscreen.model import ModelBundle, Thresholds
 from fraudscreen.rules import RuleHit, RuleSet
-from fraudscreen.training.backtest import (
-    at_capacity,
-    backtest_report,
-    rules_decision,
-)
+from fraudscreen.training.backtest import backtest_report
 from fraudscreen.training.backtest_print import print_report
 from fraudscreen.training.capacity import combined_decisions
 from fraudscreen.training.commands import backtest, train
@@ -43,6 +39,7 @@ from fraudscreen.training.retrain import (
 )
 from fraudscreen.training.segments import segment_of, wilson_interval
 from fraudscreen.training.simulate import simulate_orders
+from fraudscreen.training.systems import at_capacity, rules_decision
 from fraudscreen.training.train import split_rows, train_model
 
 from helpers import fraudscreen_command, late_labelled_rows
@@ -1126,7 +1123,7 @@ def test_a_json_report_named_gz_is_compressed(tmp_path: Path) -> None:
 def test_a_compared_bundle_of_another_capacity_is_said_to_differ_by_capacity(report) -> None:
     """The shipped bundle was thresholded for 5%: at 20% the new model flags more of every
     pattern, and the comparison read as if the new model were better."""
-    from fraudscreen.training.backtest import capacity_warning
+    from fraudscreen.training.compare import capacity_warning
 
     assert report["compare"]["review_capacity"] == 0.05 == report["thresholds"]["review_capacity"]
     assert capacity_warning(report) is None

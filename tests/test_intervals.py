@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from fraudscreen.training.backtest import system_metrics
 from fraudscreen.training.intervals import (
     FIGURES,
     SystemRows,
@@ -17,6 +16,7 @@ from fraudscreen.training.intervals import (
     interval,
     weighted_figures,
 )
+from fraudscreen.training.systems import system_metrics
 
 
 def _rows(n: int, seed: int, *, ties: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,20 +1,15 @@
 """Back-test: replay labelled orders, train on the train rows, measure three systems on the test rows.
 
-The systems, all measured on the same held-out test rows with the thresholds chosen on the
-train rows:
-
-* ``rules``: the rules alone, by precedence (allow -> accept, reject -> reject,
-  review -> review, otherwise accept);
-* ``model``: the model alone (its review and reject thresholds, no rules);
-* ``combined``: what the service does, :func:`fraudscreen.decision.decide` on the model's
-  probability and the rule hits.
+The systems (:mod:`fraudscreen.training.systems`: the rules alone, the model alone, and both
+as the service decides) are all measured on the same held-out test rows with the thresholds
+chosen on the train rows; another bundle can be measured beside them
+(:mod:`fraudscreen.training.compare`).
 
 The JSON keys are a stable interface, documented in ``docs/backtest.md``.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,8 +21,6 @@ import numpy as np
 from tqdm import tqdm
 
 from fraudscreen.config import Settings
-from fraudscreen.decision import rule_decision
-from fraudscreen.errors import ModelError
 from fraudscreen.features import FEATURE_INDEX, FEATURE_NAMES
 from fraudscreen.logs import mask
 from fraudscreen.model import ModelBundle, period_of
@@ -36,18 +29,15 @@ from fraudscreen.training.capacity import (
     DECISION_NUMBER,
     DEFAULT_CAPACITIES,
     capacity_sweep,
-    capacity_text,
-    combined_decisions,
-    decision_figures,
     ratio,
 )
+from fraudscreen.training.compare import compare_section, feature_columns
 from fraudscreen.training.drift import BINS as DRIFT_BINS
 from fraudscreen.training.drift import drift_table, homogeneity_p_value, population_stability
 from fraudscreen.training.importance import permutation_importance_table
 from fraudscreen.training.intervals import (
     CONFIDENCE,
     FIGURES,
-    SystemRows,
     bootstrap,
     interval,
     resamples_for,
@@ -64,58 +54,10 @@ from fraudscreen.training.prepare import DEFAULT_LABEL_DELAY
 from fraudscreen.training.reliability import reliability
 from fraudscreen.training.retrain import TrainedReplay, flagged_by_rules, train_on_replay
 from fraudscreen.training.segments import SegmentBy, segment_table, wilson_interval
+from fraudscreen.training.systems import Decided, bundle_systems, rules_decision
 
 FORMAT = "fraudscreen-backtest"
 FORMAT_VERSION = 1
-SYSTEMS = ("rules", "model", "combined")
-
-
-def at_capacity(y: np.ndarray, score: np.ndarray, capacity: float) -> tuple[float | None, float | None]:
-    """(recall, precision) of the top ``capacity`` share of rows by score.
-
-    Rows tied at the cut share the remaining places in proportion (the expected result of a
-    random tie-break), so discrete scores such as a decision get a fair figure.
-    """
-    n, frauds = int(y.size), int(y.sum())
-    k = max(1, round(capacity * n)) if n else 0
-    if not k:
-        return None, None
-    order = np.sort(score)[::-1]
-    cut = order[k - 1]
-    above = score > cut
-    tied = score == cut
-    slots = k - int(above.sum())
-    caught = float(y[above].sum()) + float(y[tied].sum()) * slots / int(tied.sum())
-    return ratio(caught, frauds), caught / k
-
-
-def system_metrics(
-    y: np.ndarray, decisions: np.ndarray, score: np.ndarray, *, capacity: float, ranked_by: str
-) -> dict[str, Any]:
-    """Quality of one system on labelled rows: ranking (AUC, AP, capacity) and its decisions.
-
-    ``decisions`` are 0 accept, 1 review, 2 reject; ``score`` ranks the rows (higher = riskier).
-    """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    n, n_fraud = int(y.size), int(y.sum())
-    both = 0 < n_fraud < n
-    recall, precision = at_capacity(y, score, capacity)
-    return {
-        "ranked_by": ranked_by,
-        "roc_auc": float(roc_auc_score(y, score)) if both else None,
-        "average_precision": float(average_precision_score(y, score)) if both else None,
-        "recall_at_capacity": recall,
-        "precision_at_capacity": precision,
-        **decision_figures(y, decisions),
-    }
-
-
-def rules_decision(hits: Sequence[RuleHit]) -> str:
-    """The decision of the rules alone: allow -> accept, reject, review, else accept."""
-    return rule_decision(hits) or "accept"
-
-
 def rule_table(
     y: np.ndarray,
     hits: Sequence[Sequence[RuleHit]],
@@ -168,131 +110,6 @@ def rule_table(
                          beyond_model_precision_interval=wilson_interval(added, int(beyond.sum())))
         table.append(entry)
     return table
-
-
-@dataclass(frozen=True)
-class Decided:
-    """One system's decisions on the test rows (0 accept, 1 review, 2 reject) and the score
-    that ranks them for the ranking figures."""
-
-    decisions: np.ndarray
-    score: np.ndarray
-    ranked_by: str
-
-    def metrics(self, y: np.ndarray, capacity: float) -> dict[str, Any]:
-        """:func:`system_metrics` of this system."""
-        return system_metrics(y, self.decisions, self.score, capacity=capacity, ranked_by=self.ranked_by)
-
-    def rows(self, y: np.ndarray) -> SystemRows:
-        """This system arranged for :func:`~fraudscreen.training.intervals.bootstrap`."""
-        return SystemRows.of(y, self.decisions, self.score)
-
-
-def bundle_systems(bundle: ModelBundle, X: np.ndarray, hits: Sequence[Sequence[RuleHit]]) -> dict[str, Decided]:
-    """The ``model`` and ``combined`` systems of ``bundle`` (its own thresholds) on test rows
-    (``X`` in the bundle's feature order, ``hits`` the rows' rule hits)."""
-    p = bundle.predict_proba(X)  # one batched call
-    t = bundle.thresholds
-    combined = combined_decisions(p, t, hits)
-    return {
-        "model": Decided(np.where(p >= t.reject, 2, np.where(p >= t.review, 1, 0)), p, "probability"),
-        "combined": Decided(combined, combined + p, "decision+probability"),
-    }
-
-
-def feature_columns(bundle: ModelBundle) -> list[int]:
-    """Where each of the bundle's features is in FEATURE_NAMES; ModelError if one is gone."""
-    missing = [n for n in bundle.feature_names if n not in FEATURE_INDEX]
-    if missing:
-        raise ModelError(f"model {bundle.version} needs features this version no longer computes: "
-                         f"{', '.join(missing[:5])}")
-    return [FEATURE_INDEX[n] for n in bundle.feature_names]
-
-
-def training_overlap(
-    bundle: ModelBundle, event_times: np.ndarray, *, data_sha256: str | None = None
-) -> dict[str, Any]:
-    """Whether ``bundle`` may have been trained on the rows with these event times (test rows).
-
-    ``test_rows_in_training_period``: rows whose event time lies within the period the bundle
-    was fitted and calibrated on (None when the bundle does not record it: an older bundle).
-    ``trained_on_this_data``: some do, or the bundle was trained on a file with ``data_sha256``.
-    The same rows in another file (un-gzipped, or exported from the store) are caught by time.
-    """
-    period = bundle.training_period_seconds()
-    inside = None
-    if period is not None:
-        times = np.asarray(event_times, dtype=np.float64)
-        inside = int(np.count_nonzero((times >= period[0]) & (times <= period[1])))
-    same_file = data_sha256 is not None and bundle.training_data_sha256 == data_sha256
-    when = bundle.training_period or {}
-    return {
-        "training_from": when.get("from"),
-        "training_to": when.get("to"),
-        "test_rows_in_training_period": inside,
-        "trained_on_this_data": bool(same_file or inside),
-    }
-
-
-def overlap_warning(version: str, overlap: dict[str, Any], test_rows: int) -> str | None:
-    """The warning to print for :func:`training_overlap`'s answer; None when there is none."""
-    inside = overlap.get("test_rows_in_training_period")  # absent from older reports
-    if inside:
-        return (f"Warning: {version} was fitted and calibrated on orders from "
-                f"{overlap['training_from']} to {overlap['training_to']}, and {inside} of these "
-                f"{test_rows} test rows fall in that period: they may have been its training rows, "
-                "and then its figures look better than they are. Compare on newer orders.")
-    if not overlap.get("trained_on_this_data"):
-        return None
-    if inside == 0:  # the same file, but every test row is later than its training rows
-        return (f"Note: {version} was trained on this same file, on orders up to "
-                f"{overlap['training_to']}; none of these test rows falls in that period.")
-    return (f"Warning: {version} was trained on this same file. Unless this run splits it exactly "
-            "as its training did, some of these test rows were its training rows, and its "
-            "figures look better than they are.")
-
-
-def _number_or_none(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def capacity_warning(report: dict[str, Any]) -> str | None:
-    """The warning for a compared bundle thresholded for another review capacity than this
-    back-test's (``report["compare"]``); None when they match or one is unknown."""
-    compared = report.get("compare") or {}
-    theirs, ours = compared.get("review_capacity"), report["thresholds"]["review_capacity"]
-    if theirs is None or math.isclose(theirs, ours):
-        return None
-    return (f"Warning: {compared['version']} was thresholded for a {capacity_text(theirs)} review "
-            f"capacity, the new model for {capacity_text(ours)}. The figures that use each "
-            "bundle's thresholds (flagged, recall and precision of flagged, reject precision, the "
-            "shares by segment) differ by capacity as well as by model; ROC AUC, average "
-            "precision and recall at capacity do not depend on them.")
-
-
-def compare_section(
-    bundle: ModelBundle, trained: TrainedReplay, *, path: Path | None, capacity: float,
-    hits: Sequence[Sequence[RuleHit]], data_sha256: str | None = None,
-) -> tuple[dict[str, Any], dict[str, Decided]]:
-    """Another bundle (say, the one in production) on the same test rows, with its own
-    thresholds; and its systems, for the intervals. ``hits``: the test rows' rule hits as the
-    service decides on them (:meth:`~fraudscreen.training.pipeline.ReplayResult.deciding_hits`).
-
-    With the keys of :func:`training_overlap`: ``trained_on_this_data`` is true when some test
-    rows fall in the period the bundle was trained on, or it was trained on this very file.
-    """
-    replayed, idx = trained.replayed, trained.test_idx
-    X = replayed.X[idx][:, feature_columns(bundle)]
-    y = replayed.y[idx].astype(np.int64)
-    decided = bundle_systems(bundle, X, hits)
-    return {
-        "version": bundle.version,
-        "path": str(path) if path is not None else None,
-        "thresholds": {"review": bundle.thresholds.review, "reject": bundle.thresholds.reject},
-        "review_capacity": _number_or_none(bundle.params.get("review_capacity")),
-        **training_overlap(bundle, replayed.event_times[idx], data_sha256=data_sha256),
-        "systems": {name: system.metrics(y, capacity) for name, system in decided.items()},
-    }, decided
 
 
 def _add_intervals(

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudscreen.training.backtest import SYSTEMS, capacity_warning, overlap_warning
 from fraudscreen.training.capacity import DECISIONS, capacity_text, model_reviews
+from fraudscreen.training.compare import capacity_warning, overlap_warning
 from fraudscreen.training.pipeline import ROWS_DESCRIBED, skipped_reasons
 from fraudscreen.training.reliability import percent
+from fraudscreen.training.systems import SYSTEMS
 
 
 def _fmt(value: Any, pct: bool = False) -> str:

@@ -11,7 +11,7 @@ whether the new one is better, and it is narrower than the two intervals side by
 
 Each system's rows are sorted by score once; a resample then costs a few array passes, so
 1,000 resamples of 200,000 test rows take seconds. The figures match
-:func:`~fraudscreen.training.backtest.system_metrics` for a resample that draws every row once
+:func:`~fraudscreen.training.systems.system_metrics` for a resample that draws every row once
 (``tests/test_intervals.py`` checks them against scikit-learn and ``at_capacity``).
 """
 
