@@ -382,10 +382,11 @@ def test_missing_geoip_database_answers_review(tmp_path: Path, store_url: str) -
 
 
 @pytest.mark.parametrize("store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_url: str, postgres_server) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_url: str, postgres_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A PostgreSQL server that stops answering (its backends stopped, the connections open)
     held /readyz until it woke up; now the probe says "not ready" after PING_SECONDS, and a
-    second probe waits for the same stuck query instead of starting another."""
+    second probe waits for the same stuck query instead of starting another. The stuck ping's
+    connection is cut at the request deadline; the next probe opens a new one, which answers."""
     import os
     import signal
     import threading
@@ -393,6 +394,7 @@ def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_
 
     from fraudscreen.store.base import PING_SECONDS
 
+    monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 3 * PING_SECONDS)
     name = "fraudscreen-frozen-ping"
     url = sa.make_url(store_url).update_query_dict({"application_name": name})
     client = create_app(make_settings(tmp_path, url.render_as_string(hide_password=False))).test_client()
@@ -406,6 +408,7 @@ def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
+        first = time.monotonic()
         for _ in range(2):
             started = time.monotonic()
             ready = client.get("/readyz")
@@ -413,6 +416,10 @@ def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_
             assert ready.status_code == 503
             assert ready.get_json()["problems"]["store"] == "the database does not answer"
         assert sum(t.name == "fraudscreen-db-ping" for t in threading.enumerate()) == 1
+        while any(t.name == "fraudscreen-db-ping" for t in threading.enumerate()):
+            assert time.monotonic() - first < 3 * PING_SECONDS + 2, "the stuck ping was never cut"
+            time.sleep(0.1)
+        assert client.get("/readyz").status_code == 200  # a new connection, while those stay stopped
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)

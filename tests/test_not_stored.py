@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -148,3 +153,121 @@ def test_other_requests_give_up_on_a_postgres_lock_and_jobs_keep_no_limit(
         conn.execute(sa.text("SELECT pg_sleep(0.5)"))
     with store._write(limited=False) as conn:
         conn.execute(sa.text("SELECT pg_sleep(0.5)"))
+
+
+@contextmanager
+def _stopped(pids: list[int]) -> Iterator[None]:
+    """The server processes ``pids`` stopped (``SIGSTOP``: a stalled disk, a paused machine),
+    their connections open and acknowledged by the kernel, until the block ends."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+@ON_POSTGRES
+@pytest.mark.parametrize("call", ["fast path", "store call", "job"])
+def test_a_postgres_backend_that_stops_answering_mid_transaction_is_cut_at_the_deadline(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """A backend stopped between two statements answers neither them nor its statement timeout,
+    and psycopg waited for ever. A request's transaction (the fast path, the store's other
+    calls) now has its connection cut at the deadline: StoreError, and the next call gets a new
+    connection. A job's (retention, the export) keeps no deadline: it waits for the server."""
+    monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 1.0)
+    store = Store(store_url)
+    waited = 0.0
+    try:
+        if call == "fast path":
+            with pytest.raises(StoreError), store._fast.transaction(write=False) as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                with _stopped([cur.fetchone()[0]]):
+                    started = time.monotonic()
+                    try:
+                        cur.execute("SELECT 1")
+                    finally:
+                        waited = time.monotonic() - started
+        else:
+            with ExitStack() as stack:
+                if call == "store call":
+                    stack.enter_context(pytest.raises(StoreError))
+                conn = stack.enter_context(store._read(limited=call != "job"))
+                pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+                if call == "job":  # woken after 2.5 s, past the deadline: it answers then
+                    threading.Timer(2.5, os.kill, (pid, signal.SIGCONT)).start()
+                with _stopped([pid]):
+                    started = time.monotonic()
+                    try:
+                        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+                    finally:
+                        waited = time.monotonic() - started
+        if call == "job":
+            assert waited > 2.0
+        else:
+            assert 0.9 < waited < 3.0, waited
+        with store._read() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+    finally:
+        store.close()
+
+
+def _frozen_app_backends(store_url: str, tmp_path: Path, name: str) -> tuple[Flask, Callable[[], list[int]]]:
+    """The app on PostgreSQL with its connections named ``name``, and what lists their server
+    processes."""
+    url = sa.make_url(store_url).update_query_dict({"application_name": name})
+    app = create_app(make_settings(tmp_path, url.render_as_string(hide_password=False)))
+
+    def backends() -> list[int]:
+        dsn = sa.make_url(store_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn) as admin:
+            rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (name,))
+            return [int(r[0]) for r in rows]
+
+    return app, backends
+
+
+@ON_POSTGRES
+@pytest.mark.parametrize("what_stops", ["its connections", "the whole server"])
+def test_scoring_answers_in_time_when_the_postgres_server_stops_answering(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_server: Any,
+    what_stops: str,
+) -> None:
+    """The pooled connections' server processes stopped: the ping before the history read is
+    cut at the deadline and the pool opens a new connection, so the order is screened and
+    stored as usual. The whole server stopped (no new connection opens either): the answer
+    comes degraded and not stored, instead of never."""
+    monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 1.0)
+    monkeypatch.setattr("fraudscreen.store.location.CONNECT_TIMEOUT_SECONDS", 1)
+    app, backends = _frozen_app_backends(store_url, tmp_path, f"fraudscreen-stop-{what_stops[:3]}")
+    try:
+        client = app.test_client()
+        key = app.extensions["fraudscreen"].store.create_api_key("checkout", ["score"])[1]
+        first = client.post("/v1/score", json=order_body(event__transaction_id="t-warm"), headers=auth(key))
+        assert first.status_code == 200 and not first.get_json()["warnings"]
+        stopped = backends()
+        if what_stops == "the whole server":
+            stopped.append(int((postgres_server.data_dir / "postmaster.pid").read_text().split()[0]))
+        assert stopped
+        body = order_body(event__transaction_id="t-stopped")
+        with _stopped(stopped):
+            started = time.monotonic()
+            response = client.post("/v1/score", json=body, headers=auth(key))
+            took = time.monotonic() - started
+        assert response.status_code == 200
+        answer = response.get_json()
+        warnings = [w["code"] for w in answer["warnings"]]
+        with app.extensions["fraudscreen"].store.engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT count(*) FROM orders WHERE transaction_id = 't-stopped'")).scalar()
+        if what_stops == "its connections":
+            assert took < 4, took
+            assert not warnings and stored == 1
+        else:
+            assert took < 9, took  # two transactions: each its deadline, then a connect timeout
+            assert "not_stored" in warnings and stored == 0
+            assert "HISTORY_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]
+    finally:
+        reset_logging()
+        app.extensions["fraudscreen"].store.close()

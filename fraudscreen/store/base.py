@@ -12,7 +12,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy.exc import (
 
 from fraudscreen.errors import ConflictError, FraudscreenError, InvalidRequestError, StoreError
 from fraudscreen.store.checkpoint import SAFETY_NET_PAGES, Checkpointer, truncate_wal
+from fraudscreen.store.deadline import WATCHDOG, request_deadline
 from fraudscreen.store.fastpath import FastPath, statement_timeout_sql
 from fraudscreen.store.location import (
     connect_problem,
@@ -160,12 +161,45 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
-    else:
-        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True,
+    else:  # pinged on checkout by _ping_postgres, under the request's deadline
+        engine = create_engine(url, hide_parameters=True,
                                connect_args=postgres_connect_args(parsed.query))
     event.listen(engine, "connect", _remember_pid)
     event.listen(engine, "checkout", _refuse_foreign_pid)
+    if backend == "postgresql":
+        event.listen(engine, "connect", _opened)
+        event.listen(engine, "checkout", _ping_postgres(engine))
+        event.listen(engine, "checkin", _checked_in)
     return engine
+
+
+def _ping_postgres(engine: Engine) -> Callable[[Any, Any, Any], None]:
+    """SQLAlchemy's ``pool_pre_ping``, done where the deadline can see it: the connection's
+    socket goes to :data:`~fraudscreen.store.deadline.WATCHDOG` first, so a ping that never
+    answers (a stopped server) is cut like the transaction's statements. A connection opened
+    for this checkout is not pinged; one that fails the ping is replaced (the pool retries the
+    checkout on :class:`DisconnectionError`)."""
+    dialect, errors = engine.dialect, engine.dialect.loaded_dbapi.Error
+
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        WATCHDOG.attach(dbapi_connection.fileno())
+        if record.info.pop("pinged_by_opening", False):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except errors as exc:
+            WATCHDOG.detach()
+            raise DisconnectionError("the pooled connection does not answer") from exc
+
+    return ping
+
+
+def _opened(_dbapi_connection: Any, record: Any) -> None:
+    record.info["pinged_by_opening"] = True  # it has just answered: no ping on its first checkout
+
+
+def _checked_in(_dbapi_connection: Any, _record: Any) -> None:
+    WATCHDOG.detach()
 
 
 class StoreBase:
@@ -199,12 +233,16 @@ class StoreBase:
         if self.dialect == "postgresql" and (limit := statement_timeout_sql()):
             conn.exec_driver_sql(limit)
 
+    def _deadline(self, limited: bool) -> AbstractContextManager[Any]:
+        """PostgreSQL: the request deadline (:mod:`fraudscreen.store.deadline`) unless a job's."""
+        return request_deadline() if limited and self.dialect == "postgresql" else nullcontext()
+
     @contextmanager
     def _read(self, *, limited: bool = True) -> Iterator[Connection]:
         """A read transaction (deferred BEGIN on SQLite: a consistent snapshot, no write lock);
-        ``limited=False`` for a job's long read (no statement timeout on PostgreSQL)."""
+        ``limited=False`` for a job's long read (no statement timeout or deadline on PostgreSQL)."""
         try:
-            with self.engine.connect() as conn:
+            with self._deadline(limited), self.engine.connect() as conn:
                 if limited:
                     self._limit(conn)
                 yield conn
@@ -217,9 +255,9 @@ class StoreBase:
     @contextmanager
     def _write(self, *, limited: bool = True) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any error; ``limited=False``
-        for a job's long write (no statement timeout on PostgreSQL)."""
+        for a job's long write (no statement timeout or deadline on PostgreSQL)."""
         try:
-            with self._write_engine.begin() as conn:
+            with self._deadline(limited), self._write_engine.begin() as conn:
                 if limited:
                     self._limit(conn)
                 yield conn
@@ -272,8 +310,8 @@ class StoreBase:
         return False
 
     def _ping_once(self) -> bool:
-        try:
-            with self.engine.connect() as conn:
+        try:  # under the deadline: a stopped server's connection is cut, and the thread ends
+            with self._deadline(True), self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1").scalar()
                 conn.rollback()
             return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from fraudscreen.errors import ConflictError, StoreError
+from fraudscreen.store.deadline import request_deadline
 
 STATEMENT_TIMEOUT_MS = 10_000
 """PostgreSQL: how long a statement of a request may run or wait for a lock before the server
@@ -110,7 +111,13 @@ class FastPath:
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Any]:
-        """A DBAPI cursor inside one transaction (``BEGIN IMMEDIATE`` for SQLite writes)."""
+        """A DBAPI cursor inside one transaction (``BEGIN IMMEDIATE`` for SQLite writes); on
+        PostgreSQL under the request deadline (:mod:`fraudscreen.store.deadline`) as well as the
+        statement timeout."""
+        with nullcontext() if self.is_sqlite else request_deadline():
+            yield from self._transaction(write=write)
+
+    def _transaction(self, *, write: bool) -> Iterator[Any]:
         try:
             pooled = self.engine.raw_connection()
         except (SQLAlchemyError, self._dbapi.Error) as exc:  # psycopg's own, unwrapped here
