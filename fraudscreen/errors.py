@@ -135,6 +135,11 @@ class StoreError(FraudscreenError):
     retry_after = 1  # a lock released, a connection back: the busy wait already took seconds
 
 
+class CommitUnknownError(StoreError):
+    """The connection to the database was lost while it committed: the change may have been
+    stored (PostgreSQL commits what it had received once it answers again) or not."""
+
+
 class LogFilesError(FraudscreenError):
     """The service's log files could not be read, rewritten or deleted (erasure, purge)."""
 

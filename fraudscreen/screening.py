@@ -25,6 +25,7 @@ from fraudscreen.config import Settings
 from fraudscreen.decision import decide
 from fraudscreen.enrich import GeoIP
 from fraudscreen.errors import (
+    CommitUnknownError,
     ConfigError,
     ErrorDetail,
     FraudscreenError,
@@ -72,6 +73,10 @@ LISTS_REFRESH_SECONDS = 1.0
 """How stale another worker's list change may be before this worker sees it."""
 SCREEN_ATTEMPTS = 3
 """Screenings of one request when the account's history changes before the order is stored."""
+UNKNOWN_IF_STORED = ("The order may not have been stored: the database connection was lost while it "
+                     "committed. Send it again with the same transaction id to be sure; the stored "
+                     "answer comes back if it was.")
+"""The ``not_stored`` warning's message when the database may have stored the order after all."""
 
 
 @dataclass(frozen=True)
@@ -311,6 +316,9 @@ class Screener:
                     continue
                 log.error("order not stored: the account's history kept changing")
                 return self._not_stored(record)
+            except CommitUnknownError:
+                log.error("order perhaps not stored: the database connection was lost while it committed")
+                return self._not_stored(record, UNKNOWN_IF_STORED)
             except StoreError:
                 log.error("order not stored: the database is unavailable")
                 return self._not_stored(record)
@@ -321,9 +329,10 @@ class Screener:
         return Screened(record.response, replayed=False)
 
     @staticmethod
-    def _not_stored(record: OrderRecord) -> Screened:
-        """The answer with a ``not_stored`` warning: nothing of the order was kept."""
-        not_stored = ScreeningWarning("not_stored", "The order could not be stored.")
+    def _not_stored(record: OrderRecord, message: str = "The order could not be stored.") -> Screened:
+        """The answer with a ``not_stored`` warning: nothing of the order was kept (or, with
+        :data:`UNKNOWN_IF_STORED`, the database may have kept it)."""
+        not_stored = ScreeningWarning("not_stored", message)
         shown = [*record.response["warnings"], not_stored.to_dict()]
         return Screened({**record.response, "warnings": shown}, replayed=False)
 

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +268,92 @@ def test_scoring_answers_in_time_when_the_postgres_server_stops_answering(
             assert took < 9, took  # two transactions: each its deadline, then a connect timeout
             assert "not_stored" in warnings and stored == 0
             assert "HISTORY_UNAVAILABLE" in [r["code"] for r in answer["reasons"]]
+    finally:
+        reset_logging()
+        app.extensions["fraudscreen"].store.close()
+
+
+@ON_POSTGRES
+def test_a_commit_cut_at_the_deadline_is_reported_as_perhaps_stored(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server stopped once it has the COMMIT (a disk that stalls on the WAL flush) commits when
+    it runs again, though the connection was cut: the store reports CommitUnknownError, not a
+    plain failure, and screening's `not_stored` warning says the order may have been stored."""
+    from fraudscreen.errors import CommitUnknownError
+
+    monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 1.0)
+    dsn = sa.make_url(store_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute("CREATE TABLE commit_probe (id integer)")
+    store = Store(store_url)
+    try:
+        pid = 0
+        with pytest.raises(CommitUnknownError), store._fast.transaction(write=True) as cur:
+            cur.execute("INSERT INTO commit_probe VALUES (1)")
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+            os.kill(pid, signal.SIGSTOP)  # the COMMIT after this block reaches it, unanswered
+        os.kill(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        with psycopg.connect(dsn) as reader:
+            while not reader.execute("SELECT count(*) FROM commit_probe").fetchone()[0]:
+                reader.rollback()
+                assert time.monotonic() < deadline, "the server never committed"
+                time.sleep(0.1)
+    finally:
+        with suppress(ProcessLookupError):  # it ended once it found its connection gone
+            os.kill(pid, signal.SIGCONT)
+        store.close()
+
+
+@ON_POSTGRES
+def test_an_order_whose_commit_was_cut_is_answered_perhaps_stored_and_a_retry_finds_it(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same at the score endpoint: the server process stops as the order's COMMIT reaches
+    it. The answer comes at the deadline with the `not_stored` warning saying the order may have
+    been stored; the server commits once it runs again, and the checkout's retry gets the
+    stored answer, without a warning and without a second order."""
+    from fraudscreen.screening import UNKNOWN_IF_STORED
+    from fraudscreen.store.fastpath import FastPath
+
+    monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 1.0)
+    stopped: list[int] = []
+    commit = FastPath._commit
+
+    def stop_then_commit(self: FastPath, pooled: Any) -> None:
+        if not stopped:  # the first commit: the order's
+            stopped.append(pooled.dbapi_connection.info.backend_pid)
+            os.kill(stopped[0], signal.SIGSTOP)
+        commit(self, pooled)
+
+    app = create_app(make_settings(tmp_path, store_url))
+    try:
+        client = app.test_client()
+        key = app.extensions["fraudscreen"].store.create_api_key("checkout", ["score"])[1]
+        client.post("/v1/score", json=order_body(event__transaction_id="t-warm"), headers=auth(key))
+        body = order_body(event__transaction_id="t-commit-cut")
+        monkeypatch.setattr(FastPath, "_commit", stop_then_commit)
+        try:
+            started = time.monotonic()
+            answer = client.post("/v1/score", json=body, headers=auth(key)).get_json()
+            took = time.monotonic() - started
+        finally:
+            for pid in stopped:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+        assert stopped and took < 3, took
+        assert {"code": "not_stored", "message": UNKNOWN_IF_STORED, "input_pointer": None} in answer["warnings"]
+        store = app.extensions["fraudscreen"].store
+        deadline = time.monotonic() + 10
+        while store.find_by_transaction("t-commit-cut") is None:
+            assert time.monotonic() < deadline, "the server never committed"
+            time.sleep(0.1)
+        again = client.post("/v1/score", json=body, headers=auth(key)).get_json()
+        assert again["id"] == answer["id"] and not again["warnings"]
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM orders")).scalar() == 2  # and t-warm
     finally:
         reset_logging()
         app.extensions["fraudscreen"].store.close()

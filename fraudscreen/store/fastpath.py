@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
-from fraudscreen.errors import ConflictError, StoreError
+from fraudscreen.errors import CommitUnknownError, ConflictError, StoreError
 from fraudscreen.store.deadline import request_deadline
 
 STATEMENT_TIMEOUT_MS = 10_000
@@ -117,6 +117,16 @@ class FastPath:
         with nullcontext() if self.is_sqlite else request_deadline():
             yield from self._transaction(write=write)
 
+    def _commit(self, pooled: Any) -> None:
+        """Commit; :class:`CommitUnknownError` when a PostgreSQL connection is lost meanwhile
+        (cut at the deadline, dropped by the network): the server may still commit."""
+        try:
+            pooled.commit()
+        except self._dbapi.Error as exc:
+            if not self.is_sqlite and getattr(pooled.dbapi_connection, "broken", False):
+                raise CommitUnknownError("database connection lost while committing") from exc
+            raise
+
     def _transaction(self, *, write: bool) -> Iterator[Any]:
         try:
             pooled = self.engine.raw_connection()
@@ -130,7 +140,7 @@ class FastPath:
                 cursor.execute(limit)
             yield cursor
             if write:
-                pooled.commit()
+                self._commit(pooled)
             else:
                 pooled.rollback()
         except BaseException as exc:
