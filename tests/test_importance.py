@@ -43,34 +43,6 @@ def test_the_feature_that_tells_the_label_is_the_one_the_model_loses_most_withou
     assert table["average_precision"] == pytest.approx(average_precision_score(y, bundle.predict_proba(X)))
 
 
-def test_the_drops_are_those_of_the_bundles_own_probabilities(
-    learnt: tuple[ModelBundle, np.ndarray, np.ndarray],
-) -> None:
-    """The table scores batches with the estimator's compiled predictor; the drops are those that
-    scoring with ``bundle.predict_proba`` (the back-test's probabilities) gives."""
-    from sklearn.inspection import permutation_importance
-    from sklearn.metrics import average_precision_score
-
-    bundle, X, y = learnt
-    X = X.copy()
-    X[::7, 5] = np.nan  # missing values take the same branches in both
-    table = permutation_importance_table(bundle, X, y, seed=2, repeats=3)
-    assert table is not None
-
-    class Bundle:
-        def fit(self, X: np.ndarray, y: np.ndarray) -> Bundle:  # pragma: no cover - not called
-            return self
-
-    def scored(_: object, X: np.ndarray, y: np.ndarray) -> float:
-        return float(average_precision_score(y, bundle.predict_proba(X)))
-
-    expected = permutation_importance(Bundle(), X, y, scoring=scored, n_repeats=3, random_state=2)
-    drops = {f["feature"]: f["drop"] for f in table["features"]}
-    assert [drops[name] for name in bundle.feature_names] == pytest.approx(
-        list(expected.importances_mean), abs=1e-9)
-    assert table["average_precision"] == pytest.approx(scored(None, X, y), abs=1e-12)
-
-
 def test_a_long_history_is_sampled_with_the_seed(learnt: tuple[ModelBundle, np.ndarray, np.ndarray]) -> None:
     bundle, X, y = learnt
     first = permutation_importance_table(bundle, X, y, seed=3, max_rows=500, repeats=2)
