@@ -55,6 +55,13 @@ class Watchdog:
         self._open: dict[int, Deadline] = {}  # by thread id: a thread runs one transaction at a time
         self._local = threading.local()
         self._pid: int | None = None
+        # A child forked while the thread held the lock (gunicorn forks its workers from a
+        # master that may have run a limited transaction) would wait on it for ever.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        """In a forked child: a new lock, no deadlines; the thread starts again on first use."""
+        self._lock, self._open, self._local, self._pid = threading.Lock(), {}, threading.local(), None
 
     @contextmanager
     def limit(self, seconds: float) -> Iterator[Deadline]:
@@ -91,9 +98,9 @@ class Watchdog:
                 deadline.fileno = None
 
     def _start(self) -> None:
-        """Start the thread (under the lock), again in a forked child, whose parent's is gone."""
+        """Start the thread (under the lock) on first use, in each process."""
         if self._pid != os.getpid():
-            self._pid, self._open = os.getpid(), {}
+            self._pid = os.getpid()
             threading.Thread(target=self._run, name=self._name, daemon=True).start()
 
     def _run(self) -> None:
