@@ -92,8 +92,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def serving(data_dir: Path, *args: str, **env_settings: str) -> Iterator[Server]:
     """``fraudscreen serve`` on a free port with the MaxMind test databases, until SIGTERM;
     ``env_settings`` adds ``FRAUDSCREEN_<NAME>`` variables, ``args`` options of ``serve``."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("FRAUDSCREEN_CONFIG", "FRAUDSCREEN_DATABASE_URL")}
     env = {
-        **os.environ,
+        **inherited,
         "PYTHONUNBUFFERED": "1",
         "FRAUDSCREEN_DATA_DIR": str(data_dir),
         "FRAUDSCREEN_GEOIP_CITY_PATH": str(MAXMIND / "GeoIP2-City-Test.mmdb"),
@@ -102,8 +104,6 @@ def serving(data_dir: Path, *args: str, **env_settings: str) -> Iterator[Server]
         "FRAUDSCREEN_LOG_LEVEL": "WARNING",
         **{f"FRAUDSCREEN_{name.upper()}": value for name, value in env_settings.items()},
     }
-    env.pop("FRAUDSCREEN_CONFIG", None)
-    env.pop("FRAUDSCREEN_DATABASE_URL", None)
     port = free_port()
     process = subprocess.Popen(
         [*fraudscreen_command(), "serve", "--port", str(port), *args],
@@ -192,6 +192,33 @@ def test_created_key_survives_a_concurrent_burst_storing_each_order_once(server:
     # The same transaction id again is answered from the store, not stored twice.
     assert post_score(server, key, bodies[0])[0] == 200
     assert stored_counts(server)[ids[0]] == 1
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_serve_on_postgresql_stores_a_concurrent_burst_once_each(tmp_path: Path, store_url: str) -> None:
+    """The production server on PostgreSQL: forked workers, each with its own pool, its pings
+    and its deadline watchdog (started again in each worker), answer a burst and store each
+    order once."""
+    import sqlalchemy as sa
+
+    with serving(tmp_path / "var", database_url=store_url) as running:
+        ids = [f"pg-burst-{i}" for i in range(60)]
+        bodies = [order_body(event__transaction_id=t, account__user_id=f"acct-{i % 7}")
+                  for i, t in enumerate(ids)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda b: post_score(running, running.first_key, b)[0], bodies))
+        assert statuses == [200] * len(ids)
+        with urllib.request.urlopen(running.url("/readyz"), timeout=5) as response:
+            assert response.status == 200
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            counts = dict(conn.execute(sa.text(
+                "SELECT transaction_id, count(*) FROM orders GROUP BY transaction_id")).all())
+    finally:
+        engine.dispose()
+    assert [counts.get(t, 0) for t in ids] == [1] * len(ids)
 
 
 def _scored_total(server: Server) -> float:
