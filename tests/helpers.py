@@ -153,3 +153,29 @@ def late_labelled_rows(seed: int, late_share: float, n: int = 3000) -> Any:
     return ReplayResult(X=X, y=y, event_times=times, order_ids=[str(i) for i in range(n)],
                         skipped=0, label_times=np.where(y == 1, times + delay, np.nan),
                         label_delay_days=300 / 86_400)
+
+
+@contextmanager
+def stopped(pids: list[int]) -> Iterator[None]:
+    """The server processes ``pids`` stopped (``SIGSTOP``: a stalled disk, a paused machine),
+    their connections open and acknowledged by the kernel, until the block ends."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with suppress(ProcessLookupError):  # one that ended after its connection was cut
+                os.kill(pid, signal.SIGCONT)
+
+
+def backend_pids(database_url: str, application_name: str) -> list[int]:
+    """The PostgreSQL server processes of the connections named ``application_name``."""
+    import psycopg
+    import sqlalchemy as sa
+
+    dsn = sa.make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as admin:
+        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                             (application_name,))
+        return [int(row[0]) for row in rows]

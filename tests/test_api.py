@@ -16,7 +16,7 @@ from fraudscreen.api import create_app
 from fraudscreen.config import Settings
 from fraudscreen.rules.lists import NOTE_MAX
 
-from helpers import ORDER, auth, make_settings, order_body
+from helpers import ORDER, auth, backend_pids, make_settings, order_body, stopped
 
 CARD = "4111111111111111"
 
@@ -382,13 +382,11 @@ def test_missing_geoip_database_answers_review(tmp_path: Path, store_url: str) -
 
 
 @pytest.mark.parametrize("store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_url: str, postgres_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A PostgreSQL server that stops answering (its backends stopped, the connections open)
     held /readyz until it woke up; now the probe says "not ready" after PING_SECONDS, and a
     second probe waits for the same stuck query instead of starting another. The stuck ping's
     connection is cut at the request deadline; the next probe opens a new one, which answers."""
-    import os
-    import signal
     import threading
     import time
 
@@ -399,15 +397,9 @@ def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_
     url = sa.make_url(store_url).update_query_dict({"application_name": name})
     client = create_app(make_settings(tmp_path, url.render_as_string(hide_password=False))).test_client()
     assert client.get("/readyz").status_code == 200
-    admin = sa.create_engine(postgres_server.url())
-    with admin.connect() as conn:
-        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
-                            {"n": name}).scalars().all()
-    admin.dispose()
+    pids = backend_pids(store_url, name)
     assert pids
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with stopped(pids):
         first = time.monotonic()
         for _ in range(2):
             started = time.monotonic()
@@ -420,9 +412,6 @@ def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_
             assert time.monotonic() - first < 3 * PING_SECONDS + 2, "the stuck ping was never cut"
             time.sleep(0.1)
         assert client.get("/readyz").status_code == 200  # a new connection, while those stay stopped
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
     deadline = time.monotonic() + 20
     while client.get("/readyz").status_code != 200:
         assert time.monotonic() < deadline, "the store never became ready again"

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from fraudscreen.errors import StoreError
 from fraudscreen.logs import reset_logging
 from fraudscreen.store import Store
 
-from helpers import auth, make_settings, order_body
+from helpers import auth, backend_pids, make_settings, order_body, stopped
 
 
 @pytest.fixture
@@ -155,19 +155,6 @@ def test_other_requests_give_up_on_a_postgres_lock_and_jobs_keep_no_limit(
         conn.execute(sa.text("SELECT pg_sleep(0.5)"))
 
 
-@contextmanager
-def _stopped(pids: list[int]) -> Iterator[None]:
-    """The server processes ``pids`` stopped (``SIGSTOP``: a stalled disk, a paused machine),
-    their connections open and acknowledged by the kernel, until the block ends."""
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
-
-
 @ON_POSTGRES
 @pytest.mark.parametrize("call", ["fast path", "store call", "job"])
 def test_a_postgres_backend_that_stops_answering_mid_transaction_is_cut_at_the_deadline(
@@ -184,7 +171,7 @@ def test_a_postgres_backend_that_stops_answering_mid_transaction_is_cut_at_the_d
         if call == "fast path":
             with pytest.raises(StoreError), store._fast.transaction(write=False) as cur:
                 cur.execute("SELECT pg_backend_pid()")
-                with _stopped([cur.fetchone()[0]]):
+                with stopped([cur.fetchone()[0]]):
                     started = time.monotonic()
                     try:
                         cur.execute("SELECT 1")
@@ -198,7 +185,7 @@ def test_a_postgres_backend_that_stops_answering_mid_transaction_is_cut_at_the_d
                 pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
                 if call == "job":  # woken after 2.5 s, past the deadline: it answers then
                     threading.Timer(2.5, os.kill, (pid, signal.SIGCONT)).start()
-                with _stopped([pid]):
+                with stopped([pid]):
                     started = time.monotonic()
                     try:
                         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
@@ -214,21 +201,6 @@ def test_a_postgres_backend_that_stops_answering_mid_transaction_is_cut_at_the_d
         store.close()
 
 
-def _frozen_app_backends(store_url: str, tmp_path: Path, name: str) -> tuple[Flask, Callable[[], list[int]]]:
-    """The app on PostgreSQL with its connections named ``name``, and what lists their server
-    processes."""
-    url = sa.make_url(store_url).update_query_dict({"application_name": name})
-    app = create_app(make_settings(tmp_path, url.render_as_string(hide_password=False)))
-
-    def backends() -> list[int]:
-        dsn = sa.make_url(store_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(dsn) as admin:
-            rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (name,))
-            return [int(r[0]) for r in rows]
-
-    return app, backends
-
-
 @ON_POSTGRES
 @pytest.mark.parametrize("what_stops", ["its connections", "the whole server"])
 def test_scoring_answers_in_time_when_the_postgres_server_stops_answering(
@@ -241,18 +213,20 @@ def test_scoring_answers_in_time_when_the_postgres_server_stops_answering(
     comes degraded and not stored, instead of never."""
     monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 1.0)
     monkeypatch.setattr("fraudscreen.store.location.CONNECT_TIMEOUT_SECONDS", 1)
-    app, backends = _frozen_app_backends(store_url, tmp_path, f"fraudscreen-stop-{what_stops[:3]}")
+    name = f"fraudscreen-stop-{what_stops[:3]}"
+    url = sa.make_url(store_url).update_query_dict({"application_name": name})
+    app = create_app(make_settings(tmp_path, url.render_as_string(hide_password=False)))
     try:
         client = app.test_client()
         key = app.extensions["fraudscreen"].store.create_api_key("checkout", ["score"])[1]
         first = client.post("/v1/score", json=order_body(event__transaction_id="t-warm"), headers=auth(key))
         assert first.status_code == 200 and not first.get_json()["warnings"]
-        stopped = backends()
+        processes = backend_pids(store_url, name)
         if what_stops == "the whole server":
-            stopped.append(int((postgres_server.data_dir / "postmaster.pid").read_text().split()[0]))
-        assert stopped
+            processes.append(int((postgres_server.data_dir / "postmaster.pid").read_text().split()[0]))
+        assert processes
         body = order_body(event__transaction_id="t-stopped")
-        with _stopped(stopped):
+        with stopped(processes):
             started = time.monotonic()
             response = client.post("/v1/score", json=body, headers=auth(key))
             took = time.monotonic() - started
@@ -319,13 +293,13 @@ def test_an_order_whose_commit_was_cut_is_answered_perhaps_stored_and_a_retry_fi
     from fraudscreen.store.fastpath import FastPath
 
     monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 1.0)
-    stopped: list[int] = []
+    paused: list[int] = []
     commit = FastPath._commit
 
     def stop_then_commit(self: FastPath, pooled: Any) -> None:
-        if not stopped:  # the first commit: the order's
-            stopped.append(pooled.dbapi_connection.info.backend_pid)
-            os.kill(stopped[0], signal.SIGSTOP)
+        if not paused:  # the first commit: the order's
+            paused.append(pooled.dbapi_connection.info.backend_pid)
+            os.kill(paused[0], signal.SIGSTOP)
         commit(self, pooled)
 
     app = create_app(make_settings(tmp_path, store_url))
@@ -340,10 +314,10 @@ def test_an_order_whose_commit_was_cut_is_answered_perhaps_stored_and_a_retry_fi
             answer = client.post("/v1/score", json=body, headers=auth(key)).get_json()
             took = time.monotonic() - started
         finally:
-            for pid in stopped:
+            for pid in paused:
                 with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGCONT)
-        assert stopped and took < 3, took
+        assert paused and took < 3, took
         assert {"code": "not_stored", "message": UNKNOWN_IF_STORED, "input_pointer": None} in answer["warnings"]
         store = app.extensions["fraudscreen"].store
         deadline = time.monotonic() + 10
