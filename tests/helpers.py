@@ -169,13 +169,26 @@ def stopped(pids: list[int]) -> Iterator[None]:
                 os.kill(pid, signal.SIGCONT)
 
 
+def libpq_dsn(database_url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as psycopg connects to it (no ``+psycopg`` driver name)."""
+    import sqlalchemy as sa
+
+    return sa.make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def named_connections(database_url: str, application_name: str) -> str:
+    """``database_url`` with connections named ``application_name`` (see :func:`backend_pids`)."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(database_url).update_query_dict({"application_name": application_name})
+    return url.render_as_string(hide_password=False)
+
+
 def backend_pids(database_url: str, application_name: str) -> list[int]:
     """The PostgreSQL server processes of the connections named ``application_name``."""
     import psycopg
-    import sqlalchemy as sa
 
-    dsn = sa.make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn) as admin:
+    with psycopg.connect(libpq_dsn(database_url)) as admin:
         rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
                              (application_name,))
         return [int(row[0]) for row in rows]

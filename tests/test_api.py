@@ -16,7 +16,7 @@ from fraudscreen.api import create_app
 from fraudscreen.config import Settings
 from fraudscreen.rules.lists import NOTE_MAX
 
-from helpers import ORDER, auth, backend_pids, make_settings, order_body, stopped
+from helpers import ORDER, auth, backend_pids, make_settings, named_connections, order_body, stopped
 
 CARD = "4111111111111111"
 
@@ -394,8 +394,7 @@ def test_readyz_answers_in_time_when_the_database_freezes(tmp_path: Path, store_
 
     monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 3 * PING_SECONDS)
     name = "fraudscreen-frozen-ping"
-    url = sa.make_url(store_url).update_query_dict({"application_name": name})
-    client = create_app(make_settings(tmp_path, url.render_as_string(hide_password=False))).test_client()
+    client = create_app(make_settings(tmp_path, named_connections(store_url, name))).test_client()
     assert client.get("/readyz").status_code == 200
     pids = backend_pids(store_url, name)
     assert pids

@@ -25,7 +25,15 @@ from fraudscreen.errors import StoreError
 from fraudscreen.logs import reset_logging
 from fraudscreen.store import Store
 
-from helpers import auth, backend_pids, make_settings, order_body, stopped
+from helpers import (
+    auth,
+    backend_pids,
+    libpq_dsn,
+    make_settings,
+    named_connections,
+    order_body,
+    stopped,
+)
 
 
 @pytest.fixture
@@ -98,7 +106,7 @@ def _while_locked(store_url: str, table: str, request: Callable[[], TestResponse
     """``request()``'s answer and seconds while another session holds ``table`` locked (a long
     migration, a stuck session). Without a timeout the request would wait until the server ends
     that session, after 8 s."""
-    dsn = sa.make_url(store_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = libpq_dsn(store_url)
     with psycopg.connect(dsn) as blocker:
         blocker.execute("SET idle_in_transaction_session_timeout = '8s'")
         blocker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # held until the block ends
@@ -214,8 +222,7 @@ def test_scoring_answers_in_time_when_the_postgres_server_stops_answering(
     monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 1.0)
     monkeypatch.setattr("fraudscreen.store.location.CONNECT_TIMEOUT_SECONDS", 1)
     name = f"fraudscreen-stop-{what_stops[:3]}"
-    url = sa.make_url(store_url).update_query_dict({"application_name": name})
-    app = create_app(make_settings(tmp_path, url.render_as_string(hide_password=False)))
+    app = create_app(make_settings(tmp_path, named_connections(store_url, name)))
     try:
         client = app.test_client()
         key = app.extensions["fraudscreen"].store.create_api_key("checkout", ["score"])[1]
@@ -257,7 +264,7 @@ def test_a_commit_cut_at_the_deadline_is_reported_as_perhaps_stored(
     from fraudscreen.errors import CommitUnknownError
 
     monkeypatch.setattr("fraudscreen.store.deadline.TRANSACTION_DEADLINE_SECONDS", 1.0)
-    dsn = sa.make_url(store_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = libpq_dsn(store_url)
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute("CREATE TABLE commit_probe (id integer)")
     store = Store(store_url)
